@@ -1,0 +1,1 @@
+"""agentops-otel: AgentOps-style session tracking for LLM agents, built on OpenTelemetry."""

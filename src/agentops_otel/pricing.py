@@ -1,0 +1,192 @@
+"""Cost of LLM usage in USD, from genai-prices' bundled data (no network).
+
+One source of prices for the whole project: the SDK's analytics, the collector's enrichment and
+the OTTL generator behind ``otel-collector.yaml`` all use :func:`rates_for` and :func:`cost_of`.
+
+A genai-prices lookup costs 150-250 µs, so the resolved per-model rates are cached and a cost
+afterwards is a few multiplications. Token counts follow the GenAI conventions: ``input_tokens``
+*includes* cache reads and cache writes, ``output_tokens`` includes reasoning tokens.
+Prices are "cliff" tiered as in genai-prices: past a tier's threshold of total input tokens, the
+tier's price applies to all tokens of that kind.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+
+import genai_prices
+from genai_prices import Usage as _PricesUsage
+from genai_prices import calc_price as _calc_price
+from genai_prices.types import TieredPrices as _TieredPrices
+
+logger = logging.getLogger(__name__)
+
+PRICE_SOURCE = f"genai-prices {genai_prices.__version__}"
+UNKNOWN_MODEL_SOURCE = "unknown-model"
+_PER_MTOK = Decimal(1_000_000)
+
+# gen_ai.provider.name (and older gen_ai.system) values -> genai-prices provider ids
+_PROVIDER_IDS = {
+    "openai": "openai",
+    "azure.ai.openai": "azure",
+    "az.ai.openai": "azure",
+    "azure": "azure",
+    "anthropic": "anthropic",
+    "aws.bedrock": "aws",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+    "gemini": "google",
+    "vertex_ai": "google",
+    "google": "google",
+    "mistral_ai": "mistral",
+    "mistral": "mistral",
+    "x_ai": "x-ai",
+    "xai": "x-ai",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "perplexity": "perplexity",
+    "cohere": "cohere",
+}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """USD per token, with optional cliff tiers ``((threshold, usd_per_token), ...)`` ascending."""
+
+    base: Decimal
+    tiers: tuple[tuple[int, Decimal], ...] = ()
+
+    def at(self, total_input_tokens: int) -> Decimal:
+        for start, price in reversed(self.tiers):
+            if total_input_tokens > start:
+                return price
+        return self.base
+
+
+@dataclass(frozen=True)
+class ModelRates:
+    """Resolved per-token rates for one model of one provider."""
+
+    provider: str  # genai-prices provider id
+    model: str  # genai-prices model id (dated and aliased names resolve to it)
+    input: Rate
+    output: Rate
+    cache_read: Rate  # same as input when the provider has no cache discount
+    cache_write: Rate
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Token counts of one LLM call, GenAI style (input includes cache, output includes reasoning)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Cost:
+    input: Decimal
+    output: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.input + self.output
+
+
+ZERO_COST = Cost(Decimal(0), Decimal(0))
+
+
+def provider_id(provider: str | None) -> str | None:
+    """Map a ``gen_ai.provider.name`` value to a genai-prices provider id (None if unknown)."""
+    if not provider:
+        return None
+    return _PROVIDER_IDS.get(provider.lower(), provider.lower())
+
+
+def split_model_ref(model: str, provider: str | None = None) -> tuple[str, str | None]:
+    """Strip a provider prefix such as ``openai/gpt-4o``; the prefix becomes the provider."""
+    prefix, sep, rest = model.partition("/")
+    if sep and rest and prefix.lower() in _PROVIDER_IDS:
+        return rest, provider or prefix
+    return model, provider
+
+
+def _rate(value: Decimal | _TieredPrices | None, fallback: Rate | None = None) -> Rate:
+    if value is None:
+        return fallback if fallback is not None else Rate(Decimal(0))
+    if isinstance(value, _TieredPrices):
+        return Rate(
+            value.base / _PER_MTOK,
+            tuple((int(t.start), t.price / _PER_MTOK) for t in value.tiers),
+        )
+    return Rate(Decimal(value) / _PER_MTOK)
+
+
+@functools.lru_cache(maxsize=4096)
+def rates_for(model: str | None, provider: str | None = None) -> ModelRates | None:
+    """Rates for ``model`` (request or response model name), or None when genai-prices has none."""
+    if not model:
+        return None
+    model_ref, provider = split_model_ref(model, provider)
+    pid = provider_id(provider)
+    try:
+        found = _calc_price(_PricesUsage(input_tokens=0, output_tokens=0), model_ref, provider_id=pid)
+    except LookupError:
+        if pid is None:
+            return None
+        try:  # an unfamiliar provider name, or a model genai-prices files under another one
+            found = _calc_price(_PricesUsage(input_tokens=0, output_tokens=0), model_ref)
+        except LookupError:
+            return None
+    prices = found.model_price
+    input_rate = _rate(prices.input_mtok)
+    return ModelRates(
+        provider=found.provider.id,
+        model=found.model.id,
+        input=input_rate,
+        output=_rate(prices.output_mtok),
+        cache_read=_rate(prices.cache_read_mtok, input_rate),
+        cache_write=_rate(prices.cache_write_mtok, input_rate),
+    )
+
+
+def cost_of(usage: TokenUsage, rates: ModelRates) -> Cost:
+    """Cost of ``usage`` at ``rates``; cache tokens are carved out of input tokens."""
+    total_in = usage.input_tokens
+    cache_read = min(usage.cache_read_tokens, total_in)
+    cache_write = min(usage.cache_write_tokens, total_in - cache_read)
+    uncached = total_in - cache_read - cache_write
+    input_cost = (
+        uncached * rates.input.at(total_in)
+        + cache_read * rates.cache_read.at(total_in)
+        + cache_write * rates.cache_write.at(total_in)
+    )
+    return Cost(input=input_cost, output=usage.output_tokens * rates.output.at(total_in))
+
+
+_warned_models: set[tuple[str | None, str | None]] = set()
+_warned_lock = threading.Lock()
+
+
+def llm_cost(model: str | None, provider: str | None, usage: TokenUsage) -> Cost | None:
+    """Cost of one LLM call, or None (with one warning per model) when the model is unknown."""
+    rates = rates_for(model, provider)
+    if rates is None:
+        key = (model, provider)
+        if key not in _warned_models:
+            with _warned_lock:
+                if key not in _warned_models:
+                    _warned_models.add(key)
+                    logger.warning(
+                        "agentops-otel: no price known for model %r (provider %r); its cost counts as 0", model, provider
+                    )
+        return None
+    return cost_of(usage, rates)

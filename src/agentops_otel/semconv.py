@@ -1,0 +1,121 @@
+"""Every span and resource attribute name used by agentops-otel, in one place.
+
+The SDK, the instrumentors, the collector, its stores, the OTTL generator and the dashboard all
+import names from here; nothing else spells an attribute name out.
+GenAI names follow the OpenTelemetry GenAI semantic conventions.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- agentops.* : session and event bookkeeping -------------------------------------------
+SPAN_KIND: Final = "agentops.span.kind"
+SESSION_ID: Final = "agentops.session.id"
+SESSION_ID_GENERIC: Final = "session.id"  # the name other backends group sessions by
+SESSION_TAGS: Final = "agentops.session.tags"
+SESSION_END_STATE: Final = "agentops.session.end_state"
+SESSION_END_STATE_REASON: Final = "agentops.session.end_state_reason"
+SESSION_VIDEO: Final = "agentops.session.video"
+SDK_VERSION: Final = "agentops.sdk.version"
+PROJECT_ID: Final = "agentops.project.id"  # set by a collector only, never by a client
+
+# Values of agentops.span.kind
+KIND_SESSION: Final = "session"
+KIND_LLM: Final = "llm"
+KIND_ACTION: Final = "action"
+KIND_TOOL: Final = "tool"
+KIND_ERROR: Final = "error"
+KIND_AGENT: Final = "agent"
+SPAN_KINDS: Final = (KIND_SESSION, KIND_LLM, KIND_ACTION, KIND_TOOL, KIND_ERROR, KIND_AGENT)
+
+# Event fields from the AgentOps event model
+EVENT_ID: Final = "agentops.event.id"
+EVENT_PARAMS: Final = "agentops.event.params"
+EVENT_RETURNS: Final = "agentops.event.returns"
+EVENT_INIT_TIMESTAMP: Final = "agentops.event.init_timestamp"
+EVENT_END_TIMESTAMP: Final = "agentops.event.end_timestamp"
+ACTION_TYPE: Final = "agentops.action.type"
+ACTION_LOGS: Final = "agentops.action.logs"
+ACTION_SCREENSHOT: Final = "agentops.action.screenshot"
+TOOL_LOGS: Final = "agentops.tool.logs"
+ERROR_CODE: Final = "agentops.error.code"
+ERROR_DETAILS: Final = "agentops.error.details"
+ERROR_LOGS: Final = "agentops.error.logs"
+ERROR_TRIGGER_EVENT_ID: Final = "agentops.error.trigger_event.id"
+ERROR_TRIGGER_EVENT_KIND: Final = "agentops.error.trigger_event.kind"
+AGENT_ID: Final = "agentops.agent.id"
+AGENT_NAME: Final = "agentops.agent.name"
+
+# Cost, computed by a collector (or the OTTL transform), never trusted from a client
+COST_INPUT: Final = "agentops.cost.input"
+COST_OUTPUT: Final = "agentops.cost.output"
+COST_SOURCE: Final = "agentops.cost.source"
+
+# --- gen_ai.* : OpenTelemetry GenAI semantic conventions ------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_SYSTEM: Final = "gen_ai.system"  # older name of gen_ai.provider.name, read on input only
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"  # includes cached tokens
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"  # USD, double; collector-computed
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
+GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+
+# gen_ai.operation.name values
+OP_CHAT: Final = "chat"
+OP_TEXT_COMPLETION: Final = "text_completion"
+OP_EMBEDDINGS: Final = "embeddings"
+OP_EXECUTE_TOOL: Final = "execute_tool"
+OP_INVOKE_AGENT: Final = "invoke_agent"
+
+# gen_ai.provider.name values
+PROVIDER_OPENAI: Final = "openai"
+PROVIDER_ANTHROPIC: Final = "anthropic"
+
+# --- Older token conventions, read by the collector's normalisation only --------------------
+LEGACY_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"
+LEGACY_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"
+LEGACY_CACHE_READ_TOKENS: Final = "gen_ai.usage.cache_read_input_tokens"
+LEGACY_CACHE_CREATION_TOKENS: Final = "gen_ai.usage.cache_creation_input_tokens"
+LEGACY_REASONING_TOKENS: Final = "gen_ai.usage.reasoning_tokens"
+OPENINFERENCE_PROMPT_TOKENS: Final = "llm.token_count.prompt"
+OPENINFERENCE_COMPLETION_TOKENS: Final = "llm.token_count.completion"
+OPENINFERENCE_CACHE_READ_TOKENS: Final = "llm.token_count.prompt_details.cache_read"
+OPENINFERENCE_CACHE_WRITE_TOKENS: Final = "llm.token_count.prompt_details.cache_write"
+OPENINFERENCE_REASONING_TOKENS: Final = "llm.token_count.completion_details.reasoning"
+OPENINFERENCE_MODEL_NAME: Final = "llm.model_name"
+OPENINFERENCE_PROVIDER: Final = "llm.provider"
+
+# --- Standard OpenTelemetry names we set ------------------------------------------------------
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+SERVICE_NAME: Final = "service.name"

@@ -1,0 +1,123 @@
+"""Token usage and cost of an LLM span, read from its attributes.
+
+One home for the rules that turn span attributes (ours, other GenAI instrumentations', older
+conventions) into the span contract's ``gen_ai.usage.*`` counts and a cost. The SDK's analytics
+and the collector's enrichment both call :func:`normalised_usage` and :func:`span_cost`; the OTTL
+generator for ``otel-collector.yaml`` mirrors the same rules statement for statement.
+
+Rules, in order:
+- each contract count is taken from its current name, else from the first older name present;
+- Anthropic reports input tokens *excluding* cache reads and writes. A count for an Anthropic span
+  taken from an older name, or one smaller than its cache tokens, is exclusive: the cache tokens
+  are added so that ``gen_ai.usage.input_tokens`` includes them, as the GenAI conventions say;
+- the model priced is the response model, else the request model (else OpenInference's
+  ``llm.model_name``); a provider prefix like ``openai/`` is understood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agentops_otel import semconv as sc
+from agentops_otel.pricing import PRICE_SOURCE, UNKNOWN_MODEL_SOURCE, Cost, TokenUsage, llm_cost
+
+# contract name -> older names, most common first
+TOKEN_ALIASES: dict[str, tuple[str, ...]] = {
+    sc.GEN_AI_USAGE_INPUT_TOKENS: (sc.LEGACY_PROMPT_TOKENS, sc.OPENINFERENCE_PROMPT_TOKENS),
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS: (sc.LEGACY_COMPLETION_TOKENS, sc.OPENINFERENCE_COMPLETION_TOKENS),
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: (sc.LEGACY_CACHE_READ_TOKENS, sc.OPENINFERENCE_CACHE_READ_TOKENS),
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: (
+        sc.LEGACY_CACHE_CREATION_TOKENS,
+        sc.OPENINFERENCE_CACHE_WRITE_TOKENS,
+    ),
+    sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: (sc.LEGACY_REASONING_TOKENS, sc.OPENINFERENCE_REASONING_TOKENS),
+}
+PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OPENINFERENCE_PROVIDER)
+MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.OPENINFERENCE_MODEL_NAME)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _first_str(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def llm_provider(attrs: Mapping[str, Any]) -> str | None:
+    return _first_str(attrs, PROVIDER_KEYS)
+
+
+def llm_model(attrs: Mapping[str, Any]) -> str | None:
+    return _first_str(attrs, MODEL_KEYS)
+
+
+def is_llm_span(attrs: Mapping[str, Any]) -> bool:
+    """Whether a span describes an LLM call (ours, or any GenAI / OpenInference instrumentation's)."""
+    if attrs.get(sc.SPAN_KIND) == sc.KIND_LLM:
+        return True
+    return llm_model(attrs) is not None and any(
+        key in attrs for name, aliases in TOKEN_ALIASES.items() for key in (name, *aliases)
+    )
+
+
+def normalised_usage(attrs: Mapping[str, Any]) -> dict[str, int]:
+    """The contract's ``gen_ai.usage.*`` counts for a span (only those it reports)."""
+    found: dict[str, int] = {}
+    from_alias: set[str] = set()
+    for name, aliases in TOKEN_ALIASES.items():
+        for key in (name, *aliases):
+            value = _as_int(attrs.get(key))
+            if value is not None and value >= 0:
+                found[name] = value
+                if key != name:
+                    from_alias.add(name)
+                break
+    input_tokens = found.get(sc.GEN_AI_USAGE_INPUT_TOKENS)
+    if input_tokens is not None and (llm_provider(attrs) or "").lower() == sc.PROVIDER_ANTHROPIC:
+        cached = found.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0) + found.get(
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, 0
+        )
+        if sc.GEN_AI_USAGE_INPUT_TOKENS in from_alias or input_tokens < cached:
+            found[sc.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens + cached
+    return found
+
+
+def token_usage(usage: Mapping[str, int]) -> TokenUsage:
+    """A :class:`TokenUsage` from :func:`normalised_usage` output."""
+    return TokenUsage(
+        input_tokens=usage.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0),
+        output_tokens=usage.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0),
+        cache_read_tokens=usage.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0),
+        cache_write_tokens=usage.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, 0),
+        reasoning_tokens=usage.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, 0),
+    )
+
+
+def span_cost(attrs: Mapping[str, Any], usage: Mapping[str, int] | None = None) -> tuple[Cost | None, str]:
+    """Cost of an LLM span and the ``agentops.cost.source`` value that explains it.
+
+    Returns ``(None, "unknown-model")`` when no price is known for its model.
+    """
+    if usage is None:
+        usage = normalised_usage(attrs)
+    cost = llm_cost(llm_model(attrs), llm_provider(attrs), token_usage(usage))
+    if cost is None:
+        return None, UNKNOWN_MODEL_SOURCE
+    return cost, PRICE_SOURCE
