@@ -186,7 +186,7 @@ def llm_cost(model: str | None, provider: str | None, usage: TokenUsage) -> Cost
                 if key not in _warned_models:
                     _warned_models.add(key)
                     logger.warning(
-                        "agentops-otel: no price known for model %r (provider %r); its cost counts as 0", model, provider
+                        "agentops-otel: no price known for model %r (provider %r); cost counted as 0", model, provider
                     )
         return None
     return cost_of(usage, rates)
