@@ -1,0 +1,236 @@
+"""Configuration of agentops-otel, and the one place that reads environment variables.
+
+Nothing is read at import: :meth:`Configuration.from_env` runs when ``init()`` does, and the
+arguments given to ``init()`` win over the environment. Names follow the AgentOps SDK; the
+``OTEL_*`` variables keep their OpenTelemetry meaning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+logger = logging.getLogger("agentops_otel")
+
+DEFAULT_ENDPOINT = "http://localhost:4318"
+TRACES_PATH = "/v1/traces"
+PROTOCOL_HTTP = "http/protobuf"
+PROTOCOL_GRPC = "grpc"
+API_KEY_HEADER = "X-Agentops-Api-Key"
+# Set by a running session so that child processes join it (see session inheritance).
+INHERITED_SESSION_ENV = "AGENTOPS_INHERITED_SESSION_ID"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass
+class Configuration:
+    """Settings of the SDK. Field names match the AgentOps ``Configuration`` and ``init()`` arguments.
+
+    ``max_wait_time`` is in milliseconds and bounds every synchronous flush (``end_session``, exit).
+    ``max_queue_size`` is the number of finished spans the exporter can hold before dropping any.
+    """
+
+    api_key: str | None = None
+    endpoint: str = DEFAULT_ENDPOINT
+    max_wait_time: int = 5000
+    max_queue_size: int = 100_000
+    max_export_batch_size: int = 2048
+    export_interval: int = 500  # ms between background exports
+    default_tags: list[str] = field(default_factory=list)
+    instrument_llm_calls: bool = True
+    auto_start_session: bool = True
+    skip_auto_end_session: bool = False
+    env_data_opt_out: bool = False
+    inherited_session_id: str | None = None
+    # Export
+    exporter_protocol: str = PROTOCOL_HTTP
+    exporter_headers: dict[str, str] = field(default_factory=dict)
+    service_name: str | None = None
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    # Behaviour
+    sdk_disabled: bool = False
+    log_level: str | None = None
+    exit_handlers: bool = True  # atexit, sys.excepthook and SIGINT/SIGTERM handlers
+    propagate_to_children: bool = True  # export the session id to child processes
+    # Read by the instrumentors
+    capture_message_content: bool = False
+    openai_stream_usage: bool = False
+
+    def __post_init__(self) -> None:
+        self.default_tags = normalise_tags(self.default_tags, "default_tags")
+        for name in ("max_wait_time", "max_queue_size", "max_export_batch_size", "export_interval"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if self.max_queue_size < 1 or self.max_export_batch_size < 1:
+            raise ValueError("max_queue_size and max_export_batch_size must be at least 1")
+        if self.exporter_protocol not in (PROTOCOL_HTTP, PROTOCOL_GRPC):
+            raise ValueError(
+                f"exporter_protocol must be {PROTOCOL_HTTP!r} or {PROTOCOL_GRPC!r}, got {self.exporter_protocol!r}"
+            )
+        if self.api_key is not None and not isinstance(self.api_key, str):
+            raise TypeError(f"api_key must be a str, got {type(self.api_key).__name__}")
+        if not isinstance(self.endpoint, str) or not self.endpoint:
+            raise ValueError(f"endpoint must be a non-empty str, got {self.endpoint!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Configuration:
+        """Defaults, then the environment, then ``overrides`` (arguments that are ``None`` are ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+
+        def put(name: str, value: Any) -> None:
+            if value is not None:
+                values[name] = value
+
+        put("api_key", env.get("AGENTOPS_API_KEY") or None)
+        put("endpoint", _endpoint_from_env(env))
+        put("max_wait_time", _int(env, "AGENTOPS_MAX_WAIT_TIME"))
+        put("max_queue_size", _int(env, "AGENTOPS_MAX_QUEUE_SIZE"))
+        put("max_export_batch_size", _int(env, "AGENTOPS_MAX_EXPORT_BATCH_SIZE"))
+        put("export_interval", _int(env, "AGENTOPS_EXPORT_INTERVAL"))
+        tags = env.get("AGENTOPS_DEFAULT_TAGS")
+        if tags:
+            values["default_tags"] = [t.strip() for t in tags.split(",") if t.strip()]
+        put("instrument_llm_calls", _bool(env, "AGENTOPS_INSTRUMENT_LLM_CALLS"))
+        put("auto_start_session", _bool(env, "AGENTOPS_AUTO_START_SESSION"))
+        put("skip_auto_end_session", _bool(env, "AGENTOPS_SKIP_AUTO_END_SESSION"))
+        put("env_data_opt_out", _bool(env, "AGENTOPS_ENV_DATA_OPT_OUT"))
+        put("inherited_session_id", env.get(INHERITED_SESSION_ENV) or None)
+        put("exporter_protocol", _protocol_from_env(env))
+        headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS")
+        if headers:
+            values["exporter_headers"] = parse_key_values(headers, "OTEL_EXPORTER_OTLP_HEADERS")
+        put("service_name", env.get("OTEL_SERVICE_NAME") or None)
+        resource = env.get("OTEL_RESOURCE_ATTRIBUTES")
+        if resource:
+            values["resource_attributes"] = parse_key_values(resource, "OTEL_RESOURCE_ATTRIBUTES")
+        put("sdk_disabled", _bool(env, "OTEL_SDK_DISABLED"))
+        put("log_level", env.get("AGENTOPS_LOG_LEVEL") or None)
+        put("exit_handlers", _bool(env, "AGENTOPS_EXIT_HANDLERS"))
+        put("propagate_to_children", _bool(env, "AGENTOPS_PROPAGATE_SESSION"))
+        put("capture_message_content", _bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
+        put("openai_stream_usage", _bool(env, "AGENTOPS_OPENAI_STREAM_USAGE"))
+        for name, value in overrides.items():
+            put(name, value)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Configuration:
+        """A copy with ``changes`` applied (``None`` values ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def configure(self, **changes: Any) -> None:
+        """Update fields in place, AgentOps style (``None`` values ignored); validates like the constructor."""
+        updated = self.replace(**changes)
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(updated, f.name))
+
+    @property
+    def traces_endpoint(self) -> str:
+        """Where spans go: ``{endpoint}/v1/traces`` for OTLP/HTTP, ``endpoint`` itself for gRPC."""
+        url = self.endpoint.rstrip("/")
+        if self.exporter_protocol == PROTOCOL_GRPC or url.endswith(TRACES_PATH):
+            return url
+        return url + TRACES_PATH
+
+    @property
+    def export_headers(self) -> dict[str, str]:
+        headers = dict(self.exporter_headers)
+        if self.api_key:
+            headers[API_KEY_HEADER] = self.api_key
+        return headers
+
+    @property
+    def export_key(self) -> tuple[Any, ...]:
+        """Sessions whose configurations share this key share one export pipeline."""
+        return (
+            self.traces_endpoint,
+            self.exporter_protocol,
+            tuple(sorted(self.export_headers.items())),
+            self.max_queue_size,
+            self.max_export_batch_size,
+            self.export_interval,
+        )
+
+
+def _endpoint_from_env(env: Mapping[str, str]) -> str | None:
+    # The AgentOps name and the generic OTLP name are base URLs; the traces-specific one is used as given.
+    for name in ("AGENTOPS_EXPORTER_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        if env.get(name):
+            return env[name].strip()
+    return None
+
+
+def _protocol_from_env(env: Mapping[str, str]) -> str | None:
+    raw = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    if not raw:
+        return None
+    raw = raw.strip().lower()
+    if raw in (PROTOCOL_HTTP, PROTOCOL_GRPC):
+        return raw
+    logger.warning("agentops-otel: OTLP protocol %r is not supported; using %s", raw, PROTOCOL_HTTP)
+    return PROTOCOL_HTTP
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    logger.warning("agentops-otel: ignoring %s=%r (expected true or false)", name, raw)
+    return None
+
+
+def _int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        logger.warning("agentops-otel: ignoring %s=%r (expected an integer)", name, raw)
+        return None
+
+
+def parse_key_values(raw: str, source: str) -> dict[str, str]:
+    """Parse the W3C-baggage-like ``key1=value1,key2=value2`` format of the ``OTEL_*`` variables."""
+    result: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            logger.warning("agentops-otel: ignoring malformed entry %r in %s", item, source)
+            continue
+        result[unquote(key.strip())] = unquote(value.strip())
+    return result
+
+
+def normalise_tags(tags: Iterable[str] | str | None, what: str = "tags") -> list[str]:
+    """Tags as a list of unique strings in first-seen order; a single string is one tag."""
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = [tags]
+    try:
+        items = list(tags)
+    except TypeError:
+        raise TypeError(f"{what} must be a list of str, got {type(tags).__name__}") from None
+    result: list[str] = []
+    for tag in items:
+        if not isinstance(tag, str):
+            raise TypeError(f"{what} must contain only str, got {tag!r}")
+        if tag not in result:
+            result.append(tag)
+    return result
