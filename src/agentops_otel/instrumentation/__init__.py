@@ -1,0 +1,49 @@
+"""LLM client instrumentation: every OpenAI and Anthropic call becomes an LLM span, with no code change.
+
+``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
+library the application has not imported: a library imported later is patched by a wrapt post-import
+hook. Calling it again only updates the tracer and switches. ``uninstrument()`` restores the
+original methods exactly.
+
+For zero-code use, ``opentelemetry-instrument python app.py`` finds :class:`OpenAIInstrumentor` and
+:class:`AnthropicInstrumentor` through the ``opentelemetry_instrumentor`` entry points.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.trace import TracerProvider
+
+from agentops_otel.config import Configuration
+from agentops_otel.instrumentation._settings import make_settings
+from agentops_otel.instrumentation._stainless import StainlessInstrumentor
+from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
+from agentops_otel.instrumentation.openai import OpenAIInstrumentor
+
+__all__ = ["AnthropicInstrumentor", "OpenAIInstrumentor", "instrument", "instrumentors", "uninstrument"]
+
+
+def instrumentors() -> tuple[StainlessInstrumentor, ...]:
+    """The instrumentor of every supported library (singletons)."""
+    return (OpenAIInstrumentor(), AnthropicInstrumentor())
+
+
+def instrument(*, tracer_provider: TracerProvider | None = None, config: Configuration | None = None) -> None:
+    """Instrument every supported library, now or when the application imports it. Idempotent.
+
+    Spans come from ``tracer_provider`` (else the global provider) as children of the current
+    context. ``config`` supplies ``capture_message_content`` and ``openai_stream_usage`` (else the
+    environment, through ``Configuration.from_env()``).
+    """
+    settings = make_settings(tracer_provider, config)
+    for instrumentor in instrumentors():
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.configure(settings)
+        else:
+            instrumentor.instrument(settings=settings, skip_dep_check=True)
+
+
+def uninstrument() -> None:
+    """Restore every patched method; calls are no longer traced. Safe to call when not instrumented."""
+    for instrumentor in instrumentors():
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()

@@ -1,0 +1,119 @@
+"""Transparent proxies around the stream objects the client libraries return.
+
+The application keeps the type it expects (``isinstance(proxy, Stream)`` holds, every attribute is
+forwarded); the proxy tells its :class:`LLMCall` about each event and ends the span exactly once: when
+the stream is read to the end, fails, is closed (directly, through ``with``, or by a helper closing
+the HTTP response), or is garbage-collected after an early ``break``. No OpenTelemetry context is
+attached while the application holds the stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import wrapt
+
+from agentops_otel.instrumentation._call import LLMCall
+
+
+class ResponseProxy(wrapt.ObjectProxy):
+    """The stream's HTTP response; stream helpers close this rather than the stream itself."""
+
+    def __init__(self, response: Any, call: LLMCall) -> None:
+        super().__init__(response)
+        self._self_call = call
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_call.finish_stream()
+
+
+class _StreamProxyBase(wrapt.ObjectProxy):
+    def __init__(self, stream: Any, call: LLMCall) -> None:
+        super().__init__(stream)
+        self._self_call = call
+        self._self_response: ResponseProxy | None = None
+
+    @property
+    def response(self) -> Any:
+        if self._self_response is None:
+            self._self_response = ResponseProxy(self.__wrapped__.response, self._self_call)
+        return self._self_response
+
+    def __del__(self) -> None:
+        self._self_call.finish_stream(abandoned=True)
+
+
+class SyncStreamProxy(_StreamProxyBase):
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            event = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_call.finish_stream()
+            raise
+        except BaseException as exc:
+            self._self_call.finish_stream(exc)
+            raise
+        self._self_call.add_event(event)
+        return event
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        # An exception raised in the with-block is the application's, not the stream's.
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_call.finish_stream()
+
+
+class AsyncStreamProxy(_StreamProxyBase):
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            event = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_call.finish_stream()
+            raise
+        except BaseException as exc:
+            self._self_call.finish_stream(exc)
+            raise
+        self._self_call.add_event(event)
+        return event
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_call.finish_stream()

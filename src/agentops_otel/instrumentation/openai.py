@@ -1,0 +1,362 @@
+"""Instrumentation of the ``openai`` library (1.x to 3.x): chat completions, legacy completions,
+embeddings and the Responses API, each as one LLM span.
+
+The library is never imported here: :class:`OpenAIInstrumentor` patches it once the application has.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from agentops_otel import semconv as sc
+from agentops_otel.instrumentation import _content as content
+from agentops_otel.instrumentation._call import Attributes, Endpoint, StreamRecorder, field, put, usage_attributes
+from agentops_otel.instrumentation._settings import Settings
+from agentops_otel.instrumentation._stainless import StainlessInstrumentor
+
+# request body key -> attribute, shared by chat and legacy completions
+_SAMPLING_PARAMS = (
+    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
+    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("seed", sc.GEN_AI_REQUEST_SEED),
+)
+
+
+def _sampling_attributes(body: Mapping[str, Any], attrs: Attributes) -> None:
+    put(attrs, sc.GEN_AI_REQUEST_MODEL, body.get("model"))
+    max_tokens = body.get("max_completion_tokens")
+    put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, max_tokens if max_tokens is not None else body.get("max_tokens"))
+    for key, name in _SAMPLING_PARAMS:
+        put(attrs, name, body.get(key))
+    stop = body.get("stop")
+    put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, [stop] if isinstance(stop, str) else stop)
+    n = body.get("n")
+    if isinstance(n, int) and n != 1:
+        attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
+
+
+def _usage(usage: Any, attrs: Attributes) -> None:
+    """Chat and legacy completions: ``prompt_tokens`` already includes the cached tokens."""
+    if usage is None:
+        return
+    usage_attributes(
+        attrs,
+        input_tokens=field(usage, "prompt_tokens"),
+        output_tokens=field(usage, "completion_tokens"),
+        cache_read=field(field(usage, "prompt_tokens_details"), "cached_tokens"),
+        reasoning=field(field(usage, "completion_tokens_details"), "reasoning_tokens"),
+    )
+
+
+def _identity(response: Any, attrs: Attributes) -> None:
+    put(attrs, sc.GEN_AI_RESPONSE_ID, field(response, "id"))
+    put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
+
+
+# --- chat completions ---------------------------------------------------------------------------
+def _tool_call_parts(msg: Any) -> list[content.Part]:
+    parts = []
+    for call in field(msg, "tool_calls") or ():
+        function = field(call, "function")
+        parts.append(content.tool_call(field(call, "id"), field(function, "name"), field(function, "arguments")))
+    return parts
+
+
+def _chat_input(messages: Any) -> list[dict[str, Any]]:
+    result = []
+    for msg in messages or ():
+        role = field(msg, "role")
+        if role == "tool":
+            parts = [content.tool_response(field(msg, "tool_call_id"), field(msg, "content"))]
+        else:
+            parts = content.parts_of(field(msg, "content"))
+            parts.extend(_tool_call_parts(msg))
+        result.append(content.message(role, parts))
+    return result
+
+
+def _chat_output_message(msg: Any, finish_reason: Any) -> dict[str, Any]:
+    parts = content.parts_of(field(msg, "content"))
+    parts.extend(_tool_call_parts(msg))
+    return content.message(field(msg, "role") or "assistant", parts, finish_reason)
+
+
+class _ChatStream(StreamRecorder):
+    __slots__ = ("capture", "choices", "finish_reasons", "id", "model", "usage")
+
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
+        self.id: str | None = None
+        self.model: str | None = None
+        self.usage: Any = None
+        self.finish_reasons: dict[int, str] = {}
+        self.choices: dict[int, dict[str, Any]] = {}  # index -> {"text": [...], "tools": {i: [id, name, args]}}
+
+    def add(self, event: Any) -> None:
+        if self.id is None:
+            self.id = event.id
+            self.model = event.model
+        usage = getattr(event, "usage", None)
+        if usage is not None:
+            self.usage = usage
+        for choice in event.choices or ():
+            if choice.finish_reason:
+                self.finish_reasons[choice.index] = choice.finish_reason
+            if self.capture:
+                self._add_delta(choice)
+
+    def _add_delta(self, choice: Any) -> None:
+        delta = getattr(choice, "delta", None)  # legacy completions stream text, not deltas
+        acc = self.choices.setdefault(choice.index, {"text": [], "tools": {}})
+        text = getattr(choice, "text", None) if delta is None else delta.content
+        if text:
+            acc["text"].append(text)
+        for call in (getattr(delta, "tool_calls", None) or ()) if delta is not None else ():
+            slot = acc["tools"].setdefault(call.index, [None, None, []])
+            slot[0] = call.id or slot[0]
+            if call.function is not None:
+                slot[1] = call.function.name or slot[1]
+                if call.function.arguments:
+                    slot[2].append(call.function.arguments)
+
+    def attributes(self) -> Attributes:
+        attrs: Attributes = {}
+        put(attrs, sc.GEN_AI_RESPONSE_ID, self.id)
+        put(attrs, sc.GEN_AI_RESPONSE_MODEL, self.model)
+        put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [self.finish_reasons[i] for i in sorted(self.finish_reasons)])
+        _usage(self.usage, attrs)
+        if self.capture:
+            messages = []
+            for index in sorted(self.choices):
+                acc = self.choices[index]
+                parts = [content.text("".join(acc["text"]))] if acc["text"] else []
+                for slot in (acc["tools"][i] for i in sorted(acc["tools"])):
+                    parts.append(content.tool_call(slot[0], slot[1], "".join(slot[2])))
+                messages.append(content.message("assistant", parts, self.finish_reasons.get(index)))
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(messages)
+        return attrs
+
+
+class ChatCompletions(Endpoint):
+    operation = sc.OP_CHAT
+
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        _sampling_attributes(body, attrs)
+        response_format = body.get("response_format")
+        kind = field(response_format, "type") if response_format is not None else None
+        if kind:
+            attrs[sc.GEN_AI_OUTPUT_TYPE] = "text" if kind == "text" else "json"
+        if capture:
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(_chat_input(body.get("messages")))
+            if body.get("tools"):
+                attrs[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(body["tools"])
+        return attrs
+
+    def response_attributes(self, response: Any, capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        _identity(response, attrs)
+        choices = field(response, "choices") or ()
+        put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [field(c, "finish_reason") or "" for c in choices])
+        _usage(field(response, "usage"), attrs)
+        if capture:
+            messages = [_chat_output_message(field(c, "message"), field(c, "finish_reason")) for c in choices]
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(messages)
+        return attrs
+
+    def stream_recorder(self, capture: bool) -> StreamRecorder:
+        return _ChatStream(capture)
+
+
+# --- legacy completions -------------------------------------------------------------------------
+class LegacyCompletions(Endpoint):
+    operation = sc.OP_TEXT_COMPLETION
+
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        _sampling_attributes(body, attrs)
+        if capture:
+            prompt = body.get("prompt")
+            prompts = [prompt] if isinstance(prompt, str) else list(prompt or ())
+            messages = [content.message("user", [content.text(p)]) for p in prompts]
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(messages)
+        return attrs
+
+    def response_attributes(self, response: Any, capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        _identity(response, attrs)
+        choices = field(response, "choices") or ()
+        put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [field(c, "finish_reason") or "" for c in choices])
+        _usage(field(response, "usage"), attrs)
+        if capture:
+            messages = [
+                content.message("assistant", [content.text(field(c, "text"))], field(c, "finish_reason"))
+                for c in choices
+            ]
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(messages)
+        return attrs
+
+    def stream_recorder(self, capture: bool) -> StreamRecorder:
+        return _ChatStream(capture)  # completion chunks carry id, model, choices[].text/finish_reason, usage
+
+
+# --- embeddings ---------------------------------------------------------------------------------
+class Embeddings(Endpoint):
+    operation = sc.OP_EMBEDDINGS
+
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        put(attrs, sc.GEN_AI_REQUEST_MODEL, body.get("model"))
+        encoding = body.get("encoding_format")
+        put(attrs, sc.GEN_AI_REQUEST_ENCODING_FORMATS, [encoding] if isinstance(encoding, str) else None)
+        put(attrs, sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, body.get("dimensions"))
+        return attrs
+
+    def response_attributes(self, response: Any, capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
+        usage = field(response, "usage")
+        usage_attributes(attrs, input_tokens=field(usage, "prompt_tokens"))
+        return attrs
+
+    def stream_recorder(self, capture: bool) -> StreamRecorder:  # pragma: no cover - embeddings never stream
+        raise NotImplementedError("embeddings are not streamed")
+
+
+# --- Responses API ------------------------------------------------------------------------------
+def _responses_input(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [content.message("user", [content.text(value)])]
+    result = []
+    for item in value or ():
+        kind = field(item, "type")
+        if kind == "function_call_output":
+            part = content.tool_response(field(item, "call_id"), field(item, "output"))
+            result.append(content.message("tool", [part]))
+        elif kind == "function_call":
+            part = content.tool_call(field(item, "call_id"), field(item, "name"), field(item, "arguments"))
+            result.append(content.message("assistant", [part]))
+        else:
+            result.append(content.message(field(item, "role") or "user", content.parts_of(field(item, "content"))))
+    return result
+
+
+def _responses_output(output: Any, finish_reason: str | None) -> list[dict[str, Any]]:
+    parts: list[content.Part] = []
+    for item in output or ():
+        kind = field(item, "type")
+        if kind == "message":
+            parts.extend(content.parts_of(field(item, "content")))
+        elif kind == "function_call":
+            parts.append(content.tool_call(field(item, "call_id"), field(item, "name"), field(item, "arguments")))
+        elif kind == "reasoning":
+            summary = " ".join(str(field(s, "text") or "") for s in field(item, "summary") or ())
+            parts.append(content.reasoning(summary))
+        else:
+            parts.append({"type": kind or "unknown"})
+    return [content.message("assistant", parts, finish_reason)]
+
+
+def _responses_finish_reason(response: Any) -> str | None:
+    """Responses have a status, not a finish reason: name it like chat completions do."""
+    status = field(response, "status")
+    if status == "incomplete":
+        return field(field(response, "incomplete_details"), "reason") or status
+    if status == "completed":
+        calls = any(field(item, "type") == "function_call" for item in field(response, "output") or ())
+        return "tool_calls" if calls else "stop"
+    return status
+
+
+class Responses(Endpoint):
+    operation = sc.OP_CHAT
+
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        put(attrs, sc.GEN_AI_REQUEST_MODEL, body.get("model"))
+        put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, body.get("max_output_tokens"))
+        put(attrs, sc.GEN_AI_REQUEST_TEMPERATURE, body.get("temperature"))
+        put(attrs, sc.GEN_AI_REQUEST_TOP_P, body.get("top_p"))
+        if capture:
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(_responses_input(body.get("input")))
+            if body.get("instructions"):
+                attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = content.to_json([content.text(body["instructions"])])
+            if body.get("tools"):
+                attrs[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(body["tools"])
+        return attrs
+
+    def response_attributes(self, response: Any, capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        _identity(response, attrs)
+        finish_reason = _responses_finish_reason(response)
+        put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [finish_reason] if finish_reason else None)
+        usage = field(response, "usage")
+        if usage is not None:
+            usage_attributes(
+                attrs,
+                input_tokens=field(usage, "input_tokens"),
+                output_tokens=field(usage, "output_tokens"),
+                cache_read=field(field(usage, "input_tokens_details"), "cached_tokens"),
+                reasoning=field(field(usage, "output_tokens_details"), "reasoning_tokens"),
+            )
+        if capture:
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(
+                _responses_output(field(response, "output"), finish_reason)
+            )
+        return attrs
+
+    def stream_recorder(self, capture: bool) -> StreamRecorder:
+        return _ResponsesStream(self, capture)
+
+
+class _ResponsesStream(StreamRecorder):
+    """Streamed Responses carry the whole response in their lifecycle events; the last one is kept."""
+
+    __slots__ = ("capture", "endpoint", "response")
+
+    def __init__(self, endpoint: Responses, capture: bool) -> None:
+        self.endpoint = endpoint
+        self.capture = capture
+        self.response: Any = None
+
+    def add(self, event: Any) -> None:
+        response = getattr(event, "response", None)
+        if response is not None:
+            self.response = response
+
+    def attributes(self) -> Attributes:
+        if self.response is None:
+            return {}
+        if self.response.status == "in_progress":  # cut short: only what response.created said
+            attrs: Attributes = {}
+            _identity(self.response, attrs)
+            return attrs
+        return self.endpoint.response_attributes(self.response, self.capture)
+
+
+class OpenAIInstrumentor(StainlessInstrumentor):
+    """``BaseInstrumentor`` for ``openai``; also the ``agentops_openai`` ``opentelemetry_instrumentor`` entry point."""
+
+    package = "openai"
+    requirement = "openai >= 1.0"
+    provider = sc.PROVIDER_OPENAI
+    endpoints: Mapping[str, Endpoint] = {
+        "/chat/completions": ChatCompletions(),
+        "/completions": LegacyCompletions(),
+        "/embeddings": Embeddings(),
+        "/responses": Responses(),
+    }
+
+    def _adjust_request(self, options: Any, body: Mapping[str, Any], stream: bool, settings: Settings) -> Any:
+        # Opt-in only: the extra usage chunk has no choices, which code indexing choices[0] trips over.
+        if not (stream and settings.openai_stream_usage) or "stream_options" in body:
+            return options
+        if options.url not in ("/chat/completions", "/completions"):
+            return options
+        adjusted = copy.copy(options)
+        adjusted.json_data = {**body, "stream_options": {"include_usage": True}}
+        return adjusted
