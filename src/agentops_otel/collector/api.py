@@ -1,0 +1,137 @@
+"""REST export API (``/v2/...``), shaped as agreed in the REST contract with the dashboard.
+
+Every call needs the project's API key; a session of another project is a 404 like a missing
+one, so ids never leak across projects. Store reads run in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from agentops_otel.collector.auth import key_from_headers
+from agentops_otel.collector.core import Collector
+from agentops_otel.collector.format import parse_iso, parse_session_id
+from agentops_otel.collector.ingest import END_STATES
+from agentops_otel.collector.store.base import SORT_KEYS, ListQuery
+
+MAX_LIMIT = 500
+
+
+class BadParameter(ValueError):
+    pass
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _time(request: Request, name: str) -> int | None:
+    text = request.query_params.get(name)
+    if not text:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise BadParameter(f"{name} must be an ISO 8601 timestamp, got {text!r}") from None
+
+
+def _choice(request: Request, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
+    value = request.query_params.get(name) or default
+    if value is not None and value not in choices:
+        raise BadParameter(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _list_query(request: Request) -> ListQuery:
+    params = request.query_params
+    try:
+        limit = int(params.get("limit") or 50)
+    except ValueError:
+        raise BadParameter(f"limit must be an integer, got {params.get('limit')!r}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadParameter(f"limit must be between 1 and {MAX_LIMIT}")
+    tags = tuple(dict.fromkeys(t.strip() for value in params.getlist("tags") for t in value.split(",") if t.strip()))
+    end_state = params.get("end_state") or None
+    if end_state is not None:
+        if end_state not in END_STATES:
+            raise BadParameter(f"end_state must be one of Success, Failure, Indeterminate, got {end_state!r}")
+        end_state = END_STATES[end_state]
+    return ListQuery(
+        limit=limit,
+        cursor=params.get("cursor") or None,
+        tags=tags,
+        end_state=end_state,
+        start_after_ns=_time(request, "start_after"),
+        start_before_ns=_time(request, "start_before"),
+        sort=_choice(request, "sort", SORT_KEYS, "init_timestamp"),
+        descending=_choice(request, "order", ("desc", "asc"), "desc") == "desc",
+    )
+
+
+def _authorised(collector: Collector, handler: Callable[[Request, str], Any]):
+    """Wrap a handler: resolve the project from the key, map bad parameters to 400."""
+
+    async def endpoint(request: Request) -> Response:
+        project_id = collector.project_for(key_from_headers(request.headers))
+        if project_id is None:
+            return _error(401, "missing or unknown API key (send X-Agentops-Api-Key or Authorization: Bearer)")
+        try:
+            return await handler(request, project_id)
+        except BadParameter as exc:
+            return _error(400, str(exc))
+
+    return endpoint
+
+
+def _session_id(request: Request) -> bytes:
+    text = request.path_params["session_id"]
+    try:
+        return parse_session_id(text)
+    except ValueError:
+        raise BadParameter(f"malformed session id {text!r}: expected a UUID") from None
+
+
+def routes(collector: Collector) -> list[Route]:
+    store = collector.store
+
+    async def list_sessions(request: Request, project_id: str) -> Response:
+        query = _list_query(request)
+        try:
+            found = await run_in_threadpool(store.list_sessions, project_id, query)
+        except ValueError as exc:  # a cursor that is not ours
+            raise BadParameter(str(exc)) from None
+        return JSONResponse(found)
+
+    async def stats(request: Request, project_id: str) -> Response:
+        trace_id = _session_id(request)
+        found = await run_in_threadpool(store.session, project_id, trace_id)
+        if found is None:
+            return _error(404, "no such session")
+        return JSONResponse(found)
+
+    async def export(request: Request, project_id: str) -> Response:
+        trace_id = _session_id(request)
+        found = await run_in_threadpool(store.export, project_id, trace_id)
+        if found is None:
+            return _error(404, "no such session")
+        return JSONResponse(found)
+
+    async def overview(request: Request, project_id: str) -> Response:
+        bucket = _choice(request, "bucket", ("hour", "day"), None)
+        found = await run_in_threadpool(
+            store.overview, project_id, _time(request, "start_after"), _time(request, "start_before"), bucket
+        )
+        return JSONResponse(found)
+
+    return [
+        Route("/v2/sessions", _authorised(collector, list_sessions), methods=["GET"]),
+        Route("/v2/sessions/{session_id}/stats", _authorised(collector, stats), methods=["GET"]),
+        Route("/v2/sessions/{session_id}/export", _authorised(collector, export), methods=["GET"]),
+        Route("/v2/overview", _authorised(collector, overview), methods=["GET"]),
+    ]

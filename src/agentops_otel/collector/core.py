@@ -1,0 +1,78 @@
+"""What both OTLP receivers (HTTP and gRPC) share: auth, prepare, store, forward, counters."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from agentops_otel.collector.auth import KeyRing
+from agentops_otel.collector.forward import Forwarder
+from agentops_otel.collector.ingest import PreparedBatch, prepare
+from agentops_otel.collector.store.base import Store, WriteResult
+
+
+class Busy(Exception):
+    """The store's write queue is full: the client should retry later (HTTP 503 / gRPC UNAVAILABLE)."""
+
+
+@dataclass
+class IngestCounters:
+    requests: int = 0
+    spans_stored: int = 0
+    spans_rejected: int = 0
+    requests_refused: int = 0
+
+
+class Collector:
+    def __init__(self, store: Store, keyring: KeyRing, forwarder: Forwarder | None = None) -> None:
+        self.store = store
+        self.keyring = keyring
+        self.forwarder = forwarder
+        self.counters = IngestCounters()
+        self._lock = threading.Lock()
+
+    def project_for(self, key: str | None) -> str | None:
+        return self.keyring.project_for(key)
+
+    def submit(self, request: ExportTraceServiceRequest, project_id: str) -> tuple[PreparedBatch, Future[WriteResult]]:
+        """Enrich and queue a request; the future resolves when it is committed."""
+        batch = prepare(request, project_id)
+        if not batch.spans:
+            done: Future[WriteResult] = Future()
+            done.set_result(WriteResult(0, 0))
+            return batch, done
+        try:
+            return batch, self.store.write(batch)
+        except queue.Full:
+            with self._lock:
+                self.counters.requests_refused += 1
+            raise Busy("the collector is busy storing earlier requests; retry later") from None
+
+    def committed(self, request: ExportTraceServiceRequest, batch: PreparedBatch) -> ExportTraceServiceResponse:
+        """After the commit: count, forward, and build the OTLP response (partial success if any rejected)."""
+        with self._lock:
+            self.counters.requests += 1
+            self.counters.spans_stored += len(batch.spans)
+            self.counters.spans_rejected += batch.rejected
+        if self.forwarder is not None and batch.spans:
+            self.forwarder.submit(request, len(batch.spans))
+        response = ExportTraceServiceResponse()
+        if batch.rejected:
+            response.partial_success.CopyFrom(
+                ExportTracePartialSuccess(rejected_spans=batch.rejected, error_message=batch.error_message)
+            )
+        return response
+
+    def status(self) -> dict:
+        with self._lock:
+            status = {"status": "ok", "ingest": dict(self.counters.__dict__)}
+        status["forward"] = self.forwarder.stats() if self.forwarder is not None else []
+        return status

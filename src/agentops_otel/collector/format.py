@@ -1,0 +1,51 @@
+"""How the REST API writes values: ISO 8601 UTC timestamps, exact decimal money, hex/UUID ids."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from decimal import Context, Decimal
+
+# Wide enough that sums of per-token prices are never rounded.
+MONEY_CONTEXT = Context(prec=80)
+ZERO = Decimal(0)
+
+
+def money(value: Decimal | str | None) -> str:
+    """A decimal string without exponent: ``Decimal('1.5E-7')`` -> ``'0.00000015'``."""
+    if value is None:
+        return "0"
+    number = value if isinstance(value, Decimal) else Decimal(value)
+    if number.is_zero():
+        return "0"
+    return format(number.normalize(MONEY_CONTEXT), "f")
+
+
+def add_money(a: str | None, b: str | None) -> str:
+    return money(MONEY_CONTEXT.add(Decimal(a or 0), Decimal(b or 0)))
+
+
+def iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str) -> int:
+    """Nanoseconds since the epoch from an ISO 8601 string (naive means UTC); ValueError if bad."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "+", 1) if "T" in text else text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1_000_000) * 1000
+
+
+def session_uuid(trace_id: bytes) -> str:
+    return str(uuid.UUID(bytes=trace_id))
+
+
+def parse_session_id(text: str) -> bytes:
+    """Trace id bytes for a session id (UUID, with or without dashes); ValueError if malformed."""
+    value = uuid.UUID(text)
+    if value.int == 0:
+        raise ValueError("the all-zero id is not a session id")
+    return value.bytes

@@ -1,0 +1,207 @@
+"""Turn a decoded OTLP request into records for the store, enriching spans in place.
+
+Runs in the receiving thread (HTTP or gRPC), so the store's single writer only does SQLite work.
+The request message is mutated in place (cost attributes, project id, invalid spans removed): it
+is exactly what gets stored and what gets forwarded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from agentops_otel import semconv as sc
+from agentops_otel.collector.enrich import UNTRUSTED_KEYS, enrichment
+from agentops_otel.collector.otlp import set_any_value, to_python
+from agentops_otel.usage import MODEL_KEYS, TOKEN_ALIASES
+
+STATUS_ERROR = 2
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+# Keys whose presence (with a model key) makes a span from another instrumentation an LLM span.
+_TOKEN_KEYS = frozenset(key for name, aliases in TOKEN_ALIASES.items() for key in (name, *aliases))
+_MODEL_KEYS = frozenset(MODEL_KEYS)
+END_STATES = {"Success": "Success", "Failure": "Failure", "Fail": "Failure", "Indeterminate": "Indeterminate"}
+INDETERMINATE = "Indeterminate"
+
+
+class RootInfo(NamedTuple):
+    end_state: str
+    end_state_reason: str | None
+    tags: list[str]
+    video: str | None
+
+
+class SpanRecord(NamedTuple):
+    """One span, ready for the store: columns plus what the session rollup needs."""
+
+    trace_id: bytes
+    span_id: bytes
+    parent_span_id: bytes | None
+    name: str
+    kind: str | None  # agentops.span.kind
+    span_kind: int
+    start_ns: int
+    end_ns: int
+    status_code: int
+    status_message: str
+    resource_key: bytes
+    body: bytes  # the enriched Span, serialized protobuf
+    is_llm: bool
+    cost: Decimal | None
+    model: str | None
+    usage: tuple[int, int, int, int, int]  # input, output, cache read, cache creation, reasoning
+    root: RootInfo | None  # set on the session's root span
+
+
+@dataclass
+class PreparedBatch:
+    project_id: str
+    spans: list[SpanRecord] = field(default_factory=list)
+    resources: dict[bytes, bytes] = field(default_factory=dict)  # key -> serialized Resource
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error_message(self) -> str:
+        return "; ".join(self.errors[:5]) + (f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else "")
+
+
+def _invalid_ids(span) -> str | None:
+    trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
+        return f"span {span.name!r}: trace id must be 16 non-zero bytes"
+    if len(span_id) != 8 or span_id == _ZERO_SPAN:
+        return f"span {span.name!r}: span id must be 8 non-zero bytes"
+    if parent and len(parent) != 8:
+        return f"span {span.name!r}: parent span id must be 8 bytes"
+    return None
+
+
+def _root_info(values: dict) -> RootInfo:
+    state = values.get(sc.SESSION_END_STATE)
+    tags = values.get(sc.SESSION_TAGS)
+    if isinstance(tags, str):
+        tags = [tags]
+    reason = values.get(sc.SESSION_END_STATE_REASON)
+    video = values.get(sc.SESSION_VIDEO)
+    return RootInfo(
+        end_state=END_STATES.get(state, INDETERMINATE) if isinstance(state, str) else INDETERMINATE,
+        end_state_reason=reason if isinstance(reason, str) else None,
+        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+        video=video if isinstance(video, str) else None,
+    )
+
+
+def _strip_project(resource) -> None:
+    attrs = resource.attributes
+    for i in range(len(attrs) - 1, -1, -1):
+        if attrs[i].key in UNTRUSTED_KEYS:
+            del attrs[i]
+
+
+def prepare(request: ExportTraceServiceRequest, project_id: str) -> PreparedBatch:
+    """Validate, enrich and stamp every span of ``request``; invalid spans are removed and counted."""
+    batch = PreparedBatch(project_id)
+    spans_out = batch.spans
+    append = spans_out.append
+    for resource_spans in request.resource_spans:
+        _strip_project(resource_spans.resource)
+        resource_bytes = resource_spans.resource.SerializeToString(deterministic=True)
+        resource_key = hashlib.blake2b(resource_bytes, digest_size=16).digest()
+        batch.resources[resource_key] = resource_bytes
+        for scope_spans in resource_spans.scope_spans:
+            spans = scope_spans.spans
+            invalid: list[int] = []
+            for index, span in enumerate(spans):
+                problem = _invalid_ids(span)
+                if problem is not None:
+                    invalid.append(index)
+                    batch.errors.append(problem)
+                    continue
+                append(_record(span, project_id, resource_key))
+            for index in reversed(invalid):
+                del spans[index]
+            batch.rejected += len(invalid)
+    return batch
+
+
+def _record(span, project_id: str, resource_key: bytes) -> SpanRecord:
+    attrs = span.attributes
+    keys = [kv.key for kv in attrs]
+    key_set = set(keys)
+    if not key_set.isdisjoint(UNTRUSTED_KEYS):
+        for i in range(len(keys) - 1, -1, -1):
+            if keys[i] in UNTRUSTED_KEYS:
+                del attrs[i]
+                del keys[i]
+        key_set = set(keys)
+    kind = attrs[keys.index(sc.SPAN_KIND)].value.string_value or None if sc.SPAN_KIND in key_set else None
+
+    root = None
+    found = None
+    if kind == sc.KIND_LLM or (not key_set.isdisjoint(_MODEL_KEYS) and not key_set.isdisjoint(_TOKEN_KEYS)):
+        values = {kv.key: to_python(kv.value) for kv in attrs}
+        found = enrichment(values)
+        if found.is_llm:
+            _write(attrs, keys, found.attributes())
+    elif kind == sc.KIND_SESSION:
+        root = _root_info({kv.key: to_python(kv.value) for kv in attrs})
+
+    stamp = attrs.add()
+    stamp.key = sc.PROJECT_ID
+    stamp.value.string_value = project_id
+
+    status = span.status
+    if found is not None and found.is_llm:
+        counts = found.usage
+        usage = (
+            counts.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0),
+            counts.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0),
+            counts.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0),
+            counts.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, 0),
+            counts.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, 0),
+        )
+        is_llm, cost, model = True, found.cost, found.model
+    else:
+        usage, is_llm, cost, model = (0, 0, 0, 0, 0), False, None, None
+    return SpanRecord(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        parent_span_id=span.parent_span_id or None,
+        name=span.name,
+        kind=kind,
+        span_kind=span.kind,
+        start_ns=span.start_time_unix_nano,
+        end_ns=span.end_time_unix_nano,
+        status_code=status.code,
+        status_message=status.message,
+        resource_key=resource_key,
+        body=span.SerializeToString(),
+        is_llm=is_llm,
+        cost=cost,
+        model=model,
+        usage=usage,
+        root=root,
+    )
+
+
+def _write(attrs, keys: list[str], values: dict) -> None:
+    """Set ``values`` on a repeated KeyValue field, replacing existing keys."""
+    for key, value in values.items():
+        if key in keys:
+            set_any_value(attrs[keys.index(key)].value, value)
+        else:
+            kv = attrs.add()
+            kv.key = key
+            set_any_value(kv.value, value)
+            keys.append(key)
+
+
+def tags_json(tags: list[str]) -> str:
+    return json.dumps(tags)

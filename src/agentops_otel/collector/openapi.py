@@ -1,0 +1,281 @@
+"""The OpenAPI document of the collector's HTTP API, and a self-contained page rendering it.
+
+``/docs`` is rendered here from the same document (no CDN: the collector must work offline).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from agentops_otel import __name__ as _package
+from agentops_otel.collector.store.base import SORT_KEYS
+
+_INT = {"type": "integer"}
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+_NTIME = {"type": ["string", "null"], "format": "date-time"}
+_MONEY = {"type": "string", "description": "USD, exact decimal", "example": "0.000123"}
+_END_STATE = {"type": "string", "enum": ["Success", "Failure", "Indeterminate"]}
+_ERROR = {"type": "object", "properties": {"error": _STR}, "required": ["error"]}
+
+
+def _obj(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SESSION_SUMMARY = _obj(
+    {
+        "session_id": {"type": "string", "format": "uuid"},
+        "project_id": _STR,
+        "init_timestamp": _TIME,
+        "end_timestamp": _NTIME,
+        "duration_s": {"type": "number"},
+        "end_state": _END_STATE,
+        "end_state_reason": _NSTR,
+        "in_progress": {"type": "boolean", "description": "no root span received yet"},
+        "tags": {"type": "array", "items": _STR},
+        "llm_calls": _INT,
+        "tool_calls": _INT,
+        "actions": _INT,
+        "errors": _INT,
+        "events": {"type": "integer", "description": "spans other than the root"},
+        "prompt_tokens": _INT,
+        "completion_tokens": _INT,
+        "cache_read_tokens": _INT,
+        "cache_creation_tokens": _INT,
+        "reasoning_tokens": _INT,
+        "cost": _MONEY,
+        "models": {"type": "array", "items": _STR},
+    }
+)
+SPAN = _obj(
+    {
+        "trace_id": _STR,
+        "span_id": _STR,
+        "parent_span_id": _NSTR,
+        "name": _STR,
+        "kind": {"type": ["string", "null"], "description": "agentops.span.kind"},
+        "span_kind": {"type": "string", "example": "CLIENT"},
+        "start_time": _TIME,
+        "end_time": _TIME,
+        "duration_ms": {"type": "number"},
+        "status_code": {"type": "string", "enum": ["UNSET", "OK", "ERROR"]},
+        "status_message": _STR,
+        "attributes": {"type": "object"},
+        "events": {
+            "type": "array",
+            "items": _obj({"name": _STR, "timestamp": _TIME, "attributes": {"type": "object"}}),
+        },
+        "resource": {"type": "object"},
+        "service_name": _NSTR,
+        "cost": {"type": ["string", "null"], "description": "USD, exact decimal"},
+    }
+)
+EXPORT = _obj(
+    {
+        "session": _obj(
+            {
+                "session_id": _STR,
+                "project_id": _STR,
+                "init_timestamp": _TIME,
+                "end_timestamp": _NTIME,
+                "end_state": _END_STATE,
+                "end_state_reason": _NSTR,
+                "tags": {"type": "array", "items": _STR},
+                "host_env": {"type": "object", "description": "resource attributes"},
+                "video": _NSTR,
+            }
+        ),
+        "stats": _ref("SessionSummary"),
+        **{
+            group: {"type": "array", "items": _ref("Span")} for group in ("actions", "llms", "tools", "errors", "spans")
+        },
+    }
+)
+OVERVIEW = _obj(
+    {
+        "totals": _obj(
+            {
+                "sessions": _INT,
+                "llm_calls": _INT,
+                "errors": _INT,
+                "cost": _MONEY,
+                "prompt_tokens": _INT,
+                "completion_tokens": _INT,
+            }
+        ),
+        "error_rate": {"type": "number", "description": "sessions ending Failure or with errors / sessions"},
+        "bucket": {"type": "string", "enum": ["hour", "day"]},
+        "buckets": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "start": _TIME,
+                    "sessions": _INT,
+                    "cost": _MONEY,
+                    "prompt_tokens": _INT,
+                    "completion_tokens": _INT,
+                    "errors": _INT,
+                }
+            ),
+        },
+        "cost_by_model": {
+            "type": "array",
+            "items": _obj(
+                {"model": _STR, "calls": _INT, "cost": _MONEY, "prompt_tokens": _INT, "completion_tokens": _INT}
+            ),
+        },
+        "top_sessions": {"type": "array", "items": _ref("SessionSummary")},
+    }
+)
+
+
+def _param(name: str, where: str, description: str, schema: dict | None = None, required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": where,
+        "required": required,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _responses(ok: dict, description: str, *errors: int) -> dict:
+    out: dict[str, Any] = {"200": {"description": description, "content": {"application/json": {"schema": ok}}}}
+    texts = {400: "bad parameter or malformed session id", 401: "missing or unknown API key", 404: "no such session"}
+    for code in errors:
+        out[str(code)] = {"description": texts[code], "content": {"application/json": {"schema": _ERROR}}}
+    return out
+
+
+_SESSION_ID = _param("session_id", "path", "the session id (UUID) = the trace id", required=True)
+_RANGE = [
+    _param("start_after", "query", "sessions started at or after this ISO 8601 time", {"type": "string"}),
+    _param("start_before", "query", "sessions started before this ISO 8601 time", {"type": "string"}),
+]
+
+
+def document(version: str = "0.1.0") -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "agentops-otel collector",
+            "version": version,
+            "description": "Sessions of LLM agents received over OTLP, with cost and tokens. "
+            "Authenticate every call with `X-Agentops-Api-Key: <key>` or `Authorization: Bearer <key>`.",
+        },
+        "components": {
+            "schemas": {"SessionSummary": SESSION_SUMMARY, "Span": SPAN, "Export": EXPORT, "Overview": OVERVIEW},
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Agentops-Api-Key"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+        "security": [{"apiKey": []}, {"bearer": []}],
+        "paths": {
+            "/v2/sessions": {
+                "get": {
+                    "summary": "List sessions, newest first",
+                    "parameters": [
+                        _param("limit", "query", "page size, 1-500 (default 50)", {"type": "integer"}),
+                        _param("cursor", "query", "next_cursor of the previous page"),
+                        _param("tags", "query", "comma-separated: sessions having all these tags"),
+                        _param("end_state", "query", "Success, Failure or Indeterminate"),
+                        *_RANGE,
+                        _param("sort", "query", "sort key (default init_timestamp)", {"enum": list(SORT_KEYS)}),
+                        _param("order", "query", "desc (default) or asc", {"enum": ["desc", "asc"]}),
+                    ],
+                    "responses": _responses(
+                        _obj({"sessions": {"type": "array", "items": _ref("SessionSummary")}, "next_cursor": _NSTR}),
+                        "a page of sessions",
+                        400,
+                        401,
+                    ),
+                }
+            },
+            "/v2/sessions/{session_id}/stats": {
+                "get": {
+                    "summary": "Statistics of one session (AgentOps keys included)",
+                    "parameters": [_SESSION_ID],
+                    "responses": _responses(_ref("SessionSummary"), "the session's rollup", 400, 401, 404),
+                }
+            },
+            "/v2/sessions/{session_id}/export": {
+                "get": {
+                    "summary": "Everything about one session: metadata, stats, events by kind, all spans",
+                    "parameters": [_SESSION_ID],
+                    "responses": _responses(_ref("Export"), "the session export", 400, 401, 404),
+                }
+            },
+            "/v2/overview": {
+                "get": {
+                    "summary": "Totals, cost and tokens over time, cost by model, top sessions",
+                    "parameters": [
+                        *_RANGE,
+                        _param("bucket", "query", "hour or day (default by range)", {"enum": ["hour", "day"]}),
+                    ],
+                    "responses": _responses(_ref("Overview"), "the overview", 400, 401),
+                }
+            },
+            "/v1/traces": {
+                "post": {
+                    "summary": "OTLP/HTTP trace export (protobuf or JSON, gzip or deflate)",
+                    "requestBody": {
+                        "content": {"application/x-protobuf": {}, "application/json": {}},
+                        "required": True,
+                    },
+                    "responses": {
+                        "200": {"description": "stored (partial_success counts spans rejected for invalid ids)"},
+                        "400": {"description": "malformed body"},
+                        "401": {"description": "missing or unknown API key"},
+                        "413": {"description": "body over the size limit"},
+                        "415": {"description": "unsupported content type or encoding"},
+                        "503": {"description": "busy or storage failed: retry"},
+                    },
+                }
+            },
+        },
+    }
+
+
+def docs_page(doc: dict[str, Any]) -> str:
+    """A readable, dependency-free HTML rendering of ``doc`` (all text escaped)."""
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>agentops-otel collector API</title>",
+        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:980px;margin:2rem auto;padding:0 1rem;color:#1d2433}"
+        "h2{margin-top:2rem;font-family:ui-monospace,monospace}"
+        ".m{display:inline-block;padding:0 .5rem;border-radius:4px;background:#2563eb;color:#fff;margin-right:.5rem}"
+        "table{border-collapse:collapse;width:100%}"
+        "td,th{border-bottom:1px solid #e5e7eb;padding:.3rem .5rem;text-align:left;vertical-align:top}"
+        "pre{background:#f6f8fa;padding:1rem;overflow:auto;font-size:13px}</style></head><body>",
+        f"<h1>{esc(doc['info']['title'])} <small>{esc(doc['info']['version'])}</small></h1>",
+        f"<p>{esc(doc['info']['description'])}</p><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a></p>",
+    ]
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            parts.append(f"<h2><span class='m'>{esc(method.upper())}</span>{esc(path)}</h2><p>{esc(op['summary'])}</p>")
+            if op.get("parameters"):
+                parts.append("<table><tr><th>parameter</th><th>in</th><th>description</th></tr>")
+                for p in op["parameters"]:
+                    parts.append(
+                        f"<tr><td><code>{esc(p['name'])}</code></td><td>{esc(p['in'])}</td>"
+                        f"<td>{esc(p['description'])}</td></tr>"
+                    )
+                parts.append("</table>")
+            parts.append("<table><tr><th>status</th><th>meaning</th></tr>")
+            for code, response in op["responses"].items():
+                parts.append(f"<tr><td>{esc(code)}</td><td>{esc(response['description'])}</td></tr>")
+            parts.append("</table>")
+    parts.append("<h2>Schemas</h2>")
+    for name, schema in doc["components"]["schemas"].items():
+        parts.append(f"<h3>{esc(name)}</h3><pre>{esc(json.dumps(schema, indent=2))}</pre>")
+    parts.append(f"<footer><small>{esc(_package)}</small></footer></body></html>")
+    return "".join(parts)

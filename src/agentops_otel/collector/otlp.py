@@ -1,0 +1,168 @@
+"""Decoding OTLP trace requests (protobuf or JSON, optionally compressed) with size limits.
+
+Every failure is an :class:`OtlpError` carrying the HTTP status and a message for the client, so
+the receivers turn bad input into 400 / 413 / 415 without touching the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+DEFAULT_MAX_BODY = 20 * 1024 * 1024
+PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+JSON_TYPES = frozenset({"application/json"})
+_DECOMPRESSORS = {"gzip": 31, "x-gzip": 31, "deflate": 15}  # zlib wbits: 31 = gzip header, 15 = zlib
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+class OtlpError(Exception):
+    """A request the collector refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check_media_type(content_type: str | None) -> str:
+    """The request's media type, or 415 when it is neither OTLP protobuf nor OTLP JSON."""
+    kind = media_type(content_type)
+    if kind not in PROTOBUF_TYPES and kind not in JSON_TYPES:
+        raise OtlpError(
+            415, f"unsupported content type {kind or '(none)'!r}: use application/x-protobuf or application/json"
+        )
+    return kind
+
+
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo ``Content-Encoding``; never inflates past ``limit`` bytes (decompression bombs: 413)."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    wbits = _DECOMPRESSORS.get(encoding)
+    if wbits is None:
+        raise OtlpError(415, f"unsupported content encoding {encoding!r}: use gzip, deflate or identity")
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise OtlpError(400, f"body is not valid {encoding} data: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise OtlpError(413, f"decompressed body is larger than the limit of {limit} bytes")
+    if not inflater.eof:
+        raise OtlpError(400, f"body is truncated {encoding} data")
+    return out
+
+
+def decode_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
+    """Parse an ExportTraceServiceRequest from OTLP protobuf or OTLP JSON bytes."""
+    if kind in PROTOBUF_TYPES:
+        try:
+            return ExportTraceServiceRequest.FromString(body)
+        except DecodeError as exc:
+            raise OtlpError(400, f"malformed OTLP protobuf: {exc}") from None
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise OtlpError(400, f"malformed OTLP JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise OtlpError(400, "malformed OTLP JSON: the body must be an object with resourceSpans")
+    _hex_ids_to_base64(data)
+    try:
+        return json_format.ParseDict(data, ExportTraceServiceRequest(), ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, ValueError) as exc:
+        raise OtlpError(400, f"malformed OTLP JSON: {exc}") from None
+
+
+def _hex_id(value: Any) -> Any:
+    """OTLP/JSON writes ids as hex; protobuf's JSON mapping expects base64. Bad hex -> empty id."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return base64.b64encode(bytes.fromhex(value)).decode()
+    except ValueError:
+        return ""  # an invalid id: the span is rejected and counted, the request still parses
+
+
+def _hex_ids_to_base64(data: dict[str, Any]) -> None:
+    for resource_spans in _list(data, "resourceSpans", "resource_spans"):
+        for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
+            for span in _list(scope_spans, "spans"):
+                if not isinstance(span, dict):
+                    continue
+                _fix_ids(span)
+                for link in _list(span, "links"):
+                    if isinstance(link, dict):
+                        _fix_ids(link)
+
+
+def _fix_ids(obj: dict[str, Any]) -> None:
+    for name in _ID_FIELDS:
+        if name in obj:
+            obj[name] = _hex_id(obj[name])
+
+
+def _list(obj: Any, *names: str) -> list[Any]:
+    if not isinstance(obj, dict):
+        return []
+    for name in names:
+        value = obj.get(name)
+        if isinstance(value, list):
+            return value
+    return []
+
+
+# --- AnyValue <-> Python ------------------------------------------------------------------------
+
+
+def to_python(value: AnyValue, *, bytes_as_text: bool = False) -> Any:
+    """A Python value for an OTLP AnyValue (arrays -> lists, kvlists -> dicts)."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return value.int_value
+    if which == "double_value":
+        return value.double_value
+    if which == "bool_value":
+        return value.bool_value
+    if which == "array_value":
+        return [to_python(v, bytes_as_text=bytes_as_text) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: to_python(kv.value, bytes_as_text=bytes_as_text) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode() if bytes_as_text else value.bytes_value
+    return None
+
+
+def set_any_value(target: AnyValue, value: Any) -> None:
+    """Write a scalar Python value (str, bool, int, float) into an AnyValue."""
+    if isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int):
+        target.int_value = value
+    elif isinstance(value, float):
+        target.double_value = value
+    else:
+        target.string_value = str(value)
+
+
+def attributes_dict(key_values: Any, *, bytes_as_text: bool = True) -> dict[str, Any]:
+    return {kv.key: to_python(kv.value, bytes_as_text=bytes_as_text) for kv in key_values}
+
+
+def id_hex(raw: bytes | None) -> str | None:
+    return binascii.hexlify(raw).decode() if raw else None

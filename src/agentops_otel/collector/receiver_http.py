@@ -1,0 +1,75 @@
+"""OTLP/HTTP receiver: ``POST /v1/traces`` (protobuf or JSON, gzip/deflate), acknowledged after commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from agentops_otel.collector.auth import key_from_headers
+from agentops_otel.collector.core import Busy, Collector
+from agentops_otel.collector.otlp import (
+    PROTOBUF_TYPES,
+    OtlpError,
+    check_media_type,
+    decode_request,
+    decompress,
+    media_type,
+)
+
+# gRPC status codes for the google.rpc.Status body OTLP/HTTP wants on protobuf errors
+_RPC_CODES = {400: 3, 401: 16, 413: 3, 415: 3, 503: 14}
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None, *, protobuf: bool = False) -> Response:
+    """An error answer: a protobuf ``google.rpc.Status`` for protobuf clients (OTLP/HTTP), else JSON."""
+    if protobuf:
+        body = status_pb2.Status(code=_RPC_CODES.get(status, 2), message=message).SerializeToString()
+        return Response(body, status_code=status, headers=headers, media_type="application/x-protobuf")
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise OtlpError(413, f"body of {declared} bytes is larger than the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise OtlpError(413, f"body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def traces_endpoint(collector: Collector, max_body_bytes: int):
+    async def traces(request: Request) -> Response:
+        protobuf = media_type(request.headers.get("content-type")) in PROTOBUF_TYPES
+        project_id = collector.project_for(key_from_headers(request.headers))
+        if project_id is None:
+            message = "missing or unknown API key (send X-Agentops-Api-Key or Authorization: Bearer)"
+            return error(401, message, protobuf=protobuf)
+        try:
+            kind = check_media_type(request.headers.get("content-type"))
+            body = await read_limited(request, max_body_bytes)
+            body = decompress(body, request.headers.get("content-encoding"), max_body_bytes)
+            message = decode_request(body, kind)
+            batch, future = collector.submit(message, project_id)
+            await asyncio.wrap_future(future)
+        except OtlpError as exc:
+            return error(exc.status, exc.message, protobuf=protobuf)
+        except Busy as exc:
+            return error(503, str(exc), {"Retry-After": "1"}, protobuf=protobuf)
+        except Exception as exc:  # the store failed to commit: nothing was acknowledged
+            problem = f"could not store the spans: {type(exc).__name__}: {exc}"
+            return error(503, problem, {"Retry-After": "1"}, protobuf=protobuf)
+        response = collector.committed(message, batch)
+        if kind in PROTOBUF_TYPES:
+            return Response(response.SerializeToString(), media_type="application/x-protobuf")
+        return Response(json_format.MessageToJson(response, indent=None), media_type="application/json")
+
+    return traces

@@ -1,0 +1,680 @@
+"""SQLite session store: spans plus a per-session rollup kept up to date on ingest.
+
+One writer thread owns the write connection and commits queued batches together (group commit:
+one transaction, one WAL sync for many requests); a request's future resolves only after its
+commit, so an acknowledged span survives ``kill -9``. Reads use one connection per reader thread
+(WAL lets them run beside the writer). Money is stored as exact decimal TEXT and summed with
+Decimal functions registered on each connection; ``cost_sort`` (REAL) only orders sessions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections import defaultdict
+from concurrent.futures import Future
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from agentops_otel import semconv as sc
+from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money, session_uuid
+from agentops_otel.collector.ingest import INDETERMINATE, STATUS_ERROR, PreparedBatch, SpanRecord
+from agentops_otel.collector.otlp import attributes_dict, id_hex
+from agentops_otel.collector.store.base import ListQuery, WriteResult
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (pid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS resources (key BLOB PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spans (
+    pid INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB,
+    name TEXT NOT NULL, kind TEXT, llm INTEGER NOT NULL, span_kind INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+    status_message TEXT NOT NULL, cost TEXT, resource_key BLOB NOT NULL, body BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS spans_key ON spans (pid, trace_id, span_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    pid INTEGER NOT NULL, trace_id BLOB NOT NULL,
+    init_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL, end_ns INTEGER, duration_ns INTEGER NOT NULL,
+    has_root INTEGER NOT NULL, end_state TEXT NOT NULL, end_state_reason TEXT, tags TEXT NOT NULL,
+    video TEXT, resource_key BLOB,
+    llm_calls INTEGER NOT NULL, tool_calls INTEGER NOT NULL, actions INTEGER NOT NULL,
+    errors INTEGER NOT NULL, events INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL, cache_creation_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,
+    cost TEXT NOT NULL, cost_sort REAL NOT NULL,
+    PRIMARY KEY (pid, trace_id)
+);
+CREATE INDEX IF NOT EXISTS sessions_by_init ON sessions (pid, init_ns, trace_id);
+CREATE INDEX IF NOT EXISTS sessions_by_cost ON sessions (pid, cost_sort, trace_id);
+CREATE INDEX IF NOT EXISTS sessions_by_duration ON sessions (pid, duration_ns, trace_id);
+CREATE INDEX IF NOT EXISTS sessions_by_tokens ON sessions (pid, total_tokens, trace_id);
+CREATE INDEX IF NOT EXISTS sessions_by_errors ON sessions (pid, errors, trace_id);
+CREATE TABLE IF NOT EXISTS session_tags (
+    pid INTEGER NOT NULL, tag TEXT NOT NULL, trace_id BLOB NOT NULL, PRIMARY KEY (pid, tag, trace_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS session_models (
+    pid INTEGER NOT NULL, trace_id BLOB NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
+    cost TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    PRIMARY KEY (pid, trace_id, model)
+) WITHOUT ROWID;
+"""
+
+INSERT_SPAN = (
+    "INSERT INTO spans (pid, trace_id, span_id, parent_span_id, name, kind, llm, span_kind, start_ns, end_ns,"
+    " status_code, status_message, cost, resource_key, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_SUMMED = (
+    "llm_calls",
+    "tool_calls",
+    "actions",
+    "errors",
+    "events",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+)
+_FROM_ROOT = ("end_state", "end_state_reason", "tags", "video", "resource_key")
+_SESSION_COLUMNS = (
+    "pid",
+    "trace_id",
+    "init_ns",
+    "last_ns",
+    "end_ns",
+    "duration_ns",
+    "has_root",
+    *_FROM_ROOT,
+    *_SUMMED,
+    "cost",
+    "cost_sort",
+)
+UPSERT_SESSION = (
+    f"INSERT INTO sessions ({', '.join(_SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(_SESSION_COLUMNS))})"
+    " ON CONFLICT (pid, trace_id) DO UPDATE SET"
+    " init_ns = min(init_ns, excluded.init_ns), last_ns = max(last_ns, excluded.last_ns),"
+    " end_ns = coalesce(excluded.end_ns, end_ns),"
+    " duration_ns = coalesce(excluded.end_ns, end_ns, max(last_ns, excluded.last_ns)) - min(init_ns, excluded.init_ns),"
+    " has_root = max(has_root, excluded.has_root), "
+    + ", ".join(f"{c} = CASE WHEN excluded.has_root THEN excluded.{c} ELSE {c} END" for c in _FROM_ROOT)
+    + ", "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _SUMMED)
+    + ", cost = add_money(cost, excluded.cost), cost_sort = CAST(add_money(cost, excluded.cost) AS REAL)"
+)
+UPSERT_MODEL = (
+    "INSERT INTO session_models (pid, trace_id, model, calls, cost, prompt_tokens, completion_tokens)"
+    " VALUES (?,?,?,?,?,?,?) ON CONFLICT (pid, trace_id, model) DO UPDATE SET calls = calls + excluded.calls,"
+    " cost = add_money(cost, excluded.cost), prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+    " completion_tokens = completion_tokens + excluded.completion_tokens"
+)
+SUMMARY_COLUMNS = (
+    "trace_id, init_ns, last_ns, end_ns, duration_ns, has_root, end_state, end_state_reason, tags, "
+    + ", ".join(_SUMMED)
+    + ", cost"
+)
+SORT_COLUMNS = {
+    "init_timestamp": "init_ns",
+    "cost": "cost_sort",
+    "duration": "duration_ns",
+    "tokens": "total_tokens",
+    "errors": "errors",
+}
+BUCKETS_NS = {"hour": 3600 * 10**9, "day": 86400 * 10**9}
+UNKNOWN_MODEL = "(unknown)"
+SPAN_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
+_STOP = object()
+
+
+class _MoneySum:
+    """SQLite aggregate: exact sum of decimal TEXT values."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+
+    def step(self, value: str | None) -> None:
+        if value:
+            self.total = MONEY_CONTEXT.add(self.total, Decimal(value))
+
+    def finalize(self) -> str:
+        return money(self.total)
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.create_function("add_money", 2, add_money, deterministic=True)
+    conn.create_aggregate("sum_money", 1, _MoneySum)
+    return conn
+
+
+class _Rollup:
+    """Per-session deltas of one batch (only spans stored for the first time count)."""
+
+    __slots__ = ("cost", "counts", "end_ns", "init_ns", "last_ns", "models", "resource_key", "root")
+
+    def __init__(self, record: SpanRecord) -> None:
+        self.init_ns = record.start_ns
+        self.last_ns = record.end_ns
+        self.end_ns: int | None = None
+        self.root = None
+        self.resource_key = record.resource_key
+        self.counts = [0] * len(_SUMMED)
+        self.cost = Decimal(0)
+        self.models: dict[str, list] = {}
+
+    def add(self, r: SpanRecord) -> None:
+        self.init_ns = min(self.init_ns, r.start_ns)
+        self.last_ns = max(self.last_ns, r.end_ns)
+        counts = self.counts
+        if r.root is not None:
+            self.root = r.root
+            self.end_ns = r.end_ns
+            self.resource_key = r.resource_key
+        else:
+            counts[4] += 1  # events
+            if r.status_code == STATUS_ERROR:
+                counts[3] += 1
+        if r.is_llm:
+            counts[0] += 1
+            usage = r.usage
+            counts[5] += usage[0]
+            counts[6] += usage[1]
+            counts[7] += usage[2]
+            counts[8] += usage[3]
+            counts[9] += usage[4]
+            counts[10] += usage[0] + usage[1]
+            cost = r.cost if r.cost is not None else Decimal(0)
+            self.cost = MONEY_CONTEXT.add(self.cost, cost)
+            model = self.models.setdefault(r.model or UNKNOWN_MODEL, [0, Decimal(0), 0, 0])
+            model[0] += 1
+            model[1] = MONEY_CONTEXT.add(model[1], cost)
+            model[2] += usage[0]
+            model[3] += usage[1]
+        elif r.kind == sc.KIND_TOOL:
+            counts[1] += 1
+        elif r.kind == sc.KIND_ACTION:
+            counts[2] += 1
+
+    def session_row(self, pid: int, trace_id: bytes) -> tuple:
+        root = self.root
+        duration = (self.end_ns if self.end_ns is not None else self.last_ns) - self.init_ns
+        cost = money(self.cost)
+        return (
+            pid,
+            trace_id,
+            self.init_ns,
+            self.last_ns,
+            self.end_ns,
+            duration,
+            1 if root else 0,
+            root.end_state if root else INDETERMINATE,
+            root.end_state_reason if root else None,
+            json.dumps(root.tags if root else []),
+            root.video if root else None,
+            self.resource_key,
+            *self.counts,
+            cost,
+            float(cost),
+        )
+
+
+class SQLiteStore:
+    """The embedded store. ``path`` is the database file (created with its schema if missing)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", max_pending: int = 256) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous.upper()
+        self._conn = _connect(self.path, self._synchronous)
+        self._conn.executescript(SCHEMA)
+        self._pids: dict[str, int] = dict(
+            (name, pid) for pid, name in self._conn.execute("SELECT pid, name FROM projects")
+        )
+        self._known_resources: set[bytes] = set()
+        self._queue: queue.Queue = queue.Queue(max_pending)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._resource_cache: dict[bytes, dict[str, Any]] = {}
+        self._writer = threading.Thread(target=self._run_writer, name="agentops-sqlite-writer", daemon=True)
+        self._writer.start()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def write(self, batch: PreparedBatch) -> Future[WriteResult]:
+        """Queue ``batch``; raises ``queue.Full`` when the writer is too far behind (back-pressure)."""
+        future: Future[WriteResult] = Future()
+        self._queue.put_nowait((batch, future))
+        return future
+
+    def _run_writer(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            items = [item]
+            spans = len(item[0].spans)
+            stop = False
+            while spans < 50_000:  # group commit: take whatever else is already waiting
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                items.append(more)
+                spans += len(more[0].spans)
+            self._commit(items)
+            if stop:
+                return
+
+    def _commit(self, items: list) -> None:
+        conn = self._conn
+        results: list = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for batch, _ in items:
+                conn.execute("SAVEPOINT batch")
+                try:
+                    results.append(self._write_batch(batch))
+                    conn.execute("RELEASE batch")
+                except Exception as exc:  # one bad batch must not fail its neighbours
+                    conn.execute("ROLLBACK TO batch")
+                    conn.execute("RELEASE batch")
+                    logger.exception("agentops-otel collector: storing a batch failed")
+                    results.append(exc)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            logger.exception("agentops-otel collector: commit failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._pids = dict((name, pid) for pid, name in conn.execute("SELECT pid, name FROM projects"))
+            self._known_resources.clear()
+            results = [exc] * len(items)
+        for (_, future), result in zip(items, results, strict=True):
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    def _pid(self, project_id: str) -> int:
+        pid = self._pids.get(project_id)
+        if pid is None:
+            self._conn.execute("INSERT OR IGNORE INTO projects (name) VALUES (?)", (project_id,))
+            pid = self._conn.execute("SELECT pid FROM projects WHERE name = ?", (project_id,)).fetchone()[0]
+            self._pids[project_id] = pid
+        return pid
+
+    def _write_batch(self, batch: PreparedBatch) -> WriteResult:
+        conn = self._conn
+        pid = self._pid(batch.project_id)
+        new_resources = [(k, v) for k, v in batch.resources.items() if k not in self._known_resources]
+        if new_resources:
+            conn.executemany("INSERT OR IGNORE INTO resources (key, body) VALUES (?, ?)", new_resources)
+        records = batch.spans
+        rows = [
+            (
+                pid,
+                r.trace_id,
+                r.span_id,
+                r.parent_span_id,
+                r.name,
+                r.kind,
+                r.is_llm,
+                r.span_kind,
+                r.start_ns,
+                r.end_ns,
+                r.status_code,
+                r.status_message,
+                None if r.cost is None else money(r.cost),
+                r.resource_key,
+                r.body,
+            )
+            for r in records
+        ]
+        conn.execute("SAVEPOINT spans")
+        try:
+            conn.executemany(INSERT_SPAN, rows)
+            conn.execute("RELEASE spans")
+        except sqlite3.IntegrityError:  # re-sent spans: keep only those not stored yet
+            conn.execute("ROLLBACK TO spans")
+            conn.execute("RELEASE spans")
+            records, rows = self._only_new(pid, records, rows)
+            conn.executemany(INSERT_SPAN, rows)
+        self._known_resources.update(k for k, _ in new_resources)
+        self._roll_up(pid, records)
+        return WriteResult(accepted=len(batch.spans), new=len(records))
+
+    def _only_new(self, pid: int, records: list[SpanRecord], rows: list[tuple]) -> tuple[list, list]:
+        seen: set[tuple[bytes, bytes]] = set()
+        keep_records, keep_rows = [], []
+        exists = "SELECT 1 FROM spans WHERE pid = ? AND trace_id = ? AND span_id = ?"
+        for record, row in zip(records, rows, strict=True):
+            key = (record.trace_id, record.span_id)
+            if key in seen or self._conn.execute(exists, (pid, *key)).fetchone():
+                continue
+            seen.add(key)
+            keep_records.append(record)
+            keep_rows.append(row)
+        return keep_records, keep_rows
+
+    def _roll_up(self, pid: int, records: list[SpanRecord]) -> None:
+        rollups: dict[bytes, _Rollup] = {}
+        for record in records:
+            rollup = rollups.get(record.trace_id)
+            if rollup is None:
+                rollup = rollups[record.trace_id] = _Rollup(record)
+            rollup.add(record)
+        conn = self._conn
+        conn.executemany(UPSERT_SESSION, [r.session_row(pid, t) for t, r in rollups.items()])
+        models = [
+            (pid, trace_id, model, calls, money(cost), prompt, completion)
+            for trace_id, rollup in rollups.items()
+            for model, (calls, cost, prompt, completion) in rollup.models.items()
+        ]
+        if models:
+            conn.executemany(UPSERT_MODEL, models)
+        for trace_id, rollup in rollups.items():
+            if rollup.root is not None:
+                conn.execute("DELETE FROM session_tags WHERE pid = ? AND trace_id = ?", (pid, trace_id))
+                conn.executemany(
+                    "INSERT OR IGNORE INTO session_tags (pid, tag, trace_id) VALUES (?, ?, ?)",
+                    [(pid, tag, trace_id) for tag in rollup.root.tags],
+                )
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._writer.join(timeout=30)
+        self._conn.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, self._synchronous)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _reader_pid(self, conn: sqlite3.Connection, project_id: str) -> int | None:
+        row = conn.execute("SELECT pid FROM projects WHERE name = ?", (project_id,)).fetchone()
+        return row[0] if row else None
+
+    def _models(self, conn: sqlite3.Connection, pid: int, trace_ids: list[bytes]) -> dict[bytes, list[str]]:
+        found: dict[bytes, list[str]] = defaultdict(list)
+        if trace_ids:
+            marks = ",".join("?" * len(trace_ids))
+            for trace_id, model in conn.execute(
+                f"SELECT trace_id, model FROM session_models WHERE pid = ? AND trace_id IN ({marks})"
+                " ORDER BY trace_id, model",
+                (pid, *trace_ids),
+            ):
+                found[trace_id].append(model)
+        return found
+
+    @staticmethod
+    def _summary(row: sqlite3.Row, project_id: str, models: list[str]) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "session_id": session_uuid(row["trace_id"]),
+            "project_id": project_id,
+            "init_timestamp": iso(row["init_ns"]),
+            "end_timestamp": iso(row["end_ns"]),
+            "duration_s": row["duration_ns"] / 1e9,
+            "end_state": row["end_state"],
+            "end_state_reason": row["end_state_reason"],
+            "in_progress": not row["has_root"],
+            "tags": json.loads(row["tags"]),
+        }
+        for column in _SUMMED:
+            if column != "total_tokens":
+                summary[column] = row[column]
+        summary["cost"] = row["cost"]
+        summary["models"] = models
+        return summary
+
+    def session(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
+        conn = self._reader()
+        pid = self._reader_pid(conn, project_id)
+        if pid is None:
+            return None
+        row = conn.execute(
+            f"SELECT {SUMMARY_COLUMNS} FROM sessions WHERE pid = ? AND trace_id = ?", (pid, trace_id)
+        ).fetchone()
+        if row is None:
+            return None
+        return self._summary(row, project_id, self._models(conn, pid, [trace_id]).get(trace_id, []))
+
+    def list_sessions(self, project_id: str, query: ListQuery) -> dict[str, Any]:
+        conn = self._reader()
+        pid = self._reader_pid(conn, project_id)
+        if pid is None:
+            return {"sessions": [], "next_cursor": None}
+        column = SORT_COLUMNS[query.sort]
+        where, params = ["pid = ?"], [pid]
+        for tag in query.tags:
+            where.append("trace_id IN (SELECT trace_id FROM session_tags WHERE pid = ? AND tag = ?)")
+            params += [pid, tag]
+        if query.end_state:
+            where.append("end_state = ?")
+            params.append(query.end_state)
+        if query.start_after_ns is not None:
+            where.append("init_ns >= ?")
+            params.append(query.start_after_ns)
+        if query.start_before_ns is not None:
+            where.append("init_ns < ?")
+            params.append(query.start_before_ns)
+        if query.cursor:
+            value, trace_id = decode_cursor(query.cursor)
+            op = "<" if query.descending else ">"
+            where.append(f"({column} {op} ? OR ({column} = ? AND trace_id {op} ?))")
+            params += [value, value, trace_id]
+        direction = "DESC" if query.descending else "ASC"
+        rows = conn.execute(
+            f"SELECT {SUMMARY_COLUMNS}, {column} AS sort_value FROM sessions WHERE {' AND '.join(where)}"
+            f" ORDER BY {column} {direction}, trace_id {direction} LIMIT ?",
+            (*params, query.limit + 1),
+        ).fetchall()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        models = self._models(conn, pid, [r["trace_id"] for r in rows])
+        sessions = [self._summary(r, project_id, models.get(r["trace_id"], [])) for r in rows]
+        next_cursor = encode_cursor(rows[-1]["sort_value"], rows[-1]["trace_id"]) if more else None
+        return {"sessions": sessions, "next_cursor": next_cursor}
+
+    def _resource(self, conn: sqlite3.Connection, key: bytes | None) -> dict[str, Any]:
+        if key is None:
+            return {}
+        cached = self._resource_cache.get(key)
+        if cached is None:
+            row = conn.execute("SELECT body FROM resources WHERE key = ?", (key,)).fetchone()
+            cached = attributes_dict(Resource.FromString(row[0]).attributes) if row else {}
+            self._resource_cache[key] = cached
+        return cached
+
+    def export(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
+        conn = self._reader()
+        pid = self._reader_pid(conn, project_id)
+        if pid is None:
+            return None
+        row = conn.execute(
+            f"SELECT {SUMMARY_COLUMNS}, video, resource_key FROM sessions WHERE pid = ? AND trace_id = ?",
+            (pid, trace_id),
+        ).fetchone()
+        if row is None:
+            return None
+        stats = self._summary(row, project_id, self._models(conn, pid, [trace_id]).get(trace_id, []))
+        session = {
+            key: stats[key]
+            for key in (
+                "session_id",
+                "project_id",
+                "init_timestamp",
+                "end_timestamp",
+                "end_state",
+                "end_state_reason",
+                "tags",
+            )
+        }
+        session["host_env"] = self._resource(conn, row["resource_key"])
+        session["video"] = row["video"]
+        spans = [
+            self._span_json(conn, r)
+            for r in conn.execute(
+                "SELECT kind, llm, span_kind, status_code, cost, resource_key, body FROM spans"
+                " WHERE pid = ? AND trace_id = ? ORDER BY start_ns, span_id",
+                (pid, trace_id),
+            )
+        ]
+        grouped: dict[str, list] = {"actions": [], "llms": [], "tools": [], "errors": []}
+        for span, (kind, llm) in spans:
+            if llm:
+                grouped["llms"].append(span)
+            elif kind == sc.KIND_ACTION:
+                grouped["actions"].append(span)
+            elif kind == sc.KIND_TOOL:
+                grouped["tools"].append(span)
+            if kind == sc.KIND_ERROR or (span["status_code"] == "ERROR" and kind != sc.KIND_SESSION):
+                grouped["errors"].append(span)
+        return {"session": session, "stats": stats, **grouped, "spans": [span for span, _ in spans]}
+
+    def _span_json(self, conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[dict[str, Any], tuple]:
+        span = Span.FromString(row["body"])
+        resource = self._resource(conn, row["resource_key"])
+        start, end = span.start_time_unix_nano, span.end_time_unix_nano
+        return (
+            {
+                "trace_id": id_hex(span.trace_id),
+                "span_id": id_hex(span.span_id),
+                "parent_span_id": id_hex(span.parent_span_id),
+                "name": span.name,
+                "kind": row["kind"],
+                "span_kind": SPAN_KIND_NAMES.get(row["span_kind"], str(row["span_kind"])),
+                "start_time": iso(start),
+                "end_time": iso(end),
+                "duration_ms": (end - start) / 1e6,
+                "status_code": STATUS_NAMES.get(row["status_code"], str(row["status_code"])),
+                "status_message": span.status.message,
+                "attributes": attributes_dict(span.attributes),
+                "events": [
+                    {"name": e.name, "timestamp": iso(e.time_unix_nano), "attributes": attributes_dict(e.attributes)}
+                    for e in span.events
+                ],
+                "resource": resource,
+                "service_name": resource.get(sc.SERVICE_NAME),
+                "cost": row["cost"],
+            },
+            (row["kind"], row["llm"]),
+        )
+
+    def overview(
+        self, project_id: str, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
+    ) -> dict[str, Any]:
+        conn = self._reader()
+        pid = self._reader_pid(conn, project_id)
+        where, params = "s.pid = ?", [pid if pid is not None else -1]
+        if start_after_ns is not None:
+            where += " AND s.init_ns >= ?"
+            params.append(start_after_ns)
+        if start_before_ns is not None:
+            where += " AND s.init_ns < ?"
+            params.append(start_before_ns)
+        totals = conn.execute(
+            "SELECT count(*), coalesce(sum(llm_calls), 0), coalesce(sum(errors), 0), sum_money(cost),"
+            " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"
+            " coalesce(sum(end_state = 'Failure' OR errors > 0), 0), min(init_ns), max(init_ns)"
+            f" FROM sessions s WHERE {where}",
+            params,
+        ).fetchone()
+        sessions = totals[0]
+        if bucket is None:  # hours for up to two days of data, else days
+            span_ns = (totals[8] - totals[7]) if sessions else 0
+            bucket = "hour" if span_ns <= 2 * BUCKETS_NS["day"] else "day"
+        width = BUCKETS_NS[bucket]
+        buckets = [
+            {
+                "start": iso(start),
+                "sessions": count,
+                "cost": cost,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "errors": errors,
+            }
+            for start, count, cost, prompt, completion, errors in conn.execute(
+                f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum(prompt_tokens),"
+                f" sum(completion_tokens), sum(errors) FROM sessions s WHERE {where} GROUP BY b ORDER BY b",
+                params,
+            )
+        ]
+        by_model = [
+            {"model": model, "calls": calls, "cost": cost, "prompt_tokens": prompt, "completion_tokens": completion}
+            for model, calls, cost, prompt, completion in conn.execute(
+                "SELECT m.model, sum(m.calls), sum_money(m.cost), sum(m.prompt_tokens), sum(m.completion_tokens)"
+                " FROM session_models m JOIN sessions s ON s.pid = m.pid AND s.trace_id = m.trace_id"
+                f" WHERE {where} GROUP BY m.model",
+                params,
+            )
+        ]
+        by_model.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
+        top_rows = conn.execute(
+            f"SELECT {SUMMARY_COLUMNS} FROM sessions s WHERE {where} ORDER BY cost_sort DESC, trace_id DESC LIMIT 10",
+            params,
+        ).fetchall()
+        models = self._models(conn, params[0], [r["trace_id"] for r in top_rows])
+        return {
+            "totals": {
+                "sessions": sessions,
+                "llm_calls": totals[1],
+                "errors": totals[2],
+                "cost": totals[3],
+                "prompt_tokens": totals[4],
+                "completion_tokens": totals[5],
+            },
+            "error_rate": totals[6] / sessions if sessions else 0.0,
+            "bucket": bucket,
+            "buckets": buckets,
+            "cost_by_model": by_model,
+            "top_sessions": [self._summary(r, project_id, models.get(r["trace_id"], [])) for r in top_rows],
+        }
+
+
+def encode_cursor(value: Any, trace_id: bytes) -> str:
+    return base64.urlsafe_b64encode(json.dumps([value, trace_id.hex()]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[Any, bytes]:
+    """The keyset position in an opaque cursor; ValueError when it is not one of ours."""
+    try:
+        value, trace_hex = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        trace_id = bytes.fromhex(trace_hex)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"invalid cursor: {exc}") from None
+    if not isinstance(value, (int, float)) or len(trace_id) != 16:
+        raise ValueError("invalid cursor")
+    return value, trace_id
