@@ -120,3 +120,28 @@ SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 ERROR_TYPE: Final = "error.type"
 SERVICE_NAME: Final = "service.name"
+
+# --- Host environment: resource attributes set by the SDK (host.py) unless env_data_opt_out ----
+HOST_NAME: Final = "host.name"
+HOST_ARCH: Final = "host.arch"
+OS_TYPE: Final = "os.type"
+OS_DESCRIPTION: Final = "os.description"
+OS_VERSION: Final = "os.version"
+PROCESS_PID: Final = "process.pid"
+PROCESS_RUNTIME_NAME: Final = "process.runtime.name"
+PROCESS_RUNTIME_VERSION: Final = "process.runtime.version"
+PROCESS_RUNTIME_DESCRIPTION: Final = "process.runtime.description"
+HOST_CPU_COUNT: Final = "agentops.host.cpu.count"
+HOST_MEMORY_TOTAL: Final = "agentops.host.memory.total"  # bytes
+HOST_DISK_TOTAL: Final = "agentops.host.disk.total"  # bytes, of the working directory's disk
+CODE_FUNCTION_NAME: Final = "code.function.name"  # the decorated function or method behind an event span
+
+# The `exception` span event (OpenTelemetry exception semantic conventions)
+EXCEPTION_EVENT: Final = "exception"
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+EXCEPTION_EVENT: Final = "exception"  # span event name for an exception
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"

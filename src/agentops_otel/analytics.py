@@ -1,0 +1,82 @@
+"""A session's analytics, computed locally from its ended spans (no network).
+
+Counting rules, shared with the collector: "LLM calls" are spans of kind ``llm``, "Tool calls" of
+kind ``tool``, "Actions" of kind ``action``; "Errors" are non-root spans with status ERROR; the
+cost is the exact ``Decimal`` sum of ``usage.span_cost`` over the LLM spans (unknown model: 0).
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from agentops_otel import semconv as sc
+from agentops_otel.usage import span_cost
+
+_KIND_COUNTER = {sc.KIND_LLM: "llm_calls", sc.KIND_TOOL: "tool_calls", sc.KIND_ACTION: "actions"}
+
+
+class SessionStats:
+    """Counters of one session in this process; ``add`` is called for every ended span of its trace."""
+
+    __slots__ = ("_lock", "actions", "cost", "errors", "llm_calls", "tool_calls")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.llm_calls = 0
+        self.tool_calls = 0
+        self.actions = 0
+        self.errors = 0
+        self.cost = Decimal(0)
+
+    def add(self, span: ReadableSpan) -> None:
+        attrs = span.attributes or {}
+        kind = attrs.get(sc.SPAN_KIND)
+        counter = _KIND_COUNTER.get(kind)  # type: ignore[arg-type]
+        cost = None
+        if kind == sc.KIND_LLM:
+            try:
+                cost, _ = span_cost(attrs)
+            except Exception:  # a price lookup must never break the application's span
+                cost = None
+        is_error = span.parent is not None and span.status.status_code is StatusCode.ERROR
+        with self._lock:
+            if counter is not None:
+                setattr(self, counter, getattr(self, counter) + 1)
+            if cost is not None:
+                self.cost += cost.total
+            if is_error:
+                self.errors += 1
+
+
+def format_duration(seconds: float) -> str:
+    """``"1h 2m 3.4s"``; hours and minutes only when non-zero."""
+    hours, rest = divmod(round(max(seconds, 0.0), 1), 3600)  # round first: never "60.0s"
+    minutes, secs = divmod(rest, 60)
+    parts = []
+    if hours >= 1:
+        parts.append(f"{int(hours)}h")
+    if minutes >= 1:
+        parts.append(f"{int(minutes)}m")
+    parts.append(f"{secs:.1f}s")
+    return " ".join(parts)
+
+
+def format_cost(cost: Decimal) -> str:
+    return "0.00" if cost == 0 else f"{cost:.6f}"
+
+
+def analytics(stats: SessionStats, duration_seconds: float) -> dict[str, str | int]:
+    """The AgentOps ``get_analytics()`` dict."""
+    with stats._lock:
+        return {
+            "LLM calls": stats.llm_calls,
+            "Tool calls": stats.tool_calls,
+            "Actions": stats.actions,
+            "Errors": stats.errors,
+            "Duration": format_duration(duration_seconds),
+            "Cost": format_cost(stats.cost),
+        }

@@ -1,0 +1,381 @@
+"""The Client: TracerProvider wiring, the session registry, session lookup and exit handling.
+
+One Client per process (``get_client()``); the module-level API in ``agentops_otel`` delegates to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+from agentops_otel import context_threads
+from agentops_otel import semconv as sc
+from agentops_otel.config import INHERITED_SESSION_ENV, Configuration, normalise_tags
+from agentops_otel.events import ErrorEvent
+from agentops_otel.exit_handlers import ExitHandlers
+from agentops_otel.export import Pipelines, SessionSpanProcessor, run_bounded
+from agentops_otel.host import host_attributes, sdk_version
+from agentops_otel.session import EndState, Session, parse_session_id
+
+logger = logging.getLogger("agentops_otel")
+
+TRACER_NAME = "agentops_otel"
+EXIT_REASON = "Process exited without calling end_session()"
+_MAX_ENDED_SESSIONS = 10_000  # ended sessions still routed (late spans), oldest forgotten first
+
+
+class MultipleSessionsError(RuntimeError):
+    """A module-level call with several sessions running and none in the current context."""
+
+
+class SessionIdGenerator(IdGenerator):
+    """Random ids, except for a root span being started with the ids derived from its session."""
+
+    def __init__(self, inner: IdGenerator) -> None:
+        self._inner = inner
+        self._forced = threading.local()
+
+    @contextlib.contextmanager
+    def forced(self, trace_id: int, span_id: int) -> Iterator[None]:
+        self._forced.ids = (trace_id, span_id)
+        try:
+            yield
+        finally:
+            self._forced.ids = None
+
+    def generate_trace_id(self) -> int:
+        ids = getattr(self._forced, "ids", None)
+        return ids[0] if ids else self._inner.generate_trace_id()
+
+    def generate_span_id(self) -> int:
+        ids = getattr(self._forced, "ids", None)
+        return ids[1] if ids else self._inner.generate_span_id()
+
+    def is_trace_id_random(self) -> bool:
+        return self._inner.is_trace_id_random()
+
+
+class Client:
+    def __init__(self) -> None:
+        self.config: Configuration | None = None
+        self.tracer: trace.Tracer = trace.NoOpTracer()
+        self.recording = False  # False until init(), and with OTEL_SDK_DISABLED
+        self.owns_resource = False
+        self.provider: TracerProvider | None = None
+        self._owns_provider = False
+        self._ids: SessionIdGenerator | None = None
+        self._pipelines = Pipelines()
+        self._processor: SessionSpanProcessor | None = None
+        self._exit_handlers: ExitHandlers | None = None
+        self._instrumented = False
+        self._active: dict[int, Session] = {}  # running sessions by trace id
+        self._known: dict[int, Session] = {}  # every session whose spans we route, by trace id
+        self._ended: OrderedDict[int, None] = OrderedDict()
+        self._lock = threading.RLock()
+        self._env_before: str | None = None
+        self._attached: dict[int, Context] = {}  # module-level sessions: context to restore at end
+
+    @property
+    def initialized(self) -> bool:
+        return self.config is not None
+
+    # --- init -------------------------------------------------------------------------------
+    def init(
+        self,
+        config: Configuration,
+        tracer_provider: trace.TracerProvider | None = None,
+        exporter: SpanExporter | None = None,
+    ) -> Session | None:
+        with self._lock:
+            if self.initialized:
+                logger.info("agentops-otel: init() called again; keeping the existing setup")
+                return self._only_active()
+            self.config = config
+            if config.log_level:
+                logging.getLogger("agentops_otel").setLevel(config.log_level.upper())
+            if not config.sdk_disabled:
+                self._setup_tracing(config, tracer_provider, exporter)
+                context_threads.install()
+                if config.exit_handlers:
+                    self._exit_handlers = ExitHandlers(self._on_exit, self._on_exception, self._on_signal)
+                    self._exit_handlers.install()
+                if hasattr(os, "register_at_fork"):
+                    after_fork = weakref.WeakMethod(self._after_fork_in_child)
+                    os.register_at_fork(after_in_child=lambda: (method := after_fork()) and method())
+            self._env_before = os.environ.get(INHERITED_SESSION_ENV)
+        if config.instrument_llm_calls and self.recording:
+            self._instrument(config)
+        if config.auto_start_session:
+            return self.start_session(inherited_session_id=config.inherited_session_id)
+        return None
+
+    def _setup_tracing(
+        self, config: Configuration, provider: trace.TracerProvider | None, exporter: SpanExporter | None
+    ) -> None:
+        current = provider if provider is not None else trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            sdk_provider = current  # the application's: add our processing, keep theirs
+        else:
+            sdk_provider = TracerProvider(resource=self._resource(config), shutdown_on_exit=False)
+            self._owns_provider = True
+            self.owns_resource = True
+            if provider is None and type(current).__name__ == "ProxyTracerProvider":
+                trace.set_tracer_provider(sdk_provider)
+            else:
+                logger.warning(
+                    "agentops-otel: the global TracerProvider is not an SDK TracerProvider (%s); "
+                    "using a separate one for sessions",
+                    type(current).__name__,
+                )
+        self._pipelines = Pipelines(exporter)
+        self._processor = SessionSpanProcessor(self._known.get, self._pipelines, config.max_wait_time / 1000)
+        sdk_provider.add_span_processor(self._processor)
+        tracer = sdk_provider.get_tracer(TRACER_NAME, sdk_version())
+        if not isinstance(tracer, SdkTracer):  # the provider itself is disabled
+            return
+        # Our tracer gets its own id generator (the application's tracers are untouched).
+        self._ids = SessionIdGenerator(tracer.id_generator)
+        tracer.id_generator = self._ids
+        self.provider = sdk_provider
+        self.tracer = tracer
+        self.recording = True
+
+    @staticmethod
+    def _resource(config: Configuration) -> Resource:
+        attrs: dict[str, Any] = {} if config.env_data_opt_out else dict(host_attributes())
+        attrs[sc.SERVICE_NAME] = config.service_name or "agentops-otel"
+        attrs.update(config.resource_attributes)
+        if config.service_name:
+            attrs[sc.SERVICE_NAME] = config.service_name
+        return Resource.create(attrs)
+
+    def _instrument(self, config: Configuration) -> None:
+        try:
+            from agentops_otel.instrumentation import instrument
+        except ImportError as error:
+            logger.debug("agentops-otel: LLM instrumentation unavailable: %s", error)
+            return
+        try:
+            instrument(tracer_provider=self.provider, config=config)
+            self._instrumented = True
+        except Exception:
+            logger.exception("agentops-otel: could not instrument LLM clients; continuing without")
+
+    # --- sessions ---------------------------------------------------------------------------
+    def pipeline_for(self, config: Configuration) -> BatchSpanProcessor | None:
+        return self._pipelines.for_config(config) if self.recording else None
+
+    def start_root_span(self, session: Session, name: str, attributes: dict[str, Any], start_ns: int) -> trace.Span:
+        assert self._ids is not None
+        with self._ids.forced(session.trace_id, session.root_span_id):
+            return self.tracer.start_span(name, context=Context(), attributes=attributes, start_time=start_ns)
+
+    def start_session(
+        self,
+        tags: list[str] | str | None = None,
+        inherited_session_id: str | uuid.UUID | None = None,
+        config: Configuration | None = None,
+        attach: bool = True,
+    ) -> Session:
+        if config is not None and not isinstance(config, Configuration):
+            raise TypeError(f"config must be an agentops_otel.Configuration, got {type(config).__name__}")
+        if not self.initialized:
+            self.init(Configuration.from_env(auto_start_session=False))
+        assert self.config is not None
+        session_config = config or self.config
+        inherited = inherited_session_id is not None
+        session_id = parse_session_id(inherited_session_id, "inherited_session_id") if inherited else uuid.uuid4()
+        with self._lock:
+            existing = self._active.get(session_id.int)
+            if existing is not None:
+                return existing
+            session = Session(self, session_config, normalise_tags(tags), session_id, inherited)
+            self._known[session.trace_id] = session
+            self._active[session.trace_id] = session
+            self._ended.pop(session.trace_id, None)
+            if session_config.propagate_to_children:
+                os.environ[INHERITED_SESSION_ENV] = session.session_id
+        if attach:
+            self._attached[session.trace_id] = otel_context.get_current()
+            otel_context.attach(trace.set_span_in_context(session._root))
+        logger.debug("agentops-otel: session %s started (inherited=%s)", session.session_id, inherited)
+        return session
+
+    def session_ended(self, session: Session) -> None:
+        """Bookkeeping after a session's root span ended."""
+        with self._lock:
+            self._active.pop(session.trace_id, None)
+            self._ended[session.trace_id] = None
+            while len(self._ended) > _MAX_ENDED_SESSIONS:
+                old, _ = self._ended.popitem(last=False)
+                self._known.pop(old, None)
+            if os.environ.get(INHERITED_SESSION_ENV) == session.session_id:
+                newest = next(reversed(self._active.values()), None)
+                _set_env(INHERITED_SESSION_ENV, newest.session_id if newest else self._env_before)
+            previous = self._attached.pop(session.trace_id, None)
+        if previous is not None and trace.get_current_span().get_span_context().trace_id == session.trace_id:
+            otel_context.attach(previous)  # leave the session's context in the caller that started it
+
+    def flush(self, sessions: list[Session], timeout_s: float) -> bool:
+        pipelines = list({id(s.pipeline): s.pipeline for s in sessions if s.pipeline is not None}.values())
+        return self._pipelines.flush(pipelines, timeout_s) if pipelines else True
+
+    def active_sessions(self) -> list[Session]:
+        with self._lock:
+            return list(self._active.values())
+
+    def _only_active(self) -> Session | None:
+        active = self.active_sessions()
+        return active[0] if len(active) == 1 else None
+
+    def current_session(self, call: str = "record(...)") -> Session | None:
+        """The session of the current context, else the only running one; None if none is running."""
+        trace_id = trace.get_current_span().get_span_context().trace_id
+        session = self._active.get(trace_id)
+        if session is not None:
+            return session
+        active = self.active_sessions()
+        if len(active) > 1:
+            raise MultipleSessionsError(
+                f"{len(active)} sessions are running and none is current here; "
+                f"call session.{call} on the Session returned by start_session() instead"
+            )
+        return active[0] if active else None
+
+    def event_parent(self) -> tuple[Session, Context | None] | None:
+        """For decorators: (session, parent context) of the current session, never raising."""
+        try:
+            session = self.current_session()
+        except MultipleSessionsError:
+            return None
+        return (session, session.parent_context()) if session is not None else None
+
+    # --- exit handling ----------------------------------------------------------------------
+    def _auto_end(self, state: EndState, reason: str) -> None:
+        for session in self.active_sessions():
+            if session.config.skip_auto_end_session:
+                continue
+            # An inherited session belongs to the process that started it: only our spans leave.
+            if session._close(state, reason, None, emit_root=False):
+                self.session_ended(session)
+
+    def _wait_s(self) -> float:
+        waits = [s.config.max_wait_time for s in self.active_sessions()]
+        waits.append(self.config.max_wait_time if self.config else 0)
+        return max(waits) / 1000
+
+    def flush_all(self, timeout_s: float | None = None) -> bool:
+        timeout_s = self._wait_s() if timeout_s is None else timeout_s
+        return self._pipelines.flush(self._pipelines.all(), timeout_s)
+
+    def _on_exit(self) -> None:
+        wait = self._wait_s()
+        deadline = time.monotonic() + wait
+        self._auto_end(EndState.INDETERMINATE, EXIT_REASON)
+        self.flush_all(wait)
+        if self._owns_provider:
+            self._pipelines.shutdown(max(0.0, deadline - time.monotonic()))
+
+    def _on_exception(self, exc: BaseException) -> None:
+        if isinstance(exc, KeyboardInterrupt):
+            self._auto_end(EndState.INDETERMINATE, "Interrupted by KeyboardInterrupt")
+            return
+        reason = f"{type(exc).__qualname__}: {exc}"
+        for session in self.active_sessions():
+            session.record(ErrorEvent(exception=exc, logs=None))
+        self._auto_end(EndState.FAILURE, reason)
+
+    def _on_signal(self, signum: int, dying: bool) -> None:
+        reason = f"Process received {signal.Signals(signum).name}"
+        wait = self._wait_s()
+        # In a thread: the interrupted main thread may hold locks that ending a session takes.
+        if self.active_sessions():
+            run_bounded(lambda: self._auto_end(EndState.INDETERMINATE, reason), wait, "end-sessions")
+        if dying:
+            self.flush_all(wait)
+
+    def _after_fork_in_child(self) -> None:
+        # A forked child shares its parent's sessions: it joins them, it does not own them.
+        with self._lock:
+            for session in self._active.values():
+                session.is_inherited = True
+        try:
+            import multiprocessing.util
+
+            # multiprocessing children leave through os._exit (no atexit): flush from its finalizers.
+            multiprocessing.util.Finalize(None, self.flush_all, exitpriority=100)
+        except Exception:
+            logger.debug("agentops-otel: no multiprocessing finalizer in forked child", exc_info=True)
+
+    # --- teardown ---------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Undo init(): uninstrument, remove hooks, flush and stop export (bounded by max_wait_time)."""
+        with self._lock:
+            if not self.initialized:
+                return
+            wait = self._wait_s()
+            if self._instrumented:
+                try:
+                    from agentops_otel.instrumentation import uninstrument
+
+                    uninstrument()
+                except Exception:
+                    logger.exception("agentops-otel: uninstrument failed")
+                self._instrumented = False
+            if self._exit_handlers is not None:
+                self._exit_handlers.uninstall()
+            context_threads.uninstall()
+            if self._processor is not None:
+                self.flush_all(wait)
+                self._processor.enabled = False
+                self._pipelines.shutdown(wait)
+            _set_env(INHERITED_SESSION_ENV, self._env_before)
+            self.config = None
+            self.recording = False
+            self.tracer = trace.NoOpTracer()
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+_client = Client()
+_client_lock = threading.Lock()
+
+
+def get_client() -> Client:
+    return _client
+
+
+def set_client(client: Client) -> Client:
+    """Replace the process's client (tests, or embedding); returns the previous one."""
+    global _client
+    with _client_lock:
+        previous, _client = _client, client
+    return previous
+
+
+def warn_deprecated(message: str) -> None:
+    warnings.warn(message, DeprecationWarning, stacklevel=3)

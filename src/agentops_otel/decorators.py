@@ -1,0 +1,281 @@
+"""``record_action``, ``record_tool`` and ``track_agent``: each call of the decorated function is a span.
+
+They work on sync, async, generator and async-generator functions, and on classes (every public
+method, and ``__call__``, is wrapped). The span is current while the function body runs, so
+everything it records or calls (LLM calls included) nests under it. An exception is recorded on
+the span (status ERROR, ``error.type``, exception event) and re-raised unchanged; the return value
+is never touched. Outside any session, or if recording itself fails, the function simply runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Callable, Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+
+from agentops_otel import semconv as sc
+from agentops_otel.client import get_client
+from agentops_otel.events import ActionEvent, AgentEvent, Event, ToolEvent
+from agentops_otel.recording import EventSpan
+
+logger = logging.getLogger("agentops_otel")
+
+F = TypeVar("F", bound=Callable[..., Any])
+AGENT_ID_ATTR = "agent_ops_agent_id"  # the AgentOps instance attributes set by track_agent
+AGENT_NAME_ATTR = "agent_ops_agent_name"
+_NOT_ERRORS = (asyncio.CancelledError, GeneratorExit)  # control flow, not failures
+
+
+@dataclass(frozen=True)
+class _Spec:
+    kind: str  # "action" | "tool" | "agent"
+    name: str | None
+
+
+def _event(spec: _Spec, fn_name: str, params: dict[str, Any] | None, owner: object) -> Event:
+    name = spec.name or fn_name
+    if spec.kind == sc.KIND_TOOL:
+        return ToolEvent(name=name, params=params)
+    if spec.kind == sc.KIND_AGENT:
+        agent_id = getattr(owner, AGENT_ID_ATTR, None)
+        agent_name = getattr(owner, AGENT_NAME_ATTR, None) or name
+        return AgentEvent(name=agent_name, agent_id=agent_id, params=params)
+    return ActionEvent(action_type=name, params=params)
+
+
+class _Call:
+    """What one decorated function needs at each call: its signature and span details."""
+
+    def __init__(self, fn: Callable[..., Any], spec: _Spec, method: bool) -> None:
+        self.spec = spec
+        self.qualname = getattr(fn, "__qualname__", repr(fn))
+        self.fn_name = getattr(fn, "__name__", "call")
+        self.method = method
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self.signature = None
+
+    def params(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.signature is not None:
+            try:
+                arguments = dict(self.signature.bind_partial(*args, **kwargs).arguments)
+                if self.method and arguments:
+                    arguments.pop(next(iter(arguments)))  # self / cls
+                return arguments
+            except TypeError:
+                pass  # the call itself will raise the right TypeError
+        return {"args": list(args[1:] if self.method else args), "kwargs": kwargs}
+
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> EventSpan | None:
+        """Start this call's span, or None (outside a session, or on any internal error)."""
+        try:
+            client = get_client()
+            target = client.event_parent()
+            if target is None:
+                return None
+            session, parent = target
+            owner = args[0] if self.method and args else None
+            event = _event(self.spec, self.fn_name, self.params(args, kwargs), owner)
+            recording = EventSpan(client.tracer, event, parent, session.config.capture_message_content).start()
+            recording.set_attribute(sc.CODE_FUNCTION_NAME, self.qualname)
+            return recording
+        except Exception:
+            logger.warning("agentops-otel: could not record a call of %s", self.qualname, exc_info=True)
+            return None
+
+
+def _stop(recording: EventSpan | None, result: Any = None) -> None:
+    if recording is None:
+        return
+    try:
+        recording.stop(result)
+    except Exception:
+        logger.warning("agentops-otel: could not end an event span", exc_info=True)
+
+
+def _fail(recording: EventSpan | None, exc: BaseException) -> None:
+    if recording is None:
+        return
+    try:
+        if isinstance(exc, _NOT_ERRORS):
+            recording.stop()
+        else:
+            recording.fail(exc)
+    except Exception:
+        logger.warning("agentops-otel: could not record an exception", exc_info=True)
+
+
+def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
+    call = _Call(fn, spec, method)
+
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def async_gen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+            recording = call.start(args, kwargs)
+            agen = fn(*args, **kwargs)
+            send: Any = agen.asend
+            payload: Any = None
+            while True:
+                token = otel_context.attach(recording.context) if recording else None
+                try:
+                    item = await send(payload)
+                except StopAsyncIteration:
+                    _stop(recording)
+                    return
+                except BaseException as exc:
+                    _fail(recording, exc)
+                    raise
+                finally:
+                    if token is not None:
+                        otel_context.detach(token)
+                try:
+                    payload = yield item
+                    send = agen.asend
+                except GeneratorExit:
+                    await agen.aclose()
+                    _stop(recording)
+                    raise
+                except BaseException as exc:
+                    send, payload = agen.athrow, exc
+
+        return async_gen_wrapper  # type: ignore[return-value]
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            recording = call.start(args, kwargs)
+            gen = fn(*args, **kwargs)
+            send: Any = gen.send
+            payload: Any = None
+            while True:
+                token = otel_context.attach(recording.context) if recording else None
+                try:
+                    item = send(payload)
+                except StopIteration as stop:
+                    _stop(recording, stop.value)
+                    return stop.value
+                except BaseException as exc:
+                    _fail(recording, exc)
+                    raise
+                finally:
+                    if token is not None:
+                        otel_context.detach(token)
+                try:
+                    payload = yield item
+                    send = gen.send
+                except GeneratorExit:
+                    gen.close()
+                    _stop(recording)
+                    raise
+                except BaseException as exc:
+                    send, payload = gen.throw, exc
+
+        return gen_wrapper  # type: ignore[return-value]
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            recording = call.start(args, kwargs)
+            if recording is None:
+                return await fn(*args, **kwargs)
+            token = otel_context.attach(recording.context)
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                _fail(recording, exc)
+                raise
+            finally:
+                otel_context.detach(token)
+            _stop(recording, result)
+            return result
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        recording = call.start(args, kwargs)
+        if recording is None:
+            return fn(*args, **kwargs)
+        token = otel_context.attach(recording.context)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            _fail(recording, exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        _stop(recording, result)
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _wrap_class(cls: type, spec: _Spec) -> type:
+    for attr, value in list(vars(cls).items()):
+        if attr.startswith("_") and attr != "__call__":
+            continue
+        if isinstance(value, staticmethod):
+            setattr(cls, attr, staticmethod(_wrap_function(value.__func__, spec)))
+        elif isinstance(value, classmethod):
+            setattr(cls, attr, classmethod(_wrap_function(value.__func__, spec, method=True)))
+        elif inspect.isfunction(value):
+            setattr(cls, attr, _wrap_function(value, spec, method=True))
+    return cls
+
+
+def _track_agent_class(cls: type, name: str | None) -> type:
+    original_init = cls.__init__
+
+    @functools.wraps(original_init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        setattr(self, AGENT_ID_ATTR, str(uuid.uuid4()))
+        setattr(self, AGENT_NAME_ATTR, name or cls.__name__)
+        original_init(self, *args, **kwargs)
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    return _wrap_class(cls, _Spec(sc.KIND_AGENT, name or cls.__name__))
+
+
+def _decorator(kind: str, name: str | Callable[..., Any] | None) -> Any:
+    if callable(name):  # used bare: @record_action
+        return _decorator(kind, None)(name)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"the event name must be a str, got {type(name).__name__}")
+
+    def decorate(target: Any) -> Any:
+        if inspect.isclass(target):
+            if kind == sc.KIND_AGENT:
+                return _track_agent_class(target, name)
+            return _wrap_class(target, _Spec(kind, name))
+        if not callable(target):
+            raise TypeError(f"can only decorate functions and classes, got {target!r}")
+        return _wrap_function(target, _Spec(kind, name))
+
+    return decorate
+
+
+def record_action(event_name: str | Callable[..., Any] | None = None) -> Any:
+    """Record each call as an action span named ``event_name`` (default: the function's name)."""
+    return _decorator(sc.KIND_ACTION, event_name)
+
+
+def record_tool(tool_name: str | Callable[..., Any] | None = None) -> Any:
+    """Record each call as an ``execute_tool {tool_name}`` span."""
+    return _decorator(sc.KIND_TOOL, tool_name)
+
+
+def track_agent(name: str | Callable[..., Any] | None = None) -> Any:
+    """Mark an agent: on a class, instances get an agent id and each public method call is an
+    ``invoke_agent {name}`` span; on a function, each call is one."""
+    return _decorator(sc.KIND_AGENT, name)

@@ -1,0 +1,293 @@
+"""AgentOps events (ActionEvent, LLMEvent, ToolEvent, ErrorEvent) and how each becomes a span.
+
+An event's fields map to span attributes (names in ``semconv``); its ``init_timestamp`` and
+``end_timestamp`` become the span's start and end. LLM events follow the GenAI conventions like
+instrumented calls do; message content is only recorded when capture is turned on.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+from agentops_otel import semconv as sc
+
+MAX_VALUE_CHARS = 8192  # params, returns and logs longer than this are cut (with a marker)
+
+
+class EventType(str, Enum):
+    LLM = "llms"
+    ACTION = "actions"
+    API = "apis"
+    TOOL = "tools"
+    ERROR = "errors"
+
+
+def iso_now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def to_ns(timestamp: str | datetime | float | int | None) -> int | None:
+    """ISO-8601 string, datetime, or epoch seconds -> epoch nanoseconds (None stays None)."""
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, str):
+        timestamp = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if isinstance(timestamp, datetime):
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=timezone.utc)
+        return int(timestamp.timestamp() * 1_000_000) * 1000
+    if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+        return int(timestamp * 1_000_000_000)
+    raise TypeError(f"timestamp must be an ISO-8601 str, datetime or epoch seconds, got {timestamp!r}")
+
+
+def text_value(value: Any) -> str:
+    """A span-friendly string for any value: str as is, else JSON (repr for what JSON cannot hold)."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=repr, ensure_ascii=False)
+        except (TypeError, ValueError):  # circular structures and the like
+            text = repr(value)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[:MAX_VALUE_CHARS] + "...[truncated]"
+    return text
+
+
+@dataclass
+class Event:
+    """Fields shared by every AgentOps event."""
+
+    event_type: str = ""
+    params: dict[str, Any] | None = None
+    returns: Any = None
+    init_timestamp: str = field(default_factory=iso_now)
+    end_timestamp: str | None = None
+    agent_id: str | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    span_kind: str = field(default=sc.KIND_ACTION, init=False, repr=False)
+
+    def span_name(self) -> str:
+        return self.event_type
+
+    def otel_kind(self) -> SpanKind:
+        return SpanKind.INTERNAL
+
+    def attributes(self, capture_content: bool) -> dict[str, Any]:
+        attrs: dict[str, Any] = {sc.SPAN_KIND: self.span_kind, sc.EVENT_ID: str(self.id)}
+        if self.params is not None:
+            attrs[sc.EVENT_PARAMS] = text_value(self.params)
+        if self.returns is not None:
+            attrs[sc.EVENT_RETURNS] = text_value(self.returns)
+        if self.agent_id is not None:
+            attrs[sc.AGENT_ID] = str(self.agent_id)
+        return attrs
+
+
+@dataclass
+class ActionEvent(Event):
+    event_type: str = EventType.ACTION.value
+    action_type: str | None = None
+    logs: str | Sequence[Any] | None = None
+    screenshot: str | None = None
+
+    def __post_init__(self) -> None:
+        self.span_kind = sc.KIND_ACTION
+
+    def span_name(self) -> str:
+        return self.action_type or "action"
+
+    def attributes(self, capture_content: bool) -> dict[str, Any]:
+        attrs = super().attributes(capture_content)
+        if self.action_type is not None:
+            attrs[sc.ACTION_TYPE] = self.action_type
+        if self.logs is not None:
+            attrs[sc.ACTION_LOGS] = text_value(self.logs)
+        if self.screenshot is not None:
+            attrs[sc.ACTION_SCREENSHOT] = self.screenshot
+        return attrs
+
+
+@dataclass
+class ToolEvent(Event):
+    event_type: str = EventType.TOOL.value
+    name: str | None = None
+    logs: str | dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.span_kind = sc.KIND_TOOL
+
+    def span_name(self) -> str:
+        return f"{sc.OP_EXECUTE_TOOL} {self.name or 'tool'}"
+
+    def attributes(self, capture_content: bool) -> dict[str, Any]:
+        attrs = super().attributes(capture_content)
+        attrs[sc.GEN_AI_OPERATION_NAME] = sc.OP_EXECUTE_TOOL
+        if self.name is not None:
+            attrs[sc.GEN_AI_TOOL_NAME] = self.name
+        if self.logs is not None:
+            attrs[sc.TOOL_LOGS] = text_value(self.logs)
+        return attrs
+
+
+@dataclass
+class AgentEvent(Event):
+    """A step of an agent (``track_agent``): spans created inside it nest under it."""
+
+    event_type: str = "agents"
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        self.span_kind = sc.KIND_AGENT
+
+    def span_name(self) -> str:
+        return f"{sc.OP_INVOKE_AGENT} {self.name or 'agent'}"
+
+    def attributes(self, capture_content: bool) -> dict[str, Any]:
+        attrs = super().attributes(capture_content)
+        attrs[sc.GEN_AI_OPERATION_NAME] = sc.OP_INVOKE_AGENT
+        if self.name is not None:
+            attrs[sc.GEN_AI_AGENT_NAME] = self.name
+            attrs[sc.AGENT_NAME] = self.name
+        if self.agent_id is not None:
+            attrs[sc.GEN_AI_AGENT_ID] = str(self.agent_id)
+        return attrs
+
+
+@dataclass
+class LLMEvent(Event):
+    """An LLM call recorded by hand. ``cost`` is accepted for compatibility but ignored:
+    cost is always computed from the model and token counts (``pricing.py``)."""
+
+    event_type: str = EventType.LLM.value
+    thread_id: str | None = None
+    prompt: str | list[Any] | None = None
+    prompt_tokens: int | None = None
+    completion: Any = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+    model: str | None = None
+    provider: str | None = None  # gen_ai.provider.name, e.g. "openai"; helps pricing
+
+    def __post_init__(self) -> None:
+        self.span_kind = sc.KIND_LLM
+
+    def span_name(self) -> str:
+        return f"{sc.OP_CHAT} {self.model}" if self.model else sc.OP_CHAT
+
+    def otel_kind(self) -> SpanKind:
+        return SpanKind.CLIENT
+
+    def attributes(self, capture_content: bool) -> dict[str, Any]:
+        attrs = super().attributes(capture_content)
+        attrs[sc.GEN_AI_OPERATION_NAME] = sc.OP_CHAT
+        if self.model is not None:
+            attrs[sc.GEN_AI_REQUEST_MODEL] = self.model
+        if self.provider is not None:
+            attrs[sc.GEN_AI_PROVIDER_NAME] = self.provider
+        tokens = (
+            (sc.GEN_AI_USAGE_INPUT_TOKENS, self.prompt_tokens),
+            (sc.GEN_AI_USAGE_OUTPUT_TOKENS, self.completion_tokens),
+        )
+        for name, value in tokens:
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"token counts must be non-negative ints, got {value!r}")
+                attrs[name] = value
+        if capture_content:
+            if self.prompt is not None:
+                attrs[sc.GEN_AI_INPUT_MESSAGES] = text_value(_messages(self.prompt, "user"))
+            if self.completion is not None:
+                attrs[sc.GEN_AI_OUTPUT_MESSAGES] = text_value(_messages(self.completion, "assistant"))
+        return attrs
+
+
+def _messages(content: Any, default_role: str) -> list[dict[str, Any]]:
+    """Prompt/completion in the GenAI message format: ``[{"role", "parts": [{"type": "text", ...}]}]``."""
+    items = content if isinstance(content, list) else [content]
+    messages = []
+    for item in items:
+        if isinstance(item, dict) and "content" in item:
+            role, text = item.get("role", default_role), item["content"]
+        else:
+            role, text = default_role, item
+        if not isinstance(text, str):
+            text = text_value(text)
+        messages.append({"role": role, "parts": [{"type": "text", "content": text}]})
+    return messages
+
+
+@dataclass
+class ErrorEvent:
+    """An error. ``exception`` (if given) becomes the span's ``exception`` event with its traceback."""
+
+    trigger_event: Event | None = None
+    exception: BaseException | None = None
+    error_type: str | None = None
+    code: str | None = None
+    details: str | dict[str, str] | None = None
+    logs: str | None = field(default_factory=lambda: _current_traceback())
+    timestamp: str = field(default_factory=iso_now)
+    event_type: str = EventType.ERROR.value
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    span_kind = sc.KIND_ERROR
+
+    def __post_init__(self) -> None:
+        if self.exception is not None and self.error_type is None:
+            self.error_type = type(self.exception).__qualname__
+
+    @property
+    def init_timestamp(self) -> str:
+        return self.timestamp
+
+    @property
+    def end_timestamp(self) -> str:
+        return self.timestamp
+
+    def span_name(self) -> str:
+        return self.error_type or "error"
+
+    def otel_kind(self) -> SpanKind:
+        return SpanKind.INTERNAL
+
+    def attributes(self, capture_content: bool) -> dict[str, Any]:
+        attrs: dict[str, Any] = {
+            sc.SPAN_KIND: sc.KIND_ERROR,
+            sc.EVENT_ID: str(self.id),
+            sc.ERROR_TYPE: self.error_type or "_OTHER",
+        }
+        if self.code is not None:
+            attrs[sc.ERROR_CODE] = str(self.code)
+        if self.details is not None:
+            attrs[sc.ERROR_DETAILS] = text_value(self.details)
+        if self.logs:
+            attrs[sc.ERROR_LOGS] = text_value(self.logs)
+        if self.trigger_event is not None:
+            attrs[sc.ERROR_TRIGGER_EVENT_ID] = str(self.trigger_event.id)
+            attrs[sc.ERROR_TRIGGER_EVENT_KIND] = self.trigger_event.span_kind
+        return attrs
+
+    def message(self) -> str:
+        if self.exception is not None:
+            return f"{type(self.exception).__qualname__}: {self.exception}"
+        return text_value(self.details) if self.details is not None else (self.error_type or "error")
+
+
+def _current_traceback() -> str | None:
+    text = traceback.format_exc()
+    return None if text.strip() == "NoneType: None" else text
+
+
+AnyEvent = Event | ErrorEvent

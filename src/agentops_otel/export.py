@@ -1,0 +1,133 @@
+"""Span processing: session bookkeeping on the TracerProvider, and export pipelines.
+
+One :class:`SessionSpanProcessor` is added to the TracerProvider (ours, or the application's).
+For every span of a session's trace it stamps the session id at start and, at end, updates the
+session's analytics and hands the span to that session's export pipeline. Spans of other traces
+(the application's own) are left alone. Sessions whose configurations export to the same place
+share one pipeline: a BatchSpanProcessor with a queue sized for bursts. Every synchronous wait
+(flush, shutdown) is bounded, because OpenTelemetry's own flush ignores its timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from agentops_otel import semconv as sc
+from agentops_otel.config import PROTOCOL_GRPC, Configuration
+
+if TYPE_CHECKING:
+    from agentops_otel.session import Session
+
+logger = logging.getLogger("agentops_otel")
+
+
+def run_bounded(fn: Callable[[], object], timeout_s: float, what: str) -> bool:
+    """Run ``fn`` in a daemon thread and wait at most ``timeout_s``; True if it finished in time."""
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            fn()
+        except Exception:
+            logger.exception("agentops-otel: %s failed", what)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=f"agentops-{what}", daemon=True).start()
+    finished = done.wait(max(timeout_s, 0.0))
+    if not finished:
+        logger.warning("agentops-otel: %s did not finish within %.1f s; continuing without waiting", what, timeout_s)
+    return finished
+
+
+def make_exporter(config: Configuration) -> SpanExporter:
+    """OTLP exporter for ``config``: HTTP/protobuf by default, gRPC on request; API key in a header."""
+    headers = config.export_headers
+    if config.exporter_protocol == PROTOCOL_GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        endpoint = config.traces_endpoint
+        return GrpcExporter(
+            endpoint=endpoint,
+            insecure=not endpoint.startswith("https://"),
+            headers=tuple((k.lower(), v) for k, v in headers.items()),  # gRPC metadata keys are lower case
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    return HttpExporter(endpoint=config.traces_endpoint, headers=headers)
+
+
+class Pipelines:
+    """Export pipelines by :attr:`Configuration.export_key`; an injected exporter replaces them all."""
+
+    def __init__(self, exporter: SpanExporter | None = None) -> None:
+        self._exporter = exporter
+        self._by_key: dict[tuple[object, ...], BatchSpanProcessor] = {}
+        self._lock = threading.Lock()
+
+    def for_config(self, config: Configuration) -> BatchSpanProcessor:
+        key = ("injected",) if self._exporter is not None else config.export_key
+        with self._lock:
+            pipeline = self._by_key.get(key)
+            if pipeline is None:
+                exporter = self._exporter if self._exporter is not None else make_exporter(config)
+                pipeline = BatchSpanProcessor(
+                    exporter,
+                    max_queue_size=config.max_queue_size,
+                    schedule_delay_millis=config.export_interval,
+                    max_export_batch_size=min(config.max_export_batch_size, config.max_queue_size),
+                )
+                self._by_key[key] = pipeline
+            return pipeline
+
+    def all(self) -> list[BatchSpanProcessor]:
+        with self._lock:
+            return list(self._by_key.values())
+
+    def flush(self, pipelines: list[BatchSpanProcessor], timeout_s: float) -> bool:
+        return run_bounded(lambda: [p.force_flush() for p in pipelines], timeout_s, "flush")
+
+    def shutdown(self, timeout_s: float) -> bool:
+        pipelines = self.all()
+        # BatchSpanProcessor.shutdown() may wait 30 s on a dead collector; our wait is bounded.
+        return run_bounded(lambda: [p.shutdown() for p in pipelines], timeout_s, "shutdown")
+
+
+class SessionSpanProcessor(SpanProcessor):
+    """Routes each ended span of a session's trace to that session's analytics and pipeline."""
+
+    def __init__(self, lookup: Callable[[int], Session | None], pipelines: Pipelines, wait_s: float) -> None:
+        self._lookup = lookup
+        self._pipelines = pipelines
+        self._wait_s = wait_s
+        self.enabled = True
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        session = self._lookup(span.context.trace_id) if self.enabled else None
+        if session is not None and span.context.span_id != session.root_span_id:
+            span.set_attribute(sc.SESSION_ID, session.session_id)
+            span.set_attribute(sc.SESSION_ID_GENERIC, session.session_id)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not self.enabled:
+            return
+        session = self._lookup(span.context.trace_id)
+        if session is None:
+            return
+        if span.context.span_id != session.root_span_id:
+            session.stats.add(span)
+        session.pipeline.on_end(span)
+
+    def shutdown(self) -> None:
+        # Called by the application's TracerProvider at its shutdown (e.g. its own atexit hook).
+        self._pipelines.shutdown(self._wait_s)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._pipelines.flush(self._pipelines.all(), timeout_millis / 1000)

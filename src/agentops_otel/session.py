@@ -1,0 +1,239 @@
+"""A session: one trace, one root span, its tags, end state and analytics.
+
+The trace id is the session UUID and the root span id is derived from it (:func:`root_span_id`),
+so any process that knows the session id can parent spans to the root.
+
+Inherited sessions: a process that joins a session started elsewhere does not emit the root
+span when it joins, nor when it exits; its spans simply parent to the (remote) root. If it calls
+``end_session()`` explicitly, it emits the root span itself (same trace and span id, starting when
+it joined) with the end state, reason, tags and video given: end a session in exactly one process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+
+from agentops_otel import semconv as sc
+from agentops_otel.analytics import SessionStats, analytics
+from agentops_otel.config import Configuration, normalise_tags
+from agentops_otel.events import AnyEvent, ErrorEvent, Event, iso_now
+from agentops_otel.host import host_attributes, host_env
+from agentops_otel.recording import record_event
+
+if TYPE_CHECKING:
+    from agentops_otel.client import Client
+
+logger = logging.getLogger("agentops_otel")
+
+ROOT_SPAN_NAME = "session"
+
+
+class EndState(str, Enum):
+    SUCCESS = "Success"
+    FAILURE = "Failure"
+    FAIL = "Failure"  # the AgentOps name; an alias of FAILURE
+    INDETERMINATE = "Indeterminate"
+
+    @classmethod
+    def parse(cls, value: object) -> EndState:
+        """``EndState`` from an ``EndState`` or its value (``"Fail"`` accepted); else a ValueError."""
+        if isinstance(value, EndState):
+            return value
+        if value == "Fail":
+            return cls.FAILURE
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(
+                f"end_state must be one of 'Success', 'Failure' (or 'Fail'), 'Indeterminate'; got {value!r}"
+            ) from None
+
+
+_STATUS = {
+    EndState.SUCCESS: StatusCode.OK,
+    EndState.FAILURE: StatusCode.ERROR,
+    EndState.INDETERMINATE: StatusCode.UNSET,
+}
+
+
+def parse_session_id(value: object, what: str = "session id") -> uuid.UUID:
+    """A session id (UUID, or its string form) -> UUID; anything else -> a clear ValueError."""
+    if isinstance(value, uuid.UUID):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = uuid.UUID(value.strip())
+        except ValueError:
+            raise ValueError(f"{what} must be a UUID string like {str(uuid.UUID(int=1))!r}, got {value!r}") from None
+    else:
+        raise ValueError(f"{what} must be a UUID string, got {type(value).__name__}")
+    if parsed.int == 0:
+        raise ValueError(f"{what} must not be the nil UUID (it is not a valid trace id)")
+    return parsed
+
+
+def root_span_id(session_id: str | uuid.UUID) -> int:
+    """The root span id of a session: the first 8 bytes of SHA-256 of the UUID bytes (never 0)."""
+    digest = hashlib.sha256(parse_session_id(session_id).bytes).digest()
+    return int.from_bytes(digest[:8], "big") or 1
+
+
+class Session:
+    """One run of an agent workflow. Create it with ``start_session()``, finish it with ``end_session()``."""
+
+    def __init__(
+        self, client: Client, config: Configuration, tags: list[str], session_id: uuid.UUID, inherited: bool
+    ) -> None:
+        self._client = client
+        self.config = config
+        self.session_id = str(session_id)
+        self.trace_id = session_id.int
+        self.root_span_id = root_span_id(session_id)
+        self.is_inherited = inherited
+        self.tags = normalise_tags([*config.default_tags, *tags])
+        self.init_timestamp = iso_now()
+        self.end_timestamp: str | None = None
+        self.end_state: str = EndState.INDETERMINATE.value
+        self.end_state_reason: str | None = None
+        self.video: str | None = None
+        self.host_env: dict[str, Any] | None = None if config.env_data_opt_out else host_env()
+        self.stats = SessionStats()
+        self.pipeline = client.pipeline_for(config)
+        self._start_ns = time.time_ns()
+        self._start_monotonic = time.monotonic()
+        self._end_monotonic: float | None = None
+        self._running = True
+        self._lock = threading.RLock()  # re-entrant: exit handlers may run while the main thread holds it
+        self._root: trace.Span = self._start_root()
+        self.root_context: Context = trace.set_span_in_context(self._root, Context())
+
+    # --- root span -------------------------------------------------------------------------
+    def _root_attributes(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = {
+            sc.SPAN_KIND: sc.KIND_SESSION,
+            sc.SESSION_ID: self.session_id,
+            sc.SESSION_ID_GENERIC: self.session_id,
+            sc.SESSION_TAGS: tuple(self.tags),
+        }
+        if not self._client.owns_resource and not self.config.env_data_opt_out:
+            attrs.update(host_attributes())  # the application's resource lacks them
+        return attrs
+
+    def _start_root(self) -> trace.Span:
+        if self.is_inherited or not self._client.recording:
+            remote = SpanContext(self.trace_id, self.root_span_id, is_remote=True, trace_flags=TraceFlags.SAMPLED)
+            return NonRecordingSpan(remote)
+        return self._client.start_root_span(self, ROOT_SPAN_NAME, self._root_attributes(), self._start_ns)
+
+    def _close(self, state: EndState, reason: str | None, video: str | None, emit_root: bool) -> bool:
+        """Mark the session ended and end its root span; False if it had already ended."""
+        with self._lock:
+            if not self._running:
+                return False
+            self._running = False
+            self.end_state, self.end_state_reason, self.video = state.value, reason, video
+            self.end_timestamp = iso_now()
+            self._end_monotonic = time.monotonic()
+            root = self._root
+            if self.is_inherited and emit_root and self._client.recording:
+                root = self._client.start_root_span(self, ROOT_SPAN_NAME, self._root_attributes(), self._start_ns)
+            if not root.is_recording():
+                return True
+            root.set_attribute(sc.SESSION_TAGS, tuple(self.tags))
+            root.set_attribute(sc.SESSION_END_STATE, state.value)
+            if reason is not None:
+                root.set_attribute(sc.SESSION_END_STATE_REASON, reason)
+            if video is not None:
+                root.set_attribute(sc.SESSION_VIDEO, video)
+            root.set_status(Status(_STATUS[state], reason if state is EndState.FAILURE else None))
+            root.end()
+            return True
+
+    # --- public API --------------------------------------------------------------------------
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    def parent_context(self) -> Context | None:
+        """Where a new event span goes: under the current span if it is in this session, else the root."""
+        if trace.get_current_span().get_span_context().trace_id == self.trace_id:
+            return None  # the current context
+        return self.root_context
+
+    def record(self, event: AnyEvent) -> None:
+        """Record a finished event as a span of this session."""
+        if not isinstance(event, (Event, ErrorEvent)):
+            raise TypeError(f"record() takes an ActionEvent, LLMEvent, ToolEvent or ErrorEvent, got {event!r}")
+        if not self._running:
+            logger.warning("agentops-otel: session %s has ended; event not recorded", self.session_id)
+            return
+        record_event(self._client.tracer, event, self.parent_context(), self.config.capture_message_content)
+
+    def add_tags(self, tags: list[str] | str) -> None:
+        """Append tags (duplicates ignored)."""
+        new = normalise_tags(tags)
+        with self._lock:
+            self.tags = normalise_tags([*self.tags, *new])
+            self._root.set_attribute(sc.SESSION_TAGS, tuple(self.tags))
+
+    def set_tags(self, tags: list[str] | str) -> None:
+        """Replace the tags."""
+        new = normalise_tags(tags)
+        with self._lock:
+            self.tags = new
+            self._root.set_attribute(sc.SESSION_TAGS, tuple(self.tags))
+
+    def duration_seconds(self) -> float:
+        end = self._end_monotonic if self._end_monotonic is not None else time.monotonic()
+        return end - self._start_monotonic
+
+    def get_analytics(self) -> dict[str, str | int]:
+        """``{"LLM calls", "Tool calls", "Actions", "Errors", "Duration", "Cost"}``, computed locally."""
+        return analytics(self.stats, self.duration_seconds())
+
+    @property
+    def cost(self) -> Decimal:
+        return self.stats.cost
+
+    def end_session(
+        self,
+        end_state: str | EndState = EndState.INDETERMINATE,
+        end_state_reason: str | None = None,
+        video: str | None = None,
+    ) -> Decimal:
+        """End the session, flush its spans (waiting at most ``max_wait_time``) and return its cost in USD."""
+        state = EndState.parse(end_state)
+        for name, value in (("end_state_reason", end_state_reason), ("video", video)):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
+        if not self._close(state, end_state_reason, video, emit_root=True):
+            logger.warning("agentops-otel: session %s has already ended", self.session_id)
+            return self.stats.cost
+        self._client.session_ended(self)
+        self._client.flush([self], self.config.max_wait_time / 1000)
+        return self.stats.cost
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if not self._running:
+            return
+        if exc is None:
+            self.end_session(EndState.SUCCESS)
+        else:
+            self.end_session(EndState.FAILURE, f"{type(exc).__qualname__}: {exc}")
+
+    def __repr__(self) -> str:
+        return f"Session(session_id={self.session_id!r}, end_state={self.end_state!r}, is_running={self._running})"
