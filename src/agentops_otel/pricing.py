@@ -52,6 +52,8 @@ _PROVIDER_IDS = {
     "perplexity": "perplexity",
     "cohere": "cohere",
 }
+# The provider names above, for code that must mirror rates_for's provider handling (the OTTL generator).
+PROVIDER_NAMES: tuple[str, ...] = tuple(_PROVIDER_IDS)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,604 @@
+"""Generates ``otel-collector.yaml``: the upstream OpenTelemetry Collector computing our cost and tokens.
+
+The file's ``transform`` processor runs OTTL generated here from the project's one source of each
+rule, so it writes the same attributes as the agentops-otel collector's enrichment
+(:func:`agentops_otel.collector.enrich.enrich_attributes`):
+
+- token counts: :data:`agentops_otel.usage.TOKEN_ALIASES` (current name, else the first older name
+  holding a non-negative integer, an integral double or a decimal string), and the Anthropic
+  exclusive-count correction of :func:`agentops_otel.usage.normalised_usage`;
+- the model priced: response model, else request model, else ``llm.model_name``; a provider prefix
+  such as ``openai/`` is understood; provider names as :func:`agentops_otel.pricing.rates_for` reads them;
+- prices: :func:`agentops_otel.pricing.rates_for` for the models of :data:`CURATED_MODELS`, and the
+  cost formula of :func:`agentops_otel.pricing.cost_of` (cache carve-out, cliff tiers on total input).
+
+Only LLM spans (:func:`agentops_otel.usage.is_llm_span`) are touched. A span that already carries
+``gen_ai.usage.cost`` keeps its cost attributes. An LLM span whose model is not curated gets
+``agentops.cost.source = "unknown-model"`` and no cost, as the Python collector does for a model
+without a price. Known differences from the Python rules, all on malformed input: token strings
+with spaces or underscores, and counts beyond 18 digits, are not read as numbers here.
+
+Every name listed is checked when generating: it must resolve through ``rates_for`` to the rates
+the YAML uses, for each provider name the YAML accepts with it; models whose genai-prices price
+depends on the time of day (DeepSeek's off-peak prices) or changes on a future date are refused.
+
+Run ``agentops-otel collector-config`` (or ``python -m agentops_otel.otelcol_config``) to print
+it, ``--output PATH`` to write it, ``--check PATH`` to fail when a file differs from a fresh one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from genai_prices import Usage as _PricesUsage
+from genai_prices import calc_price as _calc_price
+from genai_prices import data_snapshot as _prices_data
+from genai_prices.types import StartDateConstraint as _StartDate
+
+from agentops_otel import semconv as sc
+from agentops_otel import usage
+from agentops_otel.pricing import (
+    PRICE_SOURCE,
+    PROVIDER_NAMES,
+    UNKNOWN_MODEL_SOURCE,
+    ModelRates,
+    Rate,
+    provider_id,
+    rates_for,
+    split_model_ref,
+)
+
+# (provider, model name) pairs priced by otel-collector.yaml. The provider is the model's home
+# (a gen_ai.provider.name value); names are matched case-insensitively, exactly, with or without a
+# provider prefix. genai-prices' own exact aliases of each model are added automatically. To extend:
+# add a line, run `agentops-otel collector-config --output otel-collector.yaml`, commit both.
+CURATED_MODELS: list[tuple[str, str]] = [
+    # OpenAI
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-2024-08-06"),
+    ("openai", "gpt-4o-2024-11-20"),
+    ("openai", "gpt-4o-2024-05-13"),
+    ("openai", "chatgpt-4o-latest"),
+    ("openai", "gpt-4o-mini"),
+    ("openai", "gpt-4o-mini-2024-07-18"),
+    ("openai", "gpt-4.1"),
+    ("openai", "gpt-4.1-mini"),
+    ("openai", "gpt-4.1-nano"),
+    ("openai", "gpt-4-turbo"),
+    ("openai", "gpt-4"),
+    ("openai", "gpt-3.5-turbo"),
+    ("openai", "o1"),
+    ("openai", "o1-mini"),
+    ("openai", "o3"),
+    ("openai", "o3-mini"),
+    ("openai", "o4-mini"),
+    ("openai", "gpt-5"),
+    ("openai", "gpt-5-mini"),
+    ("openai", "gpt-5-nano"),
+    ("openai", "gpt-5.1"),
+    ("openai", "gpt-5.2"),
+    ("openai", "gpt-5.4"),
+    ("openai", "gpt-5.4-mini"),
+    ("openai", "gpt-5.5"),
+    ("openai", "text-embedding-3-small"),
+    ("openai", "text-embedding-3-large"),
+    # Anthropic: dated snapshots and -latest / short aliases
+    ("anthropic", "claude-3-haiku-20240307"),
+    ("anthropic", "claude-3-opus-20240229"),
+    ("anthropic", "claude-3-opus-latest"),
+    ("anthropic", "claude-3-5-sonnet-20240620"),
+    ("anthropic", "claude-3-5-sonnet-20241022"),
+    ("anthropic", "claude-3-5-sonnet-latest"),
+    ("anthropic", "claude-3-5-haiku-20241022"),
+    ("anthropic", "claude-3-5-haiku-latest"),
+    ("anthropic", "claude-3-7-sonnet-20250219"),
+    ("anthropic", "claude-3-7-sonnet-latest"),
+    ("anthropic", "claude-sonnet-4-20250514"),
+    ("anthropic", "claude-sonnet-4-0"),
+    ("anthropic", "claude-opus-4-20250514"),
+    ("anthropic", "claude-opus-4-0"),
+    ("anthropic", "claude-opus-4-1"),
+    ("anthropic", "claude-opus-4-1-20250805"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("anthropic", "claude-sonnet-4-5-20250929"),
+    ("anthropic", "claude-haiku-4-5"),
+    ("anthropic", "claude-haiku-4-5-20251001"),
+    ("anthropic", "claude-opus-4-5"),
+    ("anthropic", "claude-opus-4-5-20251101"),
+    ("anthropic", "claude-sonnet-4-6"),
+    ("anthropic", "claude-opus-4-6"),
+    ("anthropic", "claude-opus-4-7"),
+    # Google
+    ("gcp.gemini", "gemini-1.5-pro"),
+    ("gcp.gemini", "gemini-1.5-flash"),
+    ("gcp.gemini", "gemini-2.0-flash"),
+    ("gcp.gemini", "gemini-2.0-flash-001"),
+    ("gcp.gemini", "gemini-2.0-flash-lite"),
+    ("gcp.gemini", "gemini-2.5-pro"),
+    ("gcp.gemini", "gemini-2.5-flash"),
+    ("gcp.gemini", "gemini-2.5-flash-lite"),
+    ("gcp.gemini", "gemini-3-pro-preview"),
+    ("gcp.gemini", "gemini-3-flash-preview"),
+    # Mistral
+    ("mistral_ai", "mistral-large-latest"),
+    ("mistral_ai", "mistral-medium-latest"),
+    ("mistral_ai", "mistral-small-latest"),
+    ("mistral_ai", "codestral-latest"),
+    ("mistral_ai", "ministral-8b-latest"),
+    ("mistral_ai", "open-mistral-nemo"),
+    ("mistral_ai", "pixtral-large-latest"),
+    ("mistral_ai", "mistral-embed"),
+    # DeepSeek (deepseek-chat / deepseek-reasoner have off-peak prices: not expressible here)
+    ("deepseek", "deepseek-v3.2"),
+    ("deepseek", "deepseek-v3.1-terminus"),
+    # xAI
+    ("x_ai", "grok-3"),
+    ("x_ai", "grok-3-mini"),
+    ("x_ai", "grok-4"),
+    ("x_ai", "grok-4-fast"),
+    ("x_ai", "grok-4-1-fast"),
+    ("x_ai", "grok-code-fast-1"),
+]
+
+HELP = "generate otel-collector.yaml (OpenTelemetry Collector config computing our cost and token attributes)"
+
+TRANSFORM_ID = "transform/agentops"
+AGENTOPS_EXPORTER_ID = "otlphttp/agentops"
+BACKEND_EXPORTER_ID = "otlphttp/backend"
+DEBUG_EXPORTER_ID = "debug"
+# Where otel-collector.yaml sends spans when AGENTOPS_COLLECTOR_ENDPOINT is unset: an agentops-otel
+# collector on this host, moved off 4318 because the OpenTelemetry Collector listens there.
+DEFAULT_AGENTOPS_ENDPOINT = "http://localhost:4328"
+
+# Cache keys of the OTTL (per span; they never reach the span)
+_MODEL, _REF, _PROVIDER, _PKEY, _RATE, _IN_ALIAS = "model", "ref", "provider", "pkey", "rate", "in_from_alias"
+_T_IN, _T_CR, _T_REST, _T_CW, _T_UNCACHED, _T_OUT = "t_in", "t_cr", "t_rest", "t_cw", "t_uncached", "t_out"
+_COST_IN, _COST_OUT, _CACHED = "cost_in", "cost_out", "cached"
+_KEPT = "kept"  # rate id marking a span whose cost was already present
+_RATE_FIELDS = ("in", "out", "cr", "cw")
+_INT_STRING = r"^[+-]?[0-9]{1,18}$"
+
+
+class CurationError(ValueError):
+    """A curated model the YAML cannot price exactly as pricing.py does."""
+
+
+@dataclass(frozen=True)
+class PriceGroup:
+    """Names priced at the same rates, accepted with the same provider names."""
+
+    id: str
+    names: tuple[str, ...]
+    rates: ModelRates
+    providers: tuple[str, ...]  # lower-case provider names accepted (besides none at all)
+    without_provider: bool  # also priced when the span names no provider
+
+
+# --- OTTL text ---------------------------------------------------------------------------------
+
+
+def _str(text: str) -> str:
+    """An OTTL string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _attr(name: str) -> str:
+    return f"span.attributes[{_str(name)}]"
+
+
+def _cache(key: str, *index: str) -> str:
+    return f"span.cache[{_str(key)}]" + "".join(f"[{_str(i)}]" for i in index)
+
+
+def _float(value: Decimal) -> str:
+    """An OTTL float literal (OTTL needs the decimal point and takes no exponent)."""
+    text = format(value, "f")
+    return text if "." in text else text + ".0"
+
+
+def _regex_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in r"\.+*?()|[]{}^$" else ch for ch in text)
+
+
+def _alternation(values: Iterable[str]) -> str:
+    return "(?:" + "|".join(_regex_escape(v) for v in values) + ")"
+
+
+def _provider_prefix_pattern() -> str:
+    """A model name led by a provider name rates_for strips (``openai/gpt-4o``)."""
+    return "^(?i:" + _alternation(sorted(PROVIDER_NAMES))[3:-1] + ")/(?s:.)"
+
+
+def _non_empty_string(path: str) -> str:
+    return f"IsString({path}) and {path} != {_str('')}"
+
+
+def _count_like(path: str) -> str:
+    """The value reads as a non-negative integer the way usage._as_int reads it."""
+    return (
+        f"(IsInt({path}) or (IsDouble({path}) and Double(Int({path})) == {path})"
+        f" or (IsString({path}) and IsMatch({path}, {_str(_INT_STRING)}))) and Int({path}) >= 0"
+    )
+
+
+def llm_span_condition() -> str:
+    """OTTL for :func:`agentops_otel.usage.is_llm_span`."""
+    has_model = " or ".join(f"({_non_empty_string(_attr(k))})" for k in usage.MODEL_KEYS)
+    token_keys = [key for name, aliases in usage.TOKEN_ALIASES.items() for key in (name, *aliases)]
+    has_tokens = " or ".join(f"{_attr(k)} != nil" for k in token_keys)
+    return f"{_attr(sc.SPAN_KIND)} == {_str(sc.KIND_LLM)} or (({has_model}) and ({has_tokens}))"
+
+
+def _model_statements() -> list[str]:
+    out = []
+    for target, keys in ((_MODEL, usage.MODEL_KEYS), (_PROVIDER, usage.PROVIDER_KEYS)):
+        for key in keys:  # the first non-empty string wins
+            out.append(
+                f"set({_cache(target)}, {_attr(key)}) where {_cache(target)} == nil and {_non_empty_string(_attr(key))}"
+            )
+    prefixed = f"IsMatch({_cache(_MODEL)}, {_str(_provider_prefix_pattern())})"
+    out += [
+        f"set({_cache(_REF)}, {_cache(_MODEL)}) where {_cache(_MODEL)} != nil",
+        f"replace_pattern({_cache(_REF)}, {_str('^[^/]*/')}, {_str('')}) where {prefixed}",
+        f"set({_cache(_PKEY)}, {_cache(_PROVIDER)}) where {_cache(_PROVIDER)} != nil",
+        f"set({_cache(_PKEY)}, Split({_cache(_MODEL)}, {_str('/')})[0]) where {_cache(_PKEY)} == nil and {prefixed}",
+        f"set({_cache(_PKEY)}, ConvertCase({_cache(_PKEY)}, {_str('lower')})) where {_cache(_PKEY)} != nil",
+    ]
+    return out
+
+
+def _token_statements() -> list[str]:
+    out = []
+    for name, aliases in usage.TOKEN_ALIASES.items():
+        for key in (name, *aliases):
+            valid = f"{_cache(name)} == nil and {_count_like(_attr(key))}"
+            if name == sc.GEN_AI_USAGE_INPUT_TOKENS and key != name:
+                out.append(f"set({_cache(_IN_ALIAS)}, true) where {valid}")
+            out.append(f"set({_cache(name)}, Int({_attr(key)})) where {valid}")
+    inp, cr, cw = (
+        sc.GEN_AI_USAGE_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    )
+    provider = _cache(_PROVIDER)
+    anthropic = f"{provider} != nil and ConvertCase({provider}, {_str('lower')}) == {_str(sc.PROVIDER_ANTHROPIC)}"
+    # Anthropic's input count excludes cache tokens when it comes from an older name or is too small.
+    out += [
+        f"set({_cache(_CACHED)}, 0)",
+        f"set({_cache(_CACHED)}, {_cache(_CACHED)} + {_cache(cr)}) where {_cache(cr)} != nil",
+        f"set({_cache(_CACHED)}, {_cache(_CACHED)} + {_cache(cw)}) where {_cache(cw)} != nil",
+        f"set({_cache(inp)}, {_cache(inp)} + {_cache(_CACHED)}) where {_cache(inp)} != nil and {anthropic}"
+        f" and ({_cache(_IN_ALIAS)} == true or {_cache(inp)} < {_cache(_CACHED)})",
+    ]
+    out += [f"set({_attr(name)}, {_cache(name)}) where {_cache(name)} != nil" for name in usage.TOKEN_ALIASES]
+    return out
+
+
+def _cost_input_statements() -> list[str]:
+    """The token counts pricing.cost_of prices: cache carved out of input, each capped."""
+    counts = [
+        (_T_IN, sc.GEN_AI_USAGE_INPUT_TOKENS),
+        (_T_CR, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+        (_T_CW, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+        (_T_OUT, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+    ]
+    out = []
+    for key, name in counts:
+        out.append(f"set({_cache(key)}, 0)")
+        out.append(f"set({_cache(key)}, {_cache(name)}) where {_cache(name)} != nil")
+        if key == _T_CR:
+            out.append(f"set({_cache(_T_CR)}, {_cache(_T_IN)}) where {_cache(_T_CR)} > {_cache(_T_IN)}")
+            out.append(f"set({_cache(_T_REST)}, {_cache(_T_IN)} - {_cache(_T_CR)})")
+        if key == _T_CW:
+            out.append(f"set({_cache(_T_CW)}, {_cache(_T_REST)}) where {_cache(_T_CW)} > {_cache(_T_REST)}")
+            out.append(f"set({_cache(_T_UNCACHED)}, {_cache(_T_REST)} - {_cache(_T_CW)})")
+    return out
+
+
+def _rate_fields(rates: ModelRates) -> dict[str, Rate]:
+    return dict(zip(_RATE_FIELDS, (rates.input, rates.output, rates.cache_read, rates.cache_write), strict=True))
+
+
+def _price_statements(groups: Sequence[PriceGroup]) -> list[str]:
+    out = [f'set({_cache(_RATE)}, {{"id":{_str(_KEPT)}}}) where {_attr(sc.GEN_AI_USAGE_COST)} != nil']
+    for group in groups:
+        fields = _rate_fields(group.rates)
+        literal = ",".join([f'"id":{_str(group.id)}'] + [f"{_str(k)}:{_float(r.base)}" for k, r in fields.items()])
+        model = f"IsMatch({_cache(_REF)}, {_str('(?i)^' + _alternation(group.names) + '$')})"
+        provider_checks = []
+        if group.without_provider:
+            provider_checks.append(f"{_cache(_PKEY)} == nil")
+        if group.providers:
+            provider_checks.append(f"IsMatch({_cache(_PKEY)}, {_str('^' + _alternation(group.providers) + '$')})")
+        if not provider_checks:
+            continue
+        out.append(
+            f"set({_cache(_RATE)}, {{{literal}}}) where {_cache(_RATE)} == nil and {model}"
+            f" and ({' or '.join(provider_checks)})"
+        )
+        for key, rate in fields.items():
+            for start, price in sorted(rate.tiers):  # ascending: the highest tier passed wins
+                out.append(
+                    f"set({_cache(_RATE, key)}, {_float(price)}) where {_cache(_RATE, 'id')} == {_str(group.id)}"
+                    f" and {_cache(_T_IN)} > {start}"
+                )
+    priced = f"{_cache(_RATE, 'in')} != nil"
+
+    def times(count: str, field: str) -> str:
+        return f"Double({_cache(count)}) * {_cache(_RATE, field)}"
+
+    out += [
+        f"set({_cache(_COST_IN)}, {times(_T_UNCACHED, 'in')} + {times(_T_CR, 'cr')} + {times(_T_CW, 'cw')})"
+        f" where {priced}",
+        f"set({_cache(_COST_OUT)}, {times(_T_OUT, 'out')}) where {priced}",
+        f"set({_attr(sc.COST_INPUT)}, {_cache(_COST_IN)}) where {priced}",
+        f"set({_attr(sc.COST_OUTPUT)}, {_cache(_COST_OUT)}) where {priced}",
+        f"set({_attr(sc.GEN_AI_USAGE_COST)}, {_cache(_COST_IN)} + {_cache(_COST_OUT)}) where {priced}",
+        f"set({_attr(sc.COST_SOURCE)}, {_str(PRICE_SOURCE)}) where {priced}",
+        # No price known: the Python collector writes the source and no cost attributes.
+        f"set({_attr(sc.COST_SOURCE)}, {_str(UNKNOWN_MODEL_SOURCE)}) where {_cache(_RATE)} == nil",
+        f"delete_key(span.attributes, {_str(sc.COST_INPUT)}) where {_cache(_RATE)} == nil",
+        f"delete_key(span.attributes, {_str(sc.COST_OUTPUT)}) where {_cache(_RATE)} == nil",
+    ]
+    return out
+
+
+def trace_statements(groups: Sequence[PriceGroup] | None = None) -> list[str]:
+    """The OTTL statements of the transform processor, in order (run only on LLM spans)."""
+    if groups is None:
+        groups = price_groups()
+    return _model_statements() + _token_statements() + _cost_input_statements() + _price_statements(groups)
+
+
+# --- curated models -> price groups ---------------------------------------------------------------
+
+
+def _model_info(model: str, provider: str | None):
+    """The genai-prices model rates_for resolves ``model`` to (same lookup order)."""
+    ref, provider = split_model_ref(model, provider)
+    pid = provider_id(provider)
+    empty = _PricesUsage(input_tokens=0, output_tokens=0)
+    try:
+        return _calc_price(empty, ref, provider_id=pid).model
+    except LookupError:
+        return _calc_price(empty, ref).model
+
+
+def _exact_aliases(match) -> list[str]:
+    """The exact names a genai-prices match clause lists (``equals``), in order."""
+    found: list[str] = []
+    equals = getattr(match, "equals", None)
+    if isinstance(equals, str):
+        found.append(equals)
+    for clause in getattr(match, "or_", None) or ():
+        found += _exact_aliases(clause)
+    return found
+
+
+def _check_stable(name: str, info, today: dt.date) -> None:
+    prices = info.prices
+    if not isinstance(prices, list):
+        return
+    for conditional in prices:
+        constraint = conditional.constraint
+        if constraint is None:
+            continue
+        if not isinstance(constraint, _StartDate):
+            raise CurationError(f"{name}: its price depends on the time of day; the YAML cannot follow it")
+        if constraint.start_date > today:
+            raise CurationError(f"{name}: its price changes on {constraint.start_date}; curate it after that date")
+
+
+def _rate_key(rates: ModelRates) -> tuple[Rate, Rate, Rate, Rate]:
+    return (rates.input, rates.output, rates.cache_read, rates.cache_write)
+
+
+def _candidate_providers() -> list[str]:
+    """Provider names whose pricing is checked name by name (others are never priced by the YAML)."""
+    names = set(PROVIDER_NAMES) | {p.id.lower() for p in _prices_data.get_snapshot().providers}
+    return sorted(name for name in names if "/" not in name)
+
+
+def price_groups(curated: Sequence[tuple[str, str]] = CURATED_MODELS, today: dt.date | None = None) -> list[PriceGroup]:
+    """Curated names grouped by rates and accepted providers, each checked against ``rates_for``."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    providers = _candidate_providers()
+    entries: dict[tuple, tuple[ModelRates, list[str]]] = {}
+    seen: set[str] = set()
+    for home, name in curated:
+        rates = rates_for(name, home)
+        if rates is None:
+            raise CurationError(f"{name} ({home}): genai-prices has no price for it")
+        info = _model_info(name, home)
+        _check_stable(name, info, today)
+        for alias in [name, *_exact_aliases(info.match)]:
+            alias = alias.lower()
+            if alias in seen or "/" in alias or rates_for(alias, home) != rates:
+                continue
+            seen.add(alias)
+            accepted = tuple(p for p in providers if rates_for(alias, p) == rates)
+            without = rates_for(alias, None) == rates
+            entries.setdefault((_rate_key(rates), accepted, without), (rates, []))[1].append(alias)
+    groups = [
+        PriceGroup(f"g{index}", tuple(names), rates, accepted, without)
+        for index, ((_key, accepted, without), (rates, names)) in enumerate(entries.items(), start=1)
+    ]
+    return groups
+
+
+# --- the YAML ----------------------------------------------------------------------------------
+
+
+def _yaml_quote(statement: str) -> str:
+    """A single-quoted YAML scalar; ``$`` doubled so the collector does not expand it."""
+    return "'" + statement.replace("'", "''").replace("$", "$$") + "'"
+
+
+def _per_mtok(value: Decimal) -> str:
+    return f"{value * 1_000_000:f}".rstrip("0").rstrip(".")
+
+
+def _describe(groups: Sequence[PriceGroup]) -> str:
+    """The YAML's comment listing the priced names, one entry per price."""
+    by_price: dict[tuple[Rate, ...], list[str]] = {}
+    for group in groups:
+        by_price.setdefault(_rate_key(group.rates), []).extend(group.names)
+    lines = []
+    for key, names in by_price.items():
+        r_in, r_out, r_cr, r_cw = key
+        tiers = " (tiered by input tokens)" if any(r.tiers for r in key) else ""
+        lines.append(f"#   {', '.join(names)}")
+        lines.append(
+            f"#     USD/MTok in {_per_mtok(r_in.base)}, out {_per_mtok(r_out.base)},"
+            f" cache read {_per_mtok(r_cr.base)}, cache write {_per_mtok(r_cw.base)}{tiers}"
+        )
+    return "\n".join(lines)
+
+
+_TEMPLATE = """\
+# OpenTelemetry Collector configuration for agentops-otel.
+# GENERATED by `agentops-otel collector-config` from pricing.py ({source}); do not edit by hand.
+#
+# app --OTLP--> OpenTelemetry Collector (this file) --OTLP/HTTP--> agentops-otel collector
+#                                                    \\-OTLP/HTTP--> any OTLP backend
+# The transform processor gives LLM spans the token and cost attributes the agentops-otel
+# collector computes: gen_ai.usage.* normalised from older conventions, gen_ai.usage.cost,
+# agentops.cost.input, agentops.cost.output and agentops.cost.source. A cost already present is
+# kept. Other spans pass unchanged.
+#
+# Environment variables (defaults in brackets):
+#   AGENTOPS_API_KEY                    API key sent to the agentops-otel collector (X-Agentops-Api-Key)
+#   AGENTOPS_COLLECTOR_ENDPOINT         agentops-otel collector, OTLP/HTTP base URL [{agentops_endpoint}]
+#   AGENTOPS_OTELCOL_EXPORTERS          exporters of the traces pipeline [[{agentops_exporter}]];
+#                                       any of {agentops_exporter}, {backend_exporter}, {debug_exporter}
+#   AGENTOPS_OTELCOL_BACKEND_ENDPOINT   another OTLP/HTTP backend's base URL (for {backend_exporter})
+#   AGENTOPS_OTELCOL_BACKEND_HEADERS    its headers as a YAML map, e.g. {{authorization: "Bearer x"}} [none]
+#   AGENTOPS_OTELCOL_DEBUG_VERBOSITY    debug exporter: basic, normal or detailed [basic]
+#   AGENTOPS_OTELCOL_GRPC_ENDPOINT      OTLP/gRPC listen address [localhost:4317]
+#   AGENTOPS_OTELCOL_HTTP_ENDPOINT      OTLP/HTTP listen address [localhost:4318]
+#   AGENTOPS_OTELCOL_METRICS_PORT       the collector's own Prometheus metrics port [8888]
+#   AGENTOPS_OTELCOL_LOG_LEVEL          the collector's log level [info]
+#
+# Models priced here (case-insensitive, optionally with a provider prefix such as openai/):
+{models}
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: ${{env:AGENTOPS_OTELCOL_GRPC_ENDPOINT:-localhost:4317}}
+      http:
+        endpoint: ${{env:AGENTOPS_OTELCOL_HTTP_ENDPOINT:-localhost:4318}}
+
+processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_percentage: 80
+    spike_limit_percentage: 25
+  {transform_id}:
+    error_mode: ignore
+    trace_statements:
+      - context: span
+        conditions:
+          - {condition}
+        statements:
+{statements}
+  batch:
+    send_batch_size: 8192
+    timeout: 200ms
+
+exporters:
+  {agentops_exporter}:
+    endpoint: ${{env:AGENTOPS_COLLECTOR_ENDPOINT:-{agentops_endpoint}}}
+    headers:
+      X-Agentops-Api-Key: ${{env:AGENTOPS_API_KEY:-}}
+  {backend_exporter}:
+    # .invalid never resolves: set AGENTOPS_OTELCOL_BACKEND_ENDPOINT before enabling this exporter.
+    endpoint: ${{env:AGENTOPS_OTELCOL_BACKEND_ENDPOINT:-http://otlp-backend.invalid:4318}}
+    headers: ${{env:AGENTOPS_OTELCOL_BACKEND_HEADERS:-[]}}
+  {debug_exporter}:
+    verbosity: ${{env:AGENTOPS_OTELCOL_DEBUG_VERBOSITY:-basic}}
+
+service:
+  telemetry:
+    logs:
+      level: ${{env:AGENTOPS_OTELCOL_LOG_LEVEL:-info}}
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: localhost
+                port: ${{env:AGENTOPS_OTELCOL_METRICS_PORT:-8888}}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [memory_limiter, {transform_id}, batch]
+      exporters: ${{env:AGENTOPS_OTELCOL_EXPORTERS:-[{agentops_exporter}]}}
+"""
+
+
+def render(groups: Sequence[PriceGroup] | None = None) -> str:
+    """The text of ``otel-collector.yaml``."""
+    if groups is None:
+        groups = price_groups()
+    statements = "\n".join(f"          - {_yaml_quote(s)}" for s in trace_statements(groups))
+    return _TEMPLATE.format(
+        source=PRICE_SOURCE,
+        models=_describe(groups),
+        condition=_yaml_quote(llm_span_condition()),
+        statements=statements,
+        transform_id=TRANSFORM_ID,
+        agentops_exporter=AGENTOPS_EXPORTER_ID,
+        backend_exporter=BACKEND_EXPORTER_ID,
+        debug_exporter=DEBUG_EXPORTER_ID,
+        agentops_endpoint=DEFAULT_AGENTOPS_ENDPOINT,
+    )
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``agentops-otel collector-config``."""
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--output", "-o", type=Path, help="write the YAML here (default: standard output)")
+    target.add_argument("--check", type=Path, metavar="PATH", help="exit 1 if PATH differs from a fresh generation")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        text = render()
+    except CurationError as exc:
+        print(f"agentops-otel collector-config: {exc}", file=sys.stderr)
+        return 2
+    if args.check is not None:
+        current = args.check.read_text() if args.check.exists() else None
+        if current != text:
+            hint = f"run agentops-otel collector-config --output {args.check}"
+            print(f"{args.check} is out of date: {hint}", file=sys.stderr)
+            return 1
+        return 0
+    if args.output is not None:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="agentops-otel collector-config",
+        description=HELP,
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
