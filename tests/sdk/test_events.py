@@ -1,0 +1,156 @@
+"""Events become spans with the AgentOps fields and the GenAI conventions (in-memory export)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from opentelemetry.trace import SpanKind, StatusCode
+
+import agentops_otel as ao
+from agentops_otel import semconv as sc
+
+
+def test_action_event_fields_and_timestamps(sdk):
+    session = sdk.init()
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    event = ao.ActionEvent(
+        action_type="browse",
+        params={"url": "https://example.test"},
+        returns={"status": 200},
+        logs=["line 1", "line 2"],
+        screenshot="data:image/png;base64,AAA",
+        init_timestamp=start.isoformat(),
+        end_timestamp=(start + timedelta(seconds=2)).isoformat(),
+    )
+    ao.record(event)
+    session.end_session("Success")
+    (span,) = sdk.by_name("browse")
+    attrs = span.attributes
+    assert attrs[sc.SPAN_KIND] == sc.KIND_ACTION and attrs[sc.ACTION_TYPE] == "browse"
+    assert json.loads(attrs[sc.EVENT_PARAMS]) == {"url": "https://example.test"}
+    assert json.loads(attrs[sc.EVENT_RETURNS]) == {"status": 200}
+    assert json.loads(attrs[sc.ACTION_LOGS]) == ["line 1", "line 2"]
+    assert attrs[sc.ACTION_SCREENSHOT].startswith("data:image/png")
+    assert attrs[sc.EVENT_ID] == str(event.id)
+    assert span.start_time == int(start.timestamp()) * 10**9
+    assert span.end_time - span.start_time == 2 * 10**9
+
+
+def test_record_sets_a_missing_end_timestamp(sdk):
+    session = sdk.init()
+    event = ao.ToolEvent(name="calc", logs={"x": 1})
+    ao.record(event)
+    session.end_session("Success")
+    assert event.end_timestamp is not None
+    (span,) = sdk.by_name("execute_tool calc")
+    assert span.attributes[sc.GEN_AI_OPERATION_NAME] == sc.OP_EXECUTE_TOOL
+    assert span.attributes[sc.GEN_AI_TOOL_NAME] == "calc"
+    assert span.attributes[sc.SPAN_KIND] == sc.KIND_TOOL
+    assert span.end_time >= span.start_time
+
+
+def test_llm_event_follows_genai_conventions_without_content_by_default(sdk):
+    session = sdk.init()
+    ao.record(
+        ao.LLMEvent(
+            model="gpt-4o",
+            provider="openai",
+            prompt="hi",
+            completion="hello",
+            prompt_tokens=3,
+            completion_tokens=2,
+            cost=99.0,
+        )
+    )
+    session.end_session("Success")
+    (span,) = sdk.by_name("chat gpt-4o")
+    attrs = span.attributes
+    assert span.kind is SpanKind.CLIENT
+    assert attrs[sc.SPAN_KIND] == sc.KIND_LLM
+    assert attrs[sc.GEN_AI_OPERATION_NAME] == "chat"
+    assert attrs[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o" and attrs[sc.GEN_AI_PROVIDER_NAME] == "openai"
+    assert attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] == 3 and attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
+    assert sc.GEN_AI_INPUT_MESSAGES not in attrs and sc.GEN_AI_OUTPUT_MESSAGES not in attrs
+    assert sc.GEN_AI_USAGE_COST not in attrs  # cost is the collector's to set, never the client's
+
+
+def test_llm_event_content_when_capture_is_on(sdk):
+    session = sdk.init(capture_message_content=True)
+    ao.record(
+        ao.LLMEvent(
+            model="gpt-4o",
+            prompt=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+            completion={"role": "assistant", "content": "hello"},
+        )
+    )
+    session.end_session("Success")
+    (span,) = sdk.by_name("chat gpt-4o")
+    assert json.loads(span.attributes[sc.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]},
+    ]
+    assert json.loads(span.attributes[sc.GEN_AI_OUTPUT_MESSAGES]) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "hello"}]}
+    ]
+
+
+def test_capture_flag_from_the_standard_environment_variable(sdk, monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    session = sdk.init()
+    ao.record(ao.LLMEvent(model="m", prompt="hi"))
+    session.end_session("Success")
+    (span,) = sdk.by_name("chat m")
+    assert sc.GEN_AI_INPUT_MESSAGES in span.attributes
+
+
+def test_error_event_with_exception(sdk):
+    session = sdk.init()
+    trigger = ao.ActionEvent(action_type="fetch")
+    try:
+        raise ConnectionError("down")
+    except ConnectionError as exc:
+        error = ao.ErrorEvent(exception=exc, trigger_event=trigger, code="E42", details={"host": "x"})
+    ao.record(trigger)
+    ao.record(error)
+    session.end_session("Success")
+    (span,) = sdk.by_name("ConnectionError")
+    attrs = span.attributes
+    assert span.status.status_code is StatusCode.ERROR and "down" in span.status.description
+    assert attrs[sc.SPAN_KIND] == sc.KIND_ERROR and attrs[sc.ERROR_TYPE] == "ConnectionError"
+    assert attrs[sc.ERROR_CODE] == "E42" and json.loads(attrs[sc.ERROR_DETAILS]) == {"host": "x"}
+    assert attrs[sc.ERROR_TRIGGER_EVENT_ID] == str(trigger.id) and attrs[sc.ERROR_TRIGGER_EVENT_KIND] == "action"
+    (exception_event,) = span.events
+    assert exception_event.name == "exception"
+    assert exception_event.attributes["exception.type"].endswith("ConnectionError")
+    assert "raise ConnectionError" in exception_event.attributes["exception.stacktrace"]
+    assert session.get_analytics()["Errors"] == 1
+
+
+def test_error_event_without_exception(sdk):
+    session = sdk.init()
+    ao.record(ao.ErrorEvent(error_type="RateLimited", details="slow down", logs="trace text"))
+    session.end_session("Success")
+    (span,) = sdk.by_name("RateLimited")
+    assert span.status.status_code is StatusCode.ERROR
+    (exception_event,) = span.events
+    assert exception_event.attributes[sc.EXCEPTION_TYPE] == "RateLimited"
+    assert exception_event.attributes[sc.EXCEPTION_MESSAGE] == "slow down"
+    assert exception_event.attributes[sc.EXCEPTION_STACKTRACE] == "trace text"
+
+
+def test_long_and_unserialisable_values_are_cut_not_fatal(sdk):
+    session = sdk.init()
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    circular: dict = {}
+    circular["self"] = circular
+    ao.record(ao.ActionEvent(action_type="big", params={"blob": "x" * 100_000, "o": Opaque()}, returns=circular))
+    session.end_session("Success")
+    (span,) = sdk.by_name("big")
+    assert span.attributes[sc.EVENT_PARAMS].endswith("...[truncated]")
+    assert len(span.attributes[sc.EVENT_PARAMS]) < 9000
+    assert "self" in span.attributes[sc.EVENT_RETURNS]
