@@ -137,10 +137,6 @@ HOST_DISK_TOTAL: Final = "agentops.host.disk.total"  # bytes, of the working dir
 CODE_FUNCTION_NAME: Final = "code.function.name"  # the decorated function or method behind an event span
 
 # The `exception` span event (OpenTelemetry exception semantic conventions)
-EXCEPTION_EVENT: Final = "exception"
-EXCEPTION_TYPE: Final = "exception.type"
-EXCEPTION_MESSAGE: Final = "exception.message"
-EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 EXCEPTION_EVENT: Final = "exception"  # span event name for an exception
 EXCEPTION_TYPE: Final = "exception.type"
 EXCEPTION_MESSAGE: Final = "exception.message"

@@ -1,0 +1,70 @@
+// Small reusable pieces of UI: badges, tag chips, stat cards, notices.
+
+import { h, icon } from "./dom.js";
+import * as sc from "./semconv.js";
+
+const END_STATES = { Success: "success", Failure: "failure", Indeterminate: "indeterminate" };
+
+/** The end-state badge of a session; in-progress sessions show "Running". */
+export function stateBadge(session) {
+  if (session.in_progress) return h("span", { class: "badge badge-running", title: "No session end received yet" }, h("span", { class: "pulse" }), "Running");
+  const state = session.end_state || "Indeterminate";
+  const cls = END_STATES[state] || "indeterminate";
+  return h("span", { class: `badge badge-${cls}` }, h("span", { class: "dot" }), state);
+}
+
+export const KIND_LABELS = {
+  [sc.KIND_SESSION]: "Session", [sc.KIND_LLM]: "LLM", [sc.KIND_TOOL]: "Tool",
+  [sc.KIND_ACTION]: "Action", [sc.KIND_AGENT]: "Agent", [sc.KIND_ERROR]: "Error",
+};
+
+export function kindBadge(kind) {
+  const known = kind && Object.hasOwn(KIND_LABELS, kind);
+  return h("span", { class: `kind kind-${known ? kind : "other"}` }, known ? KIND_LABELS[kind] : kind || "Span");
+}
+
+export function statusBadge(code) {
+  if (code === "ERROR") return h("span", { class: "badge badge-failure" }, h("span", { class: "dot" }), "Error");
+  if (code === "OK") return h("span", { class: "badge badge-success" }, h("span", { class: "dot" }), "OK");
+  return h("span", { class: "badge badge-neutral" }, "Unset");
+}
+
+/** Tag chips; `onClick(tag)` makes them buttons. */
+export function tagList(tags, onClick) {
+  if (!tags || tags.length === 0) return h("span", { class: "muted" }, "—");
+  return h(
+    "span",
+    { class: "tags" },
+    tags.map((tag) =>
+      onClick
+        ? h("button", { type: "button", class: "tag tag-button", title: `Filter by tag “${tag}”`, onclick: (e) => { e.stopPropagation(); onClick(tag); } }, tag)
+        : h("span", { class: "tag" }, tag),
+    ),
+  );
+}
+
+export function statCard(label, value, sub, extraClass = "") {
+  return h("div", { class: `stat ${extraClass}` }, h("div", { class: "stat-label" }, label), h("div", { class: "stat-value" }, value), sub ? h("div", { class: "stat-sub" }, sub) : null);
+}
+
+export function notice(kind, title, message) {
+  return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" }, icon(kind === "error" ? "alert" : "search", "icon notice-icon"), h("div", null, h("div", { class: "notice-title" }, title), message ? h("div", { class: "notice-text" }, message) : null));
+}
+
+export function loading(label = "Loading…") {
+  return h("div", { class: "loading" }, h("span", { class: "spinner", "aria-hidden": "true" }), label);
+}
+
+export function pageHeader(title, subtitle, ...actions) {
+  return h("div", { class: "page-header" }, h("div", null, h("h1", { class: "page-title" }, title), subtitle ? h("div", { class: "page-subtitle" }, subtitle) : null), h("div", { class: "page-actions" }, actions));
+}
+
+/** A definition list from [label, value] pairs (values are text or nodes). */
+export function keyValues(pairs, cls = "kv") {
+  return h("dl", { class: cls }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
+}
+
+/** A row of labelled facts (label above value), wrapping as needed. */
+export function metaRow(pairs) {
+  return h("div", { class: "meta-row" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => h("div", { class: "meta-item" }, h("div", { class: "meta-label" }, k), h("div", { class: "meta-value" }, v))));
+}

@@ -1,0 +1,179 @@
+// Session detail page: state, tags, totals, host environment, the span waterfall and the export.
+
+import { api, ApiError, downloadExport } from "./api.js";
+import { loading, metaRow, notice, stateBadge, statCard, tagList } from "./components.js";
+import { h, icon, isHttpUrl, mount } from "./dom.js";
+import * as fmt from "./format.js";
+import * as sc from "./semconv.js";
+import { emptyPanel, spanPanel } from "./spanpanel.js";
+import { Waterfall } from "./waterfall.js";
+
+const POLL_MS = 3000;
+
+function summaryOf(data) {
+  // stats carries the SessionSummary fields; session adds host_env and video.
+  return { ...(data.stats || {}), ...(data.session || {}), in_progress: Boolean(data.stats && data.stats.in_progress) };
+}
+
+function header(data, onDownload) {
+  const s = summaryOf(data);
+  const video = data.session && data.session.video;
+  const copy = h("button", { type: "button", class: "btn btn-ghost btn-icon", title: "Copy session id", "aria-label": "Copy session id", onclick: () => navigator.clipboard && navigator.clipboard.writeText(s.session_id) }, icon("copy"));
+  const downloadButton = h("button", { type: "button", class: "btn btn-primary", id: "download-export" }, icon("download"), "Download export");
+  downloadButton.addEventListener("click", () => onDownload(downloadButton));
+  return h(
+    "div",
+    { class: "detail-header" },
+    h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, h("a", { href: "#/sessions", class: "link" }, "Sessions"), h("span", { class: "crumb-sep" }, "/"), h("span", { class: "mono" }, fmt.shortId(s.session_id))),
+    h(
+      "div",
+      { class: "detail-title-row" },
+      h("div", { class: "detail-title" },
+        h("h1", { class: "page-title" }, "Session ", h("span", { class: "mono title-id", id: "session-id" }, s.session_id), copy),
+        h("div", { class: "detail-state" }, stateBadge(s), s.end_state_reason ? h("span", { class: "state-reason", id: "end-state-reason" }, s.end_state_reason) : null)),
+      h("div", { class: "page-actions" },
+        isHttpUrl(video) ? h("a", { class: "btn btn-secondary", id: "video-link", href: video, target: "_blank", rel: "noopener noreferrer" }, icon("video"), "Watch video") : null,
+        downloadButton),
+    ),
+    metaRow([
+      ["Started", fmt.fullDateTime(s.init_timestamp)],
+      ["Ended", s.in_progress ? "Still running" : fmt.fullDateTime(s.end_timestamp)],
+      ["Duration", fmt.seconds(s.duration_s)],
+      ["Service", (data.session && data.session.host_env && data.session.host_env[sc.SERVICE_NAME]) || null],
+      ["Models", (s.models || []).join(", ") || null],
+      ["Tags", tagList(s.tags)],
+    ]),
+  );
+}
+
+function totals(data) {
+  const s = summaryOf(data);
+  const prompt = fmt.num(s.prompt_tokens);
+  const completion = fmt.num(s.completion_tokens);
+  return h(
+    "div",
+    { class: "stat-grid", id: "session-totals" },
+    statCard("Cost", fmt.money(s.cost), `${fmt.int(s.llm_calls)} LLM calls`, "stat-accent"),
+    statCard("Tokens", fmt.compact(prompt + completion), `${fmt.int(prompt)} in · ${fmt.int(completion)} out`),
+    statCard("Cache & reasoning", fmt.compact(fmt.num(s.cache_read_tokens) + fmt.num(s.cache_creation_tokens) + fmt.num(s.reasoning_tokens)), `read ${fmt.int(s.cache_read_tokens)} · write ${fmt.int(s.cache_creation_tokens)} · reasoning ${fmt.int(s.reasoning_tokens)}`),
+    statCard("Tool calls", fmt.int(s.tool_calls), `${fmt.int(s.actions)} actions`),
+    statCard("Events", fmt.int(s.events), "spans besides the session"),
+    statCard("Errors", fmt.int(s.errors), fmt.num(s.errors) > 0 ? "see red spans below" : "none", fmt.num(s.errors) > 0 ? "stat-danger" : ""),
+  );
+}
+
+function hostEnv(data) {
+  const env = (data.session && data.session.host_env) || {};
+  const keys = Object.keys(env).sort();
+  return h(
+    "details",
+    { class: "card host-env", id: "host-env" },
+    h("summary", { class: "card-title summary-title" }, "Host environment", h("span", { class: "muted small" }, ` · ${keys.length} attributes`)),
+    keys.length
+      ? h("div", { class: "host-grid" }, keys.map((k) => h("div", { class: "host-item" }, h("div", { class: "host-key mono" }, k), h("div", { class: "host-value" }, fmt.attrText(env[k])))))
+      : h("p", { class: "muted" }, "The session's spans carried no host attributes."),
+  );
+}
+
+export function sessionDetailView(root, sessionId, ctx) {
+  let controller = null;
+  let pollTimer = null;
+  let disposed = false;
+  let waterfall = null;
+  let lastShape = "";
+  const panel = h("aside", { class: "span-panel card", id: "span-panel" }, emptyPanel());
+  const headerSlot = h("div");
+  const totalsSlot = h("div");
+  const hostSlot = h("div");
+  const timelineSlot = h("div", { class: "timeline-main" });
+
+  async function onDownload(button) {
+    button.disabled = true;
+    try {
+      await downloadExport(sessionId, `session-${sessionId}.json`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return ctx.unauthorized();
+      mount(panel, notice("error", "Export failed", err.message));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function select(span) {
+    mount(panel, spanPanel(span));
+    panel.scrollTop = 0;
+  }
+
+  function render(data) {
+    const s = summaryOf(data);
+    mount(headerSlot, header(data, onDownload));
+    mount(totalsSlot, totals(data));
+    mount(hostSlot, hostEnv(data));
+    const spans = data.spans || [];
+    if (!waterfall) {
+      waterfall = new Waterfall({ spans, onSelect: select });
+      mount(timelineSlot, waterfall.el);
+      // Open on the span people come here for: the first failing event, else the first LLM call.
+      const events = spans.filter((sp) => sp.kind !== sc.KIND_SESSION && sp.parent_span_id);
+      const first =
+        events.find((sp) => (sp.events || []).some((e) => e.name === sc.EXCEPTION_EVENT)) ||
+        events.find((sp) => sp.status_code === "ERROR") ||
+        events.find((sp) => sp.kind === sc.KIND_LLM);
+      if (first) waterfall.select(first.span_id, { scroll: true });
+    } else {
+      waterfall.setSpans(spans);
+      const selected = waterfall.selectedId && spans.find((sp) => sp.span_id === waterfall.selectedId);
+      if (selected) mount(panel, spanPanel(selected));
+    }
+    root.dataset.loaded = "true";
+    return s.in_progress;
+  }
+
+  async function load({ quiet = false } = {}) {
+    clearTimeout(pollTimer);
+    if (controller) controller.abort();
+    controller = new AbortController();
+    try {
+      const data = await api.exportSession(sessionId, { signal: controller.signal });
+      if (disposed) return;
+      const stats = data.stats || {};
+      const shape = `${(data.spans || []).length}|${stats.end_timestamp}|${stats.in_progress}|${stats.cost}|${stats.errors}`;
+      let live = Boolean(stats.in_progress);
+      if (!quiet || shape !== lastShape) live = render(data);
+      lastShape = shape;
+      if (live) pollTimer = setTimeout(() => load({ quiet: true }), POLL_MS);
+    } catch (err) {
+      if (err.name === "AbortError" || disposed) return;
+      if (err instanceof ApiError && err.status === 401) return ctx.unauthorized();
+      if (quiet) {
+        pollTimer = setTimeout(() => load({ quiet: true }), POLL_MS);
+        return;
+      }
+      const title = err.status === 404 ? "Session not found" : err.status === 400 ? "Not a session id" : "Could not load the session";
+      mount(root, h("section", { class: "page" }, h("nav", { class: "breadcrumb" }, h("a", { href: "#/sessions", class: "link" }, "← Sessions")), notice("error", title, err.message)));
+    }
+  }
+
+  mount(
+    root,
+    h(
+      "section",
+      { class: "page page-detail", id: "session-page" },
+      headerSlot,
+      totalsSlot,
+      h("div", { class: "card card-flush timeline-card" },
+        h("div", { class: "card-head" }, h("h2", { class: "card-title" }, "Timeline")),
+        h("div", { class: "timeline" }, timelineSlot, panel)),
+      hostSlot,
+    ),
+  );
+  mount(timelineSlot, loading("Loading session…"));
+  load();
+
+  return () => {
+    disposed = true;
+    clearTimeout(pollTimer);
+    if (controller) controller.abort();
+    if (waterfall) waterfall.destroy();
+  };
+}

@@ -1,0 +1,113 @@
+// Formatting of numbers, money, durations and times for display.
+
+const intFormat = new Intl.NumberFormat("en-US");
+const compactFormat = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+const dateTimeFormat = new Intl.DateTimeFormat("en-US", {
+  month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+});
+const fullFormat = new Intl.DateTimeFormat("en-US", {
+  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  hour12: false, timeZoneName: "short",
+});
+const hourFormat = new Intl.DateTimeFormat("en-US", { hour: "2-digit", minute: "2-digit", hour12: false });
+const dayFormat = new Intl.DateTimeFormat("en-US", { month: "short", day: "numeric" });
+
+export function num(value) {
+  const n = Number(value);
+  return Number.isFinite(n) ? n : 0;
+}
+
+export function int(value) {
+  return intFormat.format(num(value));
+}
+
+export function compact(value) {
+  const n = num(value);
+  return Math.abs(n) < 10000 ? intFormat.format(n) : compactFormat.format(n);
+}
+
+/** Money from the API's exact decimal string: "$0.0123", "$12.40", "$0.000042". */
+export function money(value) {
+  const n = num(value);
+  if (n === 0) return "$0.00";
+  const abs = Math.abs(n);
+  if (abs >= 100) return `$${intFormat.format(Math.round(n))}`;
+  if (abs >= 1) return `$${n.toFixed(2)}`;
+  if (abs >= 0.01) return `$${n.toFixed(4).replace(/0{1,2}$/, "")}`;
+  if (abs < 0.000001) return n > 0 ? "<$0.000001" : "−<$0.000001";
+  return `$${n.toPrecision(2).replace(/0+$/, "")}`;
+}
+
+/** Seconds to "350 ms", "12.3 s", "4m 05s", "2h 03m". */
+export function seconds(value) {
+  if (value === null || value === undefined) return "—";
+  return millis(num(value) * 1000);
+}
+
+export function millis(value) {
+  const ms = num(value);
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  const hours = Math.floor(m / 60);
+  return `${hours}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+export function parseTime(iso) {
+  if (!iso) return null;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? null : t;
+}
+
+export function dateTime(iso) {
+  const t = parseTime(iso);
+  return t === null ? "—" : dateTimeFormat.format(t);
+}
+
+export function fullDateTime(iso) {
+  const t = parseTime(iso);
+  return t === null ? "—" : fullFormat.format(t);
+}
+
+export function hourLabel(t) {
+  return hourFormat.format(t);
+}
+
+export function dayLabel(t) {
+  return dayFormat.format(t);
+}
+
+/** "3 min ago", "2 h ago", "5 d ago". */
+export function relative(iso, now = Date.now()) {
+  const t = parseTime(iso);
+  if (t === null) return "";
+  const s = Math.round((now - t) / 1000);
+  if (s < 5) return "just now";
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+export function shortId(id) {
+  return String(id || "").slice(0, 8);
+}
+
+export function percent(value) {
+  const n = num(value) * 100;
+  if (n === 0) return "0%";
+  return n < 1 ? `${n.toFixed(2)}%` : `${n.toFixed(1)}%`;
+}
+
+/** An attribute value for display: strings as they are, everything else as JSON. */
+export function attrText(value) {
+  if (typeof value === "string") return value;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,201 @@
+// The details of one selected span: timing, LLM usage and cost, messages, exceptions, attributes.
+// Prompts and completions are untrusted: they only ever become text nodes.
+
+import { keyValues, kindBadge, statusBadge } from "./components.js";
+import { h } from "./dom.js";
+import * as fmt from "./format.js";
+import * as sc from "./semconv.js";
+
+function isLlm(span) {
+  const a = span.attributes || {};
+  return span.kind === sc.KIND_LLM || Boolean(a[sc.GEN_AI_REQUEST_MODEL] || a[sc.GEN_AI_RESPONSE_MODEL]);
+}
+
+function section(title, ...children) {
+  return h("section", { class: "panel-section" }, h("h3", { class: "panel-title" }, title), children);
+}
+
+function tokenCell(value) {
+  return value === undefined || value === null ? h("span", { class: "muted" }, "—") : fmt.int(value);
+}
+
+function llmSection(span) {
+  const a = span.attributes || {};
+  const requestModel = a[sc.GEN_AI_REQUEST_MODEL];
+  const responseModel = a[sc.GEN_AI_RESPONSE_MODEL];
+  const model = responseModel && requestModel && responseModel !== requestModel ? `${requestModel} → ${responseModel}` : responseModel || requestModel;
+  const input = a[sc.GEN_AI_USAGE_INPUT_TOKENS];
+  const output = a[sc.GEN_AI_USAGE_OUTPUT_TOKENS];
+  const cost = span.cost ?? a[sc.GEN_AI_USAGE_COST];
+  const finish = a[sc.GEN_AI_RESPONSE_FINISH_REASONS];
+  const tokens = h(
+    "table",
+    { class: "mini-table tokens-table" },
+    h("tbody", null,
+      h("tr", null, h("th", null, "Input"), h("td", { class: "num" }, tokenCell(input))),
+      h("tr", { class: "sub" }, h("th", null, "of which cache read"), h("td", { class: "num" }, tokenCell(a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]))),
+      h("tr", { class: "sub" }, h("th", null, "of which cache write"), h("td", { class: "num" }, tokenCell(a[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS]))),
+      h("tr", null, h("th", null, "Output"), h("td", { class: "num" }, tokenCell(output))),
+      h("tr", { class: "sub" }, h("th", null, "of which reasoning"), h("td", { class: "num" }, tokenCell(a[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS]))),
+      h("tr", { class: "total" }, h("th", null, "Total"), h("td", { class: "num" }, fmt.int(fmt.num(input) + fmt.num(output))))),
+  );
+  const costBlock = h(
+    "div",
+    { class: "cost-block" },
+    h("div", { class: "cost-main", id: "span-cost" }, cost === undefined || cost === null ? "—" : fmt.money(cost)),
+    h("div", { class: "cost-sub" },
+      a[sc.COST_INPUT] !== undefined ? `input ${fmt.money(a[sc.COST_INPUT])}` : null,
+      a[sc.COST_OUTPUT] !== undefined ? ` · output ${fmt.money(a[sc.COST_OUTPUT])}` : null),
+    a[sc.COST_SOURCE] ? h("div", { class: "cost-source" }, `source: ${a[sc.COST_SOURCE]}`) : null,
+  );
+  return section(
+    "LLM call",
+    keyValues([
+      ["Provider", a[sc.GEN_AI_PROVIDER_NAME] || a[sc.GEN_AI_SYSTEM] || null],
+      ["Model", model || null],
+      ["Operation", a[sc.GEN_AI_OPERATION_NAME] || null],
+      ["Finish", Array.isArray(finish) ? finish.join(", ") : finish || null],
+      ["Response id", a[sc.GEN_AI_RESPONSE_ID] ? h("span", { class: "mono" }, a[sc.GEN_AI_RESPONSE_ID]) : null],
+      ["Streamed", a[sc.GEN_AI_REQUEST_STREAM] === undefined ? null : String(a[sc.GEN_AI_REQUEST_STREAM])],
+    ], "kv kv-compact"),
+    h("div", { class: "llm-usage" }, tokens, costBlock),
+  );
+}
+
+function parseJson(value) {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function pre(text, cls = "msg-text") {
+  return h("pre", { class: cls }, text);
+}
+
+/** One message part (GenAI conventions: text, tool_call, tool_call_response, ...). */
+function part(p) {
+  if (typeof p === "string") return pre(p);
+  if (p && typeof p === "object") {
+    if ((p.type === "text" || p.type === "reasoning") && typeof p.content === "string") return pre(p.content, p.type === "reasoning" ? "msg-text msg-reasoning" : "msg-text");
+    if (p.type === "text" && typeof p.text === "string") return pre(p.text);
+    if (p.type === "tool_call") {
+      const args = typeof p.arguments === "string" ? p.arguments : JSON.stringify(p.arguments ?? {}, null, 2);
+      return h("div", { class: "msg-tool" }, h("div", { class: "msg-tool-name" }, `→ ${p.name ?? "tool"}`, p.id ? h("span", { class: "muted mono" }, ` ${p.id}`) : null), pre(args, "msg-code"));
+    }
+    if (p.type === "tool_call_response") {
+      const response = typeof p.response === "string" ? p.response : JSON.stringify(p.response, null, 2);
+      return h("div", { class: "msg-tool" }, h("div", { class: "msg-tool-name" }, "← tool result", p.id ? h("span", { class: "muted mono" }, ` ${p.id}`) : null), pre(response, "msg-code"));
+    }
+  }
+  return pre(JSON.stringify(p, null, 2), "msg-code");
+}
+
+function message(msg) {
+  if (!msg || typeof msg !== "object") return h("div", { class: "msg" }, part(msg));
+  const role = String(msg.role ?? msg.type ?? "message");
+  let parts;
+  if (Array.isArray(msg.parts)) parts = msg.parts.map(part);
+  else if (typeof msg.content === "string") parts = [pre(msg.content)];
+  else if (Array.isArray(msg.content)) parts = msg.content.map(part);
+  else if (typeof msg.content === "string" || msg.type) parts = [part(msg)];
+  else parts = [pre(JSON.stringify(msg, null, 2), "msg-code")];
+  return h(
+    "div",
+    { class: `msg msg-${["system", "user", "assistant", "tool"].includes(role) ? role : "other"}` },
+    h("div", { class: "msg-role" }, role, msg.finish_reason ? h("span", { class: "muted" }, ` · ${msg.finish_reason}`) : null),
+    parts,
+  );
+}
+
+function messages(value) {
+  const parsed = parseJson(value);
+  if (typeof parsed === "string") return [h("div", { class: "msg" }, pre(parsed))];
+  return (Array.isArray(parsed) ? parsed : [parsed]).map(message);
+}
+
+function messagesSection(span) {
+  const a = span.attributes || {};
+  const blocks = [];
+  if (a[sc.GEN_AI_SYSTEM_INSTRUCTIONS] !== undefined) {
+    const parsed = parseJson(a[sc.GEN_AI_SYSTEM_INSTRUCTIONS]);
+    blocks.push(h("div", { class: "msg-group" }, h("div", { class: "msg-group-title" }, "System instructions"), message({ role: "system", parts: Array.isArray(parsed) ? parsed : [parsed] })));
+  }
+  if (a[sc.GEN_AI_INPUT_MESSAGES] !== undefined) blocks.push(h("div", { class: "msg-group", id: "input-messages" }, h("div", { class: "msg-group-title" }, "Input"), messages(a[sc.GEN_AI_INPUT_MESSAGES])));
+  if (a[sc.GEN_AI_OUTPUT_MESSAGES] !== undefined) blocks.push(h("div", { class: "msg-group", id: "output-messages" }, h("div", { class: "msg-group-title" }, "Output"), messages(a[sc.GEN_AI_OUTPUT_MESSAGES])));
+  if (blocks.length === 0) return section("Messages", h("p", { class: "muted small" }, "Message content was not captured for this call."));
+  return section("Messages", blocks);
+}
+
+function exceptionSection(span) {
+  const exceptions = (span.events || []).filter((e) => e.name === sc.EXCEPTION_EVENT);
+  const a = span.attributes || {};
+  if (exceptions.length === 0 && span.status_code !== "ERROR") return null;
+  const items = exceptions.map((e) => {
+    const ea = e.attributes || {};
+    return h(
+      "div",
+      { class: "exception" },
+      h("div", { class: "exception-head" }, h("span", { class: "exception-type" }, ea[sc.EXCEPTION_TYPE] || "Exception"), h("span", { class: "muted small" }, fmt.dateTime(e.timestamp))),
+      ea[sc.EXCEPTION_MESSAGE] ? h("div", { class: "exception-message" }, ea[sc.EXCEPTION_MESSAGE]) : null,
+      ea[sc.EXCEPTION_STACKTRACE] ? pre(ea[sc.EXCEPTION_STACKTRACE], "stacktrace") : null,
+    );
+  });
+  if (items.length === 0) {
+    items.push(h("div", { class: "exception" }, h("div", { class: "exception-head" }, h("span", { class: "exception-type" }, a[sc.ERROR_TYPE] || "Error")), span.status_message ? h("div", { class: "exception-message" }, span.status_message) : null));
+  }
+  return h("section", { class: "panel-section panel-error" }, h("h3", { class: "panel-title" }, "Error"), items);
+}
+
+function eventsSection(span) {
+  const others = (span.events || []).filter((e) => e.name !== sc.EXCEPTION_EVENT);
+  if (others.length === 0) return null;
+  return section(
+    `Events (${others.length})`,
+    others.map((e) => h("div", { class: "event" }, h("div", { class: "event-head" }, h("span", { class: "event-name" }, e.name), h("span", { class: "muted small" }, fmt.dateTime(e.timestamp))), attrTable(e.attributes || {}))),
+  );
+}
+
+function attrTable(attributes) {
+  const keys = Object.keys(attributes).sort();
+  if (keys.length === 0) return h("p", { class: "muted small" }, "None");
+  return h(
+    "table",
+    { class: "mini-table attr-table" },
+    h("tbody", null, keys.map((k) => h("tr", null, h("th", { class: "mono" }, k), h("td", null, h("div", { class: "attr-value mono" }, fmt.attrText(attributes[k])))))),
+  );
+}
+
+/** The panel for one span. */
+export function spanPanel(span) {
+  const a = span.attributes || {};
+  return h(
+    "div",
+    { class: "span-panel-inner", id: "span-details", "data-span-id": span.span_id },
+    h("div", { class: "panel-head" },
+      h("div", { class: "panel-badges" }, kindBadge(span.kind), statusBadge(span.status_code)),
+      h("h2", { class: "panel-name" }, span.name || "(unnamed)")),
+    keyValues([
+      ["Duration", fmt.millis(span.duration_ms)],
+      ["Started", fmt.fullDateTime(span.start_time)],
+      ["Span kind", span.span_kind],
+      ["Service", span.service_name],
+      ["Span id", h("span", { class: "mono" }, span.span_id)],
+      ["Parent", span.parent_span_id ? h("span", { class: "mono" }, span.parent_span_id) : null],
+      ["Status", span.status_message || null],
+      ["Tool", a[sc.GEN_AI_TOOL_NAME] || null],
+      ["Agent", a[sc.AGENT_NAME] || a[sc.GEN_AI_AGENT_NAME] || null],
+    ], "kv kv-compact"),
+    exceptionSection(span),
+    isLlm(span) ? llmSection(span) : null,
+    isLlm(span) ? messagesSection(span) : null,
+    eventsSection(span),
+    section("Attributes", attrTable(a)),
+  );
+}
+
+export function emptyPanel() {
+  return h("div", { class: "span-panel-empty" }, h("div", { class: "empty-illustration", "aria-hidden": "true" }, h("span"), h("span"), h("span")), h("p", null, "Select a span in the timeline to see its details."), h("p", { class: "muted small" }, "Use ↑ ↓ to move between spans."));
+}

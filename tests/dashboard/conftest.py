@@ -1,0 +1,203 @@
+"""Fixtures for the dashboard tests: a real collector process, real OTLP data, a real Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard.sessions_otlp import OtlpSessions, Showcase, send_bulk, send_showcase
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags this network needs: no sandbox (root in a container), no GPU, and no background
+# connections to Google services (only 127.0.0.1 is reachable).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+DEMO_KEY = "demo-key-0123456789"
+BULK_KEY = "bulk-key-9876543210"
+BULK_SESSIONS = 10_000
+BIG_SESSION_SPANS = 5_000
+
+
+def require_chromium() -> str:
+    """Debian's Chromium; skips when absent, except under CI=true where that is a failure."""
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium): browser tests skipped")
+
+
+@dataclass
+class RunningCollector:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def get_json(self, path: str, key: str) -> dict:
+        request = urllib.request.Request(self.url + path, headers={"X-Agentops-Api-Key": key})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCollector]:
+    """`agentops-otel collector` on a free port with a temp SQLite file and two projects."""
+    data_dir = tmp_path_factory.mktemp("collector")
+    ready = data_dir / "ready.json"
+    log_path = data_dir / "collector.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_COLLECTOR_")}
+    env["AGENTOPS_COLLECTOR_KEYS"] = f"demo:{DEMO_KEY},bulk:{BULK_KEY}"
+    command = [sys.executable, "-m", "agentops_otel.cli", "collector", "--host", "127.0.0.1", "--http-port", "0"]
+    command += ["--no-grpc", "--data-dir", str(data_dir), "--ready-file", str(ready), "--log-level", "warning"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if process.poll() is not None:
+                pytest.fail(f"collector exited with {process.returncode}:\n{log_path.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"collector not ready after 60 s:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        info = json.loads(ready.read_text())
+        yield RunningCollector(url=f"http://127.0.0.1:{info['http_port']}", process=process, log_path=log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def demo_sender(collector: RunningCollector) -> Iterator[OtlpSessions]:
+    sender = OtlpSessions(collector.url, DEMO_KEY)
+    try:
+        yield sender
+    finally:
+        sender.close()
+
+
+@pytest.fixture(scope="session")
+def showcase(collector: RunningCollector, demo_sender: OtlpSessions) -> Showcase:
+    """The varied demo project, stored and queryable."""
+    data = send_showcase(demo_sender, time.time_ns())
+    wait_for(
+        lambda: collector.get_json("/v2/overview", DEMO_KEY)["totals"]["sessions"] >= data.total,
+        60,
+        "the showcase sessions to be stored",
+    )
+    return data
+
+
+@dataclass
+class Bulk:
+    big_session: str
+    sessions: int
+
+
+@pytest.fixture(scope="session")
+def bulk(collector: RunningCollector) -> Bulk:
+    """10,000 sessions, one of them with 5,000 spans, in their own project."""
+    sender = OtlpSessions(collector.url, BULK_KEY)
+    try:
+        big = send_bulk(sender, time.time_ns(), sessions=BULK_SESSIONS, big_spans=BIG_SESSION_SPANS)
+    finally:
+        sender.close()
+    wait_for(
+        lambda: collector.get_json("/v2/overview", BULK_KEY)["totals"]["sessions"] >= BULK_SESSIONS,
+        120,
+        "10,000 bulk sessions to be stored",
+        interval=0.5,
+    )
+    return Bulk(big_session=big, sessions=BULK_SESSIONS)
+
+
+@pytest.fixture(scope="session")
+def browser_context() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright, with a fresh user data dir."""
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="dashboard-chromium-") as user_data, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            user_data,
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1440, "height": 900},
+            accept_downloads=True,
+            timezone_id="UTC",
+            locale="en-US",
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@dataclass
+class Browser:
+    """One tab plus what it reported: page errors and console errors (CSP violations show there)."""
+
+    page: object
+    url: str
+    errors: list[str]
+
+    def login(self, key: str, route: str = "#/sessions") -> None:
+        self.page.goto(f"{self.url}/{route}")
+        self.page.fill("#api-key", key)
+        self.page.click("#key-form button[type=submit]")
+        self.page.wait_for_selector("#view[data-loaded]")
+
+    def screenshot(self, name: str, full_page: bool = True) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+
+@pytest.fixture
+def browser(browser_context, collector: RunningCollector) -> Iterator[Browser]:
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    try:
+        yield Browser(page=page, url=collector.url, errors=errors)
+    finally:
+        page.close()
