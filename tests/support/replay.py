@@ -5,11 +5,14 @@ Recordings are JSON files shaped like ``../shared/recorded/*/*.json`` (and ``tes
 "headers", "body"}}]}``. Point the real ``openai`` client at ``server.openai_base_url`` and the
 real ``anthropic`` client at ``server.base_url``; each request is answered with the next queued
 interaction for the same endpoint, byte for byte as recorded (SSE bodies included).
+A response with ``"truncate_at": n`` sends only its first ``n`` body bytes and drops the connection
+(a stream cut short by the network).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -139,6 +142,13 @@ class ReplayServer:
                 handler.send_header(name, value)
         handler.send_header("content-length", str(len(body)))
         handler.end_headers()
+        cut = response.get("truncate_at")
+        if isinstance(cut, int):  # a connection lost mid-body: send part of it, then drop the socket
+            handler.wfile.write(body[:cut])
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
         handler.wfile.write(body)
 
     def close(self) -> None:

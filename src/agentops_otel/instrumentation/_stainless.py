@@ -138,6 +138,9 @@ class StainlessInstrumentor(BaseInstrumentor):
             body = options.json_data
             if not isinstance(body, Mapping):
                 return None
+            extra = getattr(options, "extra_json", None)  # extra_body=..., merged into the JSON when sent
+            if extra:
+                body = {**body, **extra}
             stream = bool(kwargs.get("stream"))
             adjusted = self._adjust_request(options, body, stream, settings)
             if adjusted is not options:

@@ -104,14 +104,14 @@ class _ChatStream(StreamRecorder):
         if usage is not None:
             self.usage = usage
         for choice in event.choices or ():
-            if choice.finish_reason:
-                self.finish_reasons[choice.index] = choice.finish_reason
+            if choice.finish_reason:  # some servers leave the index out of the last chunk
+                self.finish_reasons[getattr(choice, "index", 0)] = choice.finish_reason
             if self.capture:
                 self._add_delta(choice)
 
     def _add_delta(self, choice: Any) -> None:
         delta = getattr(choice, "delta", None)  # legacy completions stream text, not deltas
-        acc = self.choices.setdefault(choice.index, {"text": [], "tools": {}})
+        acc = self.choices.setdefault(getattr(choice, "index", 0), {"text": [], "tools": {}})
         text = getattr(choice, "text", None) if delta is None else delta.content
         if text:
             acc["text"].append(text)

@@ -1,0 +1,126 @@
+"""The span attributes a recorded response should produce, read straight from its wire format.
+
+Written independently of the instrumentation (plain JSON and SSE parsing), so a test comparing the two
+checks the instrumentation against what the provider really sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentops_otel import semconv as sc
+
+
+def sse_data(body: str) -> list[dict[str, Any]]:
+    """The JSON payloads of an SSE body's ``data:`` lines (``[DONE]`` left out)."""
+    events = []
+    for line in body.splitlines():
+        if line.startswith("data:"):
+            payload = line[len("data:") :].strip()
+            if payload and payload != "[DONE]":
+                events.append(json.loads(payload))
+    return events
+
+
+def _set(attrs: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        attrs[key] = value
+
+
+def _openai_usage(attrs: dict[str, Any], usage: dict[str, Any] | None) -> None:
+    if not usage:
+        return
+    _set(attrs, sc.GEN_AI_USAGE_INPUT_TOKENS, usage.get("prompt_tokens"))
+    _set(attrs, sc.GEN_AI_USAGE_OUTPUT_TOKENS, usage.get("completion_tokens"))
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    _set(attrs, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cached)
+    _set(
+        attrs,
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        (usage.get("completion_tokens_details") or {}).get("reasoning_tokens"),
+    )
+
+
+def _responses_usage(attrs: dict[str, Any], usage: dict[str, Any] | None) -> None:
+    if not usage:
+        return
+    _set(attrs, sc.GEN_AI_USAGE_INPUT_TOKENS, usage.get("input_tokens"))
+    _set(attrs, sc.GEN_AI_USAGE_OUTPUT_TOKENS, usage.get("output_tokens"))
+    _set(attrs, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, (usage.get("input_tokens_details") or {}).get("cached_tokens"))
+    _set(
+        attrs,
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        (usage.get("output_tokens_details") or {}).get("reasoning_tokens"),
+    )
+
+
+def _anthropic_usage(attrs: dict[str, Any], usage: dict[str, Any]) -> None:
+    read = usage.get("cache_read_input_tokens")
+    created = usage.get("cache_creation_input_tokens")
+    if usage.get("input_tokens") is not None:  # Anthropic's count excludes the cache; the span's includes it
+        attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage["input_tokens"] + (read or 0) + (created or 0)
+    _set(attrs, sc.GEN_AI_USAGE_OUTPUT_TOKENS, usage.get("output_tokens"))
+    _set(attrs, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, read)
+    _set(attrs, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, created)
+
+
+def expected_attributes(provider: str, endpoint: str, body: str, stream: bool) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if provider == "anthropic":
+        if stream:
+            usage: dict[str, Any] = {}
+            stop = None
+            for event in sse_data(body):
+                if event["type"] == "message_start":
+                    message = event["message"]
+                    attrs[sc.GEN_AI_RESPONSE_ID] = message["id"]
+                    attrs[sc.GEN_AI_RESPONSE_MODEL] = message["model"]
+                    usage.update({k: v for k, v in message["usage"].items() if v is not None})
+                elif event["type"] == "message_delta":
+                    stop = event["delta"].get("stop_reason") or stop
+                    usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+        else:
+            message = json.loads(body)
+            attrs[sc.GEN_AI_RESPONSE_ID] = message["id"]
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = message["model"]
+            usage, stop = message["usage"], message.get("stop_reason")
+        if stop:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (stop,)
+        _anthropic_usage(attrs, usage)
+        return attrs
+
+    if endpoint == "responses":
+        # a stream's last lifecycle event carries the whole response
+        response = [e["response"] for e in sse_data(body) if "response" in e][-1] if stream else json.loads(body)
+        attrs[sc.GEN_AI_RESPONSE_ID] = response["id"]
+        attrs[sc.GEN_AI_RESPONSE_MODEL] = response["model"]
+        _responses_usage(attrs, response.get("usage"))
+        return attrs
+
+    if endpoint == "embeddings":
+        response = json.loads(body)
+        attrs[sc.GEN_AI_RESPONSE_MODEL] = response["model"]
+        _set(attrs, sc.GEN_AI_USAGE_INPUT_TOKENS, response["usage"].get("prompt_tokens"))
+        return attrs
+
+    # chat/completions and legacy completions
+    if stream:
+        chunks = sse_data(body)
+        attrs[sc.GEN_AI_RESPONSE_ID] = chunks[0]["id"]
+        attrs[sc.GEN_AI_RESPONSE_MODEL] = chunks[0]["model"]
+        reasons: dict[int, str] = {}
+        for chunk in chunks:
+            for choice in chunk.get("choices") or ():
+                if choice.get("finish_reason"):
+                    reasons[choice.get("index", 0)] = choice["finish_reason"]
+            _openai_usage(attrs, chunk.get("usage"))
+        if reasons:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(reasons[i] for i in sorted(reasons))
+    else:
+        response = json.loads(body)
+        attrs[sc.GEN_AI_RESPONSE_ID] = response["id"]
+        attrs[sc.GEN_AI_RESPONSE_MODEL] = response["model"]
+        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(c["finish_reason"] for c in response["choices"])
+        _openai_usage(attrs, response.get("usage"))
+    return attrs

@@ -1,0 +1,136 @@
+"""Every recording, replayed through the real client libraries, gives one LLM span whose attributes
+equal what the response says (usage, id, model, finish reasons) and what the request asked for.
+
+Runs over the project's own fixtures (tests/fixtures) always, and over ../shared/recorded when present.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from agentops_otel import semconv as sc
+from tests.conftest import fixture_path, recorded_path
+from tests.instrumentation.expected import expected_attributes
+from tests.support.replay import FIXTURES_DIR, ReplayServer, endpoint_of
+
+RECORDED = {
+    "openai": [
+        "chat_404_model_not_found", "chat_basic", "chat_extra_params", "chat_multiple_choices",
+        "chat_multiple_choices_streaming", "chat_multiple_tools_streaming", "chat_prompt_caching", "chat_reasoning",
+        "chat_streaming", "chat_streaming_not_complete", "chat_streaming_with_usage", "chat_tool_calls",
+        "completions_legacy", "completions_legacy_streaming", "embeddings", "embeddings_model_not_found",
+        "responses_api_error", "responses_basic", "responses_cache_tokens", "responses_reasoning_tokens",
+        "responses_streaming", "responses_tool_call",
+    ],
+    "anthropic": [
+        "messages_all_params", "messages_api_error", "messages_basic", "messages_cache_tokens",
+        "messages_prompt_caching_stream", "messages_stream_closed_early", "messages_stream_helper",
+        "messages_stream_interrupted", "messages_streaming", "messages_streaming_cache_tokens", "messages_thinking",
+        "messages_thinking_streaming", "messages_tool_use", "messages_tools_history", "messages_tools_streaming",
+    ],
+}  # fmt: skip
+OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for p in FIXTURES_DIR.glob("*/*.json"))
+OPERATIONS = {"chat/completions": "chat", "completions": "text_completion", "embeddings": "embeddings"}
+
+
+def method_for(provider: str, endpoint: str, client: Any) -> Any:
+    if provider == "anthropic":
+        return client.messages.create
+    return {
+        "chat/completions": client.chat.completions.create,
+        "completions": client.completions.create,
+        "embeddings": client.embeddings.create,
+        "responses": client.responses.create,
+    }[endpoint]
+
+
+def as_kwargs(method: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The recorded request body as keyword arguments (fields the method does not name go in extra_body)."""
+    names = inspect.signature(method).parameters
+    kwargs = {k: v for k, v in body.items() if k in names}
+    extra = {k: v for k, v in body.items() if k not in names}
+    if extra:
+        kwargs["extra_body"] = extra
+    return kwargs
+
+
+def requested_max_tokens(body: dict[str, Any]) -> Any:
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        if body.get(key) is not None:
+            return body[key]
+    return None
+
+
+def replay_and_check(path: Path, provider: str, server: ReplayServer, tracing: Any) -> None:
+    interactions = server.load(path)
+    if provider == "openai":
+        client: Any = openai.OpenAI(base_url=server.openai_base_url, api_key="test-key", max_retries=0)
+    else:
+        client = anthropic.Anthropic(base_url=server.base_url, api_key="test-key", max_retries=0)
+    with client:
+        for interaction in interactions:
+            tracing.exporter.clear()
+            request, response = interaction["request"], interaction["response"]
+            endpoint = endpoint_of(request["uri"])
+            body = json.loads(request["body"])
+            stream = bool(body.get("stream"))
+            method = method_for(provider, endpoint, client)
+            error: Exception | None = None
+            try:
+                result = method(**as_kwargs(method, body))
+                if stream:
+                    events = list(result)
+                    assert events
+            except (openai.APIStatusError, anthropic.APIStatusError) as exc:
+                error = exc
+            span = tracing.only_llm_span()
+            attrs = dict(span.attributes)
+            operation = OPERATIONS.get(endpoint, "chat")
+            assert span.kind is SpanKind.CLIENT
+            assert span.name == f"{operation} {body['model']}"
+            assert attrs[sc.GEN_AI_OPERATION_NAME] == operation
+            assert attrs[sc.GEN_AI_PROVIDER_NAME] == provider
+            assert attrs[sc.GEN_AI_REQUEST_MODEL] == body["model"]
+            assert attrs[sc.SERVER_ADDRESS] == "127.0.0.1"
+            assert attrs[sc.SERVER_PORT] == server.port
+            assert attrs.get(sc.GEN_AI_REQUEST_MAX_TOKENS) == requested_max_tokens(body)
+            assert attrs.get(sc.GEN_AI_REQUEST_TEMPERATURE) == body.get("temperature")
+            assert attrs.get(sc.GEN_AI_REQUEST_SEED) == body.get("seed")
+            assert attrs.get(sc.GEN_AI_REQUEST_STREAM) is (True if stream else None)
+            assert sc.GEN_AI_INPUT_MESSAGES not in attrs and sc.GEN_AI_OUTPUT_MESSAGES not in attrs  # capture is off
+            if response["status"] >= 400:
+                assert error is not None and error.status_code == response["status"]
+                assert span.status.status_code is StatusCode.ERROR
+                assert attrs[sc.ERROR_TYPE] == type(error).__qualname__
+                assert [e.name for e in span.events] == ["exception"]
+                continue
+            assert error is None
+            assert span.status.status_code is StatusCode.UNSET
+            expected = expected_attributes(provider, endpoint, response["body"], stream)
+            assert expected[sc.GEN_AI_RESPONSE_MODEL]
+            produced = {k: v for k, v in attrs.items() if k.startswith(("gen_ai.usage.", "gen_ai.response."))}
+            produced.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None)
+            if endpoint == "responses":  # finish reasons are derived from the status (tested separately)
+                produced.pop(sc.GEN_AI_RESPONSE_FINISH_REASONS, None)
+            assert produced == expected
+            if stream:
+                assert attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+
+
+@pytest.mark.parametrize("name", OWN)
+def test_own_fixture(name: str, replay_server: ReplayServer, tracing: Any) -> None:
+    replay_and_check(fixture_path(name), name.split("/")[0], replay_server, tracing)
+
+
+@pytest.mark.recorded
+@pytest.mark.parametrize("name", [f"{p}/{n}.json" for p, names in RECORDED.items() for n in names])
+def test_recorded(name: str, replay_server: ReplayServer, tracing: Any) -> None:
+    replay_and_check(recorded_path(name), name.split("/")[0], replay_server, tracing)
