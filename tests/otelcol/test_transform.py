@@ -1,0 +1,320 @@
+"""The real OpenTelemetry Collector running otel-collector.yaml writes the attributes the Python collector does.
+
+Hand-made spans (current and older conventions) go in through the OTel SDK's OTLP exporters; the
+collector's file exporter gives them back. The expectation for every span is the agentops-otel
+collector's own enrichment (:func:`agentops_otel.collector.enrich.enrich_attributes`).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentops_otel import semconv as sc
+from agentops_otel.collector.enrich import enrich_attributes, enrichment
+from agentops_otel.otelcol_config import CURATED_MODELS, PriceGroup, price_groups
+from agentops_otel.pricing import PRICE_SOURCE, PROVIDER_NAMES, UNKNOWN_MODEL_SOURCE
+from tests.otelcol.otelcol import Otelcol, attribute_differences, send_spans, validate
+
+pytestmark = pytest.mark.otelcol
+
+MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.OPENINFERENCE_MODEL_NAME)
+PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OPENINFERENCE_PROVIDER)
+
+
+def _tiers(group: PriceGroup) -> list[int]:
+    r = group.rates
+    return sorted({start for rate in (r.input, r.output, r.cache_read, r.cache_write) for start, _ in rate.tiers})
+
+
+def _usage(rng: random.Random, input_tokens: int) -> dict[str, Any]:
+    cache_read = rng.randint(0, input_tokens // 2)
+    return {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: rng.randint(1, 4000),
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read,
+        sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: rng.randint(0, input_tokens - cache_read),
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: rng.randint(0, 500),
+    }
+
+
+def curated_cases() -> list[tuple[str, dict[str, Any]]]:
+    """Every priced name, with and without a provider, prefixed, in upper case, below and above each tier."""
+    rng = random.Random(5)
+    homes = {name.lower(): home.lower() for home, name in CURATED_MODELS}
+    cases = []
+    for group in price_groups():
+        for name in group.names:
+            home = homes.get(name) if homes.get(name) in group.providers else None
+            provider = home or (group.providers[0] if group.providers else None)
+            variants: list[tuple[str, str | None]] = []
+            if group.without_provider:
+                variants.append((name, None))
+            if provider is not None:
+                variants.append((name.upper(), provider))
+                if provider in PROVIDER_NAMES:
+                    variants.append((f"{provider}/{name}", None))
+            for tokens in [rng.randint(1, 20_000), *(start + rng.randint(1, 5000) for start in _tiers(group))]:
+                for model, provider_name in variants:
+                    attrs = {MODEL_KEYS[len(cases) % 3]: model, **_usage(rng, tokens)}
+                    if provider_name is not None:
+                        attrs[PROVIDER_KEYS[len(cases) % 3]] = provider_name
+                    if len(cases) % 2:
+                        attrs[sc.SPAN_KIND] = sc.KIND_LLM
+                    cases.append((f"curated-{len(cases)}", attrs))
+    return cases
+
+
+NORMALISATION_CASES: dict[str, dict[str, Any]] = {
+    "legacy-openai": {
+        sc.GEN_AI_SYSTEM: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+        sc.LEGACY_PROMPT_TOKENS: 120,
+        sc.LEGACY_COMPLETION_TOKENS: 30,
+    },
+    "counts-as-strings": {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4.1",
+        sc.LEGACY_PROMPT_TOKENS: "1200",
+        sc.LEGACY_COMPLETION_TOKENS: "+30",
+        sc.LEGACY_REASONING_TOKENS: "0",
+    },
+    "counts-as-doubles": {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_RESPONSE_MODEL: "o3-mini",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 100.0,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 20.0,
+    },
+    "invalid-current-names-fall-back": {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: -1,
+        sc.LEGACY_PROMPT_TOKENS: 50,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: "abc",
+        sc.LEGACY_COMPLETION_TOKENS: 1.5,
+        sc.OPENINFERENCE_COMPLETION_TOKENS: 9,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: True,
+        sc.LEGACY_CACHE_READ_TOKENS: 10,
+    },
+    "openinference": {
+        sc.OPENINFERENCE_MODEL_NAME: "gpt-4o",
+        sc.OPENINFERENCE_PROVIDER: "openai",
+        sc.OPENINFERENCE_PROMPT_TOKENS: 1000,
+        sc.OPENINFERENCE_COMPLETION_TOKENS: 200,
+        sc.OPENINFERENCE_CACHE_READ_TOKENS: 300,
+        sc.OPENINFERENCE_REASONING_TOKENS: 50,
+    },
+    "anthropic-legacy-exclusive-input": {
+        sc.GEN_AI_SYSTEM: "anthropic",
+        sc.GEN_AI_REQUEST_MODEL: "claude-3-5-sonnet-20241022",
+        sc.LEGACY_PROMPT_TOKENS: 100,
+        sc.LEGACY_CACHE_READ_TOKENS: 2000,
+        sc.LEGACY_CACHE_CREATION_TOKENS: 500,
+        sc.LEGACY_COMPLETION_TOKENS: 50,
+    },
+    "anthropic-legacy-input-above-cache": {  # an older name means exclusive even when it exceeds the cache
+        sc.GEN_AI_SYSTEM: "anthropic",
+        sc.GEN_AI_RESPONSE_MODEL: "claude-opus-4-5-20251101",
+        sc.LEGACY_PROMPT_TOKENS: "3000",
+        sc.LEGACY_CACHE_READ_TOKENS: 1000,
+        sc.LEGACY_COMPLETION_TOKENS: 70,
+    },
+    "anthropic-current-names-exclusive": {
+        sc.GEN_AI_PROVIDER_NAME: "Anthropic",
+        sc.GEN_AI_RESPONSE_MODEL: "claude-sonnet-4-5-20250929",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 10,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+    },
+    "anthropic-current-names-inclusive": {
+        sc.GEN_AI_PROVIDER_NAME: "anthropic",
+        sc.GEN_AI_RESPONSE_MODEL: "claude-haiku-4-5",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 3000,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+        sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: 200,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+    },
+    "anthropic-openinference-cache-write": {
+        sc.OPENINFERENCE_MODEL_NAME: "claude-opus-4-1",
+        sc.OPENINFERENCE_PROVIDER: "anthropic",
+        sc.OPENINFERENCE_PROMPT_TOKENS: 40,
+        sc.OPENINFERENCE_CACHE_WRITE_TOKENS: 4000,
+        sc.OPENINFERENCE_COMPLETION_TOKENS: 400,
+    },
+    "provider-prefix-is-not-a-provider-for-the-anthropic-rule": {
+        sc.GEN_AI_REQUEST_MODEL: "anthropic/claude-sonnet-4-5",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 10,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+    },
+    "cache-read-above-input-is-capped": {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 100,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 500,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 1,
+    },
+    "cache-write-above-the-rest-is-capped": {
+        sc.GEN_AI_PROVIDER_NAME: "anthropic",
+        sc.GEN_AI_REQUEST_MODEL: "claude-3-7-sonnet-20250219",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 900,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 600,
+        sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: 400,
+    },
+    "response-model-wins": {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+        sc.GEN_AI_RESPONSE_MODEL: "gpt-4o-2024-05-13",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 1000,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 100,
+    },
+    "empty-response-model-falls-back": {
+        sc.GEN_AI_PROVIDER_NAME: "OPENAI",
+        sc.GEN_AI_RESPONSE_MODEL: "",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4.1-nano",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 1000,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 100,
+    },
+    "tier-above-200k": {
+        sc.GEN_AI_PROVIDER_NAME: "gcp.gemini",
+        sc.GEN_AI_REQUEST_MODEL: "gemini-2.5-pro",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 250_000,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 3000,
+    },
+    "llm-kind-without-model-or-tokens": {sc.SPAN_KIND: sc.KIND_LLM},
+    "unknown-model": {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "my-private-model",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 10,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 1,
+        sc.COST_INPUT: 9.0,  # client-sent: never trusted, dropped
+    },
+    "client-sent-source-replaced": {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-5",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 10,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 1,
+        sc.COST_SOURCE: "made-up",
+        sc.COST_OUTPUT: 3.0,
+    },
+}
+
+NON_LLM_CASES: dict[str, dict[str, Any]] = {
+    "plain": {"http.request.method": "GET", "url.path": "/", "http.response.status_code": 200},
+    "tool": {sc.SPAN_KIND: sc.KIND_TOOL, sc.GEN_AI_TOOL_NAME: "search", sc.GEN_AI_OPERATION_NAME: "execute_tool"},
+    "session-root": {
+        sc.SPAN_KIND: sc.KIND_SESSION,
+        sc.SESSION_ID: "0b7d4a52-5a5b-4e8f-8f6c-2f3f6c1b9c11",
+        sc.SESSION_TAGS: ("a", "b"),
+    },
+    "model-without-tokens": {sc.GEN_AI_REQUEST_MODEL: "gpt-4o", sc.GEN_AI_PROVIDER_NAME: "openai"},
+    "tokens-without-model": {sc.GEN_AI_USAGE_INPUT_TOKENS: 5, sc.LEGACY_COMPLETION_TOKENS: "7"},
+    "empty-model-with-tokens": {sc.GEN_AI_REQUEST_MODEL: "", sc.GEN_AI_USAGE_INPUT_TOKENS: 5},
+    "cost-on-a-non-llm-span": {sc.GEN_AI_USAGE_COST: 1.5, "x": True},
+}
+
+
+def _check(otelcol: Otelcol, cases: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
+    received = otelcol.wait_for_names(list(cases))
+    problems = {}
+    for name in cases:
+        diff = attribute_differences(received[name]["attributes"], expected[name])
+        if diff:
+            problems[name] = diff
+    assert not problems, problems
+
+
+def test_every_curated_model_costs_what_the_python_collector_says(otelcol: Otelcol) -> None:
+    cases = dict(curated_cases())
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    for name, attrs in expected.items():  # the Python side prices them all: the comparison is not vacuous
+        assert attrs[sc.COST_SOURCE] == PRICE_SOURCE, (name, cases[name])
+        assert isinstance(attrs[sc.GEN_AI_USAGE_COST], float)
+    assert sum(1 for attrs in expected.values() if attrs[sc.GEN_AI_USAGE_COST] > 0) > len(cases) * 0.9
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected)
+
+
+def test_tokens_are_normalised_and_priced_like_the_python_collector(otelcol: Otelcol) -> None:
+    cases = {f"norm-{name}": attrs for name, attrs in NORMALISATION_CASES.items()}
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected)
+    received = otelcol.wait_for_names(list(cases))
+    legacy = received["norm-anthropic-legacy-exclusive-input"]["attributes"]
+    assert legacy[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2600  # 100 uncached + 2000 read + 500 written
+    assert received["norm-unknown-model"]["attributes"][sc.COST_SOURCE] == UNKNOWN_MODEL_SOURCE
+    assert sc.COST_INPUT not in received["norm-unknown-model"]["attributes"]
+
+
+def test_non_llm_spans_pass_unchanged(otelcol: Otelcol) -> None:
+    cases = {f"plain-{name}": attrs for name, attrs in NON_LLM_CASES.items()}
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    expected = {name: {k: list(v) if isinstance(v, tuple) else v for k, v in a.items()} for name, a in cases.items()}
+    _check(otelcol, cases, expected)
+
+
+def test_a_cost_already_present_is_kept(otelcol: Otelcol) -> None:
+    attrs = {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+        sc.LEGACY_PROMPT_TOKENS: 1000,
+        sc.LEGACY_COMPLETION_TOKENS: 10,
+        sc.GEN_AI_USAGE_COST: 0.5,
+        sc.COST_SOURCE: "upstream",
+    }
+    send_spans(otelcol.http_endpoint, [("kept-cost", attrs)])
+    got = otelcol.wait_for_names(["kept-cost"])["kept-cost"]["attributes"]
+    expected = {**attrs, **enrichment(attrs).usage}  # tokens normalised, cost attributes as sent
+    assert attribute_differences(got, expected) == []
+
+
+def test_the_grpc_receiver_runs_the_same_transform(otelcol: Otelcol) -> None:
+    cases = {f"grpc-{name}": attrs for name, attrs in list(NORMALISATION_CASES.items())[:6]}
+    send_spans(otelcol.grpc_endpoint, list(cases.items()), grpc=True)
+    _check(otelcol, cases, {name: enrich_attributes(attrs) for name, attrs in cases.items()})
+
+
+def test_a_model_outside_the_curated_list_is_unknown_to_the_yaml(otelcol: Otelcol) -> None:
+    """Documented limit: the YAML prices only curated names; the Python collector prices every genai-prices model."""
+    attrs = {
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini-realtime-preview",
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 10,
+    }
+    assert enrich_attributes(attrs)[sc.COST_SOURCE] == PRICE_SOURCE
+    send_spans(otelcol.http_endpoint, [("uncurated", attrs)])
+    got = otelcol.wait_for_names(["uncurated"])["uncurated"]["attributes"]
+    assert got[sc.COST_SOURCE] == UNKNOWN_MODEL_SOURCE and sc.GEN_AI_USAGE_COST not in got
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {
+            "AGENTOPS_OTELCOL_EXPORTERS": "[otlphttp/agentops, otlphttp/backend, debug]",
+            "AGENTOPS_OTELCOL_BACKEND_ENDPOINT": "http://127.0.0.1:9",
+            "AGENTOPS_OTELCOL_BACKEND_HEADERS": '{authorization: "Bearer x", x-team: t}',
+            "AGENTOPS_OTELCOL_DEBUG_VERBOSITY": "detailed",
+        },
+    ],
+    ids=["defaults", "all-exporters"],
+)
+def test_otelcol_validate_accepts_the_file(otelcol_bin: Path, env: dict[str, str]) -> None:
+    result = validate(otelcol_bin, env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_otelcol_validate_rejects_a_broken_statement(otelcol_bin: Path, tmp_path: Path) -> None:
+    """validate parses the OTTL, so the test above would catch a statement the collector cannot run."""
+    from tests.otelcol.otelcol import CONFIG
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(CONFIG.read_text().replace("set(span.cache", "sett(span.cache", 1))
+    result = validate(otelcol_bin, config=broken)
+    assert result.returncode != 0
+    assert "sett" in result.stderr
