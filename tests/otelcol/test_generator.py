@@ -1,0 +1,109 @@
+"""The generator of otel-collector.yaml: the checked-in file is fresh, and curation refuses what OTTL cannot follow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentops_otel import otelcol_config as gen
+from agentops_otel.pricing import PRICE_SOURCE, rates_for
+from tests.otelcol.otelcol import CONFIG, REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def fresh() -> str:
+    return gen.render()
+
+
+def test_checked_in_yaml_equals_a_fresh_generation(fresh: str) -> None:
+    assert CONFIG.read_text() == fresh, (
+        "otel-collector.yaml is stale: run agentops-otel collector-config -o otel-collector.yaml"
+    )
+
+
+def test_check_flag_fails_on_a_stale_file(tmp_path: Path) -> None:
+    stale = tmp_path / "otel-collector.yaml"
+    stale.write_text(CONFIG.read_text().replace("genai-prices", "genai-prices-old", 1))
+    command = [sys.executable, "-m", "agentops_otel.cli", "collector-config", "--check"]
+    assert subprocess.run([*command, str(stale)], capture_output=True, cwd=REPO_ROOT).returncode == 1
+    assert subprocess.run([*command, str(CONFIG)], capture_output=True, cwd=REPO_ROOT).returncode == 0
+
+
+def test_output_flag_writes_the_file(tmp_path: Path, fresh: str) -> None:
+    out = tmp_path / "out.yaml"
+    assert gen.main(["--output", str(out)]) == 0
+    assert out.read_text() == fresh
+
+
+def test_yaml_shape(fresh: str) -> None:
+    config = yaml.safe_load(fresh)
+    pipeline = config["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"]
+    assert pipeline["processors"] == ["memory_limiter", gen.TRANSFORM_ID, "batch"]
+    transform = config["processors"][gen.TRANSFORM_ID]
+    assert transform["error_mode"] == "ignore"
+    [group] = transform["trace_statements"]
+    assert group["conditions"] and len(group["statements"]) == len(gen.trace_statements())
+    headers = config["exporters"][gen.AGENTOPS_EXPORTER_ID]["headers"]
+    assert headers == {"X-Agentops-Api-Key": "${env:AGENTOPS_API_KEY:-}"}
+    # every $ of the OTTL is escaped, so only ${env:...} references are expanded by the collector
+    for statement in group["statements"]:
+        assert "$" not in statement.replace("$$", "")
+
+
+def test_every_priced_name_resolves_to_the_yaml_rates() -> None:
+    groups = gen.price_groups()
+    names = [name for g in groups for name in g.names]
+    assert len(names) == len(set(names))
+    for _home, name in gen.CURATED_MODELS:
+        assert name.lower() in names, name
+
+    def price(name: str, provider: str | None) -> tuple:
+        rates = rates_for(name, provider)
+        return (rates.input, rates.output, rates.cache_read, rates.cache_write) if rates else ()
+
+    for group in groups:
+        wanted = price(group.names[0], group.providers[0] if group.providers else None)
+        for name in group.names:
+            for provider in group.providers:
+                assert price(name, provider) == wanted, (name, provider)
+            if group.without_provider:
+                assert price(name, None) == wanted, name
+
+
+def test_float_literals_are_plain_decimals() -> None:
+    assert gen._float(Decimal("0.0000025")) == "0.0000025"
+    assert gen._float(Decimal("3")) == "3.0"
+    assert gen._float(Decimal("1.25E-7")) == "0.000000125"
+
+
+def test_ottl_strings_and_yaml_quotes_are_escaped() -> None:
+    assert gen._str('a"b\\c') == '"a\\"b\\\\c"'
+    assert gen._yaml_quote("x == 'y' and IsMatch(z, \"^a$\")") == "'x == ''y'' and IsMatch(z, \"^a$$\")'"
+    assert gen._regex_escape("gpt-4.1") == "gpt-4\\.1"
+
+
+def test_time_of_day_prices_are_refused() -> None:
+    with pytest.raises(gen.CurationError, match="time of day"):
+        gen.price_groups([("deepseek", "deepseek-chat")])
+
+
+def test_a_price_change_in_the_future_is_refused() -> None:
+    # claude-sonnet-4-6 gets a new price on a date in genai-prices' data: curating it earlier is refused
+    with pytest.raises(gen.CurationError, match="changes on"):
+        gen.price_groups([("anthropic", "claude-sonnet-4-6")], today=dt.date(2025, 1, 1))
+
+
+def test_an_unpriced_name_is_refused() -> None:
+    with pytest.raises(gen.CurationError, match="no price"):
+        gen.price_groups([("openai", "not-a-model-at-all")])
+
+
+def test_the_source_written_is_pricing_py_s(fresh: str) -> None:
+    assert f'"{PRICE_SOURCE}"' in fresh
