@@ -36,9 +36,13 @@ def _memory_and_disk() -> tuple[int | None, int | None]:
         return None, None
 
 
-@functools.cache
 def host_attributes() -> dict[str, Any]:
-    """Resource attributes describing the host, OS, Python runtime and SDK (OpenTelemetry names where they exist)."""
+    """Resource attributes describing the host, OS, Python runtime, process and SDK (OpenTelemetry names)."""
+    return {**_static_attributes(), sc.PROCESS_PID: os.getpid()}  # the pid changes in a forked child
+
+
+@functools.cache
+def _static_attributes() -> dict[str, Any]:
     memory, disk = _memory_and_disk()
     attrs: dict[str, Any] = {
         sc.HOST_NAME: socket.gethostname(),

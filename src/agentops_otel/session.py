@@ -132,7 +132,9 @@ class Session:
 
     def _start_root(self) -> trace.Span:
         if self.is_inherited or not self._client.recording:
-            remote = SpanContext(self.trace_id, self.root_span_id, is_remote=True, trace_flags=TraceFlags.SAMPLED)
+            remote = SpanContext(
+                self.trace_id, self.root_span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+            )
             return NonRecordingSpan(remote)
         return self._client.start_root_span(self, ROOT_SPAN_NAME, self._root_attributes(), self._start_ns)
 

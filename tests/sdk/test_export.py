@@ -1,0 +1,301 @@
+"""Integration: real OTLP/HTTP export to a receiver process, real child processes, signals, dead collectors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from decimal import Decimal
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+import agentops_otel as ao
+from agentops_otel import semconv as sc
+from agentops_otel.client import EXIT_REASON
+from agentops_otel.session import root_span_id
+from tests.sdk.conftest import refused_endpoint, run_child, start_child
+from tests.support.otlp_sink import trace_hex
+
+ROOT = sc.KIND_SESSION
+
+
+def session_id_from(stdout: str) -> str:
+    for line in stdout.splitlines():
+        if line.startswith("SESSION "):
+            return line.split()[1]
+    raise AssertionError(f"no SESSION line in {stdout!r}")
+
+
+def root_span(spans):
+    roots = [s for s in spans if s["attributes"].get(sc.SPAN_KIND) == ROOT]
+    assert len(roots) == 1, [s["name"] for s in spans]
+    return roots[0]
+
+
+def wait_for_root(sink, session_id, timeout=30):
+    return sink.wait_for(
+        lambda spans: any(s["parent_span_id"] == "" for s in spans), timeout=timeout, trace_id=trace_hex(session_id)
+    )
+
+
+def wait_exit(process, timeout):
+    try:
+        return process.wait(timeout=timeout)
+    except Exception:
+        process.kill()
+        process.wait()
+        raise
+
+
+def read_until(process, marker: str, timeout: float = 30) -> list[str]:
+    """Lines of the child's stdout up to and including ``marker`` (bounded by ``timeout``)."""
+    import threading
+
+    lines: list[str] = []
+    found = threading.Event()
+
+    def reader() -> None:
+        for line in process.stdout:
+            lines.append(line.strip())
+            if line.strip() == marker:
+                found.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    assert found.wait(timeout), f"child never printed {marker}: {lines} {process.poll()}"
+    return lines
+
+
+# --- in-process, real OTLP/HTTP -----------------------------------------------------------------
+def test_spans_reach_a_real_otlp_receiver_with_ids_parents_and_api_key(sdk, sink):
+    session = ao.init(endpoint=sink.endpoint, api_key="key-123", tracer_provider=TracerProvider(), exit_handlers=False)
+    sdk.client.config.instrument_llm_calls = False
+
+    @ao.record_action("plan")
+    def plan():
+        ao.record(ao.LLMEvent(model="gpt-4o", provider="openai", prompt_tokens=10, completion_tokens=5))
+
+    plan()
+    cost = session.end_session("Failure", "gave up")
+    spans = wait_for_root(sink, session.session_id)
+    assert len(spans) == 3
+    root = root_span(spans)
+    assert root["trace_id"] == trace_hex(session.session_id)
+    assert root["span_id"] == f"{root_span_id(session.session_id):016x}"
+    assert root["attributes"][sc.SESSION_END_STATE] == "Failure"
+    assert root["attributes"][sc.SESSION_END_STATE_REASON] == "gave up"
+    assert root["status"]["code"] == 2  # ERROR
+    by_name = {s["name"]: s for s in spans}
+    assert by_name["plan"]["parent_span_id"] == root["span_id"]
+    assert by_name["chat gpt-4o"]["parent_span_id"] == by_name["plan"]["span_id"]
+    assert by_name["chat gpt-4o"]["kind"] == 3  # CLIENT
+    assert by_name["chat gpt-4o"]["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 10
+    assert {s["api_key"] for s in spans} == {"key-123"}
+    assert cost > 0
+
+
+def test_end_session_with_a_refused_collector_is_bounded(sdk):
+    session = ao.init(
+        endpoint=refused_endpoint(), max_wait_time=1000, tracer_provider=TracerProvider(), exit_handlers=False
+    )
+    for _ in range(200):
+        ao.record(ao.ActionEvent())
+    started = time.monotonic()
+    assert session.end_session("Success") == Decimal(0)
+    assert time.monotonic() - started < 1.0 + 0.5
+
+
+def test_end_session_with_a_hung_collector_is_bounded(sdk, blackhole):
+    session = ao.init(endpoint=blackhole, max_wait_time=1000, tracer_provider=TracerProvider(), exit_handlers=False)
+    for _ in range(200):
+        ao.record(ao.ActionEvent())
+    started = time.monotonic()
+    session.end_session("Success")
+    assert time.monotonic() - started < 1.0 + 0.5
+
+
+def test_a_burst_of_50k_events_loses_nothing(sdk, sink):
+    session = ao.init(
+        endpoint=sink.endpoint, tracer_provider=TracerProvider(), exit_handlers=False, max_wait_time=60_000
+    )
+    for _ in range(50_000):
+        ao.record(ao.ActionEvent())
+    session.end_session("Success")
+    assert sink.wait_for_count(50_001, timeout=120) == 50_001
+    assert session.get_analytics()["Actions"] == 50_000
+
+
+def test_otel_sdk_disabled_is_a_cheap_no_op(sdk, sink, monkeypatch):
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    session = ao.init(endpoint=sink.endpoint)
+    assert isinstance(session, ao.Session) and session.is_running
+    assert sdk.client.config.sdk_disabled and not sdk.client.recording
+
+    @ao.record_tool("t")
+    def tool(x):
+        return x * 2
+
+    started = time.perf_counter()
+    for i in range(10_000):
+        ao.record(ao.ActionEvent())
+        assert tool(i) == i * 2
+    per_call = (time.perf_counter() - started) / 10_000
+    ao.add_tags(["x"])
+    assert ao.get_analytics()["Cost"] == "0.00"
+    assert ao.end_session("Success") == Decimal(0)
+    assert session.end_state == "Success"
+    assert sink.count() == 0
+    assert per_call < 200e-6  # generous for a noisy box; measured ~10 µs (see bench/bench_sdk.py)
+
+
+# --- real child processes ---------------------------------------------------------------------
+def test_exit_without_end_session_ends_indeterminate_and_flushes(sink):
+    child = run_child("exit", sink.endpoint)
+    assert child.returncode == 0, child.stderr
+    session_id = session_id_from(child.stdout)
+    spans = wait_for_root(sink, session_id)
+    root = root_span(spans)
+    assert root["attributes"][sc.SESSION_END_STATE] == "Indeterminate"
+    assert root["attributes"][sc.SESSION_END_STATE_REASON] == EXIT_REASON
+    assert {s["name"] for s in spans} == {"session", "before-exit"}
+    resource = root["resource"]
+    assert resource[sc.HOST_NAME] and resource[sc.PROCESS_RUNTIME_NAME] == "cpython"
+    assert resource[sc.SERVICE_NAME] == "agentops-otel" and resource[sc.SDK_VERSION]
+    assert {s["api_key"] for s in spans} == {"child-key"}
+
+
+def test_uncaught_exception_ends_failure_and_the_previous_hook_still_runs(sink):
+    child = run_child("raise", sink.endpoint)
+    assert child.returncode == 1
+    assert "RuntimeError: boom" in child.stderr and "Traceback" in child.stderr
+    session_id = session_id_from(child.stdout)
+    spans = wait_for_root(sink, session_id)
+    root = root_span(spans)
+    assert root["attributes"][sc.SESSION_END_STATE] == "Failure"
+    assert root["attributes"][sc.SESSION_END_STATE_REASON] == "RuntimeError: boom"
+    assert root["status"]["code"] == 2
+    (error,) = [s for s in spans if s["attributes"].get(sc.SPAN_KIND) == sc.KIND_ERROR]
+    assert error["parent_span_id"] == root["span_id"]
+    assert error["events"][0]["name"] == "exception"
+    assert "boom" in error["events"][0]["attributes"]["exception.message"]
+
+
+def test_sigint_ends_the_session_then_raises_keyboard_interrupt(sink):
+    process = start_child("wait", sink.endpoint)
+    lines = read_until(process, "READY")
+    process.send_signal(signal.SIGINT)
+    code = wait_exit(process, 30)
+    stderr = process.stderr.read()
+    assert "KeyboardInterrupt" in stderr
+    assert code in (-signal.SIGINT, 130, 1)
+    session_id = session_id_from("\n".join(lines))
+    root = root_span(wait_for_root(sink, session_id))
+    assert root["attributes"][sc.SESSION_END_STATE] == "Indeterminate"
+    assert root["attributes"][sc.SESSION_END_STATE_REASON] == "Process received SIGINT"
+
+
+def test_sigterm_ends_the_session_flushes_and_dies_by_the_signal(sink):
+    process = start_child("wait", sink.endpoint)
+    lines = read_until(process, "READY")
+    process.send_signal(signal.SIGTERM)
+    assert wait_exit(process, 30) == -signal.SIGTERM
+    session_id = session_id_from("\n".join(lines))
+    spans = wait_for_root(sink, session_id)
+    assert root_span(spans)["attributes"][sc.SESSION_END_STATE_REASON] == "Process received SIGTERM"
+    assert "before-signal" in {s["name"] for s in spans}
+
+
+def test_ctrl_c_with_a_hung_collector_exits_within_max_wait_time(blackhole):
+    process = start_child("wait", blackhole, "2000")
+    read_until(process, "READY")
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    wait_exit(process, 30)
+    assert time.monotonic() - started < 2.0 + 3.0
+
+
+def test_second_ctrl_c_never_hangs(blackhole):
+    process = start_child("wait", blackhole, "60000")  # the exit flush would wait a minute
+    read_until(process, "READY")
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # let the first interrupt reach the exit flush (timing only; correctness below)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    wait_exit(process, 30)
+    assert time.monotonic() - started < 10
+
+
+def test_inherited_session_across_two_processes_via_the_environment(sink):
+    parent = run_child("parent", sink.endpoint, timeout=90)
+    assert parent.returncode == 0, parent.stderr
+    session_id = session_id_from(parent.stdout)
+    spans = wait_for_root(sink, session_id)
+    spans = sink.wait_for(lambda s: len(s) >= 5, trace_id=trace_hex(session_id))
+    root = root_span(spans)
+    assert root["attributes"][sc.SESSION_END_STATE] == "Success"
+    by_name = {s["name"]: s for s in spans}
+    assert set(by_name) == {"session", "parent-before", "parent-after", "child-event", "execute_tool lookup"}
+    assert all(s["trace_id"] == trace_hex(session_id) for s in spans)
+    assert all(s["parent_span_id"] == root["span_id"] for s in spans if s is not root)
+    assert by_name["child-event"]["resource"][sc.PROCESS_PID] != root["resource"][sc.PROCESS_PID]
+
+
+def test_a_joining_process_can_end_the_session(sink):
+    owner = run_child("owner-no-end", sink.endpoint)
+    assert owner.returncode == 0, owner.stderr
+    session_id = session_id_from(owner.stdout)
+    sink.wait_for(lambda s: len(s) == 1, trace_id=trace_hex(session_id))  # no root: skip_auto_end_session
+    joiner = run_child("join-end", sink.endpoint, session_id)
+    assert joiner.returncode == 0, joiner.stderr
+    assert session_id_from(joiner.stdout) == session_id
+    spans = wait_for_root(sink, session_id)
+    root = root_span(spans)
+    assert root["span_id"] == f"{root_span_id(session_id):016x}"
+    assert root["attributes"][sc.SESSION_END_STATE] == "Failure"
+    assert root["attributes"][sc.SESSION_END_STATE_REASON] == "ended by the joining process"
+    assert {s["name"] for s in spans} == {"session", "owner-event", "joined"}
+    assert all(s["parent_span_id"] == root["span_id"] for s in spans if s is not root)
+
+
+def test_an_existing_tracer_provider_is_kept(sink):
+    child = run_child("existing-provider", sink.endpoint)
+    assert child.returncode == 0, child.stderr
+    assert "Overriding" not in child.stderr
+    report = json.loads(next(line[7:] for line in child.stdout.splitlines() if line.startswith("REPORT ")))
+    assert report["provider_kept"] and report["override_messages"] == []
+    # the application's own exporter still gets everything, ours too
+    assert report["app_exporter_names"] == ["app-only-span", "app-span-in-session", "inside-app-span", "session"]
+    session_id = session_id_from(child.stdout)
+    spans = wait_for_root(sink, session_id)
+    assert {s["name"] for s in spans} == {"session", "app-span-in-session", "inside-app-span"}
+    assert "app-only-span" not in {s["name"] for s in sink.spans()}
+
+
+def test_configuration_from_the_environment_at_init(sink):
+    child = run_child(
+        "env-only",
+        "unused",
+        AGENTOPS_API_KEY="env-key",
+        OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint,
+        OTEL_SERVICE_NAME="my-agent",
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test,team=ml",
+        AGENTOPS_DEFAULT_TAGS="alpha, beta",
+    )
+    assert child.returncode == 0, child.stderr
+    root = root_span(wait_for_root(sink, session_id_from(child.stdout)))
+    assert root["api_key"] == "env-key"
+    assert root["resource"][sc.SERVICE_NAME] == "my-agent"
+    assert root["resource"]["deployment.environment"] == "test" and root["resource"]["team"] == "ml"
+    assert root["attributes"][sc.SESSION_TAGS] == ["alpha", "beta"]
+
+
+@pytest.mark.parametrize("opt_out", ["true"])
+def test_env_data_opt_out_from_the_environment(sink, opt_out):
+    child = run_child(
+        "env-only", "unused", OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, AGENTOPS_ENV_DATA_OPT_OUT=opt_out
+    )
+    assert child.returncode == 0, child.stderr
+    root = root_span(wait_for_root(sink, session_id_from(child.stdout)))
+    assert not any(key.startswith(("host.", "os.", "agentops.host")) for key in root["resource"])
+    assert not any(key.startswith(("host.", "os.", "agentops.host")) for key in root["attributes"])
