@@ -1,0 +1,307 @@
+"""What the application gets back is unchanged; errors, raw responses, content capture, opt-ins,
+anthropic's own spans, and bugs of the instrumentation itself."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+import anthropic
+import openai
+import pydantic
+import pytest
+from openai.types.chat import ChatCompletion
+from opentelemetry.trace import StatusCode
+
+from agentops_otel import semconv as sc
+from agentops_otel.instrumentation import _patching, uninstrument
+from agentops_otel.instrumentation.openai import ChatCompletions
+from agentops_otel.usage import is_llm_span
+from tests.conftest import fixture_path
+from tests.support.replay import ReplayServer, load_interactions
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name a prime."}]}
+MESSAGES = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_bug_reports() -> None:
+    _patching._reported.clear()
+
+
+def recorded_body(name: str) -> str:
+    return load_interactions(fixture_path(name))[0]["response"]["body"]
+
+
+def test_return_value_is_unchanged(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    result = openai_client.chat.completions.create(**CHAT)
+    assert type(result) is ChatCompletion
+    assert result == ChatCompletion.model_validate_json(recorded_body("openai/chat_cached_reasoning.json"))
+    span = tracing.only_llm_span()
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2006  # cached tokens are part of prompt_tokens
+    assert span.attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1920
+    assert span.attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 192
+
+
+def test_request_parameters(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_tools_n2.json"))
+    openai_client.chat.completions.create(
+        **CHAT, n=2, max_tokens=50, top_p=0.5, stop="END", response_format={"type": "json_object"}
+    )
+    attrs = tracing.only_llm_span().attributes
+    assert attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] == 2
+    assert attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] == 50
+    assert attrs[sc.GEN_AI_REQUEST_TOP_P] == 0.5
+    assert attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
+    assert attrs[sc.GEN_AI_OUTPUT_TYPE] == "json"
+    assert attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls", "stop")
+
+
+def test_api_error(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_404.json"))
+    with pytest.raises(openai.NotFoundError) as raised:
+        openai_client.chat.completions.create(**CHAT)
+    assert raised.value.status_code == 404
+    assert raised.value.body["code"] == "model_not_found"
+    span = tracing.only_llm_span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == "NotFoundError"
+    (event,) = span.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"].endswith("NotFoundError")
+
+
+def test_anthropic_api_error(tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic) -> None:
+    replay_server.load(fixture_path("anthropic/messages_404.json"))
+    with pytest.raises(anthropic.NotFoundError):
+        anthropic_client.messages.create(**MESSAGES)
+    span = tracing.only_llm_span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == "NotFoundError"
+
+
+def test_with_raw_response(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    raw = openai_client.chat.completions.with_raw_response.create(**CHAT)
+    assert raw.headers["content-type"] == "application/json"
+    completion = raw.parse()
+    assert type(completion) is ChatCompletion and completion.id == "chatcmpl-own-cached-1"
+    span = tracing.only_llm_span()
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2006
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-own-cached-1"
+
+
+def test_anthropic_with_raw_response(
+    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_cache.json"))
+    raw = anthropic_client.messages.with_raw_response.create(**MESSAGES)
+    assert raw.parse().usage.cache_read_input_tokens == 2048
+    span = tracing.only_llm_span()
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 12 + 2048 + 310
+
+
+def test_with_streaming_response(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    with openai_client.chat.completions.with_streaming_response.create(**CHAT) as response:
+        assert response.parse().id == "chatcmpl-own-cached-1"
+    span = tracing.only_llm_span()  # the body is the application's to read: the span has the request side
+    assert span.attributes[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+
+
+def test_parse(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    class Prime(pydantic.BaseModel):
+        n: int
+
+    interactions = copy.deepcopy(load_interactions(fixture_path("openai/chat_cached_reasoning.json")))
+    body = json.loads(interactions[0]["response"]["body"])
+    body["choices"][0]["message"]["content"] = '{"n": 7}'
+    interactions[0]["response"]["body"] = json.dumps(body)
+    replay_server.load(interactions)
+    result = openai_client.chat.completions.parse(**CHAT, response_format=Prime)
+    assert result.choices[0].message.parsed == Prime(n=7)
+    attrs = tracing.only_llm_span().attributes
+    assert attrs[sc.GEN_AI_OUTPUT_TYPE] == "json"
+    assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 300
+
+
+def test_responses_finish_reason(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/responses.json"))
+    response = openai_client.responses.create(model="o4-mini", input="Sky colour?", max_output_tokens=500)
+    assert response.output_text == "Blue."
+    attrs = tracing.only_llm_span().attributes
+    assert attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] == 500
+
+
+def test_embeddings_request(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/embeddings.json"))
+    result = openai_client.embeddings.create(model="text-embedding-3-small", input=["alpha", "beta"], dimensions=3)
+    assert len(result.data) == 2
+    span = tracing.only_llm_span()
+    assert span.name == "embeddings text-embedding-3-small"
+    assert span.attributes[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 3
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 4
+
+
+# --- content capture ----------------------------------------------------------------------------
+def test_content_is_off_by_default(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_tools_n2.json"))
+    openai_client.chat.completions.create(**CHAT, tools=[{"type": "function", "function": {"name": "f"}}])
+    attrs = tracing.only_llm_span().attributes
+    for key in (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES, sc.GEN_AI_TOOL_DEFINITIONS):
+        assert key not in attrs
+
+
+def test_content_capture_openai(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    tracing.instrument(capture_message_content=True)
+    replay_server.load(fixture_path("openai/chat_tools_n2.json"))
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    openai_client.chat.completions.create(**CHAT, tools=tools)
+    attrs = tracing.only_llm_span().attributes
+    assert json.loads(attrs[sc.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Name a prime."}]}
+    ]
+    assert json.loads(attrs[sc.GEN_AI_TOOL_DEFINITIONS]) == tools
+    first, second = json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert first == {
+        "role": "assistant",
+        "parts": [{"type": "tool_call", "id": "call_own_1", "name": "get_weather", "arguments": '{"city": "Oslo"}'}],
+        "finish_reason": "tool_calls",
+    }
+    assert second["parts"] == [{"type": "text", "content": '{"answer": "cold"}'}]
+
+
+def test_content_capture_streams(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    tracing.instrument(capture_message_content=True)
+    replay_server.load(fixture_path("openai/chat_stream_tools.json"))
+    list(openai_client.chat.completions.create(**CHAT, stream=True))
+    (message,) = json.loads(tracing.only_llm_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["finish_reason"] == "tool_calls"
+    assert [(p["id"], p["arguments"]) for p in message["parts"]] == [
+        ("call_own_a", '{"city": "Oslo"}'),
+        ("call_own_b", '{"city": "Rome"}'),
+    ]
+
+
+def test_content_capture_anthropic(
+    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    tracing.instrument(capture_message_content=True)
+    replay_server.load(fixture_path("anthropic/messages_thinking_tools.json"))
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    anthropic_client.messages.create(**MESSAGES, system="Be terse.")
+    attrs = tracing.only_llm_span().attributes
+    assert json.loads(attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "Be terse."}]
+    (message,) = json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert [p["type"] for p in message["parts"]] == ["reasoning", "text", "tool_call"]
+    assert message["parts"][2]["arguments"] == {"city": "Oslo"}
+    tracing.exporter.clear()
+    with anthropic_client.messages.stream(**MESSAGES) as stream:
+        stream.until_done()
+    (message,) = json.loads(tracing.only_llm_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message == {
+        "role": "assistant",
+        "parts": [{"type": "text", "content": "Hello there."}],
+        "finish_reason": "end_turn",
+    }
+
+
+# --- opt-in stream usage --------------------------------------------------------------------------
+def test_stream_usage_is_opt_in(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    for _ in range(3):
+        replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    list(openai_client.chat.completions.create(**CHAT, stream=True))
+    assert "stream_options" not in replay_server.requests[-1].json()
+
+    tracing.instrument(openai_stream_usage=True)
+    list(openai_client.chat.completions.create(**CHAT, stream=True))
+    assert replay_server.requests[-1].json()["stream_options"] == {"include_usage": True}
+
+    list(openai_client.chat.completions.create(**CHAT, stream=True, stream_options={"include_obfuscation": False}))
+    assert replay_server.requests[-1].json()["stream_options"] == {"include_obfuscation": False}  # the user's wins
+
+
+# --- anthropic's own spans ------------------------------------------------------------------------
+def test_one_llm_span_with_anthropic_native_tracing(tracing: Any, replay_server: ReplayServer) -> None:
+    for _ in range(3):
+        replay_server.load(fixture_path("anthropic/messages_cache.json"))
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    native = {"tracer_provider": tracing.provider}  # anthropic 2.x traces itself into this provider
+    with anthropic.Anthropic(base_url=replay_server.base_url, api_key="k", open_telemetry=native) as client:
+        uninstrument()
+        client.messages.create(**MESSAGES)
+        (native_span,) = tracing.spans()  # proves the library's own spans are on in this test
+        assert is_llm_span(native_span.attributes) and native_span.instrumentation_scope.name != "agentops_otel"
+        tracing.exporter.clear()
+
+        tracing.instrument()
+        client.messages.create(**MESSAGES)
+        with client.messages.stream(**MESSAGES) as stream:
+            stream.until_done()
+        spans = tracing.spans()
+        assert [s.attributes[sc.SPAN_KIND] for s in spans] == ["llm", "llm"]
+        assert all(is_llm_span(s.attributes) for s in spans)
+        tracing.exporter.clear()
+
+        uninstrument()
+        client.messages.create(**MESSAGES)
+        assert len(tracing.spans()) == 1 and sc.SPAN_KIND not in tracing.spans()[0].attributes
+
+
+# --- bugs of the instrumentation ------------------------------------------------------------------
+def test_bug_in_response_handling_is_swallowed_and_logged_once(
+    tracing: Any,
+    replay_server: ReplayServer,
+    openai_client: openai.OpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(self: Any, response: Any, capture: bool) -> Any:
+        raise RuntimeError("instrumentation bug")
+
+    monkeypatch.setattr(ChatCompletions, "response_attributes", broken)
+    for _ in range(2):
+        replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    with caplog.at_level(logging.WARNING, logger="agentops_otel.instrumentation"):
+        first = openai_client.chat.completions.create(**CHAT)
+        second = openai_client.chat.completions.create(**CHAT)
+    assert first.id == second.id == "chatcmpl-own-cached-1"
+    assert len([r for r in caplog.records if "instrumentation bug" in r.getMessage()]) == 1
+    assert len(tracing.llm_spans()) == 2  # the spans still end
+
+
+def test_bug_in_request_handling_lets_the_call_through(
+    tracing: Any,
+    replay_server: ReplayServer,
+    openai_client: openai.OpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(self: Any, body: Any, capture: bool) -> Any:
+        raise ValueError("instrumentation bug")
+
+    monkeypatch.setattr(ChatCompletions, "request_attributes", broken)
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    with caplog.at_level(logging.WARNING, logger="agentops_otel.instrumentation"):
+        assert openai_client.chat.completions.create(**CHAT).id == "chatcmpl-own-cached-1"
+    assert tracing.llm_spans() == []
+    assert any("instrumentation bug" in r.getMessage() for r in caplog.records)
+
+
+def test_bug_in_stream_handling_keeps_the_stream(
+    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentops_otel.instrumentation import openai as oai
+
+    def broken(self: Any, event: Any) -> None:
+        raise KeyError("instrumentation bug")
+
+    monkeypatch.setattr(oai._ChatStream, "add", broken)
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    chunks = list(openai_client.chat.completions.create(**CHAT, stream=True))
+    assert len(chunks) == 6
+    assert len(tracing.llm_spans()) == 1

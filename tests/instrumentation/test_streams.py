@@ -1,0 +1,237 @@
+"""Streams: the span ends exactly once on every exit path, the application keeps the types it expects,
+and no context stays attached while it holds the stream."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import time
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+import pytest
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
+
+from agentops_otel import semconv as sc
+from tests.conftest import fixture_path
+from tests.support.replay import ReplayServer, load_interactions
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Count to three"}]}
+CONNECTION_ERRORS = (httpx2.HTTPError, openai.APIConnectionError, anthropic.APIConnectionError)
+MESSAGES = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Greet me"}]}
+
+
+def load_cut(server: ReplayServer, name: str) -> None:
+    """Queue a recording whose body stops halfway, the connection dropped."""
+    interactions = copy.deepcopy(load_interactions(fixture_path(name)))
+    body = interactions[0]["response"]["body"]
+    interactions[0]["response"]["truncate_at"] = len(body.encode()) // 2
+    server.load(interactions)
+
+
+def assert_ended_once(tracing: Any) -> Any:
+    span = tracing.only_llm_span()
+    assert tracing.counter.ends[span.context.span_id] == 1
+    return span
+
+
+def test_type_and_attributes_are_kept(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    stream = openai_client.chat.completions.create(**CHAT, stream=True)
+    assert isinstance(stream, openai.Stream)
+    assert isinstance(stream.response, httpx2.Response)
+    assert stream.response is stream.response
+    assert stream.response.status_code == 200
+    chunks = [chunk.choices[0].delta.content for chunk in stream if chunk.choices]
+    assert "".join(c for c in chunks if c) == "One, two, three."
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 21
+
+
+def test_no_context_attached_while_streaming(
+    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    tracer = tracing.provider.get_tracer("test")
+    with tracer.start_as_current_span("parent") as parent:
+        stream = openai_client.chat.completions.create(**CHAT, stream=True)
+        assert trace.get_current_span() is parent
+        for _ in stream:
+            assert trace.get_current_span() is parent
+        assert trace.get_current_span() is parent
+    span = assert_ended_once(tracing)
+    assert span.parent.span_id == parent.get_span_context().span_id
+    assert span.context.trace_id == parent.get_span_context().trace_id
+
+
+def test_early_break_then_garbage_collection(
+    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    stream = openai_client.chat.completions.create(**CHAT, stream=True)
+    for _ in stream:
+        break
+    assert tracing.llm_spans() == []  # the application may still read on
+    time.sleep(0.01)
+    before_drop = time.time_ns()
+    del stream
+    gc.collect()
+    span = assert_ended_once(tracing)
+    assert span.end_time < before_drop  # ended when the last chunk was read, not when collected
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-own-stream-3"
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_close(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    stream = openai_client.chat.completions.create(**CHAT, stream=True)
+    next(iter(stream))
+    stream.close()
+    span = assert_ended_once(tracing)
+    assert sc.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes  # the usage chunk was never read
+    stream.close()
+    del stream
+    gc.collect()
+    assert_ended_once(tracing)
+
+
+def test_with_exit(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    with openai_client.chat.completions.create(**CHAT, stream=True) as stream:
+        assert isinstance(stream, openai.Stream)
+        next(iter(stream))
+        assert tracing.llm_spans() == []
+    assert stream.response.is_closed
+    assert_ended_once(tracing)
+
+
+def test_error_in_with_block_is_not_the_calls_error(
+    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    with pytest.raises(KeyError), openai_client.chat.completions.create(**CHAT, stream=True) as stream:
+        next(iter(stream))
+        raise KeyError("application bug")
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_connection_lost_mid_stream(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    load_cut(replay_server, "openai/chat_stream_usage.json")
+    stream = openai_client.chat.completions.create(**CHAT, stream=True)
+    with pytest.raises(CONNECTION_ERRORS) as raised:
+        for _ in stream:
+            pass
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == type(raised.value).__qualname__
+    assert [e.name for e in span.events] == ["exception"]
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-own-stream-3"  # what arrived before the cut
+
+
+def test_chat_stream_helper(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    with openai_client.chat.completions.stream(**CHAT) as stream:
+        text = "".join(event.delta for event in stream if event.type == "content.delta")
+        final = stream.get_final_completion()
+    assert text == "One, two, three."
+    assert final.usage.prompt_tokens == 21
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+def test_chat_stream_helper_left_early(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    with openai_client.chat.completions.stream(**CHAT) as stream:
+        next(iter(stream))
+        assert tracing.llm_spans() == []
+    assert_ended_once(tracing)  # the helper closes the HTTP response, not the stream: that ends the span too
+
+
+def test_anthropic_stream_helper(
+    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    with anthropic_client.messages.stream(**MESSAGES) as stream:
+        assert "".join(stream.text_stream) == "Hello there."
+        message = stream.get_final_message()
+    assert message.usage.cache_creation_input_tokens == 1200
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 6 + 1200
+    assert span.attributes[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 1200
+    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 14
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+
+
+def test_anthropic_stream_helper_left_early(
+    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    with anthropic_client.messages.stream(**MESSAGES) as stream:
+        next(iter(stream))
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "msg_own_stream_3"
+    assert sc.GEN_AI_RESPONSE_FINISH_REASONS not in span.attributes
+
+
+def test_anthropic_create_stream_cut(
+    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    load_cut(replay_server, "anthropic/messages_stream_cache.json")
+    stream = anthropic_client.messages.create(**MESSAGES, stream=True)
+    assert isinstance(stream, anthropic.Stream)
+    with pytest.raises(CONNECTION_ERRORS):
+        list(stream)
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 1200  # from message_start
+
+
+async def test_async_stream(tracing: Any, replay_server: ReplayServer, async_openai_client: Any) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_tools.json"))
+    stream = await async_openai_client.chat.completions.create(**CHAT, stream=True)
+    assert isinstance(stream, openai.AsyncStream)
+    calls = [c async for c in stream]
+    assert len(calls) == 7
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+    assert span.attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 64
+
+
+async def test_async_close_and_with(tracing: Any, replay_server: ReplayServer, async_openai_client: Any) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    stream = await async_openai_client.chat.completions.create(**CHAT, stream=True)
+    await stream.__anext__()
+    await stream.close()
+    assert_ended_once(tracing)
+    tracing.exporter.clear()
+    async with await async_openai_client.chat.completions.create(**CHAT, stream=True) as stream:
+        await stream.__anext__()
+        assert tracing.llm_spans() == []
+    assert_ended_once(tracing)
+
+
+async def test_async_anthropic_stream_helper(
+    tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    async with async_anthropic_client.messages.stream(**MESSAGES) as stream:
+        text = "".join([t async for t in stream.text_stream])
+    assert text == "Hello there."
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1206
+
+
+async def test_async_cut_stream(tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any) -> None:
+    load_cut(replay_server, "anthropic/messages_stream_cache.json")
+    stream = await async_anthropic_client.messages.create(**MESSAGES, stream=True)
+    with pytest.raises(CONNECTION_ERRORS):
+        async for _ in stream:
+            pass
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.ERROR
