@@ -1,0 +1,86 @@
+"""init(instrument_llm_calls=True): real OpenAI / Anthropic clients over HTTP land in the session."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import anthropic
+import openai
+import pytest
+from opentelemetry.trace import StatusCode
+
+import agentops_otel as ao
+from agentops_otel import semconv as sc
+from agentops_otel.session import root_span_id
+from agentops_otel.usage import span_cost
+from tests.conftest import fixture_path
+
+
+def request_of(recording: str) -> dict:
+    return json.loads(json.loads(fixture_path(recording).read_text())["interactions"][0]["request"]["body"])
+
+
+def test_openai_call_is_an_llm_span_of_the_session_and_priced(sdk, replay_server):
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    session = sdk.init(instrument_llm_calls=True)
+    client = openai.OpenAI(api_key="test", base_url=replay_server.openai_base_url, max_retries=0)
+    request = request_of("openai/chat_cached_reasoning.json")
+
+    @ao.record_action("ask")
+    def ask():
+        return client.chat.completions.create(model=request["model"], messages=request["messages"])
+
+    response = ask()
+    assert response.choices
+    analytics = ao.get_analytics()
+    cost = session.end_session("Success")
+
+    spans = {s.name: s for s in sdk.spans()}
+    llm = next(s for s in spans.values() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_LLM)
+    assert llm.context.trace_id == spans["session"].context.trace_id
+    assert llm.parent.span_id == spans["ask"].context.span_id
+    assert spans["ask"].parent.span_id == root_span_id(session.session_id)
+    assert analytics["LLM calls"] == 1 and analytics["Actions"] == 1
+    expected, _ = span_cost(llm.attributes)
+    assert expected is not None and cost == expected.total > Decimal(0)
+    assert llm.attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] > 0  # cache tokens were priced too
+
+
+def test_openai_stream_in_the_session(sdk, replay_server):
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    session = sdk.init(instrument_llm_calls=True)
+    client = openai.OpenAI(api_key="test", base_url=replay_server.openai_base_url, max_retries=0)
+    request = request_of("openai/chat_stream_usage.json")
+    request.pop("model")
+    stream = client.chat.completions.create(model="gpt-4o-mini", **request)
+    chunks = list(stream)
+    assert chunks
+    cost = session.end_session("Success")
+    assert session.get_analytics()["LLM calls"] == 1
+    assert cost > 0
+
+
+def test_failed_anthropic_call_counts_as_an_error(sdk, replay_server):
+    replay_server.load(fixture_path("anthropic/messages_404.json"))
+    session = sdk.init(instrument_llm_calls=True)
+    client = anthropic.Anthropic(api_key="test", base_url=replay_server.base_url, max_retries=0)
+    request = request_of("anthropic/messages_404.json")
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.create(**request)
+    analytics = ao.get_analytics()
+    assert analytics["Errors"] == 1 and analytics["LLM calls"] == 1
+    session.end_session("Failure", "model not found")
+    (llm,) = [s for s in sdk.spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_LLM]
+    assert llm.status.status_code is StatusCode.ERROR
+    assert llm.parent.span_id == root_span_id(session.session_id)
+
+
+def test_shutdown_uninstruments(sdk, replay_server):
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    sdk.init(instrument_llm_calls=True)
+    sdk.client.shutdown()
+    client = openai.OpenAI(api_key="test", base_url=replay_server.openai_base_url, max_retries=0)
+    request = request_of("openai/chat_cached_reasoning.json")
+    client.chat.completions.create(model=request["model"], messages=request["messages"])
+    assert not [s for s in sdk.exporter.get_finished_spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_LLM]
