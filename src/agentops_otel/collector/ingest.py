@@ -8,7 +8,6 @@ is exactly what gets stored and what gets forwarded.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
@@ -17,12 +16,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from agentops_otel import semconv as sc
 from agentops_otel.collector.enrich import UNTRUSTED_KEYS, enrichment
+from agentops_otel.collector.format import money
 from agentops_otel.collector.otlp import set_any_value, to_python
 from agentops_otel.usage import MODEL_KEYS, TOKEN_ALIASES
 
 STATUS_ERROR = 2
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
+_NO_USAGE = (0, 0, 0, 0, 0)
 # Keys whose presence (with a model key) makes a span from another instrumentation an LLM span.
 _TOKEN_KEYS = frozenset(key for name, aliases in TOKEN_ALIASES.items() for key in (name, *aliases))
 _MODEL_KEYS = frozenset(MODEL_KEYS)
@@ -42,18 +43,15 @@ class SpanRecord(NamedTuple):
 
     trace_id: bytes
     span_id: bytes
-    parent_span_id: bytes | None
-    name: str
     kind: str | None  # agentops.span.kind
-    span_kind: int
     start_ns: int
     end_ns: int
     status_code: int
-    status_message: str
     resource_key: bytes
-    body: bytes  # the enriched Span, serialized protobuf
+    body: bytes  # the enriched Span, serialized protobuf (name, parent, events... live here)
     is_llm: bool
     cost: Decimal | None
+    cost_text: str | None  # the same, as stored
     model: str | None
     usage: tuple[int, int, int, int, int]  # input, output, cache read, cache creation, reasoning
     root: RootInfo | None  # set on the session's root span
@@ -72,8 +70,8 @@ class PreparedBatch:
         return "; ".join(self.errors[:5]) + (f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else "")
 
 
-def _invalid_ids(span) -> str | None:
-    trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+def _invalid_ids(span, trace_id: bytes, span_id: bytes) -> str | None:
+    parent = span.parent_span_id
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
         return f"span {span.name!r}: trace id must be 16 non-zero bytes"
     if len(span_id) != 8 or span_id == _ZERO_SPAN:
@@ -119,19 +117,20 @@ def prepare(request: ExportTraceServiceRequest, project_id: str) -> PreparedBatc
             spans = scope_spans.spans
             invalid: list[int] = []
             for index, span in enumerate(spans):
-                problem = _invalid_ids(span)
+                trace_id, span_id = span.trace_id, span.span_id
+                problem = _invalid_ids(span, trace_id, span_id)
                 if problem is not None:
                     invalid.append(index)
                     batch.errors.append(problem)
                     continue
-                append(_record(span, project_id, resource_key))
+                append(_record(span, trace_id, span_id, project_id, resource_key))
             for index in reversed(invalid):
                 del spans[index]
             batch.rejected += len(invalid)
     return batch
 
 
-def _record(span, project_id: str, resource_key: bytes) -> SpanRecord:
+def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key: bytes) -> SpanRecord:
     attrs = span.attributes
     keys = [kv.key for kv in attrs]
     key_set = set(keys)
@@ -157,7 +156,6 @@ def _record(span, project_id: str, resource_key: bytes) -> SpanRecord:
     stamp.key = sc.PROJECT_ID
     stamp.value.string_value = project_id
 
-    status = span.status
     if found is not None and found.is_llm:
         counts = found.usage
         usage = (
@@ -168,26 +166,24 @@ def _record(span, project_id: str, resource_key: bytes) -> SpanRecord:
             counts.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, 0),
         )
         is_llm, cost, model = True, found.cost, found.model
+        cost_text = None if cost is None else money(cost)
     else:
-        usage, is_llm, cost, model = (0, 0, 0, 0, 0), False, None, None
+        usage, is_llm, cost, cost_text, model = _NO_USAGE, False, None, None, None
     return SpanRecord(
-        trace_id=span.trace_id,
-        span_id=span.span_id,
-        parent_span_id=span.parent_span_id or None,
-        name=span.name,
-        kind=kind,
-        span_kind=span.kind,
-        start_ns=span.start_time_unix_nano,
-        end_ns=span.end_time_unix_nano,
-        status_code=status.code,
-        status_message=status.message,
-        resource_key=resource_key,
-        body=span.SerializeToString(),
-        is_llm=is_llm,
-        cost=cost,
-        model=model,
-        usage=usage,
-        root=root,
+        trace_id,
+        span_id,
+        kind,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        span.status.code,
+        resource_key,
+        span.SerializeToString(),
+        is_llm,
+        cost,
+        cost_text,
+        model,
+        usage,
+        root,
     )
 
 
@@ -201,7 +197,3 @@ def _write(attrs, keys: list[str], values: dict) -> None:
             kv.key = key
             set_any_value(kv.value, value)
             keys.append(key)
-
-
-def tags_json(tags: list[str]) -> str:
-    return json.dumps(tags)

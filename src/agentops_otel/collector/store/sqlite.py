@@ -2,9 +2,15 @@
 
 One writer thread owns the write connection and commits queued batches together (group commit:
 one transaction, one WAL sync for many requests); a request's future resolves only after its
-commit, so an acknowledged span survives ``kill -9``. Reads use one connection per reader thread
-(WAL lets them run beside the writer). Money is stored as exact decimal TEXT and summed with
-Decimal functions registered on each connection; ``cost_sort`` (REAL) only orders sessions.
+commit, so an acknowledged span survives ``kill -9``. WAL checkpoints (copying pages back into the
+database file, with an fsync) run in a checkpointer thread so they never hold up a commit.
+Reads use one connection per reader thread (WAL lets them run beside the writer). Money is stored
+as exact decimal TEXT and summed with Decimal functions registered on each connection;
+``cost_sort`` (REAL) only orders sessions.
+
+Indexes are chosen for the write path: every random-keyed index costs a page write per session
+per commit, so sessions have one secondary index (start time); sorting by cost, duration, tokens
+or errors scans the project's sessions.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections import defaultdict
 from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
@@ -36,10 +41,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (pid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS resources (key BLOB PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spans (
-    pid INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB,
-    name TEXT NOT NULL, kind TEXT, llm INTEGER NOT NULL, span_kind INTEGER NOT NULL,
-    start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
-    status_message TEXT NOT NULL, cost TEXT, resource_key BLOB NOT NULL, body BLOB NOT NULL
+    pid INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, start_ns INTEGER NOT NULL,
+    kind TEXT, llm INTEGER NOT NULL, status_code INTEGER NOT NULL, cost TEXT,
+    resource_key BLOB NOT NULL, body BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS spans_key ON spans (pid, trace_id, span_id);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -52,27 +56,24 @@ CREATE TABLE IF NOT EXISTS sessions (
     prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
     cache_read_tokens INTEGER NOT NULL, cache_creation_tokens INTEGER NOT NULL,
     reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,
-    cost TEXT NOT NULL, cost_sort REAL NOT NULL,
+    cost TEXT NOT NULL, cost_sort REAL NOT NULL, models TEXT NOT NULL,
     PRIMARY KEY (pid, trace_id)
-);
-CREATE INDEX IF NOT EXISTS sessions_by_init ON sessions (pid, init_ns, trace_id);
-CREATE INDEX IF NOT EXISTS sessions_by_cost ON sessions (pid, cost_sort, trace_id);
-CREATE INDEX IF NOT EXISTS sessions_by_duration ON sessions (pid, duration_ns, trace_id);
-CREATE INDEX IF NOT EXISTS sessions_by_tokens ON sessions (pid, total_tokens, trace_id);
-CREATE INDEX IF NOT EXISTS sessions_by_errors ON sessions (pid, errors, trace_id);
-CREATE TABLE IF NOT EXISTS session_tags (
-    pid INTEGER NOT NULL, tag TEXT NOT NULL, trace_id BLOB NOT NULL, PRIMARY KEY (pid, tag, trace_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS session_models (
-    pid INTEGER NOT NULL, trace_id BLOB NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
+CREATE INDEX IF NOT EXISTS sessions_by_init ON sessions (pid, init_ns, trace_id);
+CREATE TABLE IF NOT EXISTS session_tags (
+    pid INTEGER NOT NULL, tag TEXT NOT NULL, init_ns INTEGER NOT NULL, trace_id BLOB NOT NULL,
+    PRIMARY KEY (pid, tag, init_ns, trace_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_usage (
+    pid INTEGER NOT NULL, hour_ns INTEGER NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
     cost TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-    PRIMARY KEY (pid, trace_id, model)
+    PRIMARY KEY (pid, hour_ns, model)
 ) WITHOUT ROWID;
 """
 
 INSERT_SPAN = (
-    "INSERT INTO spans (pid, trace_id, span_id, parent_span_id, name, kind, llm, span_kind, start_ns, end_ns,"
-    " status_code, status_message, cost, resource_key, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "INSERT INTO spans (pid, trace_id, span_id, start_ns, kind, llm, status_code, cost, resource_key, body)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
 _SUMMED = (
     "llm_calls",
@@ -100,6 +101,7 @@ _SESSION_COLUMNS = (
     *_SUMMED,
     "cost",
     "cost_sort",
+    "models",
 )
 UPSERT_SESSION = (
     f"INSERT INTO sessions ({', '.join(_SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(_SESSION_COLUMNS))})"
@@ -111,18 +113,19 @@ UPSERT_SESSION = (
     + ", ".join(f"{c} = CASE WHEN excluded.has_root THEN excluded.{c} ELSE {c} END" for c in _FROM_ROOT)
     + ", "
     + ", ".join(f"{c} = {c} + excluded.{c}" for c in _SUMMED)
-    + ", cost = add_money(cost, excluded.cost), cost_sort = CAST(add_money(cost, excluded.cost) AS REAL)"
+    + ", cost = add_money(cost, excluded.cost), cost_sort = CAST(add_money(cost, excluded.cost) AS REAL),"
+    " models = merge_models(models, excluded.models)"
 )
 UPSERT_MODEL = (
-    "INSERT INTO session_models (pid, trace_id, model, calls, cost, prompt_tokens, completion_tokens)"
-    " VALUES (?,?,?,?,?,?,?) ON CONFLICT (pid, trace_id, model) DO UPDATE SET calls = calls + excluded.calls,"
+    "INSERT INTO model_usage (pid, hour_ns, model, calls, cost, prompt_tokens, completion_tokens)"
+    " VALUES (?,?,?,?,?,?,?) ON CONFLICT (pid, hour_ns, model) DO UPDATE SET calls = calls + excluded.calls,"
     " cost = add_money(cost, excluded.cost), prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
     " completion_tokens = completion_tokens + excluded.completion_tokens"
 )
 SUMMARY_COLUMNS = (
     "trace_id, init_ns, last_ns, end_ns, duration_ns, has_root, end_state, end_state_reason, tags, "
     + ", ".join(_SUMMED)
-    + ", cost"
+    + ", cost, models"
 )
 SORT_COLUMNS = {
     "init_timestamp": "init_ns",
@@ -131,7 +134,8 @@ SORT_COLUMNS = {
     "tokens": "total_tokens",
     "errors": "errors",
 }
-BUCKETS_NS = {"hour": 3600 * 10**9, "day": 86400 * 10**9}
+HOUR_NS = 3600 * 10**9
+BUCKETS_NS = {"hour": HOUR_NS, "day": 24 * HOUR_NS}
 UNKNOWN_MODEL = "(unknown)"
 SPAN_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
@@ -152,6 +156,13 @@ class _MoneySum:
         return money(self.total)
 
 
+def merge_models(old: str, new: str) -> str:
+    """SQLite function: union of two JSON lists of model names, sorted."""
+    if new == "[]":
+        return old
+    return json.dumps(sorted(set(json.loads(old)) | set(json.loads(new))))
+
+
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -159,6 +170,7 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.create_function("add_money", 2, add_money, deterministic=True)
+    conn.create_function("merge_models", 2, merge_models, deterministic=True)
     conn.create_aggregate("sum_money", 1, _MoneySum)
     return conn
 
@@ -201,7 +213,10 @@ class _Rollup:
             counts[10] += usage[0] + usage[1]
             cost = r.cost if r.cost is not None else Decimal(0)
             self.cost = MONEY_CONTEXT.add(self.cost, cost)
-            model = self.models.setdefault(r.model or UNKNOWN_MODEL, [0, Decimal(0), 0, 0])
+            key = (r.start_ns // HOUR_NS * HOUR_NS, r.model or UNKNOWN_MODEL)
+            model = self.models.get(key)
+            if model is None:
+                model = self.models[key] = [0, Decimal(0), 0, 0]
             model[0] += 1
             model[1] = MONEY_CONTEXT.add(model[1], cost)
             model[2] += usage[0]
@@ -231,6 +246,7 @@ class _Rollup:
             *self.counts,
             cost,
             float(cost),
+            json.dumps(sorted({model for _, model in self.models})),
         )
 
 
@@ -252,8 +268,14 @@ class SQLiteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._resource_cache: dict[bytes, dict[str, Any]] = {}
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+        self._conn.execute(f"PRAGMA journal_size_limit={64 * 2**20}")
+        self._committed = threading.Event()
+        self._closing = threading.Event()
         self._writer = threading.Thread(target=self._run_writer, name="agentops-sqlite-writer", daemon=True)
         self._writer.start()
+        self._checkpointer = threading.Thread(target=self._run_checkpointer, name="agentops-sqlite-ckpt", daemon=True)
+        self._checkpointer.start()
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -285,6 +307,20 @@ class SQLiteStore:
             if stop:
                 return
 
+    def _run_checkpointer(self) -> None:
+        conn = _connect(self.path, self._synchronous)
+        try:
+            while not self._closing.is_set():
+                if self._committed.wait(timeout=1.0):
+                    self._committed.clear()
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.Error:
+                        logger.exception("agentops-otel collector: WAL checkpoint failed")
+                    self._closing.wait(0.2)  # at most ~5 checkpoints a second
+        finally:
+            conn.close()
+
     def _commit(self, items: list) -> None:
         conn = self._conn
         results: list = []
@@ -301,6 +337,7 @@ class SQLiteStore:
                     logger.exception("agentops-otel collector: storing a batch failed")
                     results.append(exc)
             conn.execute("COMMIT")
+            self._committed.set()
         except Exception as exc:
             logger.exception("agentops-otel collector: commit failed")
             if conn.in_transaction:
@@ -334,16 +371,11 @@ class SQLiteStore:
                 pid,
                 r.trace_id,
                 r.span_id,
-                r.parent_span_id,
-                r.name,
+                r.start_ns,
                 r.kind,
                 r.is_llm,
-                r.span_kind,
-                r.start_ns,
-                r.end_ns,
                 r.status_code,
-                r.status_message,
-                None if r.cost is None else money(r.cost),
+                r.cost_text,
                 r.resource_key,
                 r.body,
             )
@@ -384,20 +416,31 @@ class SQLiteStore:
             rollup.add(record)
         conn = self._conn
         conn.executemany(UPSERT_SESSION, [r.session_row(pid, t) for t, r in rollups.items()])
-        models = [
-            (pid, trace_id, model, calls, money(cost), prompt, completion)
+        usage: dict[tuple[int, str], list] = {}
+        for rollup in rollups.values():
+            for key, (calls, cost, prompt, completion) in rollup.models.items():
+                total = usage.get(key)
+                if total is None:
+                    usage[key] = [calls, cost, prompt, completion]
+                else:
+                    total[0] += calls
+                    total[1] = MONEY_CONTEXT.add(total[1], cost)
+                    total[2] += prompt
+                    total[3] += completion
+        if usage:
+            conn.executemany(
+                UPSERT_MODEL,
+                [(pid, hour, model, c, money(cost), p, o) for (hour, model), (c, cost, p, o) in usage.items()],
+            )
+        # Tags come only with the root span, which is stored once: they are written once per session.
+        tags = [
+            (pid, tag, rollup.init_ns, trace_id)
             for trace_id, rollup in rollups.items()
-            for model, (calls, cost, prompt, completion) in rollup.models.items()
+            if rollup.root is not None
+            for tag in rollup.root.tags
         ]
-        if models:
-            conn.executemany(UPSERT_MODEL, models)
-        for trace_id, rollup in rollups.items():
-            if rollup.root is not None:
-                conn.execute("DELETE FROM session_tags WHERE pid = ? AND trace_id = ?", (pid, trace_id))
-                conn.executemany(
-                    "INSERT OR IGNORE INTO session_tags (pid, tag, trace_id) VALUES (?, ?, ?)",
-                    [(pid, tag, trace_id) for tag in rollup.root.tags],
-                )
+        if tags:
+            conn.executemany("INSERT OR IGNORE INTO session_tags (pid, tag, init_ns, trace_id) VALUES (?,?,?,?)", tags)
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -405,6 +448,12 @@ class SQLiteStore:
     def close(self) -> None:
         self._queue.put(_STOP)
         self._writer.join(timeout=30)
+        self._closing.set()
+        self._checkpointer.join(timeout=30)
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
         self._conn.close()
         with self._readers_lock:
             for conn in self._readers:
@@ -427,20 +476,8 @@ class SQLiteStore:
         row = conn.execute("SELECT pid FROM projects WHERE name = ?", (project_id,)).fetchone()
         return row[0] if row else None
 
-    def _models(self, conn: sqlite3.Connection, pid: int, trace_ids: list[bytes]) -> dict[bytes, list[str]]:
-        found: dict[bytes, list[str]] = defaultdict(list)
-        if trace_ids:
-            marks = ",".join("?" * len(trace_ids))
-            for trace_id, model in conn.execute(
-                f"SELECT trace_id, model FROM session_models WHERE pid = ? AND trace_id IN ({marks})"
-                " ORDER BY trace_id, model",
-                (pid, *trace_ids),
-            ):
-                found[trace_id].append(model)
-        return found
-
     @staticmethod
-    def _summary(row: sqlite3.Row, project_id: str, models: list[str]) -> dict[str, Any]:
+    def _summary(row: sqlite3.Row, project_id: str) -> dict[str, Any]:
         summary: dict[str, Any] = {
             "session_id": session_uuid(row["trace_id"]),
             "project_id": project_id,
@@ -456,7 +493,7 @@ class SQLiteStore:
             if column != "total_tokens":
                 summary[column] = row[column]
         summary["cost"] = row["cost"]
-        summary["models"] = models
+        summary["models"] = json.loads(row["models"])
         return summary
 
     def session(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
@@ -469,7 +506,7 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             return None
-        return self._summary(row, project_id, self._models(conn, pid, [trace_id]).get(trace_id, []))
+        return self._summary(row, project_id)
 
     def list_sessions(self, project_id: str, query: ListQuery) -> dict[str, Any]:
         conn = self._reader()
@@ -503,8 +540,7 @@ class SQLiteStore:
         ).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        models = self._models(conn, pid, [r["trace_id"] for r in rows])
-        sessions = [self._summary(r, project_id, models.get(r["trace_id"], [])) for r in rows]
+        sessions = [self._summary(r, project_id) for r in rows]
         next_cursor = encode_cursor(rows[-1]["sort_value"], rows[-1]["trace_id"]) if more else None
         return {"sessions": sessions, "next_cursor": next_cursor}
 
@@ -529,7 +565,7 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             return None
-        stats = self._summary(row, project_id, self._models(conn, pid, [trace_id]).get(trace_id, []))
+        stats = self._summary(row, project_id)
         session = {
             key: stats[key]
             for key in (
@@ -547,7 +583,7 @@ class SQLiteStore:
         spans = [
             self._span_json(conn, r)
             for r in conn.execute(
-                "SELECT kind, llm, span_kind, status_code, cost, resource_key, body FROM spans"
+                "SELECT kind, llm, cost, resource_key, body FROM spans"
                 " WHERE pid = ? AND trace_id = ? ORDER BY start_ns, span_id",
                 (pid, trace_id),
             )
@@ -575,11 +611,11 @@ class SQLiteStore:
                 "parent_span_id": id_hex(span.parent_span_id),
                 "name": span.name,
                 "kind": row["kind"],
-                "span_kind": SPAN_KIND_NAMES.get(row["span_kind"], str(row["span_kind"])),
+                "span_kind": SPAN_KIND_NAMES.get(span.kind, str(span.kind)),
                 "start_time": iso(start),
                 "end_time": iso(end),
                 "duration_ms": (end - start) / 1e6,
-                "status_code": STATUS_NAMES.get(row["status_code"], str(row["status_code"])),
+                "status_code": STATUS_NAMES.get(span.status.code, str(span.status.code)),
                 "status_message": span.status.message,
                 "attributes": attributes_dict(span.attributes),
                 "events": [
@@ -632,13 +668,20 @@ class SQLiteStore:
                 params,
             )
         ]
+        # by the hour of each LLM call (model_usage rows are hourly)
+        hour_where, hour_params = "pid = ?", [params[0]]
+        if start_after_ns is not None:
+            hour_where += " AND hour_ns >= ?"
+            hour_params.append(start_after_ns // HOUR_NS * HOUR_NS)
+        if start_before_ns is not None:
+            hour_where += " AND hour_ns < ?"
+            hour_params.append(start_before_ns)
         by_model = [
             {"model": model, "calls": calls, "cost": cost, "prompt_tokens": prompt, "completion_tokens": completion}
             for model, calls, cost, prompt, completion in conn.execute(
-                "SELECT m.model, sum(m.calls), sum_money(m.cost), sum(m.prompt_tokens), sum(m.completion_tokens)"
-                " FROM session_models m JOIN sessions s ON s.pid = m.pid AND s.trace_id = m.trace_id"
-                f" WHERE {where} GROUP BY m.model",
-                params,
+                "SELECT model, sum(calls), sum_money(cost), sum(prompt_tokens), sum(completion_tokens)"
+                f" FROM model_usage WHERE {hour_where} GROUP BY model",
+                hour_params,
             )
         ]
         by_model.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
@@ -646,7 +689,6 @@ class SQLiteStore:
             f"SELECT {SUMMARY_COLUMNS} FROM sessions s WHERE {where} ORDER BY cost_sort DESC, trace_id DESC LIMIT 10",
             params,
         ).fetchall()
-        models = self._models(conn, params[0], [r["trace_id"] for r in top_rows])
         return {
             "totals": {
                 "sessions": sessions,
@@ -660,7 +702,7 @@ class SQLiteStore:
             "bucket": bucket,
             "buckets": buckets,
             "cost_by_model": by_model,
-            "top_sessions": [self._summary(r, project_id, models.get(r["trace_id"], [])) for r in top_rows],
+            "top_sessions": [self._summary(r, project_id) for r in top_rows],
         }
 
 
