@@ -1,0 +1,79 @@
+"""Zero-code: ``opentelemetry-instrument python app.py`` traces an application that never imports
+agentops_otel, through the ``opentelemetry_instrumentor`` entry points (opentelemetry-distro sets up
+the SDK from OTEL_* variables). anthropic's own spans are on there too (a global provider is set):
+still one LLM span per call."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from agentops_otel import semconv as sc
+from agentops_otel.usage import is_llm_span
+from tests.conftest import fixture_path
+from tests.support.replay import ReplayServer
+
+APP = """
+import os
+import anthropic
+import openai
+
+base = os.environ["REPLAY_URL"]
+openai.OpenAI(base_url=base + "/v1", api_key="k").chat.completions.create(
+    model="gpt-4o-mini", messages=[{"role": "user", "content": "Name a prime."}]
+)
+client = anthropic.Anthropic(base_url=base, api_key="k")
+request = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+client.messages.create(**request)
+with client.messages.stream(**request) as stream:
+    stream.until_done()
+"""
+
+
+def console_spans(stdout: str) -> list[dict[str, Any]]:
+    decoder = json.JSONDecoder()
+    spans, index = [], 0
+    while (start := stdout.find("{", index)) != -1:
+        span, index = decoder.raw_decode(stdout, start)
+        spans.append(span)
+    return spans
+
+
+def test_opentelemetry_instrument(tmp_path: Path, replay_server: ReplayServer) -> None:
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    replay_server.load(fixture_path("anthropic/messages_cache.json"))
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    env = {
+        **os.environ,
+        "REPLAY_URL": replay_server.base_url,
+        "OTEL_SERVICE_NAME": "zero-code-app",
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+    }
+    env.pop("PYTHONPATH", None)
+    instrument_cmd = Path(sys.executable).with_name("opentelemetry-instrument")
+    result = subprocess.run(
+        [str(instrument_cmd), sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    spans = console_spans(result.stdout)
+    llm = [s for s in spans if is_llm_span(s["attributes"])]
+    assert [s["name"] for s in llm] == ["chat gpt-4o-mini", "chat claude-sonnet-4-5", "chat claude-sonnet-4-5"]
+    assert all(s["attributes"][sc.SPAN_KIND] == sc.KIND_LLM for s in llm)
+    assert all(s["resource"]["attributes"]["service.name"] == "zero-code-app" for s in llm)
+    assert llm[1]["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 12 + 2048 + 310
+    assert llm[2]["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 6 + 1200
+    assert json.loads(llm[0]["attributes"][sc.GEN_AI_INPUT_MESSAGES])[0]["role"] == "user"  # env turned capture on
