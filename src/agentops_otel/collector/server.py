@@ -67,9 +67,19 @@ def _version() -> str:
 
 async def _serve(settings: CollectorSettings) -> None:
     keyring = _keyring(settings)
+    forwarder = None
+    if settings.forward:
+        try:
+            forwarder = Forwarder(
+                settings.forward,
+                settings.forward_headers,
+                retries=settings.forward_retries,
+                max_queue=settings.forward_queue,
+            )
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
     sock = _http_socket(settings.host, settings.http_port)
     store = SQLiteStore(settings.db_path, synchronous=settings.sync)
-    forwarder = Forwarder(settings.forward, settings.forward_headers) if settings.forward else None
     collector = Collector(store, keyring, forwarder)
     grpc_server = None
     try:

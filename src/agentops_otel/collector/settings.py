@@ -11,6 +11,8 @@
 | (env only)          | AGENTOPS_COLLECTOR_KEYS               | none                |
 | --forward URL       | AGENTOPS_COLLECTOR_FORWARD (comma-separated) | none         |
 | --forward-header    | AGENTOPS_COLLECTOR_FORWARD_HEADERS (k=v,k=v) | none         |
+| --forward-retries   | AGENTOPS_COLLECTOR_FORWARD_RETRIES    | 5                   |
+| --forward-queue     | AGENTOPS_COLLECTOR_FORWARD_QUEUE      | 1024 requests       |
 | --max-body-bytes    | AGENTOPS_COLLECTOR_MAX_BODY_BYTES     | 20 MiB              |
 | --sync              | AGENTOPS_COLLECTOR_SYNC               | normal              |
 | --ready-file        | (none)                                | none                |
@@ -43,6 +45,8 @@ class CollectorSettings:
     keys: str | None = None  # comma-separated keys entries (see auth.py)
     forward: list[str] = field(default_factory=list)
     forward_headers: dict[str, str] = field(default_factory=dict)
+    forward_retries: int = 5
+    forward_queue: int = 1024
     max_body_bytes: int = DEFAULT_MAX_BODY
     sync: str = "normal"  # SQLite synchronous: normal survives kill -9, full also power loss
     ready_file: Path | None = None
@@ -116,6 +120,18 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
         help="header sent with forwarded spans (repeatable)",
     )
     parser.add_argument(
+        "--forward-retries",
+        type=int,
+        default=int(get("FORWARD_RETRIES", "5")),
+        help="retries of a failed forward before its spans are dropped (default 5)",
+    )
+    parser.add_argument(
+        "--forward-queue",
+        type=int,
+        default=int(get("FORWARD_QUEUE", "1024")),
+        help="requests waiting to be forwarded, per target, before new ones are dropped (default 1024)",
+    )
+    parser.add_argument(
         "--max-body-bytes",
         type=int,
         default=int(get("MAX_BODY_BYTES", str(DEFAULT_MAX_BODY))),
@@ -146,6 +162,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         keys=env.get(ENV_PREFIX + "KEYS") or None,
         forward=list(args.forward or []),
         forward_headers=headers,
+        forward_retries=args.forward_retries,
+        forward_queue=args.forward_queue,
         max_body_bytes=args.max_body_bytes,
         sync=args.sync,
         ready_file=args.ready_file,

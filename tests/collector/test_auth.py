@@ -1,0 +1,124 @@
+"""API keys: projects derived from keys, isolation, registered keys (hashed), refusing unsafe binds."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from agentops_otel import semconv as sc
+from agentops_otel.collector.auth import KeyRing, KeysFileError, derived_project_id, key_hash, parse_entries
+from agentops_otel.collector.process import start_collector
+from tests.collector.conftest import KEY, OTHER_KEY, SessionBuilder, post, send
+
+
+def test_each_key_is_its_own_project_on_loopback(collector):
+    mine, theirs = SessionBuilder.new(seed=10), SessionBuilder.new(seed=11)
+    send(collector, [mine.root(tags=("mine",))], key=KEY)
+    send(collector, [theirs.root(tags=("theirs",))], key=OTHER_KEY)
+
+    status, page = collector.get("/v2/sessions", KEY)
+    assert status == 200 and [s["session_id"] for s in page["sessions"]] == [mine.session_id]
+    assert page["sessions"][0]["project_id"] == derived_project_id(key_hash(KEY))
+    # another project's session is a 404, exactly like a missing one: no existence leak
+    for path in ("stats", "export"):
+        status, body = collector.get(f"/v2/sessions/{theirs.session_id}/{path}", KEY)
+        assert (status, body) == (404, {"error": "no such session"})
+    status, body = collector.get("/v2/sessions/00000000-0000-4000-8000-000000000001/stats", KEY)
+    assert (status, body) == (404, {"error": "no such session"})
+    status, overview = collector.get("/v2/overview", OTHER_KEY)
+    assert overview["totals"]["sessions"] == 1 and overview["top_sessions"][0]["session_id"] == theirs.session_id
+
+
+def test_project_id_is_stamped_never_taken_from_the_client(collector):
+    session = SessionBuilder.new(seed=12)
+    forged = session.span("forged", {sc.SPAN_KIND: sc.KIND_TOOL, sc.PROJECT_ID: "victim-project"})
+    send(collector, [forged, session.root()], resource={sc.PROJECT_ID: "victim-project"})
+    status, export = collector.get(f"/v2/sessions/{session.session_id}/export", KEY)
+    assert status == 200
+    expected = derived_project_id(key_hash(KEY))
+    assert {span["attributes"][sc.PROJECT_ID] for span in export["spans"]} == {expected}
+    assert all(sc.PROJECT_ID not in span["resource"] for span in export["spans"])
+    assert export["session"]["project_id"] == expected
+
+
+def test_missing_or_bad_keys_get_401_everywhere(collector):
+    session = SessionBuilder.new(seed=13)
+    for path in ("/v2/sessions", f"/v2/sessions/{session.session_id}/stats", "/v2/overview"):
+        status, body = collector.get(path, None)
+        assert status == 401 and "API key" in body["error"]
+    assert post(collector, b"", key=None).status == 401
+    assert post(collector, b"", key=None, headers={"Authorization": "Basic abc"}).status == 401
+
+
+def test_malformed_session_id_is_400(collector):
+    status, body = collector.get("/v2/sessions/not-a-uuid/stats", KEY)
+    assert status == 400 and "malformed session id" in body["error"]
+    status, body = collector.get("/v2/sessions/xyz/export", KEY)
+    assert status == 400
+
+
+def test_registered_keys_from_file_and_environment(tmp_path):
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text(
+        f"# project:key\nteam-a:{KEY}\nteam-b:sha256:{hashlib.sha256(OTHER_KEY.encode()).hexdigest()}\n"
+    )
+    collector = start_collector(
+        tmp_path / "c", args=["--keys-file", str(keys_file)], env={"AGENTOPS_COLLECTOR_KEYS": "team-c:key-c"}
+    )
+    try:
+        a, b, c = (SessionBuilder.new(seed=s) for s in (20, 21, 22))
+        send(collector, [a.root()], key=KEY)
+        send(collector, [b.root()], key=OTHER_KEY)
+        send(collector, [c.root()], key="key-c")
+        assert post(collector, b"", key="unregistered").status == 401
+        assert collector.get("/v2/sessions", "unregistered")[0] == 401
+        for key, project, session in ((KEY, "team-a", a), (OTHER_KEY, "team-b", b), ("key-c", "team-c", c)):
+            _, page = collector.get("/v2/sessions", key)
+            assert [(s["project_id"], s["session_id"]) for s in page["sessions"]] == [(project, session.session_id)]
+        # the keys never reach the database or the log in clear text
+        raw = collector.db_path.read_bytes() + collector.log().encode()
+        for wal in collector.data_dir.glob("*.sqlite3-wal"):
+            raw += wal.read_bytes()
+        assert KEY.encode() not in raw and b"key-c" not in raw
+    finally:
+        collector.stop()
+
+
+def test_refuses_public_bind_without_registered_keys(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentops_otel.cli",
+            "collector",
+            "--host",
+            "0.0.0.0",
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without registered API keys" in result.stderr
+
+
+def test_keyring_rules():
+    registered = parse_entries([f"p1:{KEY}", "", "# comment", "bare-key"])
+    ring = KeyRing(registered)
+    assert ring.project_for(KEY) == "p1"
+    assert ring.project_for("bare-key") == derived_project_id(key_hash("bare-key"))
+    assert ring.project_for("other") is None and ring.project_for(None) is None
+    assert KEY not in repr(registered)
+    open_ring = KeyRing({})
+    assert open_ring.project_for("a") != open_ring.project_for("b")
+    with pytest.raises(KeysFileError):
+        parse_entries(["p:sha256:nothex"])
