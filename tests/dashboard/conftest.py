@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from tests.dashboard.sessions_otlp import OtlpSessions, Showcase, send_bulk, send_showcase
 
 CHROMIUM = Path("/usr/bin/chromium")

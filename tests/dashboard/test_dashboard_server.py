@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import urllib.request
 
+from tests.dashboard.conftest import RunningCollector
+
 from agentops_otel import semconv
 from agentops_otel.collector import dashboard
-from tests.dashboard.conftest import RunningCollector
 
 STATIC = dashboard.STATIC_DIR
 
@@ -49,6 +50,13 @@ def test_every_asset_the_page_needs_is_served_from_the_package(collector: Runnin
         assert "content-security-policy" in headers, asset
         if asset.endswith(".js"):
             assert "javascript" in headers["content-type"], asset
+
+
+def test_every_module_is_preloaded() -> None:
+    html = (STATIC / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/dashboard/js/([\w-]+\.js)">', html))
+    modules = {p.name for p in (STATIC / "js").glob("*.js")} - {"app.js"} | {"semconv.js"}
+    assert preloaded == modules
 
 
 def test_semconv_module_carries_every_attribute_name() -> None:

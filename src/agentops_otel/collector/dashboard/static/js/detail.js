@@ -126,31 +126,66 @@ export function sessionDetailView(root, sessionId, ctx) {
       if (selected) mount(panel, spanPanel(selected));
     }
     root.dataset.loaded = "true";
+    performance.mark("dashboard:spans-rendered");
     return s.in_progress;
   }
 
-  async function load({ quiet = false } = {}) {
+  function shapeOf(stats) {
+    return `${stats.events}|${stats.end_timestamp}|${stats.in_progress}|${stats.cost}|${stats.errors}`;
+  }
+
+  function renderSummary(stats) {
+    // Header and totals first: for a big session they are usable while the spans still load.
+    const data = { stats, session: null, spans: null };
+    mount(headerSlot, header(data, onDownload));
+    mount(totalsSlot, totals(data));
+    mount(timelineSlot, loading(`Loading ${fmt.int(fmt.num(stats.events) + 1)} spans…`));
+    root.dataset.summary = "true";
+  }
+
+  function failed(err) {
+    if (err.name === "AbortError" || disposed) return;
+    if (err instanceof ApiError && err.status === 401) return ctx.unauthorized();
+    const title = err.status === 404 ? "Session not found" : err.status === 400 ? "Not a session id" : "Could not load the session";
+    mount(root, h("section", { class: "page" }, h("nav", { class: "breadcrumb" }, h("a", { href: "#/sessions", class: "link" }, "← Sessions")), notice("error", title, err.message)));
+  }
+
+  function schedulePoll() {
     clearTimeout(pollTimer);
-    if (controller) controller.abort();
-    controller = new AbortController();
+    pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  async function loadAll() {
+    const signal = controller.signal;
+    let done = false;
+    api.stats(sessionId, { signal }).then((stats) => { if (!done && !disposed) renderSummary(stats); }, () => {});
     try {
+      const data = await api.exportSession(sessionId, { signal });
+      done = true;
+      if (disposed) return;
+      lastShape = shapeOf(data.stats || {});
+      if (render(data)) schedulePoll();
+    } catch (err) {
+      done = true;
+      failed(err);
+    }
+  }
+
+  // While a session runs, poll its cheap stats; fetch the spans again only when they changed.
+  async function poll() {
+    if (document.hidden) return schedulePoll();
+    try {
+      const stats = await api.stats(sessionId, { signal: controller.signal });
+      if (disposed) return;
+      if (shapeOf(stats) === lastShape) return schedulePoll();
       const data = await api.exportSession(sessionId, { signal: controller.signal });
       if (disposed) return;
-      const stats = data.stats || {};
-      const shape = `${(data.spans || []).length}|${stats.end_timestamp}|${stats.in_progress}|${stats.cost}|${stats.errors}`;
-      let live = Boolean(stats.in_progress);
-      if (!quiet || shape !== lastShape) live = render(data);
-      lastShape = shape;
-      if (live) pollTimer = setTimeout(() => load({ quiet: true }), POLL_MS);
+      lastShape = shapeOf(data.stats || {});
+      if (render(data)) schedulePoll();
     } catch (err) {
       if (err.name === "AbortError" || disposed) return;
       if (err instanceof ApiError && err.status === 401) return ctx.unauthorized();
-      if (quiet) {
-        pollTimer = setTimeout(() => load({ quiet: true }), POLL_MS);
-        return;
-      }
-      const title = err.status === 404 ? "Session not found" : err.status === 400 ? "Not a session id" : "Could not load the session";
-      mount(root, h("section", { class: "page" }, h("nav", { class: "breadcrumb" }, h("a", { href: "#/sessions", class: "link" }, "← Sessions")), notice("error", title, err.message)));
+      schedulePoll();
     }
   }
 
@@ -168,12 +203,13 @@ export function sessionDetailView(root, sessionId, ctx) {
     ),
   );
   mount(timelineSlot, loading("Loading session…"));
-  load();
+  controller = new AbortController();
+  loadAll();
 
   return () => {
     disposed = true;
     clearTimeout(pollTimer);
-    if (controller) controller.abort();
+    controller.abort();
     if (waterfall) waterfall.destroy();
   };
 }

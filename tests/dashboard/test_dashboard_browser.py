@@ -1,0 +1,335 @@
+"""The dashboard in a real headless Chromium against a real collector filled over OTLP.
+
+Screenshots of every page land in artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tests.dashboard.conftest import DEMO_KEY, Browser, RunningCollector
+from tests.dashboard.sessions_otlp import SCRIPT_PROMPT, OtlpSessions, Showcase
+
+pytestmark = pytest.mark.browser
+
+ROWS = "#sessions-table tbody tr.row-link"
+
+
+def row_ids(browser: Browser) -> list[str]:
+    return browser.page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.dataset.sessionId)")
+
+
+def wait_rows_change(browser: Browser, before: list[str]) -> list[str]:
+    browser.page.wait_for_function(
+        "before => JSON.stringify([...document.querySelectorAll('#sessions-table tbody tr.row-link')]"
+        ".map(r => r.dataset.sessionId)) !== before && !document.querySelector('#sessions-table.is-loading')",
+        arg=json.dumps(before),
+    )
+    return row_ids(browser)
+
+
+def open_span(browser: Browser, name: str) -> None:
+    """Select a span in the waterfall by its name (filtering first so it is on screen)."""
+    page = browser.page
+    page.fill("#wf-search", name)
+    page.locator(".wf-row", has=page.locator(".wf-name", has_text=name)).first.click()
+    page.wait_for_selector("#span-details .panel-name")
+
+
+def test_api_key_gate_keeps_the_key_in_session_storage_only(browser: Browser, showcase: Showcase) -> None:
+    page = browser.page
+    sent_keys: list[str | None] = []
+    page.on("request", lambda r: sent_keys.append(r.headers.get("x-agentops-api-key")) if "/v2/" in r.url else None)
+    page.goto(browser.url + "/")
+    page.wait_for_selector("#key-form")
+    browser.screenshot("01-api-key")
+
+    page.fill("#api-key", "not-a-key")
+    page.click("#key-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('.form-error').textContent.includes('not accepted')")
+    assert page.evaluate("sessionStorage.length") == 0
+
+    page.fill("#api-key", DEMO_KEY)
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("#view[data-loaded]")
+    assert page.evaluate("Object.values(sessionStorage)") == [DEMO_KEY]
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("document.cookie") == ""
+    assert DEMO_KEY not in page.url
+    assert sent_keys[-1] == DEMO_KEY  # sent as X-Agentops-Api-Key
+
+    # Entered once: a reload in the same tab needs no key again.
+    page.reload()
+    page.wait_for_selector("#view[data-loaded]")
+    assert page.locator(ROWS).count() > 0
+    # Forgetting it returns to the gate.
+    page.click("#sign-out")
+    page.wait_for_selector("#key-form")
+    assert page.evaluate("sessionStorage.length") == 0
+    # The rejected key's 401 is the only console error.
+    assert all("401" in e for e in browser.errors), browser.errors
+
+
+def test_sessions_list_sorts_filters_and_paginates(browser: Browser, showcase: Showcase) -> None:
+    page = browser.page
+    browser.login(DEMO_KEY)
+    ids = row_ids(browser)
+    assert len(ids) == showcase.total
+    starts = page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.querySelector('td').textContent)")
+    assert all(starts)
+    # Newest first: the running session (started 30 s ago) leads, and shows as running.
+    assert ids[0] == showcase.running_session
+    assert "Running" in page.locator(ROWS).first.inner_text()
+    row = page.locator(f'{ROWS}[data-session-id="{showcase.error_session}"]')
+    assert "Failure" in row.inner_text()
+    assert row.locator(".count-error").inner_text() == "1"
+    browser.screenshot("02-sessions")
+
+    # Filter by tag: only sessions carrying it, each showing the tag.
+    page.fill("#filter-tags", "research")
+    page.press("#filter-tags", "Enter")
+    ids = wait_rows_change(browser, ids)
+    assert len(ids) == showcase.tagged["research"]
+    for tags in page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.querySelector('.col-tags').textContent)"):
+        assert "research" in tags
+    assert "tags=research" in page.url  # shareable
+    browser.screenshot("03-sessions-filtered-by-tag")
+
+    # Two tags: sessions having both. Clicking a tag chip adds it to the filter.
+    page.locator(f"{ROWS} .tag-button").filter(has_text="research").first.click()  # already there: no change
+    page.click("#filter-clear")
+    ids = wait_rows_change(browser, ids)
+    assert len(ids) == showcase.total
+    page.locator(f'{ROWS}[data-session-id="{showcase.error_session}"] .tag-button', has_text="checkout-agent").click()
+    ids = wait_rows_change(browser, ids)
+    assert len(ids) == showcase.tagged["checkout-agent"]
+
+    # End state filter.
+    page.click("#filter-clear")
+    ids = wait_rows_change(browser, ids)
+    page.click('#filter-state button[data-value="Failure"]')
+    ids = wait_rows_change(browser, ids)
+    badges = page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.querySelector('.badge').textContent)")
+    assert badges and set(badges) == {"Failure"}
+
+    # Sort by cost, most expensive first.
+    page.click("#filter-clear")
+    ids = wait_rows_change(browser, ids)
+    page.click('button[data-sort="cost"]')
+    ids = wait_rows_change(browser, ids)
+    costs = [
+        float(t.lstrip("$").replace(",", ""))
+        for t in page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.children[8].textContent)")
+    ]
+    assert costs == sorted(costs, reverse=True)
+
+    # Cursor pagination, 25 a page.
+    page.click('button[data-sort="init_timestamp"]')  # back to newest first
+    ids = wait_rows_change(browser, ids)
+    page.select_option("#page-size", "25")
+    first_page = wait_rows_change(browser, ids)
+    assert len(first_page) == 25
+    page.click("#page-next")
+    second_page = wait_rows_change(browser, first_page)
+    assert len(second_page) == showcase.total - 25
+    assert not set(first_page) & set(second_page)
+    assert page.is_disabled("#page-next")
+    page.click("#page-prev")
+    assert wait_rows_change(browser, second_page) == first_page
+    assert browser.errors == []
+
+
+def test_time_filter(browser: Browser, showcase: Showcase) -> None:
+    page = browser.page
+    browser.login(DEMO_KEY)
+    ids = row_ids(browser)
+    page.select_option("#filter-range", "1h")
+    ids = wait_rows_change(browser, ids)
+    # The running session (30 s ago) and the script session (1 h ago) are the recent ones.
+    assert showcase.running_session in ids
+    assert showcase.error_session not in ids  # 2 h ago
+    assert browser.errors == []
+
+
+def test_session_detail_waterfall_llm_span_and_error(browser: Browser, showcase: Showcase) -> None:
+    page = browser.page
+    browser.login(DEMO_KEY)
+    page.click(f'{ROWS}[data-session-id="{showcase.error_session}"] td:nth-child(4)')
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    assert page.url.endswith(f"#/sessions/{showcase.error_session}")
+
+    assert page.inner_text("#session-id") == showcase.error_session
+    assert "Failure" in page.inner_text(".detail-state")
+    assert page.inner_text("#end-state-reason") == "Unhandled TimeoutError in lookup_order"
+    assert page.get_attribute("#video-link", "href") == "https://videos.example.com/sessions/checkout-42.mp4"
+    page.click("#host-env summary")
+    assert "agent-worker-3" in page.inner_text("#host-env")
+
+    # The waterfall: every span, nested by parent, with durations.
+    rows = page.eval_on_selector_all(
+        ".wf-row",
+        "rows => rows.map(r => [r.querySelector('.wf-name').textContent, r.getAttribute('aria-level'),"
+        " r.querySelector('.wf-dur').textContent])",
+    )
+    assert rows == [
+        ["session", "1", rows[0][2]],
+        ["checkout flow", "2", rows[1][2]],
+        ["chat claude-sonnet-4-20250514", "3", "1.80 s"],
+        ["execute_tool lookup_order", "3", "5.00 s"],
+        ["chat o3-mini", "3", "2.60 s"],
+    ]
+    # The failing tool span opens first: its exception and stack trace.
+    details = page.locator("#span-details")
+    assert "execute_tool lookup_order" in details.locator(".panel-name").inner_text()
+    assert details.locator(".exception-type").inner_text() == "TimeoutError"
+    assert "order service did not answer within 5 s" in details.locator(".exception-message").inner_text()
+    stack = details.locator(".stacktrace").inner_text()
+    assert "Traceback (most recent call last)" in stack and "sessions_otlp.py" in stack
+    browser.screenshot("05-session-error-span")
+
+    # An LLM span: provider, model, tokens with cache and reasoning, cost, messages.
+    export = browser_export(browser, showcase.error_session)
+    llm = next(s for s in export["spans"] if s["name"] == "chat claude-sonnet-4-20250514")
+    page.click(f".wf-row[data-span-id='{llm['span_id']}']")
+    page.wait_for_selector(f"#span-details[data-span-id='{llm['span_id']}']")
+    text = details.inner_text()
+    assert "anthropic" in text and "claude-sonnet-4-20250514" in text
+    tokens = details.locator(".tokens-table").inner_text()
+    for label, value in [("Input", "5,200"), ("cache read", "4,096"), ("cache write", "512"), ("Output", "640")]:
+        assert f"{label}\t{value}" in tokens, tokens
+    cost = Decimal(llm["cost"])
+    assert cost > 0
+    shown = Decimal(details.locator("#span-cost").inner_text().lstrip("$"))
+    assert abs(shown - cost) <= Decimal("0.00005"), (shown, cost)
+    assert "Look up order #4411" in details.locator("#input-messages").inner_text()
+    assert "I'll look up the order now." in details.locator("#output-messages").inner_text()
+    assert "You are the checkout assistant." in text
+    browser.screenshot("04-session-detail-llm-span")
+
+    # Reasoning tokens on the o3-mini call.
+    open_span(browser, "chat o3-mini")
+    assert "of which reasoning\t640" in details.locator(".tokens-table").inner_text()
+
+    # Totals match the API's.
+    totals = page.inner_text("#session-totals")
+    stats = export["stats"]
+    assert f"{stats['prompt_tokens']:,} in" in totals and f"{stats['completion_tokens']:,} out" in totals
+    assert browser.errors == []
+
+
+def browser_export(browser: Browser, session_id: str) -> dict:
+    """The export as the page's own origin serves it (fetch with the key from sessionStorage)."""
+    return browser.page.evaluate(
+        """async (id) => {
+            const key = Object.values(sessionStorage)[0];
+            const r = await fetch(`/v2/sessions/${id}/export`, {headers: {"X-Agentops-Api-Key": key}});
+            return r.json();
+        }""",
+        session_id,
+    )
+
+
+def test_download_export(browser: Browser, showcase: Showcase, collector: RunningCollector) -> None:
+    page = browser.page
+    browser.login(DEMO_KEY, f"#/sessions/{showcase.error_session}")
+    with page.expect_download() as info:
+        page.click("#download-export")
+    download = info.value
+    assert download.suggested_filename == f"session-{showcase.error_session}.json"
+    saved = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+    assert saved == collector.get_json(f"/v2/sessions/{showcase.error_session}/export", DEMO_KEY)
+    assert saved["session"]["session_id"] == showcase.error_session
+    assert len(saved["spans"]) == 5
+    assert browser.errors == []
+
+
+def test_script_in_prompt_renders_as_text(browser: Browser, showcase: Showcase) -> None:
+    page = browser.page
+    browser.login(DEMO_KEY)
+    row = page.locator(f'{ROWS}[data-session-id="{showcase.script_session}"]')
+    assert "<b>bold</b>" in row.locator(".col-tags").inner_text()  # a tag that is HTML, shown as text
+    assert row.locator(".col-tags b").count() == 0
+    row.locator("td").nth(3).click()
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    open_span(browser, "chat gpt-4o-mini")
+    prompt = page.locator("#input-messages .msg-text").inner_text()
+    assert prompt == SCRIPT_PROMPT
+    assert "<script>alert(1)</script> I will not run." in page.locator("#output-messages").inner_text()
+    assert "You are <i>helpful</i>." in page.inner_text("#span-details")
+    attributes = page.inner_text("#span-details .attr-table")
+    assert "window.__pwned" in attributes  # raw attribute values are text too
+    # Nothing ran and nothing was parsed into elements.
+    assert page.evaluate("window.__pwned") is None
+    assert page.title() == "AgentOps OTel"
+    assert page.locator("#view script, #view img, #view i, #view b").count() == 0
+    browser.screenshot("06-script-prompt-as-text")
+    assert browser.errors == []
+
+
+def test_in_progress_sessions_update_live(
+    browser: Browser, showcase: Showcase, demo_sender: OtlpSessions, collector: RunningCollector
+) -> None:
+    page = browser.page
+    started = time.time_ns() - 5_000_000_000
+    live = demo_sender.start(started, tags=["live-test"])
+    live.llm("gpt-4o-mini", ms=200, prompt="first step")
+    demo_sender.flush()
+    # Newest first (tags only arrive with the root span, at the session's end).
+    browser.login(DEMO_KEY)
+    row = page.locator(f'{ROWS}[data-session-id="{live.session_id}"]')
+    row.wait_for()
+    assert "Running" in row.inner_text()
+    assert not page.locator(".live").is_hidden()
+
+    # The detail page of the running session picks up new spans without a reload.
+    row.locator("td").nth(3).click()
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    assert page.locator(".wf-row").count() == 1
+    live.tool("late_tool", ms=50)
+    demo_sender.flush()
+    page.wait_for_function("() => document.querySelectorAll('.wf-row').length === 2", timeout=20_000)
+
+    # Back on the list, the session's end arrives and the row turns into Success on its own.
+    page.go_back()
+    row.wait_for()
+    live.end("Success", reason="finished live")
+    demo_sender.flush()
+    page.wait_for_function(
+        "id => (document.querySelector(`tr[data-session-id='${id}'] .badge`) || {}).textContent === 'Success'",
+        arg=live.session_id,
+        timeout=20_000,
+    )
+    assert browser.errors == []
+
+
+def test_overview(browser: Browser, showcase: Showcase, collector: RunningCollector) -> None:
+    page = browser.page
+    with page.expect_response(lambda r: "/v2/overview" in r.url) as response:
+        browser.login(DEMO_KEY, "#/overview")
+    data = response.value.json()
+    assert "bucket=day" in response.value.url and "start_after=" in response.value.url
+    page.wait_for_selector("#overview-totals")
+    cards = page.eval_on_selector_all("#overview-totals .stat-value", "els => els.map(e => e.textContent)")
+    assert cards[0] == f"{data['totals']['sessions']:,}"
+    assert cards[1] == f"{data['totals']['llm_calls']:,}"
+    assert data["totals"]["sessions"] >= showcase.total
+    assert page.locator("#chart-cost svg .bar").count() > 0
+    assert page.locator("#chart-tokens svg .bar").count() > 0
+    assert page.locator("#chart-errors svg .bar").count() > 0
+    assert page.locator("#chart-models .model-table tbody tr").count() == len(data["cost_by_model"]) == 5
+    assert page.locator("#chart-models svg .donut-seg").count() == 5
+    assert page.locator("#top-sessions tbody tr").count() == 10
+    assert "%" in page.inner_text("#error-rate")
+    # Hovering a bar shows its values.
+    page.locator("#chart-cost svg .hit").last.hover()
+    assert "Cost" in page.inner_text("#chart-cost .chart-tip")
+    page.mouse.move(0, 0)
+    browser.screenshot("07-overview")
+    # Top sessions link to their detail.
+    page.locator("#top-sessions tbody tr a").first.click()
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    assert browser.errors == []
