@@ -55,7 +55,9 @@ def lookup(city: str) -> str:
 
 def main() -> None:
     url, key, *files = sys.argv[1:]
-    session = ao.init(api_key=key, endpoint=url, instrument_llm_calls=True, exit_handlers=False, default_tags=["recorded"])
+    session = ao.init(
+        api_key=key, endpoint=url, instrument_llm_calls=True, exit_handlers=False, default_tags=["recorded"]
+    )
     calls = []
     with ReplayServer() as server:
         for name in files:
