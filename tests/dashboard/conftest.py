@@ -183,9 +183,16 @@ class Browser:
         self.page.click("#key-form button[type=submit]")
         self.page.wait_for_selector("#view[data-loaded]")
 
+    def reveal(self, selector: str) -> None:
+        """Scroll the span panel so `selector` sits at its top (for screenshots)."""
+        self.page.eval_on_selector(
+            selector, "el => { const p = el.closest('.span-panel-inner'); p.scrollTop = el.offsetTop - 8; }"
+        )
+
     def screenshot(self, name: str, full_page: bool = True) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
+        self.page.evaluate("() => window.scrollTo(0, 0)")  # else the sticky top bar lands mid-page
         self.page.screenshot(path=str(path), full_page=full_page)
         return path
 

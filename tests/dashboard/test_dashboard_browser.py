@@ -208,6 +208,7 @@ def test_session_detail_waterfall_llm_span_and_error(browser: Browser, showcase:
     assert "Look up order #4411" in details.locator("#input-messages").inner_text()
     assert "I'll look up the order now." in details.locator("#output-messages").inner_text()
     assert "You are the checkout assistant." in text
+    browser.reveal("#span-details .llm-usage")
     browser.screenshot("04-session-detail-llm-span")
 
     # Reasoning tokens on the o3-mini call.
@@ -266,6 +267,7 @@ def test_script_in_prompt_renders_as_text(browser: Browser, showcase: Showcase) 
     assert page.evaluate("window.__pwned") is None
     assert page.title() == "AgentOps OTel"
     assert page.locator("#view script, #view img, #view i, #view b").count() == 0
+    browser.reveal("#span-details .panel-section:has(#input-messages)")
     browser.screenshot("06-script-prompt-as-text")
     assert browser.errors == []
 

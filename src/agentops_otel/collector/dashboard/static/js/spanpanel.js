@@ -58,7 +58,7 @@ function llmSection(span) {
       ["Response id", a[sc.GEN_AI_RESPONSE_ID] ? h("span", { class: "mono" }, a[sc.GEN_AI_RESPONSE_ID]) : null],
       ["Streamed", a[sc.GEN_AI_REQUEST_STREAM] === undefined ? null : String(a[sc.GEN_AI_REQUEST_STREAM])],
     ], "kv kv-compact"),
-    h("div", { class: "llm-usage" }, tokens, costBlock),
+    h("div", { class: "llm-usage" }, costBlock, tokens),
   );
 }
 
@@ -175,7 +175,7 @@ export function spanPanel(span) {
     "div",
     { class: "span-panel-inner", id: "span-details", "data-span-id": span.span_id },
     h("div", { class: "panel-head" },
-      h("div", { class: "panel-badges" }, kindBadge(span.kind), statusBadge(span.status_code)),
+      h("div", { class: "panel-badges" }, kindBadge(span.kind), span.status_code === "UNSET" ? null : statusBadge(span.status_code)),
       h("h2", { class: "panel-name" }, span.name || "(unnamed)")),
     keyValues([
       ["Duration", fmt.millis(span.duration_ms)],

@@ -11,7 +11,7 @@ import * as sc from "./semconv.js";
 
 const ROW_HEIGHT = 30; // px; must match .wf-row height in app.css
 const OVERSCAN = 12;
-const MIN_BODY = 420; // px
+const MIN_BODY = 560; // px
 const MAX_BODY = 640; // px
 const KIND_FILTERS = [["all", "All"], [sc.KIND_LLM, "LLM"], [sc.KIND_TOOL, "Tools"], [sc.KIND_ACTION, "Actions"], [sc.KIND_AGENT, "Agents"], [sc.KIND_ERROR, "Errors"]];
 
@@ -219,8 +219,11 @@ export class Waterfall {
     }
     if (hasChildren && collapsed) meta.push(`+${node.children.length}`);
     const duration = fmt.millis(span.duration_ms ?? node.end - node.start);
-    const labelOnLeft = left + width > 78;
-    const durationLabel = h("span", { class: `wf-dur${labelOnLeft ? " wf-dur-left" : ""}`, style: labelOnLeft ? { right: `${100 - left}%` } : { left: `${left + width}%` } }, duration);
+    // Duration beside the bar: right of it, else left of it, else (a bar spanning the track) inside it.
+    let place = "right";
+    if (left + width > 78) place = left > 14 ? "left" : "inside";
+    const durationStyle = place === "left" ? { right: `${100 - left}%` } : place === "inside" ? { right: `${100 - left - width}%` } : { left: `${left + width}%` };
+    const durationLabel = h("span", { class: `wf-dur wf-dur-${place}`, style: durationStyle }, duration);
 
     return h(
       "div",
