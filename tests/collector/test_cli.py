@@ -1,0 +1,46 @@
+"""The installed ``agentops-otel`` command runs the collector and takes its settings from flags and env."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from agentops_otel.cli import build_parser
+from agentops_otel.collector import settings
+
+
+def test_console_script_runs_the_collector_subcommand():
+    script = Path(sys.executable).with_name("agentops-otel")
+    result = subprocess.run([str(script), "collector", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for flag in ("--http-port", "--grpc-port", "--data-dir", "--keys-file", "--forward", "--max-body-bytes"):
+        assert flag in result.stdout
+
+
+def test_environment_supplies_defaults_and_flags_win(tmp_path):
+    env = {
+        "AGENTOPS_COLLECTOR_HOST": "127.0.0.2",
+        "AGENTOPS_COLLECTOR_HTTP_PORT": "9999",
+        "AGENTOPS_COLLECTOR_DATA_DIR": str(tmp_path),
+        "AGENTOPS_COLLECTOR_FORWARD": "http://a:4318, http://b:4318/v1/traces",
+        "AGENTOPS_COLLECTOR_FORWARD_HEADERS": "Authorization=Bearer x,X-Team=t",
+        "AGENTOPS_COLLECTOR_KEYS": "p:k",
+        "AGENTOPS_COLLECTOR_GRPC": "false",
+    }
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    settings.add_arguments(parser, env)
+    chosen = settings.from_args(parser.parse_args(["--http-port", "1234"]), env)
+    assert (chosen.host, chosen.http_port, chosen.grpc, chosen.data_dir) == ("127.0.0.2", 1234, False, tmp_path)
+    assert chosen.forward == ["http://a:4318", "http://b:4318/v1/traces"]
+    assert chosen.forward_headers == {"Authorization": "Bearer x", "X-Team": "t"}
+    assert chosen.keys == "p:k" and chosen.loopback
+    assert not settings.CollectorSettings(host="0.0.0.0").loopback
+
+
+def test_subcommands_are_registered():
+    parser = build_parser()
+    args = parser.parse_args(["collector", "--http-port", "0"])
+    assert args.command == "collector" and args.http_port == 0

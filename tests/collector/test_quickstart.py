@@ -1,0 +1,43 @@
+"""The README's main job: examples/quickstart.py runs end to end (offline) and prints what it promises."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from decimal import Decimal
+
+from tests.support.replay import REPO_ROOT
+
+
+def test_quickstart_runs_offline_and_prints_analytics_stats_and_next_steps(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_", "OPENAI_"))}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "examples/quickstart.py",
+            "--exit",
+            "--data-dir",
+            str(tmp_path),
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "local canned OpenAI-compatible server" in out
+    assert re.search(r"LLM calls\s+2", out) and re.search(r"Tool calls\s+1", out)
+    sdk_cost = Decimal(re.search(r"end_session\(\) returned \$([0-9.]+)", out).group(1))
+    rest_cost = Decimal(re.search(r'"cost": "([0-9.]+)"', out).group(1))
+    assert sdk_cost == rest_cost > 0
+    assert '"llm_calls": 2' in out and '"end_state": "Success"' in out and '"cache_read_tokens": 1024' in out
+    assert re.search(r"dashboard\s+http://127\.0\.0\.1:\d+/", out) and re.search(r"REST docs\s+http://\S+/docs", out)
+    assert (tmp_path / "agentops.sqlite3").exists()
