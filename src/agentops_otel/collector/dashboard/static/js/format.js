@@ -33,7 +33,7 @@ export function money(value) {
   const abs = Math.abs(n);
   if (abs >= 100) return `$${intFormat.format(Math.round(n))}`;
   if (abs >= 1) return `$${n.toFixed(2)}`;
-  if (abs >= 0.01) return `$${n.toFixed(4).replace(/0{1,2}$/, "")}`;
+  if (abs >= 0.01) return `$${n.toFixed(4)}`;
   if (abs < 0.000001) return n > 0 ? "<$0.000001" : "−<$0.000001";
   return `$${n.toPrecision(2).replace(/0+$/, "")}`;
 }
