@@ -149,12 +149,14 @@ CURATED_MODELS: list[tuple[str, str]] = [
 HELP = "generate otel-collector.yaml (OpenTelemetry Collector config computing our cost and token attributes)"
 
 TRANSFORM_ID = "transform/agentops"
-AGENTOPS_EXPORTER_ID = "otlphttp/agentops"
-BACKEND_EXPORTER_ID = "otlphttp/backend"
+AGENTOPS_EXPORTER_ID = "otlp_http/agentops"
+BACKEND_EXPORTER_ID = "otlp_http/backend"
 DEBUG_EXPORTER_ID = "debug"
 # Where otel-collector.yaml sends spans when AGENTOPS_COLLECTOR_ENDPOINT is unset: an agentops-otel
 # collector on this host, moved off 4318 because the OpenTelemetry Collector listens there.
 DEFAULT_AGENTOPS_ENDPOINT = "http://localhost:4328"
+# The collector release the file is tested on (otelcol/builder-config.yaml pins the same).
+OTELCOL_VERSION = "0.161.0"
 
 # Cache keys of the OTTL (per span; they never reach the span)
 _MODEL, _REF, _PROVIDER, _PKEY, _RATE, _IN_ALIAS = "model", "ref", "provider", "pkey", "rate", "in_from_alias"
@@ -484,6 +486,8 @@ _TEMPLATE = """\
 # collector computes: gen_ai.usage.* normalised from older conventions, gen_ai.usage.cost,
 # agentops.cost.input, agentops.cost.output and agentops.cost.source. A cost already present is
 # kept. Other spans pass unchanged.
+# Runs on the build of otelcol/builder-config.yaml (scripts/build-otelcol.sh) or on a stock
+# otelcol-contrib, version {otelcol_version} or later.
 #
 # Environment variables (defaults in brackets):
 #   AGENTOPS_API_KEY                    API key sent to the agentops-otel collector (X-Agentops-Api-Key)
@@ -491,7 +495,7 @@ _TEMPLATE = """\
 #   AGENTOPS_OTELCOL_EXPORTERS          exporters of the traces pipeline [[{agentops_exporter}]];
 #                                       any of {agentops_exporter}, {backend_exporter}, {debug_exporter}
 #   AGENTOPS_OTELCOL_BACKEND_ENDPOINT   another OTLP/HTTP backend's base URL (for {backend_exporter})
-#   AGENTOPS_OTELCOL_BACKEND_HEADERS    its headers as a YAML map, e.g. {{authorization: "Bearer x"}} [none]
+#   AGENTOPS_OTELCOL_BACKEND_HEADERS    its headers, a YAML map of strings, e.g. {{authorization: "Bearer x"}} [none]
 #   AGENTOPS_OTELCOL_DEBUG_VERBOSITY    debug exporter: basic, normal or detailed [basic]
 #   AGENTOPS_OTELCOL_GRPC_ENDPOINT      OTLP/gRPC listen address [localhost:4317]
 #   AGENTOPS_OTELCOL_HTTP_ENDPOINT      OTLP/HTTP listen address [localhost:4318]
@@ -571,6 +575,7 @@ def render(groups: Sequence[PriceGroup] | None = None) -> str:
         backend_exporter=BACKEND_EXPORTER_ID,
         debug_exporter=DEBUG_EXPORTER_ID,
         agentops_endpoint=DEFAULT_AGENTOPS_ENDPOINT,
+        otelcol_version=OTELCOL_VERSION,
     )
 
 

@@ -51,7 +51,7 @@ def test_sessions_land_in_the_project_of_the_key(
     with collector_process(tmp_path / "agentops", grpc_port=0, env=keys) as agentops:
         env = {"AGENTOPS_COLLECTOR_ENDPOINT": agentops.url, "AGENTOPS_API_KEY": PROJECT_KEY}
         with Otelcol(
-            otelcol_bin, tmp_path / "otelcol", exporters=("otlphttp/agentops", FILE_EXPORTER), env=env
+            otelcol_bin, tmp_path / "otelcol", exporters=("otlp_http/agentops", FILE_EXPORTER), env=env
         ) as otelcol:
             app_env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
             app_env["ANTHROPIC_OPEN_TELEMETRY"] = "false"

@@ -107,3 +107,11 @@ def test_an_unpriced_name_is_refused() -> None:
 
 def test_the_source_written_is_pricing_py_s(fresh: str) -> None:
     assert f'"{PRICE_SOURCE}"' in fresh
+
+
+def test_the_builder_manifest_pins_the_version_the_yaml_names() -> None:
+    manifest = yaml.safe_load((REPO_ROOT / "otelcol" / "builder-config.yaml").read_text())
+    assert manifest["dist"]["version"] == gen.OTELCOL_VERSION
+    modules = [entry["gomod"] for kind in ("receivers", "processors", "exporters") for entry in manifest[kind]]
+    assert {module.split()[1] for module in modules} == {f"v{gen.OTELCOL_VERSION}"}
+    assert f"BUILDER_VERSION=v{gen.OTELCOL_VERSION}" in (REPO_ROOT / "scripts" / "build-otelcol.sh").read_text()

@@ -296,7 +296,7 @@ def test_a_model_outside_the_curated_list_is_unknown_to_the_yaml(otelcol: Otelco
     [
         {},
         {
-            "AGENTOPS_OTELCOL_EXPORTERS": "[otlphttp/agentops, otlphttp/backend, debug]",
+            "AGENTOPS_OTELCOL_EXPORTERS": "[otlp_http/agentops, otlp_http/backend, debug]",
             "AGENTOPS_OTELCOL_BACKEND_ENDPOINT": "http://127.0.0.1:9",
             "AGENTOPS_OTELCOL_BACKEND_HEADERS": '{authorization: "Bearer x", x-team: t}',
             "AGENTOPS_OTELCOL_DEBUG_VERBOSITY": "detailed",

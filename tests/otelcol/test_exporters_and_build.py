@@ -1,0 +1,65 @@
+"""The exporters of otel-collector.yaml as configured by environment variables, and the build that runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentops_otel import semconv as sc
+from agentops_otel.collector.enrich import enrich_attributes
+from tests.otelcol.otelcol import BUILD_SCRIPT, CONFIG, FILE_EXPORTER, Otelcol, attribute_differences, send_spans
+from tests.support.otlp_sink import OtlpSink
+
+pytestmark = pytest.mark.otelcol
+
+LLM_SPAN = {
+    sc.GEN_AI_PROVIDER_NAME: "anthropic",
+    sc.GEN_AI_REQUEST_MODEL: "claude-haiku-4-5-20251001",
+    sc.LEGACY_PROMPT_TOKENS: 1200,
+    sc.LEGACY_COMPLETION_TOKENS: 80,
+}
+
+
+def test_both_otlp_exporters_send_enriched_spans_with_their_headers(otelcol_bin: Path, tmp_path: Path) -> None:
+    with OtlpSink() as agentops, OtlpSink() as backend:
+        env = {
+            "AGENTOPS_COLLECTOR_ENDPOINT": agentops.endpoint,
+            "AGENTOPS_API_KEY": "the-project-key",
+            "AGENTOPS_OTELCOL_BACKEND_ENDPOINT": backend.endpoint,
+            # the sink reports this header: proof the YAML map in the variable became headers
+            "AGENTOPS_OTELCOL_BACKEND_HEADERS": '{X-Agentops-Api-Key: backend-token, x-other: "1"}',
+        }
+        exporters = ("otlp_http/agentops", "otlp_http/backend", "debug")
+        with Otelcol(otelcol_bin, tmp_path, exporters=exporters, env=env) as otelcol:
+            send_spans(otelcol.http_endpoint, [("llm", LLM_SPAN), ("other", {"k": "v"})])
+            got_agentops = agentops.wait_for(lambda spans: len(spans) >= 2)
+            got_backend = backend.wait_for(lambda spans: len(spans) >= 2)
+        assert "Traces" in otelcol.log()  # the debug exporter logged the batch
+    expected = enrich_attributes(LLM_SPAN)
+    for spans, key in ((got_agentops, "the-project-key"), (got_backend, "backend-token")):
+        by_name = {s["name"]: s for s in spans}
+        assert {s["api_key"] for s in spans} == {key}
+        assert attribute_differences(by_name["llm"]["attributes"], expected) == []
+        assert by_name["other"]["attributes"] == {"k": "v"}
+
+
+def test_the_build_has_exactly_the_components_the_yaml_uses(otelcol_bin: Path) -> None:
+    config = yaml.safe_load(CONFIG.read_text())
+    used = {kind: {name.split("/")[0] for name in config[kind]} for kind in ("receivers", "processors", "exporters")}
+    used["exporters"].add(FILE_EXPORTER.split("/")[0])  # the tests' file exporter, added by an overlay
+    built = yaml.safe_load(subprocess.run([str(otelcol_bin), "components"], capture_output=True, text=True).stdout)
+    for kind in used:
+        assert {c["name"] for c in built.get(kind) or []} == used[kind], kind
+    assert not built.get("extensions") and not built.get("connectors")
+
+
+def test_the_build_script_reuses_the_cached_binary_without_go(otelcol_bin: Path) -> None:
+    no_go = {**os.environ, "PATH": "/usr/bin:/bin"}  # go lives in /usr/local/go/bin or ~/go/bin
+    result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, env=no_go, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == otelcol_bin
+    assert not str(otelcol_bin).startswith(str(CONFIG.parent))  # cached outside the repository
