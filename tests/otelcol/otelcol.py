@@ -31,12 +31,13 @@ class BinaryUnavailable(RuntimeError):
     """No collector binary, and no Go to build one (tests skip unless CI=true)."""
 
 
-def otelcol_binary() -> Path:
+def otelcol_binary(env: dict[str, str] | None = None) -> Path:
     """Path of the collector build; builds it (minutes) when the cache has none."""
-    result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=3600)
+    env = {**os.environ, **(env or {})}
+    result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=3600, env=env)
     if result.returncode == 0:
         return Path(result.stdout.strip().splitlines()[-1])
-    if shutil.which("go") is None:
+    if shutil.which("go", path=env.get("PATH")) is None:
         raise BinaryUnavailable("Go is not installed, so the OpenTelemetry Collector cannot be built")
     raise RuntimeError(f"scripts/build-otelcol.sh failed:\n{result.stderr[-4000:]}")
 

@@ -11,7 +11,16 @@ import yaml
 
 from agentops_otel import semconv as sc
 from agentops_otel.collector.enrich import enrich_attributes
-from tests.otelcol.otelcol import BUILD_SCRIPT, CONFIG, FILE_EXPORTER, Otelcol, attribute_differences, send_spans
+from tests.otelcol.otelcol import (
+    BUILD_SCRIPT,
+    CONFIG,
+    FILE_EXPORTER,
+    BinaryUnavailable,
+    Otelcol,
+    attribute_differences,
+    otelcol_binary,
+    send_spans,
+)
 from tests.support.otlp_sink import OtlpSink
 
 pytestmark = pytest.mark.otelcol
@@ -63,3 +72,9 @@ def test_the_build_script_reuses_the_cached_binary_without_go(otelcol_bin: Path)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == otelcol_bin
     assert not str(otelcol_bin).startswith(str(CONFIG.parent))  # cached outside the repository
+
+
+def test_without_go_or_a_cached_build_the_reason_is_given(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "AGENTOPS_OTELCOL_CACHE": str(tmp_path / "empty-cache")}
+    with pytest.raises(BinaryUnavailable, match="Go is not installed"):
+        otelcol_binary(env)
