@@ -31,6 +31,12 @@ def _fresh_bug_reports() -> None:
     _patching._reported.clear()
 
 
+def assert_ended_once(tracing: Any) -> Any:
+    span = tracing.only_llm_span()
+    assert tracing.counter.ends[span.context.span_id] == 1
+    return span
+
+
 def recorded_body(name: str) -> str:
     return load_interactions(fixture_path(name))[0]["response"]["body"]
 
@@ -107,9 +113,44 @@ def test_anthropic_with_raw_response(
 def test_with_streaming_response(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
     replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
     with openai_client.chat.completions.with_streaming_response.create(**CHAT) as response:
+        assert isinstance(response, openai._response.APIResponse)
+        assert tracing.llm_spans() == []  # the body has not been read yet
         assert response.parse().id == "chatcmpl-own-cached-1"
-    span = tracing.only_llm_span()  # the body is the application's to read: the span has the request side
-    assert span.attributes[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2006
+
+
+def test_with_streaming_response_closed_unread(
+    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    with openai_client.chat.completions.with_streaming_response.create(**CHAT) as response:
+        assert response.status_code == 200
+    span = assert_ended_once(tracing)  # ends on exit, with the request side only
+    assert sc.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
+
+
+def test_raw_response_of_a_stream(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    raw = openai_client.chat.completions.with_raw_response.create(**CHAT, stream=True)
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    stream = raw.parse()
+    assert isinstance(stream, openai.Stream)
+    assert len(list(stream)) == 6
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+
+
+async def test_async_with_streaming_response(
+    tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    create = async_anthropic_client.messages.with_streaming_response.create
+    async with create(**MESSAGES, stream=True) as response:
+        events = [event.type async for event in await response.parse()]
+    assert events[0] == "message_start" and events[-1] == "message_stop"
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1206
 
 
 def test_parse(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:

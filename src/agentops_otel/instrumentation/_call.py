@@ -149,7 +149,7 @@ class LLMCall:
         self._end()
 
     def end_without_response(self) -> None:
-        """End when the body is left for the application to read (``with_streaming_response``)."""
+        """End with the request side only (the response could not be read)."""
         self._end()
 
     # --- streamed responses ---------------------------------------------------------------------

@@ -23,7 +23,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from agentops_otel.instrumentation._call import Endpoint, LLMCall
 from agentops_otel.instrumentation._patching import Patch, report_bug, warn_once, wrap_method
 from agentops_otel.instrumentation._settings import Settings, make_settings
-from agentops_otel.instrumentation._streams import AsyncStreamProxy, SyncStreamProxy
+from agentops_otel.instrumentation._streams import AsyncStreamProxy, RawResponseProxy, SyncStreamProxy
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -44,7 +44,7 @@ class StainlessInstrumentor(BaseInstrumentor):
     _settings: Settings | None = None
     _patches: tuple[Patch, ...] = ()
     _hook_registered: bool = False
-    _stream_types: tuple[type, type] | None = None
+    _stream_types: tuple[type, type] = ()  # type: ignore[assignment]
     _raw_types: tuple[type, ...] = ()
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -167,23 +167,27 @@ class StainlessInstrumentor(BaseInstrumentor):
     def _finish(self, call: LLMCall, result: Any) -> Any:
         """Record the response and end the span, or hand back a stream proxy that will."""
         try:
-            sync_stream, async_stream = self._stream_types  # type: ignore[misc]
-            if isinstance(result, sync_stream):
-                return SyncStreamProxy(result, call)
-            if isinstance(result, async_stream):
-                return AsyncStreamProxy(result, call)
+            if call.recorder is not None and isinstance(result, self._stream_types):  # type: ignore[arg-type]
+                return self._wrap_stream(result, call)
             if self._raw_types and isinstance(result, self._raw_types):
-                http = result.http_response
-                if call.recorder is None and http.is_closed:  # with_raw_response: the body has been read
-                    call.complete(http.json())
-                else:  # with_streaming_response, or a raw stream: the application reads the body
-                    call.end_without_response()
-                return result
+                if call.recorder is None and result.http_response.is_closed:  # with_raw_response: body read
+                    call.complete(result.http_response.json())
+                    return result
+                # a raw stream, or with_streaming_response: traced as the application reads it
+                return RawResponseProxy(result, call, self._wrap_stream)
             call.complete(result)
         except Exception as exc:
             report_bug(f"{type(self).__name__}.finish", exc)
             call.end_without_response()
         return result
+
+    def _wrap_stream(self, stream: Any, call: LLMCall) -> Any:
+        sync_stream, async_stream = self._stream_types  # type: ignore[misc]
+        if isinstance(stream, sync_stream):
+            return SyncStreamProxy(stream, call)
+        if isinstance(stream, async_stream):
+            return AsyncStreamProxy(stream, call)
+        return stream
 
     def _wrap_sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         started = self._start(instance, args, kwargs)

@@ -9,6 +9,8 @@ attached while the application holds the stream.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import wrapt
@@ -117,3 +119,48 @@ class AsyncStreamProxy(_StreamProxyBase):
             return await self.__wrapped__.__aexit__(*exc_info)
         finally:
             self._self_call.finish_stream()
+
+
+class RawResponseProxy(wrapt.ObjectProxy):
+    """A ``with_raw_response`` / ``with_streaming_response`` result whose body the application reads.
+
+    ``parse()`` gives the parsed body (recorded on the span) or the stream (wrapped, so it is traced
+    like any other); ``close()``, the context manager's exit, or garbage collection end the span.
+    """
+
+    def __init__(self, response: Any, call: LLMCall, wrap_stream: Callable[[Any, LLMCall], Any]) -> None:
+        super().__init__(response)
+        self._self_call = call
+        self._self_wrap_stream = wrap_stream
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if inspect.isawaitable(parsed):  # the async client's responses parse asynchronously
+            return self._self_parsed_later(parsed)
+        return self._self_take(parsed)
+
+    async def _self_parsed_later(self, parsed: Awaitable[Any]) -> Any:
+        return self._self_take(await parsed)
+
+    def _self_take(self, parsed: Any) -> Any:
+        call = self._self_call
+        if call.recorder is not None:
+            return self._self_wrap_stream(parsed, call)
+        call.complete(parsed)
+        return parsed
+
+    def close(self) -> Any:
+        result = self.__wrapped__.close()
+        if inspect.isawaitable(result):
+            return self._self_closed_later(result)
+        self._self_call.finish_stream()
+        return result
+
+    async def _self_closed_later(self, result: Awaitable[Any]) -> Any:
+        try:
+            return await result
+        finally:
+            self._self_call.finish_stream()
+
+    def __del__(self) -> None:
+        self._self_call.finish_stream(abandoned=True)
