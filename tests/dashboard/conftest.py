@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from tests.dashboard.sessions_otlp import OtlpSessions, Showcase, send_bulk, send_showcase
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,6 +33,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 DEMO_KEY = "demo-key-0123456789"
 BULK_KEY = "bulk-key-9876543210"
+LIVE_KEY = "live-key-5555555555"  # sessions that tests add while they run, apart from the showcase
 BULK_SESSIONS = 10_000
 BIG_SESSION_SPANS = 5_000
 
@@ -78,7 +80,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningColle
     ready = data_dir / "ready.json"
     log_path = data_dir / "collector.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_COLLECTOR_")}
-    env["AGENTOPS_COLLECTOR_KEYS"] = f"demo:{DEMO_KEY},bulk:{BULK_KEY}"
+    env["AGENTOPS_COLLECTOR_KEYS"] = f"demo:{DEMO_KEY},bulk:{BULK_KEY},live:{LIVE_KEY}"
     command = [sys.executable, "-m", "agentops_otel.cli", "collector", "--host", "127.0.0.1", "--http-port", "0"]
     command += ["--no-grpc", "--data-dir", str(data_dir), "--ready-file", str(ready), "--log-level", "warning"]
     with log_path.open("wb") as log:
@@ -105,6 +107,15 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningColle
 @pytest.fixture(scope="session")
 def demo_sender(collector: RunningCollector) -> Iterator[OtlpSessions]:
     sender = OtlpSessions(collector.url, DEMO_KEY)
+    try:
+        yield sender
+    finally:
+        sender.close()
+
+
+@pytest.fixture(scope="session")
+def live_sender(collector: RunningCollector) -> Iterator[OtlpSessions]:
+    sender = OtlpSessions(collector.url, LIVE_KEY)
     try:
         yield sender
     finally:

@@ -6,17 +6,22 @@ Screenshots of every page land in artifacts/screenshots/.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.dashboard.conftest import DEMO_KEY, Browser, RunningCollector
+
+from tests.dashboard.conftest import DEMO_KEY, LIVE_KEY, Browser, RunningCollector, wait_for
 from tests.dashboard.sessions_otlp import SCRIPT_PROMPT, OtlpSessions, Showcase
 
 pytestmark = pytest.mark.browser
 
 ROWS = "#sessions-table tbody tr.row-link"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def row_ids(browser: Browser) -> list[str]:
@@ -272,16 +277,14 @@ def test_script_in_prompt_renders_as_text(browser: Browser, showcase: Showcase) 
     assert browser.errors == []
 
 
-def test_in_progress_sessions_update_live(
-    browser: Browser, showcase: Showcase, demo_sender: OtlpSessions, collector: RunningCollector
-) -> None:
+def test_in_progress_sessions_update_live(browser: Browser, live_sender: OtlpSessions) -> None:
     page = browser.page
     started = time.time_ns() - 5_000_000_000
-    live = demo_sender.start(started, tags=["live-test"])
+    live = live_sender.start(started, tags=["live-test"])
     live.llm("gpt-4o-mini", ms=200, prompt="first step")
-    demo_sender.flush()
+    live_sender.flush()
     # Newest first (tags only arrive with the root span, at the session's end).
-    browser.login(DEMO_KEY)
+    browser.login(LIVE_KEY)
     row = page.locator(f'{ROWS}[data-session-id="{live.session_id}"]')
     row.wait_for()
     assert "Running" in row.inner_text()
@@ -292,14 +295,14 @@ def test_in_progress_sessions_update_live(
     page.wait_for_selector("#view[data-loaded] .wf-row")
     assert page.locator(".wf-row").count() == 1
     live.tool("late_tool", ms=50)
-    demo_sender.flush()
+    live_sender.flush()
     page.wait_for_function("() => document.querySelectorAll('.wf-row').length === 2", timeout=20_000)
 
     # Back on the list, the session's end arrives and the row turns into Success on its own.
     page.go_back()
     row.wait_for()
     live.end("Success", reason="finished live")
-    demo_sender.flush()
+    live_sender.flush()
     page.wait_for_function(
         "id => (document.querySelector(`tr[data-session-id='${id}'] .badge`) || {}).textContent === 'Success'",
         arg=live.session_id,
@@ -334,4 +337,47 @@ def test_overview(browser: Browser, showcase: Showcase, collector: RunningCollec
     # Top sessions link to their detail.
     page.locator("#top-sessions tbody tr a").first.click()
     page.wait_for_selector("#view[data-loaded] .wf-row")
+    assert browser.errors == []
+
+
+@pytest.fixture(scope="module")
+def sdk_session(collector: RunningCollector) -> str:
+    """A session recorded by the agentops_otel SDK itself, in its own process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.dashboard.sdk_agent", collector.url, LIVE_KEY],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    session_id = done.stdout.strip().splitlines()[-1]
+    wait_for(
+        lambda: collector.get_json(f"/v2/sessions/{session_id}/stats", LIVE_KEY)["events"] == 3,
+        30,
+        "the SDK session's spans",
+    )
+    return session_id
+
+
+def test_session_recorded_by_the_sdk(browser: Browser, sdk_session: str) -> None:
+    page = browser.page
+    browser.login(LIVE_KEY, "#/sessions?tags=sdk")
+    page.wait_for_selector(f'{ROWS}[data-session-id="{sdk_session}"]')
+    assert row_ids(browser) == [sdk_session]
+    row = page.locator(ROWS).first
+    assert "Failure" in row.inner_text() and "travel-agent" in row.inner_text()
+    row.locator("td").nth(3).click()
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    names = page.eval_on_selector_all(".wf-row .wf-name", "els => els.map(e => e.textContent)")
+    assert names == ["session", "chat gpt-4o-mini", "execute_tool search_flights", "ConnectionError"]
+    # The recorded error opens first, with the traceback the SDK captured.
+    assert page.inner_text("#span-details .exception-type") == "ConnectionError"
+    assert "raise ConnectionError" in page.inner_text("#span-details .stacktrace")
+    browser.screenshot("10-sdk-session-error")
+    open_span(browser, "chat gpt-4o-mini")
+    assert "Find me a flight from Lisbon to Berlin on Friday." in page.inner_text("#input-messages")
+    assert "openai" in page.inner_text("#span-details")
     assert browser.errors == []

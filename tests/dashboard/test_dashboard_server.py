@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import urllib.request
 
-from tests.dashboard.conftest import RunningCollector
-
 from agentops_otel import semconv
 from agentops_otel.collector import dashboard
+from tests.dashboard.conftest import RunningCollector
 
 STATIC = dashboard.STATIC_DIR
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from tests.dashboard.conftest import BIG_SESSION_SPANS, BULK_KEY, Browser, Bulk, RunningCollector
 
 pytestmark = pytest.mark.browser

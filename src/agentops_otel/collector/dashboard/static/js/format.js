@@ -46,6 +46,7 @@ export function seconds(value) {
 
 export function millis(value) {
   const ms = num(value);
+  if (ms === 0) return "0 ms";
   if (ms < 1) return `${ms.toFixed(2)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
