@@ -34,6 +34,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 DEMO_KEY = "demo-key-0123456789"
 BULK_KEY = "bulk-key-9876543210"
 LIVE_KEY = "live-key-5555555555"  # sessions that tests add while they run, apart from the showcase
+EMPTY_KEY = "empty-key-0000000000"  # a project that never receives anything
 BULK_SESSIONS = 10_000
 BIG_SESSION_SPANS = 5_000
 
@@ -80,7 +81,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningColle
     ready = data_dir / "ready.json"
     log_path = data_dir / "collector.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_COLLECTOR_")}
-    env["AGENTOPS_COLLECTOR_KEYS"] = f"demo:{DEMO_KEY},bulk:{BULK_KEY},live:{LIVE_KEY}"
+    env["AGENTOPS_COLLECTOR_KEYS"] = f"demo:{DEMO_KEY},bulk:{BULK_KEY},live:{LIVE_KEY},empty:{EMPTY_KEY}"
     command = [sys.executable, "-m", "agentops_otel.cli", "collector", "--host", "127.0.0.1", "--http-port", "0"]
     command += ["--no-grpc", "--data-dir", str(data_dir), "--ready-file", str(ready), "--log-level", "warning"]
     with log_path.open("wb") as log:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.conftest import DEMO_KEY, LIVE_KEY, Browser, RunningCollector, wait_for
+from tests.dashboard.conftest import DEMO_KEY, EMPTY_KEY, LIVE_KEY, Browser, RunningCollector, wait_for
 from tests.dashboard.sessions_otlp import SCRIPT_PROMPT, OtlpSessions, Showcase
 
 pytestmark = pytest.mark.browser
@@ -381,3 +381,21 @@ def test_session_recorded_by_the_sdk(browser: Browser, sdk_session: str) -> None
     assert "Find me a flight from Lisbon to Berlin on Friday." in page.inner_text("#input-messages")
     assert "openai" in page.inner_text("#span-details")
     assert browser.errors == []
+
+
+def test_empty_project_unknown_and_malformed_sessions(browser: Browser, collector: RunningCollector) -> None:
+    page = browser.page
+    browser.login(EMPTY_KEY)
+    assert page.locator(ROWS).count() == 0
+    assert collector.url in page.inner_text("#sessions-empty .code-block")
+    browser.screenshot("11-empty-project")
+
+    page.goto(f"{browser.url}/#/sessions/6f1c2a9e-1d2b-4c3d-8e4f-5a6b7c8d9e0f")
+    page.wait_for_selector(".notice-error")
+    assert "Session not found" in page.inner_text(".notice-error")
+    page.goto(f"{browser.url}/#/sessions/not-a-uuid")
+    page.wait_for_function(
+        "() => (document.querySelector('.notice-error') || {}).textContent?.includes('Not a session id')"
+    )
+    # The 404 and 400 responses are the only console errors.
+    assert browser.errors and all("404" in e or "400" in e for e in browser.errors), browser.errors

@@ -199,7 +199,14 @@ export function sessionsView(root, ctx) {
   function renderRows(body) {
     const sessions = body.sessions || [];
     if (sessions.length === 0) {
-      mount(tbody, h("tr", null, h("td", { colspan: String(COLUMNS.length), class: "empty-cell" }, notice("info", page === 0 ? "No sessions match" : "No more sessions", hasFilters() ? "Try removing a filter." : "Sessions appear here as soon as the collector receives their spans."))));
+      const empty = page === 0 && !hasFilters()
+        ? h("div", { class: "onboarding", id: "sessions-empty" },
+          h("h2", { class: "onboarding-title" }, "No sessions yet"),
+          h("p", { class: "muted" }, "Sessions appear here as soon as this collector receives their spans. Point your agent at it:"),
+          h("pre", { class: "code-block" }, `import agentops_otel\n\nagentops_otel.init(api_key="<this project's key>", endpoint="${location.origin}")`),
+          h("p", { class: "muted small" }, `Any OpenTelemetry exporter works too: OTLP/HTTP to ${location.origin}/v1/traces with the X-Agentops-Api-Key header.`))
+        : notice("info", page === 0 ? "No sessions match" : "No more sessions", "Try removing a filter.");
+      mount(tbody, h("tr", null, h("td", { colspan: String(COLUMNS.length), class: "empty-cell" }, empty)));
     } else {
       const frag = document.createDocumentFragment();
       for (const s of sessions) frag.appendChild(row(s));
