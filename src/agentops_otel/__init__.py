@@ -130,7 +130,10 @@ def record(event: Event | ErrorEvent) -> None:
     """Record an event in the current session."""
     if not isinstance(event, (Event, ErrorEvent)):
         raise TypeError(f"record() takes an ActionEvent, LLMEvent, ToolEvent or ErrorEvent, got {event!r}")
-    session = get_client().current_session("record(...)")
+    client = get_client()
+    if not client.recording and client.initialized:
+        return  # OTEL_SDK_DISABLED: nothing to record
+    session = client.current_session("record(...)")
     if session is None:
         logger.warning("agentops-otel: record() called but no session is running; call init() first")
         return

@@ -16,8 +16,6 @@ from opentelemetry.trace import StatusCode
 from agentops_otel import semconv as sc
 from agentops_otel.usage import span_cost
 
-_KIND_COUNTER = {sc.KIND_LLM: "llm_calls", sc.KIND_TOOL: "tool_calls", sc.KIND_ACTION: "actions"}
-
 
 class SessionStats:
     """Counters of one session in this process; ``add`` is called for every ended span of its trace."""
@@ -35,7 +33,6 @@ class SessionStats:
     def add(self, span: ReadableSpan) -> None:
         attrs = span.attributes or {}
         kind = attrs.get(sc.SPAN_KIND)
-        counter = _KIND_COUNTER.get(kind)  # type: ignore[arg-type]
         cost = None
         if kind == sc.KIND_LLM:
             try:
@@ -44,10 +41,14 @@ class SessionStats:
                 cost = None
         is_error = span.parent is not None and span.status.status_code is StatusCode.ERROR
         with self._lock:
-            if counter is not None:
-                setattr(self, counter, getattr(self, counter) + 1)
-            if cost is not None:
-                self.cost += cost.total
+            if kind == sc.KIND_ACTION:
+                self.actions += 1
+            elif kind == sc.KIND_TOOL:
+                self.tool_calls += 1
+            elif kind == sc.KIND_LLM:
+                self.llm_calls += 1
+                if cost is not None:
+                    self.cost += cost.total
             if is_error:
                 self.errors += 1
 

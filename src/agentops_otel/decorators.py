@@ -22,8 +22,8 @@ from opentelemetry import context as otel_context
 
 from agentops_otel import semconv as sc
 from agentops_otel.client import get_client
-from agentops_otel.events import ActionEvent, AgentEvent, Event, ToolEvent
-from agentops_otel.recording import EventSpan
+from agentops_otel.events import ActionEvent, AgentEvent, Event, ToolEvent, text_value
+from agentops_otel.recording import EventSpan, session_attributes
 
 logger = logging.getLogger("agentops_otel")
 
@@ -39,54 +39,68 @@ class _Spec:
     name: str | None
 
 
-def _event(spec: _Spec, fn_name: str, params: dict[str, Any] | None, owner: object) -> Event:
+def _static_event(spec: _Spec, fn_name: str) -> Event:
+    """The event every call starts from; its attributes are computed once per decorated function."""
     name = spec.name or fn_name
     if spec.kind == sc.KIND_TOOL:
-        return ToolEvent(name=name, params=params)
+        return ToolEvent(name=name)
     if spec.kind == sc.KIND_AGENT:
-        agent_id = getattr(owner, AGENT_ID_ATTR, None)
-        agent_name = getattr(owner, AGENT_NAME_ATTR, None) or name
-        return AgentEvent(name=agent_name, agent_id=agent_id, params=params)
-    return ActionEvent(action_type=name, params=params)
+        return AgentEvent(name=name)
+    return ActionEvent(action_type=name)
 
 
 class _Call:
-    """What one decorated function needs at each call: its signature and span details."""
+    """What one decorated function needs at each call, prepared once: span name, kind, attributes."""
 
     def __init__(self, fn: Callable[..., Any], spec: _Spec, method: bool) -> None:
         self.spec = spec
-        self.qualname = getattr(fn, "__qualname__", repr(fn))
-        self.fn_name = getattr(fn, "__name__", "call")
         self.method = method
+        qualname = getattr(fn, "__qualname__", repr(fn))
+        event = _static_event(spec, getattr(fn, "__name__", "call"))
+        self.span_name = event.span_name()
+        self.span_kind = event.otel_kind()
+        self.attributes = event.attributes(capture_content=False)
+        del self.attributes[sc.EVENT_ID]
+        self.attributes[sc.CODE_FUNCTION_NAME] = qualname
+        self.qualname = qualname
+        self.positional: tuple[str, ...] = ()
+        self.signature: inspect.Signature | None = None
         try:
-            self.signature: inspect.Signature | None = inspect.signature(fn)
+            self.signature = inspect.signature(fn)
+            kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            self.positional = tuple(p.name for p in self.signature.parameters.values() if p.kind in kinds)
         except (TypeError, ValueError):
-            self.signature = None
+            pass
 
     def params(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if self.signature is not None:
-            try:
-                arguments = dict(self.signature.bind_partial(*args, **kwargs).arguments)
-                if self.method and arguments:
-                    arguments.pop(next(iter(arguments)))  # self / cls
-                return arguments
-            except TypeError:
-                pass  # the call itself will raise the right TypeError
-        return {"args": list(args[1:] if self.method else args), "kwargs": kwargs}
+        if self.method:
+            args, positional = args[1:], self.positional[1:]
+        else:
+            positional = self.positional
+        if len(args) <= len(positional):  # the common case, without inspect's slower bind()
+            arguments = dict(zip(positional, args, strict=False))
+            arguments.update(kwargs)
+            return arguments
+        return {"args": list(args), "kwargs": kwargs}
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> EventSpan | None:
         """Start this call's span, or None (outside a session, or on any internal error)."""
         try:
             client = get_client()
+            if not client.recording:
+                return None  # not initialised, or OTEL_SDK_DISABLED: just run the function
             target = client.event_parent()
             if target is None:
                 return None
             session, parent = target
-            owner = args[0] if self.method and args else None
-            event = _event(self.spec, self.fn_name, self.params(args, kwargs), owner)
-            recording = EventSpan(client.tracer, event, parent, session.config.capture_message_content).start()
-            recording.set_attribute(sc.CODE_FUNCTION_NAME, self.qualname)
-            return recording
+            attributes = dict(self.attributes)
+            attributes[sc.EVENT_PARAMS] = text_value(self.params(args, kwargs))
+            attributes.update(session_attributes(session.session_id))
+            if self.spec.kind == sc.KIND_AGENT and self.method and args:
+                agent_id = getattr(args[0], AGENT_ID_ATTR, None)
+                if agent_id is not None:
+                    attributes[sc.AGENT_ID] = attributes[sc.GEN_AI_AGENT_ID] = agent_id
+            return EventSpan(client.tracer, self.span_name, self.span_kind, attributes, parent).start()
         except Exception:
             logger.warning("agentops-otel: could not record a call of %s", self.qualname, exc_info=True)
             return None
@@ -125,7 +139,7 @@ def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
             send: Any = agen.asend
             payload: Any = None
             while True:
-                token = otel_context.attach(recording.context) if recording else None
+                token = otel_context.attach(recording.context()) if recording else None
                 try:
                     item = await send(payload)
                 except StopAsyncIteration:
@@ -158,7 +172,7 @@ def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
             send: Any = gen.send
             payload: Any = None
             while True:
-                token = otel_context.attach(recording.context) if recording else None
+                token = otel_context.attach(recording.context()) if recording else None
                 try:
                     item = send(payload)
                 except StopIteration as stop:
@@ -189,7 +203,7 @@ def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
             recording = call.start(args, kwargs)
             if recording is None:
                 return await fn(*args, **kwargs)
-            token = otel_context.attach(recording.context)
+            token = otel_context.attach(recording.context())
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
@@ -207,7 +221,7 @@ def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
         recording = call.start(args, kwargs)
         if recording is None:
             return fn(*args, **kwargs)
-        token = otel_context.attach(recording.context)
+        token = otel_context.attach(recording.context())
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from agentops_otel import semconv as sc
 from agentops_otel.config import PROTOCOL_GRPC, Configuration
+from agentops_otel.recording import session_attributes
 
 if TYPE_CHECKING:
     from agentops_otel.session import Session
@@ -110,10 +111,10 @@ class SessionSpanProcessor(SpanProcessor):
         self.enabled = True
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        # Our own spans carry the session id from the start; stamp other instrumentations' spans.
         session = self._lookup(span.context.trace_id) if self.enabled else None
-        if session is not None and span.context.span_id != session.root_span_id:
-            span.set_attribute(sc.SESSION_ID, session.session_id)
-            span.set_attribute(sc.SESSION_ID_GENERIC, session.session_id)
+        if session is not None and sc.SESSION_ID not in span.attributes:  # type: ignore[operator]
+            span.set_attributes(session_attributes(session.session_id))
 
     def on_end(self, span: ReadableSpan) -> None:
         if not self.enabled:

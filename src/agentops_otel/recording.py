@@ -2,6 +2,8 @@
 
 Modelled on opentelemetry-util-genai's handlers: ``EventSpan(...).start()`` opens the span,
 then exactly one of ``stop()`` or ``fail()`` ends it. Decorators and ``record()`` both use it.
+Every event span carries its session's id from the start (one attribute dict, set once: the
+cheapest way through the OpenTelemetry SDK).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from agentops_otel import semconv as sc
 from agentops_otel.events import AnyEvent, ErrorEvent, Event, iso_now, text_value, to_ns
@@ -18,31 +20,32 @@ from agentops_otel.events import AnyEvent, ErrorEvent, Event, iso_now, text_valu
 _UNSET: Any = object()
 
 
-class EventSpan:
-    __slots__ = ("_capture", "_parent", "_tracer", "context", "event", "span")
+def session_attributes(session_id: str) -> dict[str, str]:
+    return {sc.SESSION_ID: session_id, sc.SESSION_ID_GENERIC: session_id}
 
-    def __init__(self, tracer: Tracer, event: AnyEvent, parent: Context | None, capture_content: bool) -> None:
+
+class EventSpan:
+    __slots__ = ("_attributes", "_kind", "_name", "_parent", "_tracer", "span")
+
+    def __init__(
+        self, tracer: Tracer, name: str, kind: SpanKind, attributes: dict[str, Any], parent: Context | None
+    ) -> None:
         self._tracer = tracer
+        self._name = name
+        self._kind = kind
+        self._attributes = attributes
         self._parent = parent
-        self._capture = capture_content
-        self.event = event
         self.span: trace.Span = trace.INVALID_SPAN
-        self.context: Context | None = None
 
     def start(self, start_time: int | None = None) -> EventSpan:
-        event = self.event
         self.span = self._tracer.start_span(
-            event.span_name(),
-            context=self._parent,
-            kind=event.otel_kind(),
-            attributes=event.attributes(self._capture),
-            start_time=start_time,
+            self._name, context=self._parent, kind=self._kind, attributes=self._attributes, start_time=start_time
         )
-        self.context = trace.set_span_in_context(self.span, self._parent)
         return self
 
-    def set_attribute(self, key: str, value: Any) -> None:
-        self.span.set_attribute(key, value)
+    def context(self) -> Context:
+        """A context in which this span is current (for code that runs inside the event)."""
+        return trace.set_span_in_context(self.span, self._parent)
 
     def stop(self, returns: Any = _UNSET, end_time: int | None = None) -> None:
         if returns is not _UNSET and returns is not None:
@@ -58,11 +61,16 @@ class EventSpan:
         self.span.end(end_time)
 
 
-def record_event(tracer: Tracer, event: AnyEvent, parent: Context | None, capture_content: bool) -> None:
+def record_event(
+    tracer: Tracer, event: AnyEvent, parent: Context | None, capture_content: bool, session_id: str
+) -> None:
     """Emit a finished event as a span whose start and end are the event's timestamps."""
     if isinstance(event, Event) and event.end_timestamp is None:
         event.end_timestamp = iso_now()
-    recording = EventSpan(tracer, event, parent, capture_content).start(to_ns(event.init_timestamp))
+    attributes = event.attributes(capture_content)
+    attributes.update(session_attributes(session_id))
+    recording = EventSpan(tracer, event.span_name(), event.otel_kind(), attributes, parent)
+    recording.start(to_ns(event.init_timestamp))
     end = to_ns(event.end_timestamp)
     if not isinstance(event, ErrorEvent):
         recording.stop(end_time=end)

@@ -180,7 +180,9 @@ class Session:
         if not self._running:
             logger.warning("agentops-otel: session %s has ended; event not recorded", self.session_id)
             return
-        record_event(self._client.tracer, event, self.parent_context(), self.config.capture_message_content)
+        record_event(
+            self._client.tracer, event, self.parent_context(), self.config.capture_message_content, self.session_id
+        )
 
     def add_tags(self, tags: list[str] | str) -> None:
         """Append tags (duplicates ignored)."""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -54,6 +55,7 @@ class InMemorySdk:
 @pytest.fixture
 def sdk() -> Iterator[InMemorySdk]:
     env_before = os.environ.get(INHERITED_SESSION_ENV)
+    context_before = otel_context.get_current()
     harness = InMemorySdk()
     previous = client_module.set_client(harness.client)
     try:
@@ -61,6 +63,7 @@ def sdk() -> Iterator[InMemorySdk]:
     finally:
         harness.client.shutdown()
         client_module.set_client(previous)
+        otel_context.attach(context_before)  # a session left running stays current otherwise
         if env_before is None:
             os.environ.pop(INHERITED_SESSION_ENV, None)
         else:

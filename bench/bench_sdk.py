@@ -1,0 +1,211 @@
+"""SDK benchmarks: what recording costs the application, how long end_session waits, what a burst loses.
+
+Run: ``.venv/bin/python bench/bench_sdk.py [--quick]``. Prints, each as the median of several runs:
+
+- cost per ``record(ActionEvent)``, per ``record(LLMEvent)`` (priced), per ``@record_action`` call
+  and per ``@record_tool`` generator call, against a bare OpenTelemetry span (``start_as_current_span``
+  on an SDK TracerProvider with a BatchSpanProcessor) measured in the same run; and the same calls
+  with ``OTEL_SDK_DISABLED``;
+- ``end_session`` latency with 1,000 events pending and a live OTLP/HTTP receiver (its own process),
+  a refused port and a hung one (``max_wait_time`` 2,000 ms);
+- spans lost in a 50,000-event burst exported over OTLP/HTTP, with the SDK's queue and, for
+  comparison, with OpenTelemetry's default BatchSpanProcessor (queue 2,048).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from tests.support.otlp_sink import OtlpSink
+
+import agentops_otel as ao
+from agentops_otel import client as client_module
+
+logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)  # dead-collector runs log every retry
+logging.getLogger("agentops_otel").setLevel(logging.ERROR)
+
+
+class DiscardExporter(SpanExporter):
+    """Accepts and drops spans: measures the SDK, not the network."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def fresh_client(**init: object) -> tuple[client_module.Client, ao.Session | None]:
+    client = client_module.Client()
+    client_module.set_client(client)
+    init.setdefault("instrument_llm_calls", False)
+    init.setdefault("exit_handlers", False)
+    init.setdefault("tracer_provider", TracerProvider())
+    return client, ao.init(**init)
+
+
+def per_call(fn: Callable[[], object], n: int, runs: int) -> float:
+    """Median seconds per call over ``runs`` runs of ``n`` calls."""
+    samples = []
+    for _ in range(runs):
+        gc.collect()
+        started = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - started) / n)
+    return statistics.median(samples)
+
+
+def bench_overhead(n: int, runs: int) -> None:
+    bare_provider = TracerProvider()
+    bare_provider.add_span_processor(BatchSpanProcessor(DiscardExporter(), max_queue_size=100_000))
+    bare_tracer = bare_provider.get_tracer("bench")
+
+    def bare_span() -> None:
+        with bare_tracer.start_as_current_span("bare"):
+            pass
+
+    @ao.record_action("decorated")
+    def decorated(a: int, b: int = 2) -> int:
+        return a + b
+
+    @ao.record_tool("gen")
+    def gen_tool() -> object:
+        yield 1
+
+    def record_action() -> None:
+        ao.record(ao.ActionEvent(action_type="a"))
+
+    def record_llm() -> None:
+        ao.record(ao.LLMEvent(model="gpt-4o", provider="openai", prompt_tokens=100, completion_tokens=20))
+
+    cases = [
+        ("record(ActionEvent)", record_action),
+        ("record(LLMEvent), priced", record_llm),
+        ("@record_action call", lambda: decorated(1, b=3)),
+        ("@record_tool generator", lambda: list(gen_tool())),
+    ]
+    client, session = fresh_client(exporter=DiscardExporter())
+    baseline = per_call(bare_span, n, runs)
+    print(f"\n## Overhead per call (median of {runs} runs x {n:,} calls)")
+    print(f"{'bare OTel span (baseline)':34s} {baseline * 1e6:8.1f} µs   1.00x")
+    for name, fn in cases:
+        cost = per_call(fn, n, runs)
+        print(f"{name:34s} {cost * 1e6:8.1f} µs   {cost / baseline:.2f}x")
+    assert session is not None
+    session.end_session("Success")
+    client.shutdown()
+
+    os.environ["OTEL_SDK_DISABLED"] = "true"
+    try:
+        client, session = fresh_client()
+        print("with OTEL_SDK_DISABLED=true:")
+        for name, fn in cases:
+            cost = per_call(fn, n, runs)
+            print(f"{name:34s} {cost * 1e6:8.1f} µs   {cost / baseline:.2f}x")
+        client.shutdown()
+    finally:
+        del os.environ["OTEL_SDK_DISABLED"]
+    bare_provider.shutdown()
+
+
+def refused_endpoint() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def bench_end_session(runs: int, sink: OtlpSink) -> None:
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(64)
+    endpoints = {
+        "live collector": sink.endpoint,
+        "refused port": refused_endpoint(),
+        "hung collector": f"http://127.0.0.1:{hung.getsockname()[1]}",
+    }
+    print(f"\n## end_session latency, 1,000 events pending, max_wait_time 2000 ms (median of {runs})")
+    for name, endpoint in endpoints.items():
+        samples = []
+        for _ in range(runs):
+            client, _ = fresh_client(auto_start_session=False, endpoint=endpoint, max_wait_time=2000)
+            session = ao.start_session()
+            for _ in range(1000):
+                session.record(ao.ActionEvent())
+            started = time.perf_counter()
+            session.end_session("Success")
+            samples.append(time.perf_counter() - started)
+            client.shutdown()
+        print(f"{name:34s} {statistics.median(samples) * 1000:8.1f} ms   (max {max(samples) * 1000:.1f} ms)")
+    hung.close()
+
+
+def bench_burst(n: int, sink: OtlpSink) -> None:
+    print(f"\n## Burst of {n:,} events exported over OTLP/HTTP to a receiver process")
+    before = sink.count()
+    client, session = fresh_client(endpoint=sink.endpoint, max_wait_time=120_000)
+    assert session is not None
+    started = time.perf_counter()
+    for _ in range(n):
+        session.record(ao.ActionEvent())
+    recorded = time.perf_counter() - started
+    session.end_session("Success")
+    delivered = wait_count(sink, before + n + 1, 120) - before - 1
+    total = time.perf_counter() - started
+    label = "agentops-otel (queue 100,000)"
+    print(f"{label:34s} lost {n - delivered:6,d}   recorded in {recorded:.2f} s, delivered in {total:.2f} s")
+    client.shutdown()
+
+    before = sink.count()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{sink.endpoint}/v1/traces")))
+    tracer = provider.get_tracer("burst")
+    for _ in range(n):
+        tracer.start_span("bare").end()
+    provider.force_flush()
+    delivered = wait_count(sink, before + n, 10, settle=True) - before
+    print(f"{'OTel default BatchSpanProcessor':34s} lost {n - delivered:6,d}")
+    provider.shutdown()
+
+
+def wait_count(sink: OtlpSink, target: int, timeout: float, settle: bool = False) -> int:
+    """The sink's count once it reaches ``target`` (or stops growing, with ``settle``) or on timeout."""
+    deadline = time.monotonic() + timeout
+    last, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = sink.count()
+        if count >= target:
+            return count
+        if count != last:
+            last, last_change = count, time.monotonic()
+        elif settle and time.monotonic() - last_change > 2:
+            return count
+        time.sleep(0.05)
+    return sink.count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls and runs")
+    args = parser.parse_args()
+    n, runs = (2_000, 3) if args.quick else (20_000, 5)
+    print(f"agentops-otel SDK benchmark — Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    bench_overhead(n, runs)
+    with OtlpSink() as sink:
+        bench_end_session(3 if args.quick else 5, sink)
+        bench_burst(50_000, sink)
+
+
+if __name__ == "__main__":
+    main()
