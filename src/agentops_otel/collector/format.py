@@ -33,7 +33,10 @@ def iso(ns: int | None) -> str | None:
 
 def parse_iso(text: str) -> int:
     """Nanoseconds since the epoch from an ISO 8601 string (naive means UTC); ValueError if bad."""
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "+", 1) if "T" in text else text)
+    text = text.strip()
+    if "T" in text and " " in text:  # a "+01:00" offset whose "+" a query string turned into a space
+        text = text.replace(" ", "+")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1_000_000) * 1000

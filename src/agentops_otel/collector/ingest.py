@@ -18,7 +18,7 @@ from agentops_otel import semconv as sc
 from agentops_otel.collector.enrich import UNTRUSTED_KEYS, enrichment
 from agentops_otel.collector.format import money
 from agentops_otel.collector.otlp import set_any_value, to_python
-from agentops_otel.usage import MODEL_KEYS, TOKEN_ALIASES
+from agentops_otel.usage import MODEL_KEYS, PROVIDER_KEYS, TOKEN_ALIASES
 
 STATUS_ERROR = 2
 _ZERO_TRACE = bytes(16)
@@ -27,6 +27,9 @@ _NO_USAGE = (0, 0, 0, 0, 0)
 # Keys whose presence (with a model key) makes a span from another instrumentation an LLM span.
 _TOKEN_KEYS = frozenset(key for name, aliases in TOKEN_ALIASES.items() for key in (name, *aliases))
 _MODEL_KEYS = frozenset(MODEL_KEYS)
+# Every key the enrichment reads: only these are converted to Python values (a span's other
+# attributes, messages included, can be large and are left alone).
+_ENRICHMENT_KEYS = _TOKEN_KEYS | _MODEL_KEYS | frozenset(PROVIDER_KEYS) | {sc.SPAN_KIND}
 END_STATES = {"Success": "Success", "Failure": "Failure", "Fail": "Failure", "Indeterminate": "Indeterminate"}
 INDETERMINATE = "Indeterminate"
 
@@ -145,7 +148,7 @@ def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key
     root = None
     found = None
     if kind == sc.KIND_LLM or (not key_set.isdisjoint(_MODEL_KEYS) and not key_set.isdisjoint(_TOKEN_KEYS)):
-        values = {kv.key: to_python(kv.value) for kv in attrs}
+        values = {key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in _ENRICHMENT_KEYS}
         found = enrichment(values)
         if found.is_llm:
             _write(attrs, keys, found.attributes())

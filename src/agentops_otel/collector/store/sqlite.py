@@ -513,29 +513,45 @@ class SQLiteStore:
         pid = self._reader_pid(conn, project_id)
         if pid is None:
             return {"sessions": [], "next_cursor": None}
-        column = SORT_COLUMNS[query.sort]
-        where, params = ["pid = ?"], [pid]
-        for tag in query.tags:
-            where.append("trace_id IN (SELECT trace_id FROM session_tags WHERE pid = ? AND tag = ?)")
-            params += [pid, tag]
+        tags = list(query.tags)
+        if tags and query.sort == "init_timestamp":
+            # newest first within a tag: walk the tag's (tag, init_ns) index, no scan
+            source = "session_tags t JOIN sessions s ON s.pid = t.pid AND s.trace_id = t.trace_id"
+            column, key = "t.init_ns", "t.trace_id"
+            where, params = ["t.pid = ?", "t.tag = ?"], [pid, tags.pop(0)]
+            for tag in tags:
+                where.append(
+                    "EXISTS (SELECT 1 FROM session_tags o WHERE o.pid = t.pid AND o.tag = ?"
+                    " AND o.init_ns = t.init_ns AND o.trace_id = t.trace_id)"
+                )
+                params.append(tag)
+            time_column = "t.init_ns"
+        else:
+            source, column, key = "sessions s", f"s.{SORT_COLUMNS[query.sort]}", "s.trace_id"
+            where, params = ["s.pid = ?"], [pid]
+            for tag in tags:
+                where.append("s.trace_id IN (SELECT trace_id FROM session_tags WHERE pid = ? AND tag = ?)")
+                params += [pid, tag]
+            time_column = "s.init_ns"
         if query.end_state:
-            where.append("end_state = ?")
+            where.append("s.end_state = ?")
             params.append(query.end_state)
         if query.start_after_ns is not None:
-            where.append("init_ns >= ?")
+            where.append(f"{time_column} >= ?")
             params.append(query.start_after_ns)
         if query.start_before_ns is not None:
-            where.append("init_ns < ?")
+            where.append(f"{time_column} < ?")
             params.append(query.start_before_ns)
         if query.cursor:
             value, trace_id = decode_cursor(query.cursor)
             op = "<" if query.descending else ">"
-            where.append(f"({column} {op} ? OR ({column} = ? AND trace_id {op} ?))")
+            where.append(f"({column} {op} ? OR ({column} = ? AND {key} {op} ?))")
             params += [value, value, trace_id]
         direction = "DESC" if query.descending else "ASC"
+        columns = ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
         rows = conn.execute(
-            f"SELECT {SUMMARY_COLUMNS}, {column} AS sort_value FROM sessions WHERE {' AND '.join(where)}"
-            f" ORDER BY {column} {direction}, trace_id {direction} LIMIT ?",
+            f"SELECT {columns}, {column} AS sort_value FROM {source} WHERE {' AND '.join(where)}"
+            f" ORDER BY {column} {direction}, {key} {direction} LIMIT ?",
             (*params, query.limit + 1),
         ).fetchall()
         more = len(rows) > query.limit
@@ -551,6 +567,8 @@ class SQLiteStore:
         if cached is None:
             row = conn.execute("SELECT body FROM resources WHERE key = ?", (key,)).fetchone()
             cached = attributes_dict(Resource.FromString(row[0]).attributes) if row else {}
+            if len(self._resource_cache) > 10_000:
+                self._resource_cache.clear()
             self._resource_cache[key] = cached
         return cached
 
