@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from agentops_otel.collector.process import CollectorProcess, collector_process
 from tests.dashboard.sessions_otlp import OtlpSessions, Showcase, send_bulk, send_showcase
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,19 +45,10 @@ def require_chromium() -> str:
     pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium): browser tests skipped")
 
 
-@dataclass
-class RunningCollector:
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def get_json(self, path: str, key: str) -> dict:
-        request = urllib.request.Request(self.url + path, headers={"X-Agentops-Api-Key": key})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+def get_json(collector: CollectorProcess, path: str, key: str) -> dict:
+    status, body = collector.get(path, key)
+    assert status == 200, (path, status, body)
+    return body
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
@@ -75,38 +63,19 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 
 
 @pytest.fixture(scope="session")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCollector]:
-    """`agentops-otel collector` on a free port with a temp SQLite file and two projects."""
-    data_dir = tmp_path_factory.mktemp("collector")
-    ready = data_dir / "ready.json"
-    log_path = data_dir / "collector.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOPS_COLLECTOR_")}
-    env["AGENTOPS_COLLECTOR_KEYS"] = f"demo:{DEMO_KEY},bulk:{BULK_KEY},live:{LIVE_KEY},empty:{EMPTY_KEY}"
-    command = [sys.executable, "-m", "agentops_otel.cli", "collector", "--host", "127.0.0.1", "--http-port", "0"]
-    command += ["--no-grpc", "--data-dir", str(data_dir), "--ready-file", str(ready), "--log-level", "warning"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            if process.poll() is not None:
-                pytest.fail(f"collector exited with {process.returncode}:\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"collector not ready after 60 s:\n{log_path.read_text()}")
-            time.sleep(0.05)
-        info = json.loads(ready.read_text())
-        yield RunningCollector(url=f"http://127.0.0.1:{info['http_port']}", process=process, log_path=log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    """`agentops-otel collector` on a free port with a temp SQLite file and four projects."""
+    keys = f"demo:{DEMO_KEY},bulk:{BULK_KEY},live:{LIVE_KEY},empty:{EMPTY_KEY}"
+    # Forwarding settings from the outer environment must not leak in.
+    env = {"AGENTOPS_COLLECTOR_KEYS": keys, "AGENTOPS_COLLECTOR_FORWARD": "", "AGENTOPS_COLLECTOR_FORWARD_HEADERS": ""}
+    with collector_process(
+        tmp_path_factory.mktemp("collector"), env=env, args=["--no-grpc", "--log-level", "warning"]
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
-def demo_sender(collector: RunningCollector) -> Iterator[OtlpSessions]:
+def demo_sender(collector: CollectorProcess) -> Iterator[OtlpSessions]:
     sender = OtlpSessions(collector.url, DEMO_KEY)
     try:
         yield sender
@@ -115,7 +84,7 @@ def demo_sender(collector: RunningCollector) -> Iterator[OtlpSessions]:
 
 
 @pytest.fixture(scope="session")
-def live_sender(collector: RunningCollector) -> Iterator[OtlpSessions]:
+def live_sender(collector: CollectorProcess) -> Iterator[OtlpSessions]:
     sender = OtlpSessions(collector.url, LIVE_KEY)
     try:
         yield sender
@@ -124,11 +93,11 @@ def live_sender(collector: RunningCollector) -> Iterator[OtlpSessions]:
 
 
 @pytest.fixture(scope="session")
-def showcase(collector: RunningCollector, demo_sender: OtlpSessions) -> Showcase:
+def showcase(collector: CollectorProcess, demo_sender: OtlpSessions) -> Showcase:
     """The varied demo project, stored and queryable."""
     data = send_showcase(demo_sender, time.time_ns())
     wait_for(
-        lambda: collector.get_json("/v2/overview", DEMO_KEY)["totals"]["sessions"] >= data.total,
+        lambda: get_json(collector, "/v2/overview", DEMO_KEY)["totals"]["sessions"] >= data.total,
         60,
         "the showcase sessions to be stored",
     )
@@ -142,7 +111,7 @@ class Bulk:
 
 
 @pytest.fixture(scope="session")
-def bulk(collector: RunningCollector) -> Bulk:
+def bulk(collector: CollectorProcess) -> Bulk:
     """10,000 sessions, one of them with 5,000 spans, in their own project."""
     sender = OtlpSessions(collector.url, BULK_KEY)
     try:
@@ -150,7 +119,7 @@ def bulk(collector: RunningCollector) -> Bulk:
     finally:
         sender.close()
     wait_for(
-        lambda: collector.get_json("/v2/overview", BULK_KEY)["totals"]["sessions"] >= BULK_SESSIONS,
+        lambda: get_json(collector, "/v2/overview", BULK_KEY)["totals"]["sessions"] >= BULK_SESSIONS,
         120,
         "10,000 bulk sessions to be stored",
         interval=0.5,
@@ -210,7 +179,7 @@ class Browser:
 
 
 @pytest.fixture
-def browser(browser_context, collector: RunningCollector) -> Iterator[Browser]:
+def browser(browser_context, collector: CollectorProcess) -> Iterator[Browser]:
     page = browser_context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))

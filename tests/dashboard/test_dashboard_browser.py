@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.conftest import DEMO_KEY, EMPTY_KEY, LIVE_KEY, Browser, RunningCollector, wait_for
+from agentops_otel.collector.process import CollectorProcess
+from tests.dashboard.conftest import DEMO_KEY, EMPTY_KEY, LIVE_KEY, Browser, get_json, wait_for
 from tests.dashboard.sessions_otlp import SCRIPT_PROMPT, OtlpSessions, Showcase
 
 pytestmark = pytest.mark.browser
@@ -239,7 +240,7 @@ def browser_export(browser: Browser, session_id: str) -> dict:
     )
 
 
-def test_download_export(browser: Browser, showcase: Showcase, collector: RunningCollector) -> None:
+def test_download_export(browser: Browser, showcase: Showcase, collector: CollectorProcess) -> None:
     page = browser.page
     browser.login(DEMO_KEY, f"#/sessions/{showcase.error_session}")
     with page.expect_download() as info:
@@ -247,7 +248,7 @@ def test_download_export(browser: Browser, showcase: Showcase, collector: Runnin
     download = info.value
     assert download.suggested_filename == f"session-{showcase.error_session}.json"
     saved = json.loads(Path(download.path()).read_text(encoding="utf-8"))
-    assert saved == collector.get_json(f"/v2/sessions/{showcase.error_session}/export", DEMO_KEY)
+    assert saved == get_json(collector, f"/v2/sessions/{showcase.error_session}/export", DEMO_KEY)
     assert saved["session"]["session_id"] == showcase.error_session
     assert len(saved["spans"]) == 5
     assert browser.errors == []
@@ -311,7 +312,7 @@ def test_in_progress_sessions_update_live(browser: Browser, live_sender: OtlpSes
     assert browser.errors == []
 
 
-def test_overview(browser: Browser, showcase: Showcase, collector: RunningCollector) -> None:
+def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProcess) -> None:
     page = browser.page
     with page.expect_response(lambda r: "/v2/overview" in r.url) as response:
         browser.login(DEMO_KEY, "#/overview")
@@ -341,7 +342,7 @@ def test_overview(browser: Browser, showcase: Showcase, collector: RunningCollec
 
 
 @pytest.fixture(scope="module")
-def sdk_session(collector: RunningCollector) -> str:
+def sdk_session(collector: CollectorProcess) -> str:
     """A session recorded by the agentops_otel SDK itself, in its own process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
     done = subprocess.run(
@@ -355,7 +356,7 @@ def sdk_session(collector: RunningCollector) -> str:
     )
     session_id = done.stdout.strip().splitlines()[-1]
     wait_for(
-        lambda: collector.get_json(f"/v2/sessions/{session_id}/stats", LIVE_KEY)["events"] == 3,
+        lambda: get_json(collector, f"/v2/sessions/{session_id}/stats", LIVE_KEY)["events"] == 3,
         30,
         "the SDK session's spans",
     )
@@ -383,7 +384,7 @@ def test_session_recorded_by_the_sdk(browser: Browser, sdk_session: str) -> None
     assert browser.errors == []
 
 
-def test_empty_project_unknown_and_malformed_sessions(browser: Browser, collector: RunningCollector) -> None:
+def test_empty_project_unknown_and_malformed_sessions(browser: Browser, collector: CollectorProcess) -> None:
     page = browser.page
     browser.login(EMPTY_KEY)
     assert page.locator(ROWS).count() == 0

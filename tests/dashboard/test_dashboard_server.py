@@ -7,7 +7,7 @@ import urllib.request
 
 from agentops_otel import semconv
 from agentops_otel.collector import dashboard
-from tests.dashboard.conftest import RunningCollector
+from agentops_otel.collector.process import CollectorProcess
 
 STATIC = dashboard.STATIC_DIR
 
@@ -21,7 +21,7 @@ def shipped_files() -> list:
     return [p for p in STATIC.rglob("*") if p.is_file()]
 
 
-def test_page_is_served_with_a_strict_csp(collector: RunningCollector) -> None:
+def test_page_is_served_with_a_strict_csp(collector: CollectorProcess) -> None:
     status, headers, body = fetch(collector.url + "/")
     assert status == 200
     assert headers["content-type"].startswith("text/html")
@@ -34,7 +34,7 @@ def test_page_is_served_with_a_strict_csp(collector: RunningCollector) -> None:
     assert b'<script type="module" src="/dashboard/js/app.js"></script>' in body
 
 
-def test_every_asset_the_page_needs_is_served_from_the_package(collector: RunningCollector) -> None:
+def test_every_asset_the_page_needs_is_served_from_the_package(collector: CollectorProcess) -> None:
     html = (STATIC / "index.html").read_text()
     referenced = re.findall(r'(?:src|href)="(/dashboard/[^"]+)"', html)
     assert referenced, "index.html references its assets"

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from tests.dashboard.conftest import BIG_SESSION_SPANS, BULK_KEY, Browser, Bulk, RunningCollector
+from agentops_otel.collector.process import CollectorProcess
+from tests.dashboard.conftest import BIG_SESSION_SPANS, BULK_KEY, Browser, Bulk
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +34,7 @@ def best_of(browser: Browser, route: str, ready_selector: str) -> tuple[float, l
     return min(runs), runs
 
 
-def test_sessions_page_with_10000_sessions(browser: Browser, bulk: Bulk, collector: RunningCollector) -> None:
+def test_sessions_page_with_10000_sessions(browser: Browser, bulk: Bulk, collector: CollectorProcess) -> None:
     page = browser.page
     browser.login(BULK_KEY)
     best, runs = best_of(browser, "#/sessions", "#view[data-loaded] #sessions-table tr.row-link")
