@@ -309,14 +309,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="agentops-bench-") as data_dir:
         collector = start_collector(data_dir, args=["--sync", args.sync, "--no-grpc", "--log-level", "warning"])
         try:
-            rates, sent = [], 0
+            import psutil
+
+            proc = psutil.Process(collector.process.pid)
+            rates, sent, cpu_per_span = [], 0, []
             for r in range(args.rounds):
+                cpu_before = sum(proc.cpu_times()[:2])
                 start = now_ns + r * per_round * 1_000_000
-                result = run_loader(
-                    collector.http_port, r, per_round, args.spans_per_session, args.connections, start
-                )
+                result = run_loader(collector.http_port, r, per_round, args.spans_per_session, args.connections, start)
                 rates.append(result["spans"] / result["seconds"])
                 sent += result["spans"]
+                cpu_per_span.append((sum(proc.cpu_times()[:2]) - cpu_before) / result["spans"] * 1e6)
                 print(f"  round {r + 1}: {result['spans']} spans in {result['seconds']:.2f} s")
             with sqlite3.connect(collector.db_path) as db:
                 stored = db.execute("SELECT count(*) FROM spans").fetchone()[0]
@@ -327,6 +330,11 @@ def main() -> None:
                 f"ingest (OTLP/HTTP protobuf, durable in SQLite): median {ingest:,.0f} spans/s "
                 f"(rounds: {', '.join(f'{x:,.0f}' for x in rates)}); stored {stored:,} = sent {sent:,} spans, "
                 f"{sessions:,} sessions"
+            )
+            cpu = statistics.median(cpu_per_span)
+            print(
+                f"  collector CPU per span (user+sys, all threads): median {cpu:.1f} us"
+                f" = {1e6 / cpu:,.0f} spans/s per fully available core; box load average {os.getloadavg()[0]:.1f}"
             )
             print(
                 f"  baseline null receiver (HTTP + protobuf decode only): median {statistics.median(baseline):,.0f}"
