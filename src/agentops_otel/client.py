@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing.util
 import os
 import signal
 import threading
@@ -121,6 +122,8 @@ class Client:
                 if hasattr(os, "register_at_fork"):
                     after_fork = weakref.WeakMethod(self._after_fork_in_child)
                     os.register_at_fork(after_in_child=lambda: (method := after_fork()) and method())
+                    # runs in a multiprocessing child once its finalizer registry has been reset
+                    multiprocessing.util.register_after_fork(self, Client._register_exit_flush)
             self._env_before = os.environ.get(INHERITED_SESSION_ENV)
         if config.instrument_llm_calls and self.recording:
             self._instrument(config)
@@ -318,13 +321,12 @@ class Client:
         with self._lock:
             for session in self._active.values():
                 session.is_inherited = True
-        try:
-            import multiprocessing.util
 
-            # multiprocessing children leave through os._exit (no atexit): flush from its finalizers.
-            multiprocessing.util.Finalize(None, self.flush_all, exitpriority=100)
-        except Exception:
-            logger.debug("agentops-otel: no multiprocessing finalizer in forked child", exc_info=True)
+    def _register_exit_flush(self) -> None:
+        """multiprocessing children leave through os._exit (no atexit): flush from its finalizers."""
+        import multiprocessing.util
+
+        multiprocessing.util.Finalize(self, self.flush_all, exitpriority=100)
 
     # --- teardown ---------------------------------------------------------------------------
     def shutdown(self) -> None:

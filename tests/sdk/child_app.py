@@ -11,6 +11,7 @@ its session runs and ``READY`` when it is waiting for a signal. Modes:
 - ``join``: joins the inherited session from the environment, records, exits without ending it.
 - ``join-end``: joins session ARG explicitly and ends it Failure.
 - ``owner-no-end``: records with ``skip_auto_end_session=True`` and exits.
+- ``fork`` / ``spawn``: record, run ``worker`` in a multiprocessing child, end Success.
 - ``env-only``: ``init()`` configured by the environment alone; ends Success.
 - ``existing-provider``: the application set a TracerProvider first; prints a JSON report.
 """
@@ -77,6 +78,16 @@ def main() -> None:
     elif mode == "owner-no-end":
         started(ao.init(skip_auto_end_session=True, **common))
         ao.record(ao.ActionEvent(action_type="owner-event"))
+    elif mode in ("fork", "spawn"):
+        import multiprocessing
+
+        session = started(ao.init(**common))
+        ao.record(ao.ActionEvent(action_type="parent-event"))
+        process = multiprocessing.get_context(mode).Process(target=worker, args=(endpoint,))
+        process.start()
+        process.join(60)
+        assert process.exitcode == 0, process.exitcode
+        session.end_session("Success")
     elif mode == "env-only":
         # everything (endpoint, key, service name, resource, tags) from the environment
         session = started(ao.init(instrument_llm_calls=False))
@@ -85,6 +96,14 @@ def main() -> None:
         existing_provider(common)
     else:
         raise SystemExit(f"unknown mode {mode}")
+
+
+def worker(endpoint: str) -> None:
+    """Runs in a multiprocessing child: forked (inherits the session) or spawned (joins via the environment)."""
+    session = ao.init(endpoint=endpoint, api_key="child-key", instrument_llm_calls=False)
+    assert session is not None and session.is_inherited, session
+    ao.record(ao.ActionEvent(action_type=f"worker-{os.getpid()}"))
+    lookup("w")
 
 
 def existing_provider(common: dict[str, object]) -> None:

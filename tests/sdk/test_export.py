@@ -299,3 +299,41 @@ def test_env_data_opt_out_from_the_environment(sink, opt_out):
     root = root_span(wait_for_root(sink, session_id_from(child.stdout)))
     assert not any(key.startswith(("host.", "os.", "agentops.host")) for key in root["resource"])
     assert not any(key.startswith(("host.", "os.", "agentops.host")) for key in root["attributes"])
+
+
+def test_otlp_grpc_on_request(sdk, sink):
+    session = ao.init(
+        endpoint=sink.grpc_endpoint,
+        exporter_protocol="grpc",
+        api_key="grpc-key",
+        tracer_provider=TracerProvider(),
+        exit_handlers=False,
+    )
+    ao.record(ao.ToolEvent(name="over-grpc"))
+    session.end_session("Success")
+    spans = wait_for_root(sink, session.session_id)
+    assert {s["name"] for s in spans} == {"session", "execute_tool over-grpc"}
+    assert {s["api_key"] for s in spans} == {"grpc-key"}
+
+
+def test_grpc_protocol_from_the_environment(sdk, sink, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", sink.grpc_endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "X-Agentops-Api-Key=from-headers")
+    session = ao.init(tracer_provider=TracerProvider(), exit_handlers=False)
+    session.end_session("Success")
+    (root,) = wait_for_root(sink, session.session_id)
+    assert root["api_key"] == "from-headers"
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_multiprocessing_children_join_the_session(sink, start_method):
+    parent = run_child(start_method, sink.endpoint, timeout=90)
+    assert parent.returncode == 0, parent.stderr
+    session_id = session_id_from(parent.stdout)
+    spans = sink.wait_for(lambda s: len(s) >= 4, trace_id=trace_hex(session_id))
+    root = root_span(spans)  # exactly one: the child never ends the parent's session
+    names = {s["name"] for s in spans}
+    assert "parent-event" in names and "execute_tool lookup" in names
+    assert any(name.startswith("worker-") for name in names)
+    assert all(s["parent_span_id"] == root["span_id"] for s in spans if s is not root)

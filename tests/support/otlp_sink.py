@@ -3,7 +3,8 @@
 ``python -m tests.support.otlp_sink`` listens on a free port, prints ``PORT <n>``, decodes every
 ``POST /v1/traces`` (protobuf, optionally gzip) with opentelemetry-proto and keeps the spans in
 memory. Tests read them back over HTTP: ``GET /spans[?trace_id=<hex>]`` (JSON) and ``GET /count``.
-``--delay S`` answers every export after S seconds (a slow collector).
+It also receives OTLP/gRPC on a second port (``PORT <http> <grpc>``).
+``--delay S`` answers every HTTP export after S seconds (a slow collector).
 
 :class:`OtlpSink` starts and stops that process and reads the spans as plain dicts::
 
@@ -58,6 +59,10 @@ def decode_request(body: bytes, api_key: str | None) -> list[Span]:
 
     request = ExportTraceServiceRequest()
     request.ParseFromString(body)
+    return decode_message(request, api_key)
+
+
+def decode_message(request: Any, api_key: str | None) -> list[Span]:
     spans: list[Span] = []
     for resource_spans in request.resource_spans:
         resource = _attributes(resource_spans.resource.attributes)
@@ -139,8 +144,36 @@ def serve(delay: float) -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    print(f"PORT {server.server_address[1]}", flush=True)
+    grpc_port = _serve_grpc(spans, requests, lock)
+    print(f"PORT {server.server_address[1]} {grpc_port}", flush=True)
     server.serve_forever()
+
+
+def _serve_grpc(spans: list[Span], requests: list[int], lock: threading.Lock) -> int:
+    """OTLP/gRPC on another free port, into the same span list."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: Any, context: Any) -> Any:
+            metadata = dict(context.invocation_metadata())
+            decoded = decode_message(request, metadata.get("x-agentops-api-key"))
+            with lock:
+                spans.extend(decoded)
+                requests[0] += 1
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    _grpc_servers.append(server)  # keep it alive
+    return port
+
+
+_grpc_servers: list[Any] = []
 
 
 # --- the test side ----------------------------------------------------------------------------
@@ -157,11 +190,12 @@ class OtlpSink:
         )
         try:
             line = self._read_port_line(timeout=30)
-            self.port = int(line.split()[1])
+            self.port, self.grpc_port = (int(p) for p in line.split()[1:3])
         except BaseException:
             self.close()
             raise
         self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.grpc_endpoint = f"http://127.0.0.1:{self.grpc_port}"
 
     def _read_port_line(self, timeout: float) -> str:
         result: list[str] = []
