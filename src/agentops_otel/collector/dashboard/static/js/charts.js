@@ -27,11 +27,10 @@ function emptyState(text) {
 export function barChart({ data, series, stacked = true, formatValue, formatTick = formatValue, height = 220, emptyText = "No data in this range" }) {
   const el = h("div", { class: "chart" });
   const tip = h("div", { class: "chart-tip", hidden: true });
-  const legend = series.length > 1
-    ? h("div", { class: "chart-legend" }, series.map((s) => h("span", { class: "legend-item" }, h("span", { class: "legend-swatch", style: { background: s.color } }), s.label)))
-    : null;
+  // A legend even for one series, so charts side by side line up.
+  const legend = h("div", { class: "chart-legend" }, series.map((s) => h("span", { class: "legend-item" }, h("span", { class: "legend-swatch", style: { background: s.color } }), s.label)));
   const plot = h("div", { class: "chart-plot" });
-  el.append(...[legend, plot, tip].filter(Boolean));
+  el.append(legend, plot, tip);
   const total = data.reduce((sum, d) => sum + d.values.reduce((a, b) => a + b, 0), 0);
   if (total === 0) {
     plot.append(emptyState(emptyText));
@@ -81,7 +80,7 @@ export function barChart({ data, series, stacked = true, formatValue, formatTick
         );
         tip.hidden = false;
         const left = Math.min(Math.max(m.left + i * band + band / 2, 80), width - 80);
-        Object.assign(tip.style, { left: `${left}px`, top: `${(legend ? legend.offsetHeight : 0) + 4}px` });
+        Object.assign(tip.style, { left: `${left}px`, top: `${legend.offsetHeight + 4}px` });
       });
       hit.addEventListener("mouseleave", () => {
         hit.classList.remove("active");
