@@ -103,6 +103,8 @@ def test_sessions_list_sorts_filters_and_paginates(browser: Browser, showcase: S
     for tags in page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.querySelector('.col-tags').textContent)"):
         assert "research" in tags
     assert "tags=research" in page.url  # shareable
+    active = page.eval_on_selector_all(f"{ROWS} .tag-active", "els => els.map(e => e.textContent)")
+    assert active == ["research"] * len(ids)  # the filtered tag stands out in each row
     browser.screenshot("03-sessions-filtered-by-tag")
 
     # Two tags: sessions having both. Clicking a tag chip adds it to the filter.

@@ -29,15 +29,15 @@ export function statusBadge(code) {
   return h("span", { class: "badge badge-neutral" }, "Unset");
 }
 
-/** Tag chips; `onClick(tag)` makes them buttons. */
-export function tagList(tags, onClick) {
+/** Tag chips; `onClick(tag)` makes them buttons; tags in `active` are highlighted. */
+export function tagList(tags, onClick, active = null) {
   if (!tags || tags.length === 0) return h("span", { class: "muted" }, "—");
   return h(
     "span",
     { class: "tags" },
     tags.map((tag) =>
       onClick
-        ? h("button", { type: "button", class: "tag tag-button", title: `Filter by tag “${tag}”`, onclick: (e) => { e.stopPropagation(); onClick(tag); } }, tag)
+        ? h("button", { type: "button", class: `tag tag-button${active && active.has(tag) ? " tag-active" : ""}`, title: `Filter by tag “${tag}”`, onclick: (e) => { e.stopPropagation(); onClick(tag); } }, tag)
         : h("span", { class: "tag" }, tag),
     ),
   );

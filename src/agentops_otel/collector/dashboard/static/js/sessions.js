@@ -91,6 +91,7 @@ export function sessionsView(root, ctx) {
   let pollTimer = null;
   let lastBody = "";
   let disposed = false;
+  let activeTags = new Set();
 
   // --- filter bar -------------------------------------------------------------------------
   const tagInput = h("input", { class: "input", id: "filter-tags", type: "search", placeholder: "e.g. prod, checkout", value: state.tags, spellcheck: "false", autocomplete: "off" });
@@ -186,7 +187,7 @@ export function sessionsView(root, ctx) {
       h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), h("div", { class: "cell-sub ellipsis" }, (s.models || []).join(", "))),
       h("td", { title: s.end_state_reason || "" }, stateBadge(s)),
       h("td", { class: "num nowrap" }, fmt.seconds(s.duration_s)),
-      h("td", { class: "col-tags" }, tagList(s.tags, addTag)),
+      h("td", { class: "col-tags" }, tagList(s.tags, addTag, activeTags)),
       h("td", { class: "num" }, fmt.int(s.llm_calls)),
       h("td", { class: "num" }, fmt.int(s.tool_calls)),
       h("td", { class: "num", title: tokenTitle }, fmt.compact(tokens)),
@@ -198,6 +199,7 @@ export function sessionsView(root, ctx) {
 
   function renderRows(body) {
     const sessions = body.sessions || [];
+    activeTags = new Set(state.tags ? state.tags.split(",") : []);
     if (sessions.length === 0) {
       const empty = page === 0 && !hasFilters()
         ? h("div", { class: "onboarding", id: "sessions-empty" },
