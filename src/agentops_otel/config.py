@@ -50,6 +50,7 @@ class Configuration:
     env_data_opt_out: bool = False
     inherited_session_id: str | None = None
     # Export
+    endpoint_is_traces_url: bool = False  # endpoint is the full traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
     exporter_protocol: str = PROTOCOL_HTTP
     exporter_headers: dict[str, str] = field(default_factory=dict)
     service_name: str | None = None
@@ -91,7 +92,9 @@ class Configuration:
                 values[name] = value
 
         put("api_key", env.get("AGENTOPS_API_KEY") or None)
-        put("endpoint", _endpoint_from_env(env))
+        endpoint, is_traces_url = _endpoint_from_env(env)
+        put("endpoint", endpoint)
+        values["endpoint_is_traces_url"] = is_traces_url
         put("max_wait_time", _int(env, "AGENTOPS_MAX_WAIT_TIME"))
         put("max_queue_size", _int(env, "AGENTOPS_MAX_QUEUE_SIZE"))
         put("max_export_batch_size", _int(env, "AGENTOPS_MAX_EXPORT_BATCH_SIZE"))
@@ -118,6 +121,8 @@ class Configuration:
         put("propagate_to_children", _bool(env, "AGENTOPS_PROPAGATE_SESSION"))
         put("capture_message_content", _bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
         put("openai_stream_usage", _bool(env, "AGENTOPS_OPENAI_STREAM_USAGE"))
+        if overrides.get("endpoint") is not None:
+            values["endpoint_is_traces_url"] = False  # an endpoint argument is a base URL
         for name, value in overrides.items():
             put(name, value)
         return cls(**values)
@@ -135,10 +140,10 @@ class Configuration:
     @property
     def traces_endpoint(self) -> str:
         """Where spans go: ``{endpoint}/v1/traces`` for OTLP/HTTP, ``endpoint`` itself for gRPC."""
+        if self.exporter_protocol == PROTOCOL_GRPC or self.endpoint_is_traces_url:
+            return self.endpoint
         url = self.endpoint.rstrip("/")
-        if self.exporter_protocol == PROTOCOL_GRPC or url.endswith(TRACES_PATH):
-            return url
-        return url + TRACES_PATH
+        return url if url.endswith(TRACES_PATH) else url + TRACES_PATH
 
     @property
     def export_headers(self) -> dict[str, str]:
@@ -160,12 +165,13 @@ class Configuration:
         )
 
 
-def _endpoint_from_env(env: Mapping[str, str]) -> str | None:
-    # The AgentOps name and the generic OTLP name are base URLs; the traces-specific one is used as given.
+def _endpoint_from_env(env: Mapping[str, str]) -> tuple[str | None, bool]:
+    """(endpoint, is it the full traces URL). The AgentOps and generic OTLP names are base URLs;
+    the traces-specific one is used as given, as the OTLP exporter specification says."""
     for name in ("AGENTOPS_EXPORTER_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
-        if env.get(name):
-            return env[name].strip()
-    return None
+        if env.get(name, "").strip():
+            return env[name].strip(), name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    return None, False
 
 
 def _protocol_from_env(env: Mapping[str, str]) -> str | None:

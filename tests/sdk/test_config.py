@@ -1,0 +1,163 @@
+"""Configuration: defaults, environment variables (read at init, not import), arguments, bad values."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import agentops_otel as ao
+from agentops_otel.config import API_KEY_HEADER, Configuration, parse_key_values
+
+
+def test_defaults():
+    config = Configuration.from_env({})
+    assert config.endpoint == "http://localhost:4318"
+    assert config.traces_endpoint == "http://localhost:4318/v1/traces"
+    assert config.max_wait_time == 5000 and config.max_queue_size == 100_000
+    assert config.instrument_llm_calls and config.auto_start_session
+    assert not (config.skip_auto_end_session or config.env_data_opt_out or config.sdk_disabled)
+    assert not (config.capture_message_content or config.openai_stream_usage)
+    assert config.exporter_protocol == "http/protobuf" and config.export_headers == {}
+
+
+def test_environment_variables():
+    config = Configuration.from_env(
+        {
+            "AGENTOPS_API_KEY": "k",
+            "AGENTOPS_MAX_WAIT_TIME": "250",
+            "AGENTOPS_MAX_QUEUE_SIZE": "10",
+            "AGENTOPS_DEFAULT_TAGS": "a, b,,a",
+            "AGENTOPS_INSTRUMENT_LLM_CALLS": "false",
+            "AGENTOPS_AUTO_START_SESSION": "0",
+            "AGENTOPS_SKIP_AUTO_END_SESSION": "yes",
+            "AGENTOPS_ENV_DATA_OPT_OUT": "TRUE",
+            "AGENTOPS_LOG_LEVEL": "debug",
+            "AGENTOPS_EXIT_HANDLERS": "off",
+            "AGENTOPS_PROPAGATE_SESSION": "false",
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+            "AGENTOPS_OPENAI_STREAM_USAGE": "1",
+            "OTEL_SDK_DISABLED": "true",
+            "OTEL_SERVICE_NAME": "svc",
+            "OTEL_RESOURCE_ATTRIBUTES": "a=1,b=two%20words",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-one=1,x-two=2",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        }
+    )
+    assert config.api_key == "k" and config.export_headers == {"x-one": "1", "x-two": "2", API_KEY_HEADER: "k"}
+    assert config.max_wait_time == 250 and config.max_queue_size == 10
+    assert config.default_tags == ["a", "b"]
+    assert not config.instrument_llm_calls and not config.auto_start_session and config.skip_auto_end_session
+    assert config.env_data_opt_out and config.log_level == "debug"
+    assert not config.exit_handlers and not config.propagate_to_children
+    assert config.capture_message_content and config.openai_stream_usage and config.sdk_disabled
+    assert config.service_name == "svc" and config.resource_attributes == {"a": "1", "b": "two words"}
+    assert config.exporter_protocol == "grpc"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, "http://c:4318/v1/traces"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"}, "http://c:4318/v1/traces"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:9/custom"}, "http://c:9/custom"),
+        (
+            {"AGENTOPS_EXPORTER_ENDPOINT": "http://a:1", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:2"},
+            "http://a:1/v1/traces",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:1/v1/traces", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:2"},
+            "http://t:1/v1/traces",
+        ),
+    ],
+)
+def test_endpoint_precedence(env, expected):
+    assert Configuration.from_env(env).traces_endpoint == expected
+
+
+def test_arguments_win_over_the_environment():
+    config = Configuration.from_env(
+        {"AGENTOPS_API_KEY": "env", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://env:1/x"},
+        api_key="arg",
+        endpoint="http://arg:2",
+        max_wait_time=None,
+    )
+    assert config.api_key == "arg" and config.traces_endpoint == "http://arg:2/v1/traces"
+    assert config.max_wait_time == 5000
+
+
+def test_bad_environment_values_are_ignored_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING):
+        config = Configuration.from_env(
+            {"AGENTOPS_MAX_WAIT_TIME": "soon", "OTEL_SDK_DISABLED": "maybe", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}
+        )
+    assert config.max_wait_time == 5000 and not config.sdk_disabled and config.exporter_protocol == "http/protobuf"
+    assert "AGENTOPS_MAX_WAIT_TIME" in caplog.text and "OTEL_SDK_DISABLED" in caplog.text and "http/json" in caplog.text
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="max_queue_size"):
+        Configuration(max_queue_size=0)
+    with pytest.raises(ValueError, match="exporter_protocol"):
+        Configuration(exporter_protocol="udp")
+    with pytest.raises(TypeError, match="api_key"):
+        Configuration(api_key=123)
+    with pytest.raises(TypeError, match="default_tags"):
+        Configuration(default_tags=[1])
+
+
+def test_parse_key_values_skips_malformed_entries(caplog):
+    with caplog.at_level(logging.WARNING):
+        assert parse_key_values("a=1,broken,=x, b = 2 ", "X") == {"a": "1", "b": "2"}
+    assert "broken" in caplog.text
+
+
+def test_configure_updates_in_place_and_validates():
+    config = Configuration()
+    config.configure(api_key="k", max_wait_time=10, default_tags=None)
+    assert config.api_key == "k" and config.max_wait_time == 10
+    with pytest.raises(ValueError):
+        config.configure(max_wait_time=-1)
+    assert config.max_wait_time == 10
+
+
+def test_environment_is_read_when_init_runs_not_at_import(sdk, monkeypatch):
+    monkeypatch.setenv("AGENTOPS_API_KEY", "set-after-import")
+    monkeypatch.setenv("AGENTOPS_DEFAULT_TAGS", "late")
+    session = sdk.init()
+    assert sdk.client.config.api_key == "set-after-import"
+    assert session.tags == ["late"]
+    session.end_session("Success")
+
+
+def test_bad_inherited_session_id_in_the_environment_is_ignored(sdk, monkeypatch, caplog):
+    monkeypatch.setenv("AGENTOPS_INHERITED_SESSION_ID", "garbage")
+    with caplog.at_level(logging.WARNING):
+        session = sdk.init()
+    assert not session.is_inherited and "ignoring the inherited session id" in caplog.text
+    session.end_session("Success")
+
+
+def test_log_level(sdk, monkeypatch):
+    monkeypatch.setenv("AGENTOPS_LOG_LEVEL", "ERROR")
+    logger = logging.getLogger("agentops_otel")
+    before = logger.level
+    try:
+        sdk.init(auto_start_session=False)
+        assert logger.level == logging.ERROR
+    finally:
+        logger.setLevel(before)
+
+
+def test_session_id_is_exported_to_child_processes_and_restored(sdk, monkeypatch):
+    monkeypatch.setenv("AGENTOPS_INHERITED_SESSION_ID", "")
+    session = sdk.init()
+    import os
+
+    assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == session.session_id
+    second = ao.start_session()
+    assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == second.session_id
+    second.end_session("Success")
+    assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == session.session_id
+    session.end_session("Success")
+    assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == ""
