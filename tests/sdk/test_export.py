@@ -337,3 +337,21 @@ def test_multiprocessing_children_join_the_session(sink, start_method):
     assert "parent-event" in names and "execute_tool lookup" in names
     assert any(name.startswith("worker-") for name in names)
     assert all(s["parent_span_id"] == root["span_id"] for s in spans if s is not root)
+
+
+def test_a_session_configuration_with_its_own_api_key_exports_with_it(sdk, sink):
+    sdk_session = ao.init(
+        endpoint=sink.endpoint, api_key="client-key", tracer_provider=TracerProvider(), exit_handlers=False
+    )
+    other = ao.start_session(config=ao.Configuration(endpoint=sink.endpoint, api_key="other-project"))
+    other.record(ao.ActionEvent(action_type="for-other"))
+    sdk_session.record(ao.ActionEvent(action_type="for-client"))
+    other.end_session("Success")
+    sdk_session.end_session("Success")
+    first = wait_for_root(sink, sdk_session.session_id)
+    second = wait_for_root(sink, other.session_id)
+    assert {s["api_key"] for s in first} == {"client-key"} and {s["name"] for s in first} == {"session", "for-client"}
+    assert {s["api_key"] for s in second} == {"other-project"} and {s["name"] for s in second} == {
+        "session",
+        "for-other",
+    }
