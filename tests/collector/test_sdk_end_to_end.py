@@ -90,3 +90,26 @@ def test_own_fixtures_through_sdk_and_collector(collector):
 def test_recorded_responses_through_sdk_and_collector(collector):
     files = [recorded_path(f"{provider}/{name}.json") for provider, names in RECORDED.items() for name in names]
     check_session(collector, run_agent(collector, files))
+
+
+def test_inherited_session_across_two_real_processes(collector):
+    """The SDK's own two-process program (tests/sdk/child_app.py): parent + child joining by environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tests" / "sdk" / "child_app.py"), "parent", collector.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    session_id = next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("SESSION "))
+    status, stats = collector.get(f"/v2/sessions/{session_id}/stats", "child-key")
+    assert status == 200, stats
+    assert (stats["events"], stats["actions"], stats["tool_calls"]) == (4, 3, 1)
+    assert stats["end_state"] == "Success" and stats["end_state_reason"] == "parent finished"
+    _, export = collector.get(f"/v2/sessions/{session_id}/export", "child-key")
+    pids = {span["name"]: span["resource"][sc.PROCESS_PID] for span in export["spans"]}
+    assert pids["child-event"] == pids["execute_tool lookup"] != pids["session"] == pids["parent-before"]
