@@ -18,6 +18,14 @@ import wrapt
 from agentops_otel.instrumentation._call import LLMCall
 
 
+def _finish_abandoned(call: LLMCall) -> None:
+    """From ``__del__``: never raise, even while the interpreter shuts down."""
+    try:
+        call.finish_stream(abandoned=True)
+    except Exception:
+        pass
+
+
 class ResponseProxy(wrapt.ObjectProxy):
     """The stream's HTTP response; stream helpers close this rather than the stream itself."""
 
@@ -51,7 +59,7 @@ class _StreamProxyBase(wrapt.ObjectProxy):
         return self._self_response
 
     def __del__(self) -> None:
-        self._self_call.finish_stream(abandoned=True)
+        _finish_abandoned(self._self_call)
 
 
 class SyncStreamProxy(_StreamProxyBase):
@@ -163,4 +171,4 @@ class RawResponseProxy(wrapt.ObjectProxy):
             self._self_call.finish_stream()
 
     def __del__(self) -> None:
-        self._self_call.finish_stream(abandoned=True)
+        _finish_abandoned(self._self_call)
