@@ -16,7 +16,7 @@ Only LLM spans (:func:`agentops_otel.usage.is_llm_span`) are touched. A span tha
 ``gen_ai.usage.cost`` keeps its cost attributes. An LLM span whose model is not curated gets
 ``agentops.cost.source = "unknown-model"`` and no cost, as the Python collector does for a model
 without a price. Known differences from the Python rules, all on malformed input: token strings
-with spaces or underscores, and counts beyond 18 digits, are not read as numbers here.
+with spaces or underscores, and counts beyond 18 digits or 2**63, are not read as numbers here.
 
 Every name listed is checked when generating: it must resolve through ``rates_for`` to the rates
 the YAML uses, for each provider name the YAML accepts with it; models whose genai-prices price

@@ -225,6 +225,7 @@ def _check(otelcol: Otelcol, cases: dict[str, dict[str, Any]], expected: dict[st
         if diff:
             problems[name] = diff
     assert not problems, problems
+    assert "failed to execute statement" not in otelcol.log()  # no OTTL statement errs, even on odd input
 
 
 def test_every_curated_model_costs_what_the_python_collector_says(otelcol: Otelcol) -> None:
