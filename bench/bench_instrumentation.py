@@ -84,7 +84,6 @@ class BareSpan:
 
     def __init__(self, provider: TracerProvider) -> None:
         self.tracer = provider.get_tracer("bench")
-        self.patch: Patch | None = None
 
     def _wrapper(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         span = self.tracer.start_span("bare")
@@ -93,33 +92,49 @@ class BareSpan:
         finally:
             span.end()
 
-    def __enter__(self) -> None:
-        self.patch = wrap_method(openai_base.SyncAPIClient, "request", self._wrapper)
+    def patches(self) -> list[Patch]:
+        return [wrap_method(openai_base.SyncAPIClient, "request", self._wrapper)]
 
-    def __exit__(self, *exc: object) -> None:
-        self.patch.restore()  # type: ignore[union-attr]
+
+class Switch:
+    """Turns installed patches off and on again without rebuilding them, so every mode pays the same
+    (small) price for switching, and the tracer and wrappers stay warm as in a real process."""
+
+    def __init__(self, patches: Sequence[Patch]) -> None:
+        self.patches = list(patches)
+        self.off()
+
+    def on(self) -> None:
+        for patch in self.patches:
+            setattr(patch.owner, patch.name, patch.replacement)
+
+    def off(self) -> None:
+        for patch in self.patches:
+            setattr(patch.owner, patch.name, patch.original)
 
 
 def bench_calls(client: openai.OpenAI, provider: TracerProvider, calls: int) -> dict[str, list[float]]:
-    """Modes alternate call by call (patching and restoring between calls, outside the timing), so the
-    box's noise, which drifts by milliseconds over seconds, hits every mode alike."""
-    bare = BareSpan(provider)
-    times: dict[str, list[float]] = {"plain": [], "bare span": [], "instrumented": []}
+    """Modes alternate call by call (switched between calls, outside the timing), so the box's noise,
+    which drifts by milliseconds over seconds, hits every mode alike."""
+    instrument(tracer_provider=provider, config=Configuration())
+    original = openai_base.SyncAPIClient.__dict__["request"]
+    switches = {
+        "plain": Switch([Patch(openai_base.SyncAPIClient, "request", original, original)]),  # same switching cost
+        "bare span": Switch(BareSpan(provider).patches()),
+        "instrumented": Switch(OpenAIInstrumentor()._patches),
+    }
+    times: dict[str, list[float]] = {mode: [] for mode in switches}
     for _ in range(20):  # warm up
         client.chat.completions.create(**CHAT)
     for _ in range(calls):
-        for mode in times:
-            if mode == "instrumented":
-                instrument(tracer_provider=provider, config=Configuration())
-            elif mode == "bare span":
-                bare.__enter__()
+        for mode, switch in switches.items():
+            switch.on()
             start = time.perf_counter()
             client.chat.completions.create(**CHAT)
             times[mode].append(time.perf_counter() - start)
-            if mode == "instrumented":
-                uninstrument()
-            elif mode == "bare span":
-                bare.__exit__()
+            switch.off()
+    switches["instrumented"].on()
+    uninstrument()
     return times
 
 
