@@ -30,6 +30,7 @@ _MODEL_KEYS = frozenset(MODEL_KEYS)
 # Every key the enrichment reads: only these are converted to Python values (a span's other
 # attributes, messages included, can be large and are left alone).
 _ENRICHMENT_KEYS = _TOKEN_KEYS | _MODEL_KEYS | frozenset(PROVIDER_KEYS) | {sc.SPAN_KIND}
+_ROOT_KEYS = frozenset({sc.SESSION_END_STATE, sc.SESSION_END_STATE_REASON, sc.SESSION_TAGS, sc.SESSION_VIDEO})
 END_STATES = {"Success": "Success", "Failure": "Failure", "Fail": "Failure", "Indeterminate": "Indeterminate"}
 INDETERMINATE = "Indeterminate"
 
@@ -136,24 +137,22 @@ def prepare(request: ExportTraceServiceRequest, project_id: str) -> PreparedBatc
 def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key: bytes) -> SpanRecord:
     attrs = span.attributes
     keys = [kv.key for kv in attrs]
-    key_set = set(keys)
-    if not key_set.isdisjoint(UNTRUSTED_KEYS):
+    if not UNTRUSTED_KEYS.isdisjoint(keys):
         for i in range(len(keys) - 1, -1, -1):
             if keys[i] in UNTRUSTED_KEYS:
                 del attrs[i]
                 del keys[i]
-        key_set = set(keys)
-    kind = attrs[keys.index(sc.SPAN_KIND)].value.string_value or None if sc.SPAN_KIND in key_set else None
+    kind = attrs[keys.index(sc.SPAN_KIND)].value.string_value or None if sc.SPAN_KIND in keys else None
 
     root = None
     found = None
-    if kind == sc.KIND_LLM or (not key_set.isdisjoint(_MODEL_KEYS) and not key_set.isdisjoint(_TOKEN_KEYS)):
+    if kind == sc.KIND_LLM or (not _MODEL_KEYS.isdisjoint(keys) and not _TOKEN_KEYS.isdisjoint(keys)):
         values = {key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in _ENRICHMENT_KEYS}
         found = enrichment(values)
         if found.is_llm:
             _write(attrs, keys, found.attributes())
     elif kind == sc.KIND_SESSION:
-        root = _root_info({kv.key: to_python(kv.value) for kv in attrs})
+        root = _root_info({key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in _ROOT_KEYS})
 
     stamp = attrs.add()
     stamp.key = sc.PROJECT_ID
