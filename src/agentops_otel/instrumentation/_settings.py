@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -13,6 +14,7 @@ from agentops_otel.config import Configuration
 SCOPE = "agentops_otel.instrumentation"
 
 
+@functools.cache  # reading package metadata takes milliseconds; init() may run more than once
 def _version() -> str:
     try:
         return metadata.version("agentops-otel")

@@ -186,7 +186,7 @@ class AnthropicInstrumentor(StainlessInstrumentor):
     """``BaseInstrumentor`` for ``anthropic``; the ``agentops_anthropic`` ``opentelemetry_instrumentor`` entry point."""
 
     package = "anthropic"
-    requirement = "anthropic >= 0.3"
+    requirement = "anthropic >= 0.8"  # the Messages API
     provider = sc.PROVIDER_ANTHROPIC
     endpoints: Mapping[str, Endpoint] = {"/v1/messages": Messages()}
 
