@@ -127,9 +127,13 @@ def bulk(collector: CollectorProcess) -> Bulk:
     return Bulk(big_session=big, sessions=BULK_SESSIONS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context() -> Iterator[object]:
-    """Headless Debian Chromium driven by Playwright, with a fresh user data dir."""
+    """Headless Debian Chromium driven by Playwright, with a fresh user data dir.
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running while it lives, which
+    would break asyncio tests in other modules run after these.
+    """
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
