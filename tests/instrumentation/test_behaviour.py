@@ -346,3 +346,41 @@ def test_bug_in_stream_handling_keeps_the_stream(
     chunks = list(openai_client.chat.completions.create(**CHAT, stream=True))
     assert len(chunks) == 6
     assert len(tracing.llm_spans()) == 1
+
+
+async def test_async_calls(tracing: Any, replay_server: ReplayServer, async_openai_client: Any) -> None:
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    replay_server.load(fixture_path("openai/chat_404.json"))
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    result = await async_openai_client.chat.completions.create(**CHAT)
+    assert type(result) is ChatCompletion
+    with pytest.raises(openai.NotFoundError):
+        await async_openai_client.chat.completions.create(**CHAT)
+    raw = await async_openai_client.chat.completions.with_raw_response.create(**CHAT)
+    assert raw.parse().id == "chatcmpl-own-cached-1"
+    ok, failed, raw_span = tracing.llm_spans()
+    assert ok.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == raw_span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2006
+    assert failed.status.status_code is StatusCode.ERROR
+
+
+def test_concurrent_calls_from_threads(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from opentelemetry import trace
+
+    for _ in range(8):
+        replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    tracer = tracing.provider.get_tracer("test")
+
+    def one(i: int) -> int:
+        with tracer.start_as_current_span(f"parent {i}") as parent:
+            openai_client.chat.completions.create(**CHAT)
+            assert trace.get_current_span() is parent
+            return parent.get_span_context().span_id
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parents = set(pool.map(one, range(8)))
+    spans = tracing.llm_spans()
+    assert len(spans) == 8
+    assert {s.parent.span_id for s in spans} == parents  # each call is the child of its own thread's span
+    assert all(tracing.counter.ends[s.context.span_id] == 1 for s in spans)

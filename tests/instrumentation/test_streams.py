@@ -235,3 +235,24 @@ async def test_async_cut_stream(tracing: Any, replay_server: ReplayServer, async
             pass
     span = assert_ended_once(tracing)
     assert span.status.status_code is StatusCode.ERROR
+
+
+def test_time_to_first_chunk_is_within_the_span(
+    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    list(openai_client.chat.completions.create(**CHAT, stream=True))
+    span = assert_ended_once(tracing)
+    ttfc = span.attributes[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]
+    assert 0 < ttfc <= (span.end_time - span.start_time) / 1e9
+
+
+def test_responses_stream_cut_short(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    load_cut(replay_server, "openai/responses_stream.json")
+    stream = openai_client.responses.create(model="o4-mini", input="Sky colour?", stream=True)
+    with pytest.raises(CONNECTION_ERRORS):
+        list(stream)
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "resp_own_9"  # from response.created
+    assert sc.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
