@@ -402,3 +402,27 @@ def test_empty_project_unknown_and_malformed_sessions(browser: Browser, collecto
     )
     # The 404 and 400 responses are the only console errors.
     assert browser.errors and all("404" in e or "400" in e for e in browser.errors), browser.errors
+
+
+def test_number_formatting(browser: Browser) -> None:
+    """The formatting module, run in the browser it ships to."""
+    browser.page.goto(browser.url + "/")
+    results = browser.page.evaluate(
+        """async () => {
+            const f = await import('/dashboard/js/format.js');
+            return {
+                money: ["0", "0.000123", "0.0123", "0.5", "12.345", "1234.5"].map(f.money),
+                ticks: [0, 0.3, 0.0025, 2.5, 1200].map(f.moneyTick),
+                millis: [0, 0.25, 38, 1800, 65000, 7300000].map(f.millis),
+                compact: [999, 12345, 2500000].map(f.compact),
+                percent: [0, 0.004, 0.128].map(f.percent),
+            };
+        }"""
+    )
+    assert results == {
+        "money": ["$0.00", "$0.00012", "$0.0123", "$0.5000", "$12.35", "$1,235"],
+        "ticks": ["$0", "$0.30", "$0.0025", "$2.50", "$1,200"],
+        "millis": ["0 ms", "0.25 ms", "38 ms", "1.80 s", "1m 05s", "2h 01m"],
+        "compact": ["999", "12.3K", "2.5M"],
+        "percent": ["0%", "0.40%", "12.8%"],
+    }

@@ -38,6 +38,15 @@ export function money(value) {
   return `$${n.toPrecision(2).replace(/0+$/, "")}`;
 }
 
+/** Money for chart axes: as few digits as the tick needs ("$0.30", "$0.0025", "$1,200"). */
+export function moneyTick(value) {
+  const n = num(value);
+  if (n === 0) return "$0";
+  if (n >= 1) return `$${Number.isInteger(n) ? intFormat.format(n) : n.toFixed(2)}`;
+  const [whole, frac = ""] = String(Number(n.toPrecision(6))).split(".");
+  return `$${whole}.${frac.padEnd(2, "0")}`;
+}
+
 /** Seconds to "350 ms", "12.3 s", "4m 05s", "2h 03m". */
 export function seconds(value) {
   if (value === null || value === undefined) return "—";

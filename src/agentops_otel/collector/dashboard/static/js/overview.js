@@ -107,7 +107,7 @@ export function overviewView(root, ctx) {
     const totals = data.totals || {};
     const errorRate = fmt.num(data.error_rate);
 
-    const costChart = barChart({ data: series((b) => [fmt.num(b.cost)]), series: [{ label: "Cost", color: COLORS.cost }], formatValue: fmt.money });
+    const costChart = barChart({ data: series((b) => [fmt.num(b.cost)]), series: [{ label: "Cost", color: COLORS.cost }], formatValue: fmt.money, formatTick: fmt.moneyTick });
     const tokenChart = barChart({
       data: series((b) => [fmt.num(b.prompt_tokens), fmt.num(b.completion_tokens)]),
       series: [{ label: "Prompt", color: COLORS.prompt }, { label: "Completion", color: COLORS.completion }],
