@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -160,6 +161,17 @@ def test_time_filter(browser: Browser, showcase: Showcase) -> None:
     # The running session (30 s ago) and the script session (1 h ago) are the recent ones.
     assert showcase.running_session in ids
     assert showcase.error_session not in ids  # 2 h ago
+
+    # A custom range (the browser runs in UTC): 90 to 30 minutes ago holds the 1-hour-old session.
+    page.select_option("#filter-range", "custom")
+    ids = wait_rows_change(browser, ids)  # no bounds yet: every session
+    now = datetime.now(timezone.utc)
+    page.fill("#filter-from", (now - timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M"))
+    ids = wait_rows_change(browser, ids)
+    page.fill("#filter-to", (now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"))
+    ids = wait_rows_change(browser, ids)
+    assert ids == [showcase.script_session]
+    assert "range=custom" in page.url
     assert browser.errors == []
 
 
