@@ -178,3 +178,30 @@ def test_unsupported_version_warns_once(tmp_path: Path) -> None:
     assert result.stdout.strip() == "ok"
     warnings = [line for line in result.stderr.splitlines() if "not supported" in line]
     assert len(warnings) == 1 and "openai 0.28.1" in warnings[0], result.stderr
+
+
+def test_half_supported_layout_is_left_untouched(tmp_path: Path) -> None:
+    # A stand-in that has the sync client but not the async one: nothing may stay patched.
+    pkg = tmp_path / "odd" / "anthropic"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text('__version__ = "0.0.1"\n')
+    (pkg / "_streaming.py").write_text("class Stream:\n    pass\n\n\nclass AsyncStream:\n    pass\n")
+    client_module = "class SyncAPIClient:\n    def request(self, cast_to, options):\n        return 1\n"
+    (pkg / "_base_client.py").write_text(client_module)
+    result = run_script(
+        """
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+    from agentops_otel.instrumentation import instrument
+    instrument()
+    import anthropic._base_client as base
+    assert not hasattr(base.SyncAPIClient.__dict__["request"], "__wrapped__"), "left half-patched"
+    assert base.SyncAPIClient().request(None, None) == 1
+    print("ok")
+    """,
+        tmp_path,
+        extra_path=tmp_path / "odd",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert len([line for line in result.stderr.splitlines() if "not supported" in line]) == 1, result.stderr

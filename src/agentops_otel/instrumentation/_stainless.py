@@ -76,17 +76,18 @@ class StainlessInstrumentor(BaseInstrumentor):
     def _on_import(self, module: ModuleType) -> None:
         if self._settings is None or self._patches:
             return  # uninstrumented before the import, or already patched
+        patches: list[Patch] = []
         try:
             self._stream_types = self._find_stream_types()
             self._raw_types = self._find_raw_types()
             base = importlib.import_module(f"{self.package}._base_client")
-            patches = [
-                wrap_method(base.SyncAPIClient, "request", self._wrap_sync),
-                wrap_method(base.AsyncAPIClient, "request", self._wrap_async),
-            ]
+            patches.append(wrap_method(base.SyncAPIClient, "request", self._wrap_sync))
+            patches.append(wrap_method(base.AsyncAPIClient, "request", self._wrap_async))
             patches.extend(self._extra_patches())
             self._patches = tuple(patches)
         except Exception as exc:
+            for patch in reversed(patches):  # all or nothing
+                patch.restore()
             warn_once(
                 f"unsupported:{self.package}",
                 "agentops-otel: %s %s is not supported by the LLM instrumentation (%r); its calls are not traced",
