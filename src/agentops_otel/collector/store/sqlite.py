@@ -321,7 +321,7 @@ class SQLiteStore:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     except sqlite3.Error:
                         logger.exception("agentops-otel collector: WAL checkpoint failed")
-                    self._closing.wait(0.2)  # at most ~5 checkpoints a second
+                    self._closing.wait(2.0)  # rarely: a page rewritten many times is copied back once
         finally:
             conn.close()
 
