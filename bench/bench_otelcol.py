@@ -13,7 +13,8 @@ spans: 30% LLM spans (curated models, current and older token names, some above 
 70% other spans. A round is timed from the first request to the last acknowledgement: the OTLP
 receiver acknowledges once memory_limiter and transform have run and the batch processor holds
 the spans. After each round the collector's own metric ``otelcol_exporter_sent_spans`` must reach
-the number sent (nothing dropped). Prints the median spans/s of each and their ratio.
+the number sent (nothing dropped). Prints the median spans/s of each and their ratio, and the
+collector's CPU time per span (user + system, from /proc: steadier than wall time on a busy box).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the collector harness lives with the tests
@@ -182,6 +185,7 @@ def main() -> None:
         "without transform": Otelcol(binary, work / "without", exporters=("debug",), env=env, overlay=NO_TRANSFORM),
     }
     results: dict[str, list[float]] = {name: [] for name in configs}
+    cpu_us: dict[str, list[float]] = {name: [] for name in configs}
     try:
         for collector in configs.values():
             collector.start()
@@ -190,10 +194,17 @@ def main() -> None:
         for round_index in range(rounds):
             for name, collector in configs.items():
                 before = sent_spans(collector)
+                process = psutil.Process(collector.process.pid)
+                cpu_before = sum(process.cpu_times()[:2])
                 seconds = load(collector.http_port, bodies)
                 wait_sent(collector, before + n_spans)
+                cpu = (sum(process.cpu_times()[:2]) - cpu_before) / n_spans * 1e6
                 results[name].append(n_spans / seconds)
-                print(f"round {round_index + 1} {name:>18}: {n_spans / seconds:>10,.0f} spans/s", flush=True)
+                cpu_us[name].append(cpu)
+                print(
+                    f"round {round_index + 1} {name:>18}: {n_spans / seconds:>10,.0f} spans/s, {cpu:5.2f} µs CPU/span",
+                    flush=True,
+                )
     finally:
         for collector in configs.values():
             collector.stop()
@@ -201,12 +212,15 @@ def main() -> None:
     with_tf = statistics.median(results["with transform"])
     without = statistics.median(results["without transform"])
     llm_us = (1 / with_tf - 1 / without) / LLM_SHARE * 1e6
+    cpu_with, cpu_without = statistics.median(cpu_us["with transform"]), statistics.median(cpu_us["without transform"])
     print()
     print(f"spans per round: {n_spans:,} ({LLM_SHARE:.0%} LLM spans), requests of {BATCH}, {rounds} rounds")
     print(f"with transform (otel-collector.yaml):  {with_tf:>10,.0f} spans/s (median)")
     print(f"without transform (baseline):          {without:>10,.0f} spans/s (median)")
     print(f"ratio with / without:                  {with_tf / without:>10.2f}")
-    print(f"transform cost per LLM span:           {llm_us:>10.1f} µs (from the medians)")
+    print(f"transform cost per LLM span:           {llm_us:>10.1f} µs wall (from the medians)")
+    print(f"collector CPU per span with / without: {cpu_with:>10.2f} / {cpu_without:.2f} µs (medians)")
+    print(f"transform CPU per LLM span:            {(cpu_with - cpu_without) / LLM_SHARE:>10.1f} µs")
 
 
 if __name__ == "__main__":
