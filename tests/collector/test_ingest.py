@@ -232,3 +232,33 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path):
         assert status == 200 and health["ingest"]["spans_stored"] == 1
     finally:
         collector.stop()
+
+
+def test_otlp_json_bad_hex_id_is_rejected_in_partial_success(collector):
+    session = SessionBuilder.new(seed=7)
+    span = {
+        "traceId": session.trace_id.hex(),
+        "name": "x",
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000000000001",
+    }
+    body = {
+        "resourceSpans": [
+            {"scopeSpans": [{"spans": [{**span, "spanId": "not-hex!"}, {**span, "spanId": "0a0b0c0d0e0f0102"}]}]}
+        ]
+    }
+    answer = post(collector, json.dumps(body).encode(), content_type="application/json; charset=utf-8")
+    assert answer.status == 200, answer
+    assert answer.json()["partialSuccess"]["rejectedSpans"] in ("1", 1)
+    assert stored_span_count(collector) == 1
+
+
+def test_full_sync_mode(tmp_path):
+    collector = start_collector(tmp_path / "c", args=["--sync", "full", "--no-grpc"])
+    try:
+        assert collector.grpc_port is None
+        session = SessionBuilder.new(seed=8)
+        send(collector, [session.llm("gpt-4o", 1, 1), session.root()])
+        assert stored_span_count(collector) == 2
+    finally:
+        collector.stop()
