@@ -35,8 +35,7 @@ WORK="$(mktemp -d "$CACHE_ROOT/build.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 echo "building the collector in $WORK (several minutes on a small machine)" >&2
 "$TOOLS/builder" --config="$MANIFEST" --output-path="$WORK" >&2
-rm -rf "$OUT"
 mkdir -p "$OUT"
-cp "$WORK/otelcol-agentops" "$BIN.tmp"
-mv "$BIN.tmp" "$BIN"
+mv "$WORK/otelcol-agentops" "$BIN.tmp.$$"
+mv -f "$BIN.tmp.$$" "$BIN"  # atomic: a concurrent build or reader never sees half a binary
 echo "$BIN"
