@@ -188,15 +188,20 @@ class Session:
         """Append tags (duplicates ignored)."""
         new = normalise_tags(tags)
         with self._lock:
-            self.tags = normalise_tags([*self.tags, *new])
-            self._root.set_attribute(sc.SESSION_TAGS, tuple(self.tags))
+            self._update_tags(normalise_tags([*self.tags, *new]))
 
     def set_tags(self, tags: list[str] | str) -> None:
         """Replace the tags."""
         new = normalise_tags(tags)
         with self._lock:
-            self.tags = new
-            self._root.set_attribute(sc.SESSION_TAGS, tuple(self.tags))
+            self._update_tags(new)
+
+    def _update_tags(self, tags: list[str]) -> None:
+        if not self._running:
+            logger.warning("agentops-otel: session %s has ended; its tags are final", self.session_id)
+            return
+        self.tags = tags
+        self._root.set_attribute(sc.SESSION_TAGS, tuple(tags))
 
     def duration_seconds(self) -> float:
         end = self._end_monotonic if self._end_monotonic is not None else time.monotonic()

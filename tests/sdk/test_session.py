@@ -340,3 +340,11 @@ def test_spans_outside_sessions_are_not_exported(sdk):
     session = ao.start_session()
     session.end_session("Success")
     assert [s.name for s in sdk.spans()] == ["session"]
+
+
+def test_tags_are_final_once_the_session_ended(sdk, caplog):
+    session = sdk.init(default_tags=["a"])
+    session.end_session("Success")
+    with caplog.at_level(logging.WARNING):
+        session.add_tags(["late"])
+    assert session.tags == ["a"] and "tags are final" in caplog.text
