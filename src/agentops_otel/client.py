@@ -310,11 +310,12 @@ class Client:
     def _on_signal(self, signum: int, dying: bool) -> None:
         reason = f"Process received {signal.Signals(signum).name}"
         wait = self._wait_s()
+        deadline = time.monotonic() + wait
         # In a thread: the interrupted main thread may hold locks that ending a session takes.
         if self.active_sessions():
             run_bounded(lambda: self._auto_end(EndState.INDETERMINATE, reason), wait, "end-sessions")
-        if dying:
-            self.flush_all(wait)
+        if dying:  # the previous behaviour kills the process without atexit: flush now
+            self.flush_all(max(0.0, deadline - time.monotonic()))
 
     def _after_fork_in_child(self) -> None:
         # A forked child shares its parent's sessions: it joins them, it does not own them.
