@@ -294,8 +294,8 @@ class Client:
         wait = self._wait_s()
         deadline = time.monotonic() + wait
         self._auto_end(EndState.INDETERMINATE, EXIT_REASON)
-        self.flush_all(wait)
-        if self._owns_provider:
+        flushed = self.flush_all(wait)
+        if self._owns_provider and flushed:  # after a timed-out flush, exit without waiting again
             self._pipelines.shutdown(max(0.0, deadline - time.monotonic()))
 
     def _on_exception(self, exc: BaseException) -> None:
