@@ -256,3 +256,16 @@ def test_responses_stream_cut_short(tracing: Any, replay_server: ReplayServer, o
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "resp_own_9"  # from response.created
     assert sc.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
+
+
+def test_responses_stream_helper(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    replay_server.load(fixture_path("openai/responses_stream.json"))
+    with openai_client.responses.stream(model="o4-mini", input="Sky colour?") as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == final.output_text == "Blue."
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1500
+    assert span.attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1280
+    assert span.attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 192
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
