@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -36,10 +37,13 @@ with client.messages.stream(**request) as stream:
 
 
 def console_spans(stdout: str) -> list[dict[str, Any]]:
+    """The spans the console exporter printed: JSON objects starting at the beginning of a line."""
     decoder = json.JSONDecoder()
-    spans, index = [], 0
-    while (start := stdout.find("{", index)) != -1:
-        span, index = decoder.raw_decode(stdout, start)
+    spans, end = [], 0
+    for match in re.finditer(r"^\{", stdout, re.MULTILINE):
+        if match.start() < end:
+            continue
+        span, end = decoder.raw_decode(stdout, match.start())
         spans.append(span)
     return spans
 
@@ -77,3 +81,27 @@ def test_opentelemetry_instrument(tmp_path: Path, replay_server: ReplayServer) -
     assert llm[1]["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 12 + 2048 + 310
     assert llm[2]["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 6 + 1200
     assert json.loads(llm[0]["attributes"][sc.GEN_AI_INPUT_MESSAGES])[0]["role"] == "user"  # env turned capture on
+
+
+def test_zero_code_example() -> None:
+    env = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
+    env.pop("OPENAI_API_KEY", None)  # offline: the example's canned local server
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    instrument_cmd = Path(sys.executable).with_name("opentelemetry-instrument")
+    result = subprocess.run(
+        [str(instrument_cmd), sys.executable, "instrumented_zero_code.py"],
+        cwd=examples,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    llm = [s for s in console_spans(result.stdout) if is_llm_span(s["attributes"])]
+    assert [s["name"] for s in llm] == ["chat gpt-4o-mini", "chat gpt-4o-mini"]
+    assert llm[1]["attributes"][sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
