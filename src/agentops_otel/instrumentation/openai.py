@@ -97,9 +97,9 @@ class _ChatStream(StreamRecorder):
         self.choices: dict[int, dict[str, Any]] = {}  # index -> {"text": [...], "tools": {i: [id, name, args]}}
 
     def add(self, event: Any) -> None:
-        if self.id is None:
-            self.id = event.id
-            self.model = event.model
+        if not self.id:  # Azure's first chunk (prompt filter results) has an empty id and model
+            self.id = event.id or None
+            self.model = event.model or None
         usage = getattr(event, "usage", None)
         if usage is not None:
             self.usage = usage
