@@ -320,7 +320,10 @@ def main() -> None:
                 rates.append(result["spans"] / result["seconds"])
                 sent += result["spans"]
                 cpu_per_span.append((sum(proc.cpu_times()[:2]) - cpu_before) / result["spans"] * 1e6)
-                print(f"  round {r + 1}: {result['spans']} spans in {result['seconds']:.2f} s")
+                print(
+                    f"  round {r + 1}: {result['spans']} spans in {result['seconds']:.2f} s,"
+                    f" {cpu_per_span[-1]:.1f} us collector CPU per span"
+                )
             with sqlite3.connect(collector.db_path) as db:
                 stored = db.execute("SELECT count(*) FROM spans").fetchone()[0]
                 sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
