@@ -100,6 +100,7 @@ OP_INVOKE_AGENT: Final = "invoke_agent"
 # gen_ai.provider.name values
 PROVIDER_OPENAI: Final = "openai"
 PROVIDER_ANTHROPIC: Final = "anthropic"
+PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
 
 # --- Older token conventions, read by the collector's normalisation only --------------------
 LEGACY_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"

@@ -384,3 +384,18 @@ def test_concurrent_calls_from_threads(tracing: Any, replay_server: ReplayServer
     assert len(spans) == 8
     assert {s.parent.span_id for s in spans} == parents  # each call is the child of its own thread's span
     assert all(tracing.counter.ends[s.context.span_id] == 1 for s in spans)
+
+
+def test_azure_openai(tracing: Any, replay_server: ReplayServer) -> None:
+    interactions = copy.deepcopy(load_interactions(fixture_path("openai/chat_cached_reasoning.json")))
+    interactions[0]["request"]["uri"] = "https://example.openai.azure.com/openai/deployments/my-gpt/chat/completions"
+    replay_server.load(interactions)
+    client = openai.AzureOpenAI(
+        api_key="k", api_version="2024-10-21", azure_endpoint=replay_server.base_url, max_retries=0
+    )
+    with client:
+        assert client.chat.completions.create(model="my-gpt", messages=CHAT["messages"]).id == "chatcmpl-own-cached-1"
+    span = tracing.only_llm_span()
+    assert span.attributes[sc.GEN_AI_PROVIDER_NAME] == sc.PROVIDER_AZURE_OPENAI
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2006
+    assert replay_server.requests[-1].path.startswith("/openai/deployments/my-gpt/chat/completions")

@@ -117,6 +117,10 @@ class StainlessInstrumentor(BaseInstrumentor):
         """The request options to send; the user's are never changed (a copy is returned if needed)."""
         return options
 
+    def _provider_for(self, client: Any) -> str:
+        """``gen_ai.provider.name`` of a call made by ``client``."""
+        return self.provider
+
     def _enter_call(self) -> Any:
         """Called around the wrapped request (anthropic: turns its own span off); returns a token."""
         return None
@@ -153,7 +157,7 @@ class StainlessInstrumentor(BaseInstrumentor):
             server = (url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
             call = LLMCall(
                 settings.tracer,
-                self.provider,
+                self._provider_for(instance),
                 endpoint,
                 body,
                 server,

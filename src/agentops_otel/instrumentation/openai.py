@@ -7,6 +7,7 @@ The library is never imported here: :class:`OpenAIInstrumentor` patches it once 
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -350,6 +351,13 @@ class OpenAIInstrumentor(StainlessInstrumentor):
         "/embeddings": Embeddings(),
         "/responses": Responses(),
     }
+
+    def _provider_for(self, client: Any) -> str:
+        azure = sys.modules.get("openai.lib.azure")  # imported by openai itself; never imported here
+        base = getattr(azure, "BaseAzureClient", None)
+        if base is not None and isinstance(client, base):
+            return sc.PROVIDER_AZURE_OPENAI
+        return self.provider
 
     def _adjust_request(self, options: Any, body: Mapping[str, Any], stream: bool, settings: Settings) -> Any:
         # Opt-in only: the extra usage chunk has no choices, which code indexing choices[0] trips over.
