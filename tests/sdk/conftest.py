@@ -6,7 +6,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -115,7 +115,29 @@ def run_child(*args: str, timeout: float = 60, **env: str) -> subprocess.Complet
     )
 
 
-def start_child(*args: str, **env: str) -> subprocess.Popen[str]:
+@pytest.fixture
+def children() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """``children(*args, **env)`` starts child_app.py; every child still running at teardown is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen[str]:
+        process = _start_child(*args, **env)
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+            for stream in (process.stdout, process.stderr):
+                if stream:
+                    stream.close()
+
+
+def _start_child(*args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(CHILD_APP), *args],
         env=child_env(**env),

@@ -14,7 +14,7 @@ import agentops_otel as ao
 from agentops_otel import semconv as sc
 from agentops_otel.client import EXIT_REASON
 from agentops_otel.session import root_span_id
-from tests.sdk.conftest import refused_endpoint, run_child, start_child
+from tests.sdk.conftest import refused_endpoint, run_child
 from tests.support.otlp_sink import trace_hex
 
 ROOT = sc.KIND_SESSION
@@ -181,8 +181,8 @@ def test_uncaught_exception_ends_failure_and_the_previous_hook_still_runs(sink):
     assert "boom" in error["events"][0]["attributes"]["exception.message"]
 
 
-def test_sigint_ends_the_session_then_raises_keyboard_interrupt(sink):
-    process = start_child("wait", sink.endpoint)
+def test_sigint_ends_the_session_then_raises_keyboard_interrupt(sink, children):
+    process = children("wait", sink.endpoint)
     lines = read_until(process, "READY")
     process.send_signal(signal.SIGINT)
     code = wait_exit(process, 30)
@@ -195,8 +195,8 @@ def test_sigint_ends_the_session_then_raises_keyboard_interrupt(sink):
     assert root["attributes"][sc.SESSION_END_STATE_REASON] == "Process received SIGINT"
 
 
-def test_sigterm_ends_the_session_flushes_and_dies_by_the_signal(sink):
-    process = start_child("wait", sink.endpoint)
+def test_sigterm_ends_the_session_flushes_and_dies_by_the_signal(sink, children):
+    process = children("wait", sink.endpoint)
     lines = read_until(process, "READY")
     process.send_signal(signal.SIGTERM)
     assert wait_exit(process, 30) == -signal.SIGTERM
@@ -206,8 +206,8 @@ def test_sigterm_ends_the_session_flushes_and_dies_by_the_signal(sink):
     assert "before-signal" in {s["name"] for s in spans}
 
 
-def test_ctrl_c_with_a_hung_collector_exits_within_max_wait_time(blackhole):
-    process = start_child("wait", blackhole, "2000")
+def test_ctrl_c_with_a_hung_collector_exits_within_max_wait_time(blackhole, children):
+    process = children("wait", blackhole, "2000")
     read_until(process, "READY")
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
@@ -215,8 +215,8 @@ def test_ctrl_c_with_a_hung_collector_exits_within_max_wait_time(blackhole):
     assert time.monotonic() - started < 2.0 + 3.0
 
 
-def test_second_ctrl_c_never_hangs(blackhole):
-    process = start_child("wait", blackhole, "60000")  # the exit flush would wait a minute
+def test_second_ctrl_c_never_hangs(blackhole, children):
+    process = children("wait", blackhole, "60000")  # the exit flush would wait a minute
     read_until(process, "READY")
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)  # let the first interrupt reach the exit flush (timing only; correctness below)
