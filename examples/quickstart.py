@@ -82,7 +82,9 @@ def rest_get(url: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description="agentops-otel quickstart")
     parser.add_argument("--exit", action="store_true", help="stop the collector when done instead of waiting")
-    parser.add_argument("--data-dir", type=Path, default=Path.home() / ".agentops-otel", help="collector data")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path.home() / ".agentops-otel" / "quickstart", help="collector data"
+    )
     parser.add_argument("--http-port", type=int, default=4318, help="OTLP/HTTP + REST port (0: any free port)")
     parser.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port (0: any free port)")
     args = parser.parse_args()

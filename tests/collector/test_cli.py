@@ -44,3 +44,26 @@ def test_subcommands_are_registered():
     parser = build_parser()
     args = parser.parse_args(["collector", "--http-port", "0"])
     assert args.command == "collector" and args.http_port == 0
+
+
+def test_a_second_collector_on_the_same_data_dir_refuses_to_start(collector):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentops_otel.cli",
+            "collector",
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--data-dir",
+            str(collector.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "another collector is already using" in result.stderr
+    assert collector.get("/health", None)[0] == 200, "the first one is unaffected"

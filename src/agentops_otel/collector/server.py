@@ -18,6 +18,7 @@ from agentops_otel.collector.forward import Forwarder
 from agentops_otel.collector.receiver_grpc import start_grpc
 from agentops_otel.collector.settings import CollectorSettings
 from agentops_otel.collector.store import SQLiteStore
+from agentops_otel.collector.store.sqlite import StoreLocked
 
 logger = logging.getLogger("agentops_otel.collector")
 
@@ -78,8 +79,15 @@ async def _serve(settings: CollectorSettings) -> None:
             )
         except ValueError as exc:
             raise StartupError(str(exc)) from None
-    sock = _http_socket(settings.host, settings.http_port)
-    store = SQLiteStore(settings.db_path, synchronous=settings.sync)
+    try:
+        store = SQLiteStore(settings.db_path, synchronous=settings.sync)
+    except StoreLocked as exc:
+        raise StartupError(f"{exc}; stop it or choose another --data-dir") from None
+    try:
+        sock = _http_socket(settings.host, settings.http_port)
+    except StartupError:
+        store.close()
+        raise
     collector = Collector(store, keyring, forwarder)
     grpc_server = None
     try:

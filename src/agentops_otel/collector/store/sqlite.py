@@ -177,6 +177,28 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
+class StoreLocked(RuntimeError):
+    """Another collector process already writes this database."""
+
+
+def _lock(path: Path):
+    """Hold an exclusive lock beside the database while this store is open.
+
+    Session sequence numbers and the write caches assume one writing process per database.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): one collector per data directory is on the user
+        return None
+    handle = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 - held until close()
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StoreLocked(f"another collector is already using {path}") from None
+    return handle
+
+
 class _Rollup:
     """Per-session deltas of one batch (only spans stored for the first time count)."""
 
@@ -259,6 +281,7 @@ class SQLiteStore:
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", max_pending: int = 256) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _lock(self.path)
         self._synchronous = synchronous.upper()
         self._conn = _connect(self.path, self._synchronous)
         self._conn.executescript(SCHEMA)
@@ -485,6 +508,8 @@ class SQLiteStore:
         except sqlite3.Error:
             pass
         self._conn.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
