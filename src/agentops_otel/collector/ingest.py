@@ -150,7 +150,7 @@ def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key
         values = {key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in _ENRICHMENT_KEYS}
         found = enrichment(values)
         if found.is_llm:
-            _write(attrs, keys, found.attributes())
+            _write(attrs, keys, found.attributes(), values)
     elif kind == sc.KIND_SESSION:
         root = _root_info({key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in _ROOT_KEYS})
 
@@ -189,13 +189,19 @@ def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key
     )
 
 
-def _write(attrs, keys: list[str], values: dict) -> None:
-    """Set ``values`` on a repeated KeyValue field, replacing existing keys."""
+def _write(attrs, keys: list[str], values: dict, current: dict) -> None:
+    """Set ``values`` on a repeated KeyValue field, replacing existing keys.
+
+    ``current`` holds the Python values of (some of) the existing attributes: a value already
+    there, of the same type, is left alone (the usual case for our own spans' token counts).
+    """
     for key, value in values.items():
+        old = current.get(key)
+        if old is not None and old == value and type(old) is type(value):
+            continue
         if key in keys:
             set_any_value(attrs[keys.index(key)].value, value)
         else:
             kv = attrs.add()
             kv.key = key
             set_any_value(kv.value, value)
-            keys.append(key)
