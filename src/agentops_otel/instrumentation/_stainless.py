@@ -153,7 +153,7 @@ class StainlessInstrumentor(BaseInstrumentor):
                     args = (args[0], adjusted, *args[2:])
                 else:
                     kwargs = {**kwargs, "options": adjusted}
-            url = instance.base_url
+            url = getattr(instance, "_base_url", None) or instance.base_url  # openai 3.x's property costs µs
             server = (url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
             call = LLMCall(
                 settings.tracer,

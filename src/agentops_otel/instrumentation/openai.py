@@ -17,8 +17,11 @@ from agentops_otel.instrumentation._call import Attributes, Endpoint, StreamReco
 from agentops_otel.instrumentation._settings import Settings
 from agentops_otel.instrumentation._stainless import StainlessInstrumentor
 
-# request body key -> attribute, shared by chat and legacy completions
+# request body key -> attribute, shared by chat and legacy completions (max_completion_tokens wins over max_tokens)
 _SAMPLING_PARAMS = (
+    ("model", sc.GEN_AI_REQUEST_MODEL),
+    ("max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
+    ("max_completion_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
     ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
     ("top_p", sc.GEN_AI_REQUEST_TOP_P),
     ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
@@ -28,11 +31,10 @@ _SAMPLING_PARAMS = (
 
 
 def _sampling_attributes(body: Mapping[str, Any], attrs: Attributes) -> None:
-    put(attrs, sc.GEN_AI_REQUEST_MODEL, body.get("model"))
-    max_tokens = body.get("max_completion_tokens")
-    put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, max_tokens if max_tokens is not None else body.get("max_tokens"))
     for key, name in _SAMPLING_PARAMS:
-        put(attrs, name, body.get(key))
+        value = body.get(key)
+        if value is not None:
+            put(attrs, name, value)
     stop = body.get("stop")
     put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, [stop] if isinstance(stop, str) else stop)
     n = body.get("n")
