@@ -1,9 +1,11 @@
 """What the LLM instrumentation adds to a call, measured in one run against the same local server.
 
 1. Non-streamed chat call, real ``openai`` client over HTTP to the replay server on 127.0.0.1:
-   per-call latency uninstrumented vs instrumented, in alternating blocks; p50/p95 and the added p50.
-2. The same instrumentation work without the network: the request wrapper around a stand-in for the
-   HTTP call that returns a ready ``ChatCompletion`` (less noise than 1; what the wrapper itself costs).
+   per-call latency of four modes alternating call by call: plain, a bare empty span, the same span
+   with the instrumentation's attributes prebuilt (what the OpenTelemetry SDK alone charges), and
+   instrumented. p50/p95, the added p50 and the median of paired differences.
+2. The same without the network: the request wrapper around a stand-in for the HTTP call that
+   returns a ready ``ChatCompletion`` (less noise than 1; separates the SDK's cost from ours).
 3. Streamed chat: cost added per chunk, end to end over HTTP (long SSE stream) and in process (the
    stream proxy over ready ``ChatCompletionChunk`` objects).
 
