@@ -97,8 +97,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(body).encode(), "application/json")
             return
         chunk = {**base, "object": "chat.completion.chunk"}
+        delta = dict(message)
+        if "tool_calls" in delta:  # streamed tool calls carry their position, as OpenAI sends them
+            delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(delta["tool_calls"])]
         events = [
-            {**chunk, "choices": [{"index": 0, "delta": message, "finish_reason": None}]},
+            {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
             {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]},
         ]
         if (request.get("stream_options") or {}).get("include_usage"):

@@ -41,3 +41,23 @@ def test_quickstart_runs_offline_and_prints_analytics_stats_and_next_steps(tmp_p
     assert '"llm_calls": 2' in out and '"end_state": "Success"' in out and '"cache_read_tokens": 1024' in out
     assert re.search(r"dashboard\s+http://127\.0\.0\.1:\d+/", out) and re.search(r"REST docs\s+http://\S+/docs", out)
     assert (tmp_path / "agentops.sqlite3").exists()
+
+
+def test_canned_server_streams_tool_calls_the_openai_stream_helper_accepts():
+    import openai
+
+    sys.path.insert(0, str(REPO_ROOT / "examples"))
+    try:
+        from canned_openai_server import CannedOpenAIServer
+    finally:
+        sys.path.remove(str(REPO_ROOT / "examples"))
+
+    with CannedOpenAIServer() as server:
+        client = openai.OpenAI(api_key="not-needed", base_url=server.base_url)
+        messages = [{"role": "user", "content": "What should I wear in Paris?"}]
+        with client.chat.completions.stream(model="gpt-4o-mini", messages=messages) as stream:
+            final = stream.get_final_completion()
+        call = final.choices[0].message.tool_calls[0]
+        assert final.choices[0].finish_reason == "tool_calls"
+        assert (call.function.name, call.function.arguments) == ("get_weather", '{"city": "Paris"}')
+        client.close()
