@@ -33,30 +33,15 @@ import uuid
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from agentops_otel import semconv as sc
+from agentops_otel.collector.otlp import key_value
 from agentops_otel.collector.process import start_collector
 
 BATCH = 512
 API_KEY = "bench-key"
 MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-3-5-sonnet-20241022", "anthropic")]
-
-
-def _kv(key: str, value) -> KeyValue:
-    v = AnyValue()
-    if isinstance(value, bool):
-        v.bool_value = value
-    elif isinstance(value, int):
-        v.int_value = value
-    elif isinstance(value, float):
-        v.double_value = value
-    elif isinstance(value, list):
-        v.array_value.values.extend(AnyValue(string_value=s) for s in value)
-    else:
-        v.string_value = value
-    return KeyValue(key=key, value=v)
 
 
 def session_spans(rng: random.Random, trace_id: bytes, children: int, start_ns: int) -> list[Span]:
@@ -76,18 +61,18 @@ def session_spans(rng: random.Random, trace_id: bytes, children: int, start_ns: 
             span.kind = Span.SPAN_KIND_CLIENT
             span.attributes.extend(
                 [
-                    _kv(sc.SPAN_KIND, sc.KIND_LLM),
-                    _kv(sc.GEN_AI_OPERATION_NAME, sc.OP_CHAT),
-                    _kv(sc.GEN_AI_PROVIDER_NAME, provider),
-                    _kv(sc.GEN_AI_REQUEST_MODEL, model),
-                    _kv(sc.GEN_AI_RESPONSE_MODEL, model),
-                    _kv(sc.GEN_AI_RESPONSE_ID, f"chatcmpl-{i}"),
-                    _kv(sc.GEN_AI_RESPONSE_FINISH_REASONS, ["stop"]),
-                    _kv(sc.GEN_AI_REQUEST_TEMPERATURE, 0.2),
-                    _kv(sc.SERVER_ADDRESS, "api.example.com"),
-                    _kv(sc.GEN_AI_USAGE_INPUT_TOKENS, rng.randint(50, 4000)),
-                    _kv(sc.GEN_AI_USAGE_OUTPUT_TOKENS, rng.randint(10, 800)),
-                    _kv(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, rng.choice([0, 0, 1024])),
+                    key_value(sc.SPAN_KIND, sc.KIND_LLM),
+                    key_value(sc.GEN_AI_OPERATION_NAME, sc.OP_CHAT),
+                    key_value(sc.GEN_AI_PROVIDER_NAME, provider),
+                    key_value(sc.GEN_AI_REQUEST_MODEL, model),
+                    key_value(sc.GEN_AI_RESPONSE_MODEL, model),
+                    key_value(sc.GEN_AI_RESPONSE_ID, f"chatcmpl-{i}"),
+                    key_value(sc.GEN_AI_RESPONSE_FINISH_REASONS, ["stop"]),
+                    key_value(sc.GEN_AI_REQUEST_TEMPERATURE, 0.2),
+                    key_value(sc.SERVER_ADDRESS, "api.example.com"),
+                    key_value(sc.GEN_AI_USAGE_INPUT_TOKENS, rng.randint(50, 4000)),
+                    key_value(sc.GEN_AI_USAGE_OUTPUT_TOKENS, rng.randint(10, 800)),
+                    key_value(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, rng.choice([0, 0, 1024])),
                 ]
             )
         else:
@@ -95,9 +80,9 @@ def session_spans(rng: random.Random, trace_id: bytes, children: int, start_ns: 
             span.name = f"{kind} step {i}"
             span.attributes.extend(
                 [
-                    _kv(sc.SPAN_KIND, kind),
-                    _kv(sc.EVENT_PARAMS, '{"query": "weather in Paris"}'),
-                    _kv(sc.EVENT_RETURNS, '{"result": "sunny"}'),
+                    key_value(sc.SPAN_KIND, kind),
+                    key_value(sc.EVENT_PARAMS, '{"query": "weather in Paris"}'),
+                    key_value(sc.EVENT_RETURNS, '{"result": "sunny"}'),
                 ]
             )
             if rng.random() < 0.02:
@@ -108,10 +93,10 @@ def session_spans(rng: random.Random, trace_id: bytes, children: int, start_ns: 
     root.end_time_unix_nano = t + 10_000_000
     root.attributes.extend(
         [
-            _kv(sc.SPAN_KIND, sc.KIND_SESSION),
-            _kv(sc.SESSION_ID, str(uuid.UUID(bytes=trace_id))),
-            _kv(sc.SESSION_TAGS, ["bench", rng.choice(["alpha", "beta", "gamma"])]),
-            _kv(sc.SESSION_END_STATE, rng.choice(["Success", "Success", "Failure"])),
+            key_value(sc.SPAN_KIND, sc.KIND_SESSION),
+            key_value(sc.SESSION_ID, str(uuid.UUID(bytes=trace_id))),
+            key_value(sc.SESSION_TAGS, ["bench", rng.choice(["alpha", "beta", "gamma"])]),
+            key_value(sc.SESSION_END_STATE, rng.choice(["Success", "Success", "Failure"])),
         ]
     )
     root.status.code = Status.STATUS_CODE_OK
@@ -122,9 +107,8 @@ def session_spans(rng: random.Random, trace_id: bytes, children: int, start_ns: 
 def _request(spans: list[Span]) -> bytes:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend(
-        [_kv(sc.SERVICE_NAME, "bench-agent"), _kv("host.name", "bench-host"), _kv("process.pid", 4242)]
-    )
+    resource = {sc.SERVICE_NAME: "bench-agent", "host.name": "bench-host", "process.pid": 4242}
+    resource_spans.resource.attributes.extend(key_value(k, v) for k, v in resource.items())
     scope = resource_spans.scope_spans.add()
     scope.scope.name = "agentops_otel"
     scope.spans.extend(spans)

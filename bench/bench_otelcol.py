@@ -36,11 +36,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the collector harness lives with the tests
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 from tests.otelcol.otelcol import Otelcol, otelcol_binary  # noqa: E402
 
 from agentops_otel import semconv as sc  # noqa: E402
+from agentops_otel.collector.otlp import key_value  # noqa: E402
 
 BATCH = 512
 LLM_SHARE = 0.3
@@ -55,17 +55,6 @@ MODELS = [
     ("openai", "my-fine-tune"),  # not curated: unknown-model
 ]
 NO_TRANSFORM = "service:\n  pipelines:\n    traces:\n      processors: [memory_limiter, batch]\n"
-
-
-def _kv(key: str, value: object) -> KeyValue:
-    v = AnyValue()
-    if isinstance(value, str):
-        v.string_value = value
-    elif isinstance(value, int):
-        v.int_value = value
-    else:
-        v.double_value = float(value)
-    return KeyValue(key=key, value=v)
 
 
 def _attributes(rng: random.Random) -> dict[str, object]:
@@ -97,7 +86,7 @@ def build_requests(n_spans: int, seed: int = 5) -> list[bytes]:
     for start in range(0, n_spans, BATCH):
         request = ExportTraceServiceRequest()
         resource_spans = request.resource_spans.add()
-        resource_spans.resource.attributes.append(_kv(sc.SERVICE_NAME, "bench"))
+        resource_spans.resource.attributes.append(key_value(sc.SERVICE_NAME, "bench"))
         scope_spans = resource_spans.scope_spans.add()
         trace_id = rng.randbytes(16)
         for i in range(min(BATCH, n_spans - start)):
@@ -110,7 +99,7 @@ def build_requests(n_spans: int, seed: int = 5) -> list[bytes]:
                 start_time_unix_nano=now,
                 end_time_unix_nano=now + 1000,
             )
-            span.attributes.extend(_kv(k, v) for k, v in _attributes(rng).items())
+            span.attributes.extend(key_value(k, v) for k, v in _attributes(rng).items())
             scope_spans.spans.append(span)
         bodies.append(request.SerializeToString())
     return bodies

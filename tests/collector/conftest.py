@@ -16,10 +16,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from agentops_otel import semconv as sc
+from agentops_otel.collector.otlp import key_value
 from agentops_otel.collector.process import CollectorProcess, start_collector
 
 KEY = "test-key-a"
@@ -33,21 +33,6 @@ def collector(tmp_path) -> Iterator[CollectorProcess]:
         yield process
     finally:
         process.stop()
-
-
-def kv(key: str, value: Any) -> KeyValue:
-    v = AnyValue()
-    if isinstance(value, bool):
-        v.bool_value = value
-    elif isinstance(value, int):
-        v.int_value = value
-    elif isinstance(value, float):
-        v.double_value = value
-    elif isinstance(value, (list, tuple)):
-        v.array_value.values.extend(AnyValue(string_value=str(s)) for s in value)
-    else:
-        v.string_value = value
-    return KeyValue(key=key, value=v)
 
 
 @dataclass
@@ -87,7 +72,7 @@ class SessionBuilder:
             start_time_unix_nano=self.start_ns + offset_ms * 1_000_000,
             end_time_unix_nano=self.start_ns + (offset_ms + duration_ms) * 1_000_000,
         )
-        span.attributes.extend(kv(k, v) for k, v in attributes.items())
+        span.attributes.extend(key_value(k, v) for k, v in attributes.items())
         if error:
             span.status.CopyFrom(Status(code=Status.STATUS_CODE_ERROR, message="failed"))
         return span
@@ -123,7 +108,7 @@ class SessionBuilder:
             start_time_unix_nano=self.start_ns,
             end_time_unix_nano=self.start_ns + duration_ms * 1_000_000,
         )
-        span.attributes.extend(kv(k, v) for k, v in attributes.items())
+        span.attributes.extend(key_value(k, v) for k, v in attributes.items())
         return span
 
 
@@ -131,7 +116,7 @@ def otlp_request(spans: list[Span], service: str = "test-agent", resource: dict[
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(
-        kv(k, v) for k, v in {sc.SERVICE_NAME: service, **(resource or {})}.items()
+        key_value(k, v) for k, v in {sc.SERVICE_NAME: service, **(resource or {})}.items()
     )
     resource_spans.scope_spans.add().spans.extend(spans)
     return request.SerializeToString()

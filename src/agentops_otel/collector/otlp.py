@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
@@ -149,15 +149,26 @@ def to_python(value: AnyValue, *, bytes_as_text: bool = False) -> Any:
 
 
 def set_any_value(target: AnyValue, value: Any) -> None:
-    """Write a scalar Python value (str, bool, int, float) into an AnyValue."""
+    """Write a Python value (str, bool, int, float, or a list/tuple of them) into an AnyValue."""
     if isinstance(value, bool):
         target.bool_value = value
     elif isinstance(value, int):
         target.int_value = value
     elif isinstance(value, float):
         target.double_value = value
+    elif isinstance(value, (list, tuple)):
+        target.array_value.SetInParent()
+        for item in value:
+            set_any_value(target.array_value.values.add(), item)
     else:
         target.string_value = str(value)
+
+
+def key_value(key: str, value: Any) -> KeyValue:
+    """An OTLP attribute, for building requests (tests, benchmarks, forwarding)."""
+    kv = KeyValue(key=key)
+    set_any_value(kv.value, value)
+    return kv
 
 
 def attributes_dict(key_values: Any, *, bytes_as_text: bool = True) -> dict[str, Any]:
