@@ -71,6 +71,7 @@ class Pipelines:
     def __init__(self, exporter: SpanExporter | None = None) -> None:
         self._exporter = exporter
         self._by_key: dict[tuple[object, ...], BatchSpanProcessor] = {}
+        self._targets: dict[BatchSpanProcessor, str] = {}  # where each pipeline sends, for warnings
         self._lock = threading.Lock()
 
     def for_config(self, config: Configuration) -> BatchSpanProcessor:
@@ -86,6 +87,8 @@ class Pipelines:
                     max_export_batch_size=min(config.max_export_batch_size, config.max_queue_size),
                 )
                 self._by_key[key] = pipeline
+                injected = self._exporter is not None
+                self._targets[pipeline] = "an injected exporter" if injected else config.traces_endpoint
             return pipeline
 
     def all(self) -> list[BatchSpanProcessor]:
@@ -93,7 +96,8 @@ class Pipelines:
             return list(self._by_key.values())
 
     def flush(self, pipelines: list[BatchSpanProcessor], timeout_s: float) -> bool:
-        return run_bounded(lambda: [p.force_flush() for p in pipelines], timeout_s, "flush")
+        targets = ", ".join(sorted({self._targets.get(p, "?") for p in pipelines}))
+        return run_bounded(lambda: [p.force_flush() for p in pipelines], timeout_s, f"flush to {targets}")
 
     def shutdown(self, timeout_s: float) -> bool:
         pipelines = self.all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import time
 from decimal import Decimal
@@ -95,15 +96,16 @@ def test_spans_reach_a_real_otlp_receiver_with_ids_parents_and_api_key(sdk, sink
     assert cost > 0
 
 
-def test_end_session_with_a_refused_collector_is_bounded(sdk):
-    session = ao.init(
-        endpoint=refused_endpoint(), max_wait_time=1000, tracer_provider=TracerProvider(), exit_handlers=False
-    )
+def test_end_session_with_a_refused_collector_is_bounded_and_warns_where_it_sends(sdk, caplog):
+    endpoint = refused_endpoint()
+    session = ao.init(endpoint=endpoint, max_wait_time=1000, tracer_provider=TracerProvider(), exit_handlers=False)
     for _ in range(200):
         ao.record(ao.ActionEvent())
     started = time.monotonic()
-    assert session.end_session("Success") == Decimal(0)
+    with caplog.at_level(logging.WARNING, logger="agentops_otel"):
+        assert session.end_session("Success") == Decimal(0)
     assert time.monotonic() - started < 1.0 + 1.0  # the bound, plus scheduling on a busy box
+    assert f"flush to {endpoint}/v1/traces did not finish within 1.0 s" in caplog.text
 
 
 def test_end_session_with_a_hung_collector_is_bounded(sdk, blackhole):
