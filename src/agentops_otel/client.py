@@ -294,6 +294,10 @@ class Client:
         wait = self._wait_s()
         deadline = time.monotonic() + wait
         self._auto_end(EndState.INDETERMINATE, EXIT_REASON)
+        if self._pipelines.last_flush_timed_out:
+            # end_session already waited max_wait_time for this backend: never make the exit wait twice.
+            logger.warning("agentops-otel: the last flush timed out; exiting without waiting for the exporter")
+            return
         flushed = self.flush_all(wait)
         if self._owns_provider and flushed:  # after a timed-out flush, exit without waiting again
             self._pipelines.shutdown(max(0.0, deadline - time.monotonic()))

@@ -73,6 +73,8 @@ class Pipelines:
         self._by_key: dict[tuple[object, ...], BatchSpanProcessor] = {}
         self._targets: dict[BatchSpanProcessor, str] = {}  # where each pipeline sends, for warnings
         self._lock = threading.Lock()
+        # True after a flush ran out of time: the backend is down or too slow; the exit flush skips it.
+        self.last_flush_timed_out = False
 
     def for_config(self, config: Configuration) -> BatchSpanProcessor:
         key = ("injected",) if self._exporter is not None else config.export_key
@@ -97,7 +99,9 @@ class Pipelines:
 
     def flush(self, pipelines: list[BatchSpanProcessor], timeout_s: float) -> bool:
         targets = ", ".join(sorted({self._targets.get(p, "?") for p in pipelines}))
-        return run_bounded(lambda: [p.force_flush() for p in pipelines], timeout_s, f"flush to {targets}")
+        flushed = run_bounded(lambda: [p.force_flush() for p in pipelines], timeout_s, f"flush to {targets}")
+        self.last_flush_timed_out = not flushed
+        return flushed
 
     def shutdown(self, timeout_s: float) -> bool:
         pipelines = self.all()

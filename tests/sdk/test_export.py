@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import subprocess
+import sys
 import time
 from decimal import Decimal
 
@@ -15,7 +17,7 @@ import agentops_otel as ao
 from agentops_otel import semconv as sc
 from agentops_otel.client import EXIT_REASON
 from agentops_otel.session import root_span_id
-from tests.sdk.conftest import refused_endpoint, run_child
+from tests.sdk.conftest import child_env, refused_endpoint, run_child
 from tests.support.otlp_sink import trace_hex
 
 ROOT = sc.KIND_SESSION
@@ -357,3 +359,27 @@ def test_a_session_configuration_with_its_own_api_key_exports_with_it(sdk, sink)
         "session",
         "for-other",
     }
+
+
+def test_a_process_whose_collector_is_down_waits_max_wait_time_once_not_again_at_exit():
+    code = (
+        "import agentops_otel as ao\n"
+        f"ao.init(endpoint={refused_endpoint()!r}, max_wait_time=2000)\n"
+        "ao.record(ao.ActionEvent())\n"
+        "ao.end_session('Success')\n"
+        "print('ended', flush=True)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "ended"
+        ended = time.monotonic()
+        _, stderr = child.communicate(timeout=60)
+        exit_took = time.monotonic() - ended
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 0, stderr
+    assert "did not finish within 2.0 s" in stderr and "exiting without waiting for the exporter" in stderr
+    assert exit_took < 1.5  # a second wait at exit would take the full 2 s
