@@ -3,10 +3,16 @@
     .venv/bin/python bench/bench_dashboard.py            # 10,000 sessions, a 5,000-span session
     .venv/bin/python bench/bench_dashboard.py --quick    # 1,000 sessions, a 1,000-span session
 
-Each figure is the median of several loads of a fresh document (HTML, modules, API calls, render)
-until the page's rows are on screen. Baseline, same run and same tab: the bare API call the page
-makes (`fetch` + `JSON.parse`, no rendering), so the ratio is what the dashboard adds on top of
-the collector's API.
+Each figure is the median of several loads of a fresh document (HTML, modules, API calls, render).
+A page counts as loaded when its content is on screen:
+- sessions page: the 50 rows of the first page;
+- session detail, first content: the header and totals (from ``/stats``), spans still loading;
+- session detail, full waterfall: every span of the session in the waterfall tree (the span count
+  shows all of them) and the rows in view drawn; any other row is one scroll frame away;
+- overview: the cost chart.
+Baseline, same run and same tab: the bare API call the page waits for (``fetch`` + ``JSON.parse``,
+no rendering), so the ratio is what the dashboard adds on top of the collector's API. For the
+detail page the old payload, the full ``/export``, is measured the same way for comparison.
 """
 
 from __future__ import annotations
@@ -30,13 +36,23 @@ KEY = "bench-key"
 BASELINE_JS = """async (path) => {
     const t0 = performance.now();
     const r = await fetch(path, {headers: {"X-Agentops-Api-Key": Object.values(sessionStorage)[0]}});
-    JSON.parse(await r.text());
-    return (performance.now() - t0) / 1000;
+    const text = await r.text();
+    JSON.parse(text);
+    return [(performance.now() - t0) / 1000, text.length];
 }"""
+# In-page timings of the last detail load: the /spans call (request to last byte) and the
+# browser's own work after it (JSON parse, tree, waterfall render).
+DETAIL_PHASES_JS = """() => {
+    const spans = performance.getEntriesByType('resource').find(e => e.name.endsWith('/spans'));
+    const rendered = performance.getEntriesByName('dashboard:spans-rendered')[0].startTime;
+    return [(spans.responseEnd - spans.requestStart) / 1000, (rendered - spans.responseEnd) / 1000];
+}"""
+FULL_WATERFALL_JS = """(count) => document.querySelector('#view[data-loaded] .wf-row') !== null
+    && document.querySelector('.wf-count').textContent === count"""
 
 
-def median_ms(values: list[float]) -> float:
-    return statistics.median(values) * 1000
+def ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:8.0f} ms"
 
 
 def page_load(page, url: str, route: str, selector: str) -> float:
@@ -47,12 +63,31 @@ def page_load(page, url: str, route: str, selector: str) -> float:
     return time.perf_counter() - start
 
 
+def detail_load(page, url: str, session_id: str, spans: int) -> tuple[float, float, float, float]:
+    """Seconds to first content and to the full waterfall, and the /spans and browser shares."""
+    page.goto("about:blank")
+    start = time.perf_counter()
+    page.goto(f"{url}/#/sessions/{session_id}")
+    page.wait_for_selector("#view:is([data-summary], [data-loaded]) #session-totals", timeout=60_000)
+    first = time.perf_counter() - start
+    page.wait_for_function(FULL_WATERFALL_JS, arg=f"{spans:,} spans", timeout=60_000, polling=5)
+    full = time.perf_counter() - start
+    server, browser = page.evaluate(DETAIL_PHASES_JS)
+    return first, full, server, browser
+
+
+def bare(page, path: str, runs: int) -> tuple[list[float], int]:
+    results = [page.evaluate(BASELINE_JS, path) for _ in range(runs)]
+    return [seconds for seconds, _ in results], results[0][1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=7)
     options = parser.parse_args()
     sessions, big = (1_000, 1_000) if options.quick else (10_000, 5_000)
+    runs = options.runs
     if not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM} not installed (apt-get install chromium)")
 
@@ -82,20 +117,40 @@ def main() -> None:
             page.click("#key-form button[type=submit]")
             page.wait_for_selector("#view[data-loaded]")
 
-            cases = [
-                (f"sessions page (50 of {sessions:,})", "#/sessions", "#view[data-loaded] tr.row-link",
-                 "/v2/sessions?limit=50"),
-                (f"session detail ({big:,} spans)", f"#/sessions/{big_id}", "#view[data-loaded] .wf-row",
-                 f"/v2/sessions/{big_id}/export"),
-                ("overview (30 days)", "#/overview?range=30d", "#view[data-loaded] #chart-cost svg",
-                 "/v2/overview?bucket=day"),
-            ]  # fmt: skip
-            print(f"\n{'page':34} {'dashboard':>11} {'bare API':>10} {'ratio':>7}   (median of {options.runs})")
-            for name, route, selector, api_path in cases:
-                loads = [page_load(page, collector.url, route, selector) for _ in range(options.runs)]
-                bare = [page.evaluate(BASELINE_JS, api_path) for _ in range(options.runs)]
-                dash_ms, bare_ms = median_ms(loads), median_ms(bare)
-                print(f"{name:34} {dash_ms:8.0f} ms {bare_ms:7.0f} ms {dash_ms / bare_ms:6.2f}x")
+            print(f"\n{'page':44} {'dashboard':>11} {'bare API':>11} {'ratio':>7}   (median of {runs})")
+
+            def row(name: str, loads: list[float], api: list[float]) -> None:
+                ratio = statistics.median(loads) / statistics.median(api)
+                print(f"{name:44} {ms(loads)} {ms(api)} {ratio:6.2f}x")
+
+            loads = [
+                page_load(page, collector.url, "#/sessions", "#view[data-loaded] tr.row-link") for _ in range(runs)
+            ]
+            row(f"sessions page (50 of {sessions:,})", loads, bare(page, "/v2/sessions?limit=50", runs)[0])
+
+            detail = [detail_load(page, collector.url, big_id, big) for _ in range(runs)]
+            first, full, server, browser = (list(column) for column in zip(*detail, strict=True))
+            stats_api = bare(page, f"/v2/sessions/{big_id}/stats", runs)[0]
+            spans_api, spans_bytes = bare(page, f"/v2/sessions/{big_id}/spans", runs)
+            export_api, export_bytes = bare(page, f"/v2/sessions/{big_id}/export", runs)
+            row(f"session detail ({big:,} spans), first content", first, stats_api)
+            row(f"session detail ({big:,} spans), full waterfall", full, spans_api)
+
+            loads = [
+                page_load(page, collector.url, "#/overview?range=30d", "#view[data-loaded] #chart-cost svg")
+                for _ in range(runs)
+            ]
+            row("overview (30 days)", loads, bare(page, "/v2/overview?bucket=day", runs)[0])
+
+            print(
+                f"\ndetail page breakdown: /spans request {ms(server).strip()}, then parse + tree + render"
+                f" {ms(browser).strip()}"
+            )
+            print(
+                f"payload: /spans {spans_bytes / 1e6:.2f} MB, fetch+parse {ms(spans_api).strip()};"
+                f" /export {export_bytes / 1e6:.2f} MB, fetch+parse {ms(export_api).strip()}"
+                f" ({statistics.median(export_api) / statistics.median(spans_api):.2f}x the time)"
+            )
             context.close()
 
 

@@ -1,7 +1,8 @@
 """Real volumes: 10,000 sessions and a 5,000-span session must each be usable in under a second.
 
 "Usable" = the page is loaded from scratch (HTML, modules, API call, render) and its rows are on
-screen. Each figure is the best of a few loads (the box is shared and noisy), and all are printed.
+screen; for the session detail, the full waterfall: all 5,000 spans in the tree. Each figure is
+the best of a few loads (the box is shared and noisy), and all are printed.
 """
 
 from __future__ import annotations
@@ -72,28 +73,33 @@ def test_detail_page_with_5000_spans(browser: Browser, bulk: Bulk) -> None:
         # Usable: state, totals and the export button on screen (spans may still be loading).
         page.wait_for_selector("#view:is([data-summary], [data-loaded]) #session-totals", timeout=30_000)
         summary.append(time.perf_counter() - start)
-        page.wait_for_selector("#view[data-loaded] .wf-row", timeout=30_000)
+        # The full waterfall: every span in the tree (the count says so), the rows in view drawn.
+        page.wait_for_function(
+            """n => document.querySelector('#view[data-loaded] .wf-row') !== null
+                && document.querySelector('.wf-count').textContent === n""",
+            arg=f"{BIG_SESSION_SPANS:,} spans",
+            timeout=30_000,
+            polling=5,
+        )
         waterfall.append(time.perf_counter() - start)
-        # The browser's share: from the export's last byte to the rendered waterfall.
-        export, rendered = page.evaluate(
-            """() => [performance.getEntriesByType('resource').find(e => e.name.endsWith('/export')),
+        # The browser's share: from the spans' last byte to the rendered waterfall.
+        spans, rendered = page.evaluate(
+            """() => [performance.getEntriesByType('resource').find(e => e.name.endsWith('/spans')),
                       performance.getEntriesByName('dashboard:spans-rendered')[0].startTime]"""
         )
-        own.append((rendered - export["responseEnd"]) / 1000)
-        server.append((export["responseEnd"] - export["requestStart"]) / 1000)
+        own.append((rendered - spans["responseEnd"]) / 1000)
+        server.append((spans["responseEnd"] - spans["requestStart"]) / 1000)
 
     def ms(values: list[float]) -> list[int]:
         return [round(v * 1000) for v in values]
 
     print(
-        f"\ndetail page, {BIG_SESSION_SPANS:,} spans: usable {ms(summary)} ms, waterfall {ms(waterfall)} ms"
-        f" (export endpoint {ms(server)} ms, dashboard parse+render {ms(own)} ms)"
+        f"\ndetail page, {BIG_SESSION_SPANS:,} spans: usable {ms(summary)} ms, full waterfall {ms(waterfall)} ms"
+        f" (spans endpoint {ms(server)} ms, dashboard parse+render {ms(own)} ms)"
     )
     assert min(summary) < BUDGET_S
+    assert min(waterfall) < BUDGET_S
     assert min(own) < 0.3  # parsing 5,000 spans and drawing the waterfall is not the slow part
-    # The export endpoint (11.7 MB of JSON for 5,000 spans) dominates; guard against regressions.
-    assert min(waterfall) < 2.5
-    assert page.inner_text(".wf-count") == f"{BIG_SESSION_SPANS:,} spans"
     # Only the rows on screen exist in the DOM.
     assert page.locator(".wf-row").count() < 100
 

@@ -1,7 +1,8 @@
 """REST export API (``/v2/...``), shaped as agreed in the REST contract with the dashboard.
 
 Every call needs the project's API key; a session of another project is a 404 like a missing
-one, so ids never leak across projects. Store reads run in a worker thread, off the event loop.
+one, so ids never leak across projects. Store reads, and the JSON encoding of what they return,
+run in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from agentops_otel.collector.ingest import END_STATES
 from agentops_otel.collector.store.base import SORT_KEYS, ListQuery
 
 MAX_LIMIT = 500
+# Left out of each span by ``/spans``: the trace id is the session id, and the resource is the
+# session's host environment (sent once) for nearly every span; repeating them tripled the payload.
+LEAN_OMITS = frozenset({"trace_id", "resource"})
 
 
 class BadParameter(ValueError):
@@ -97,6 +101,27 @@ def _session_id(request: Request) -> bytes:
         raise BadParameter(f"malformed session id {text!r}: expected a UUID") from None
 
 
+def session_spans(export: dict[str, Any]) -> dict[str, Any]:
+    """The detail page's view of a session export: metadata, stats and every span once, lean."""
+    return {
+        "session": export["session"],
+        "stats": export["stats"],
+        "spans": [{k: v for k, v in span.items() if k not in LEAN_OMITS} for span in export["spans"]],
+    }
+
+
+async def _json_or_404(read: Callable[[], Any], shape: Callable[[Any], Any] = lambda found: found) -> Response:
+    """Run ``read`` and encode its result in a worker thread; a None result is a 404."""
+
+    def respond() -> Response:
+        found = read()
+        if found is None:
+            return _error(404, "no such session")
+        return JSONResponse(shape(found))
+
+    return await run_in_threadpool(respond)
+
+
 def routes(collector: Collector) -> list[Route]:
     store = collector.store
 
@@ -110,17 +135,15 @@ def routes(collector: Collector) -> list[Route]:
 
     async def stats(request: Request, project_id: str) -> Response:
         trace_id = _session_id(request)
-        found = await run_in_threadpool(store.session, project_id, trace_id)
-        if found is None:
-            return _error(404, "no such session")
-        return JSONResponse(found)
+        return await _json_or_404(lambda: store.session(project_id, trace_id))
 
     async def export(request: Request, project_id: str) -> Response:
         trace_id = _session_id(request)
-        found = await run_in_threadpool(store.export, project_id, trace_id)
-        if found is None:
-            return _error(404, "no such session")
-        return JSONResponse(found)
+        return await _json_or_404(lambda: store.export(project_id, trace_id))
+
+    async def spans(request: Request, project_id: str) -> Response:
+        trace_id = _session_id(request)
+        return await _json_or_404(lambda: store.export(project_id, trace_id), session_spans)
 
     async def overview(request: Request, project_id: str) -> Response:
         bucket = _choice(request, "bucket", ("hour", "day"), None)
@@ -133,5 +156,6 @@ def routes(collector: Collector) -> list[Route]:
         Route("/v2/sessions", _authorised(collector, list_sessions), methods=["GET"]),
         Route("/v2/sessions/{session_id}/stats", _authorised(collector, stats), methods=["GET"]),
         Route("/v2/sessions/{session_id}/export", _authorised(collector, export), methods=["GET"]),
+        Route("/v2/sessions/{session_id}/spans", _authorised(collector, spans), methods=["GET"]),
         Route("/v2/overview", _authorised(collector, overview), methods=["GET"]),
     ]

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from agentops_otel import __name__ as _package
+from agentops_otel.collector.api import LEAN_OMITS
 from agentops_otel.collector.store.base import SORT_KEYS
 
 _INT = {"type": "integer"}
@@ -78,24 +79,40 @@ SPAN = _obj(
         "cost": {"type": ["string", "null"], "description": "USD, exact decimal"},
     }
 )
+SESSION_META = _obj(
+    {
+        "session_id": _STR,
+        "project_id": _STR,
+        "init_timestamp": _TIME,
+        "end_timestamp": _NTIME,
+        "end_state": _END_STATE,
+        "end_state_reason": _NSTR,
+        "tags": {"type": "array", "items": _STR},
+        "host_env": {"type": "object", "description": "resource attributes"},
+        "video": _NSTR,
+    }
+)
 EXPORT = _obj(
     {
-        "session": _obj(
-            {
-                "session_id": _STR,
-                "project_id": _STR,
-                "init_timestamp": _TIME,
-                "end_timestamp": _NTIME,
-                "end_state": _END_STATE,
-                "end_state_reason": _NSTR,
-                "tags": {"type": "array", "items": _STR},
-                "host_env": {"type": "object", "description": "resource attributes"},
-                "video": _NSTR,
-            }
-        ),
+        "session": SESSION_META,
         "stats": _ref("SessionSummary"),
         **{
             group: {"type": "array", "items": _ref("Span")} for group in ("actions", "llms", "tools", "errors", "spans")
+        },
+    }
+)
+SESSION_SPAN = {
+    **_obj({k: v for k, v in SPAN["properties"].items() if k not in LEAN_OMITS}),
+    "description": "a Span without trace_id (the session id) and resource (see session.host_env)",
+}
+SESSION_SPANS = _obj(
+    {
+        "session": SESSION_META,
+        "stats": _ref("SessionSummary"),
+        "spans": {
+            "type": "array",
+            "items": _ref("SessionSpan"),
+            "description": "every span of the session once, root included, ordered by start time",
         },
     }
 )
@@ -172,7 +189,14 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
             "Authenticate every call with `X-Agentops-Api-Key: <key>` or `Authorization: Bearer <key>`.",
         },
         "components": {
-            "schemas": {"SessionSummary": SESSION_SUMMARY, "Span": SPAN, "Export": EXPORT, "Overview": OVERVIEW},
+            "schemas": {
+                "SessionSummary": SESSION_SUMMARY,
+                "Span": SPAN,
+                "Export": EXPORT,
+                "SessionSpan": SESSION_SPAN,
+                "SessionSpans": SESSION_SPANS,
+                "Overview": OVERVIEW,
+            },
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-Agentops-Api-Key"},
                 "bearer": {"type": "http", "scheme": "bearer"},
@@ -212,6 +236,14 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
                     "summary": "Everything about one session: metadata, stats, events by kind, all spans",
                     "parameters": [_SESSION_ID],
                     "responses": _responses(_ref("Export"), "the session export", 400, 401, 404),
+                }
+            },
+            "/v2/sessions/{session_id}/spans": {
+                "get": {
+                    "summary": "One session for display: metadata, stats and every span once, without the "
+                    "per-span resource (the dashboard's detail page; about a quarter of the export's size)",
+                    "parameters": [_SESSION_ID],
+                    "responses": _responses(_ref("SessionSpans"), "the session and its spans", 400, 401, 404),
                 }
             },
             "/v2/overview": {

@@ -67,6 +67,7 @@ export async function downloadExport(sessionId, filename) {
 export const api = {
   sessions: (params, opts) => getJson("/v2/sessions", params, opts),
   stats: (id, opts) => getJson(`/v2/sessions/${encodeURIComponent(id)}/stats`, {}, opts),
-  exportSession: (id, opts) => getJson(`/v2/sessions/${encodeURIComponent(id)}/export`, {}, opts),
+  // The detail page's payload: every span once, without the per-span resource the export repeats.
+  sessionSpans: (id, opts) => getJson(`/v2/sessions/${encodeURIComponent(id)}/spans`, {}, opts),
   overview: (params, opts) => getJson("/v2/overview", params, opts),
 };

@@ -160,7 +160,7 @@ export function sessionDetailView(root, sessionId, ctx) {
     let done = false;
     api.stats(sessionId, { signal }).then((stats) => { if (!done && !disposed) renderSummary(stats); }, () => {});
     try {
-      const data = await api.exportSession(sessionId, { signal });
+      const data = await api.sessionSpans(sessionId, { signal });
       done = true;
       if (disposed) return;
       lastShape = shapeOf(data.stats || {});
@@ -178,7 +178,7 @@ export function sessionDetailView(root, sessionId, ctx) {
       const stats = await api.stats(sessionId, { signal: controller.signal });
       if (disposed) return;
       if (shapeOf(stats) === lastShape) return schedulePoll();
-      const data = await api.exportSession(sessionId, { signal: controller.signal });
+      const data = await api.sessionSpans(sessionId, { signal: controller.signal });
       if (disposed) return;
       lastShape = shapeOf(data.stats || {});
       if (render(data)) schedulePoll();
