@@ -40,12 +40,14 @@ BASELINE_JS = """async (path) => {
     JSON.parse(text);
     return [(performance.now() - t0) / 1000, text.length];
 }"""
-# In-page timings of the last detail load: the /spans call (request to last byte) and the
-# browser's own work after it (JSON parse, tree, waterfall render).
+# In-page timings of the last detail load: the /spans call (request to last byte), then the
+# browser's own work: JSON parse, then header + tree + drawing the waterfall.
 DETAIL_PHASES_JS = """() => {
     const spans = performance.getEntriesByType('resource').find(e => e.name.endsWith('/spans'));
-    const rendered = performance.getEntriesByName('dashboard:spans-rendered')[0].startTime;
-    return [(spans.responseEnd - spans.requestStart) / 1000, (rendered - spans.responseEnd) / 1000];
+    const mark = (name) => performance.getEntriesByName(name)[0].startTime;
+    const parsed = mark('dashboard:spans-parsed');
+    return [(spans.responseEnd - spans.requestStart) / 1000, (parsed - spans.responseEnd) / 1000,
+            (mark('dashboard:spans-rendered') - parsed) / 1000];
 }"""
 FULL_WATERFALL_JS = """(count) => document.querySelector('#view[data-loaded] .wf-row') !== null
     && document.querySelector('.wf-count').textContent === count"""
@@ -63,8 +65,8 @@ def page_load(page, url: str, route: str, selector: str) -> float:
     return time.perf_counter() - start
 
 
-def detail_load(page, url: str, session_id: str, spans: int) -> tuple[float, float, float, float]:
-    """Seconds to first content and to the full waterfall, and the /spans and browser shares."""
+def detail_load(page, url: str, session_id: str, spans: int) -> tuple[float, ...]:
+    """Seconds to first content and to the full waterfall, then the phases of DETAIL_PHASES_JS."""
     page.goto("about:blank")
     start = time.perf_counter()
     page.goto(f"{url}/#/sessions/{session_id}")
@@ -72,8 +74,7 @@ def detail_load(page, url: str, session_id: str, spans: int) -> tuple[float, flo
     first = time.perf_counter() - start
     page.wait_for_function(FULL_WATERFALL_JS, arg=f"{spans:,} spans", timeout=60_000, polling=5)
     full = time.perf_counter() - start
-    server, browser = page.evaluate(DETAIL_PHASES_JS)
-    return first, full, server, browser
+    return first, full, *page.evaluate(DETAIL_PHASES_JS)
 
 
 def bare(page, path: str, runs: int) -> tuple[list[float], int]:
@@ -129,7 +130,7 @@ def main() -> None:
             row(f"sessions page (50 of {sessions:,})", loads, bare(page, "/v2/sessions?limit=50", runs)[0])
 
             detail = [detail_load(page, collector.url, big_id, big) for _ in range(runs)]
-            first, full, server, browser = (list(column) for column in zip(*detail, strict=True))
+            first, full, server, parse, draw = (list(column) for column in zip(*detail, strict=True))
             stats_api = bare(page, f"/v2/sessions/{big_id}/stats", runs)[0]
             spans_api, spans_bytes = bare(page, f"/v2/sessions/{big_id}/spans", runs)
             export_api, export_bytes = bare(page, f"/v2/sessions/{big_id}/export", runs)
@@ -143,8 +144,8 @@ def main() -> None:
             row("overview (30 days)", loads, bare(page, "/v2/overview?bucket=day", runs)[0])
 
             print(
-                f"\ndetail page breakdown: /spans request {ms(server).strip()}, then parse + tree + render"
-                f" {ms(browser).strip()}"
+                f"\ndetail page breakdown: /spans request {ms(server).strip()}, JSON parse {ms(parse).strip()},"
+                f" header + tree + waterfall {ms(draw).strip()}"
             )
             print(
                 f"payload: /spans {spans_bytes / 1e6:.2f} MB, fetch+parse {ms(spans_api).strip()};"

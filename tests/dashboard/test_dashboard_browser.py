@@ -438,3 +438,43 @@ def test_number_formatting(browser: Browser) -> None:
         "compact": ["999", "12.3K", "2.5M"],
         "percent": ["0%", "0.40%", "12.8%"],
     }
+
+
+def test_waterfall_tree_from_untidy_spans(browser: Browser) -> None:
+    """Spans out of order, a missing parent and a parent cycle (bad client data) still make a tree."""
+    browser.page.goto(browser.url + "/")
+    result = browser.page.evaluate(
+        """async () => {
+            const { Waterfall } = await import('/dashboard/js/waterfall.js');
+            const at = (ms) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+            const span = (span_id, parent_span_id, name, start, end, status_code = "UNSET") =>
+                ({ span_id, parent_span_id, name, kind: null, start_time: at(start), end_time: at(end), status_code });
+            const selected = [];
+            const waterfall = new Waterfall({
+                spans: [
+                    span("c", "a", "child", 3, 5),
+                    span("a", null, "root", 0, 10),
+                    span("x", "y", "cycle x", 1, 2, "ERROR"),
+                    span("y", "x", "cycle y", 2, 3),
+                    span("o", "missing", "orphan", 4, 6),
+                ],
+                onSelect: (s) => selected.push(s.span_id),
+            });
+            document.body.appendChild(waterfall.el);
+            waterfall.select("y");  // walks up its parents: must end
+            waterfall.select("x");
+            const rows = [...waterfall.el.querySelectorAll('.wf-row')]
+                .sort((p, q) => parseFloat(p.style.top) - parseFloat(q.style.top))
+                .map((r) => [r.querySelector('.wf-name').textContent, r.getAttribute('aria-level')]);
+            const count = waterfall.el.querySelector('.wf-count').textContent;
+            waterfall.destroy();
+            waterfall.el.remove();
+            return { rows, selected, count };
+        }"""
+    )
+    assert result == {
+        "rows": [["root", "1"], ["child", "2"], ["orphan", "1"], ["cycle x", "1"], ["cycle y", "2"]],
+        "selected": ["y", "x"],
+        "count": "5 spans",
+    }
+    assert browser.errors == []

@@ -163,6 +163,7 @@ export function sessionDetailView(root, sessionId, ctx) {
       const data = await api.sessionSpans(sessionId, { signal });
       done = true;
       if (disposed) return;
+      performance.mark("dashboard:spans-parsed");
       lastShape = shapeOf(data.stats || {});
       if (render(data)) schedulePoll();
     } catch (err) {

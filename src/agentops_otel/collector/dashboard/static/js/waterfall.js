@@ -23,16 +23,28 @@ function kindClass(kind) {
   return kind && Object.hasOwn(KIND_LABELS, kind) ? kind : "other";
 }
 
-/** Index spans by id and parent; spans whose parent never arrived are shown at the top level. */
+/**
+ * Index spans by id and parent in one pass over the spans (times, bounds, order check), then link
+ * children to parents; spans whose parent never arrived are shown at the top level.
+ */
 function buildTree(spans) {
-  const nodes = spans.map((span) => {
+  const nodes = new Array(spans.length);
+  const byId = new Map();
+  let t0 = Infinity;
+  let t1 = -Infinity;
+  let sorted = true;
+  for (let i = 0; i < spans.length; i += 1) {
+    const span = spans[i];
     const start = fmt.parseTime(span.start_time) ?? 0;
     const end = fmt.parseTime(span.end_time) ?? start;
-    return { span, start, end, children: [], parent: null, depth: 0, error: isError(span), text: String(span.name || "").toLowerCase() };
-  });
-  nodes.sort((a, b) => a.start - b.start);
-  const byId = new Map();
-  for (const node of nodes) byId.set(node.span.span_id, node);
+    const node = { span, start, end, children: [], parent: null, depth: -1, error: isError(span), text: String(span.name || "").toLowerCase(), match: false };
+    if (i > 0 && start < nodes[i - 1].start) sorted = false;
+    nodes[i] = node;
+    byId.set(span.span_id, node);
+    if (start < t0) t0 = start;
+    if (end > t1) t1 = end;
+  }
+  if (!sorted) nodes.sort((a, b) => a.start - b.start); // the API sends them by start time already
   const roots = [];
   for (const node of nodes) {
     const parent = node.span.parent_span_id ? byId.get(node.span.parent_span_id) : undefined;
@@ -44,17 +56,24 @@ function buildTree(spans) {
     }
   }
   // Depths by walking down from the roots (iteratively: trees can be deep).
-  const stack = roots.map((n) => [n, 0]);
-  while (stack.length) {
-    const [node, depth] = stack.pop();
-    node.depth = depth;
-    for (const child of node.children) stack.push([child, depth + 1]);
-  }
-  let t0 = Infinity;
-  let t1 = -Infinity;
+  const walk = (top) => {
+    const stack = [[top, 0]];
+    while (stack.length) {
+      const [node, depth] = stack.pop();
+      node.depth = depth;
+      for (const child of node.children) stack.push([child, depth + 1]);
+    }
+  };
+  for (const root of roots) walk(root);
+  // Spans whose parents form a cycle (bad client data) are reached from no root: cut each cycle
+  // at one span, which becomes a root, so every span is shown and no walk up the parents loops.
   for (const node of nodes) {
-    t0 = Math.min(t0, node.start);
-    t1 = Math.max(t1, node.end);
+    if (node.depth >= 0) continue;
+    const siblings = node.parent.children;
+    siblings.splice(siblings.indexOf(node), 1);
+    node.parent = null;
+    roots.push(node);
+    walk(node);
   }
   if (!Number.isFinite(t0)) { t0 = 0; t1 = 1; }
   return { nodes, roots, byId, t0, total: Math.max(t1 - t0, 1) };
@@ -110,6 +129,7 @@ export class Waterfall {
   /** Replace the spans (live sessions), keeping selection, collapsed rows and scroll position. */
   setSpans(spans) {
     this.tree = buildTree(spans);
+    performance.mark("dashboard:tree-built");
     this.renderAxis();
     this.refresh(false);
   }
