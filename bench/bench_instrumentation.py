@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.replay import FIXTURES_DIR, ReplayServer, load_interactions
 
+from agentops_otel import semconv as sc
 from agentops_otel.config import Configuration
 from agentops_otel.instrumentation import instrument, uninstrument
 from agentops_otel.instrumentation._call import LLMCall
@@ -44,6 +45,13 @@ from agentops_otel.instrumentation._streams import SyncStreamProxy
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name a prime."}]}
+# what the instrumentor prepares once per client (its server is the replay server's, port aside)
+CLIENT_ATTRS = {
+    sc.SPAN_KIND: sc.KIND_LLM,
+    sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_OPENAI,
+    sc.SERVER_ADDRESS: "127.0.0.1",
+    sc.SERVER_PORT: 8080,
+}
 
 
 class DropExporter(SpanExporter):
@@ -106,14 +114,7 @@ class BareSpan:
 def contract_attributes() -> tuple[dict[str, Any], dict[str, Any]]:
     """The attributes the instrumentation sets for the benchmark's chat call, request side and response side."""
     endpoint = OpenAIInstrumentor.endpoints["/chat/completions"]
-    request = {
-        "agentops.span.kind": "llm",
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "server.address": "127.0.0.1",
-        "server.port": 8080,
-        **endpoint.request_attributes(CHAT, False),
-    }
+    request = {**CLIENT_ATTRS, sc.GEN_AI_OPERATION_NAME: endpoint.operation, **endpoint.request_attributes(CHAT, False)}
     return request, endpoint.response_attributes(bench_completion(), False)
 
 
@@ -278,7 +279,7 @@ def bench_stream_proxy(provider: TracerProvider, chunks: int) -> tuple[float, fl
         return (time.perf_counter() - start) / chunks
 
     def proxied() -> float:
-        call = LLMCall(settings.tracer, "openai", endpoint, CHAT, ("127.0.0.1", 1), capture=False, stream=True)
+        call = LLMCall(settings.tracer, CLIENT_ATTRS, endpoint, CHAT, capture=False, stream=True)
         proxy = SyncStreamProxy(Source(), call)
         start = time.perf_counter()
         for _ in proxy:

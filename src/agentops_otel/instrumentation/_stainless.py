@@ -20,7 +20,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from agentops_otel.instrumentation._call import Endpoint, LLMCall
+from agentops_otel import semconv as sc
+from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, put
 from agentops_otel.instrumentation._patching import Patch, report_bug, warn_once, wrap_method
 from agentops_otel.instrumentation._settings import Settings, make_settings
 from agentops_otel.instrumentation._streams import AsyncStreamProxy, RawResponseProxy, SyncStreamProxy
@@ -46,6 +47,7 @@ class StainlessInstrumentor(BaseInstrumentor):
     _hook_registered: bool = False
     _stream_types: tuple[type, type] = ()  # type: ignore[assignment]
     _raw_types: tuple[type, ...] = ()
+    _client_cache: tuple[Any, type | None, Attributes] = (None, None, {})  # (base URL, client type, attributes)
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return (self.requirement,)
@@ -113,8 +115,8 @@ class StainlessInstrumentor(BaseInstrumentor):
     def _extra_patches(self) -> list[Patch]:
         return []
 
-    def _adjust_request(self, options: Any, body: Mapping[str, Any], stream: bool, settings: Settings) -> Any:
-        """The request options to send; the user's are never changed (a copy is returned if needed)."""
+    def _adjust_request(self, options: Any, body: Mapping[str, Any], settings: Settings) -> Any:
+        """The options to send for a streamed request; the user's are never changed (a copy if needed)."""
         return options
 
     def _provider_for(self, client: Any) -> str:
@@ -129,6 +131,18 @@ class StainlessInstrumentor(BaseInstrumentor):
         return None
 
     # --- the wrappers ---------------------------------------------------------------------------
+    def _client_attributes(self, client: Any) -> Attributes:
+        """Span kind, provider and server of ``client``'s calls; rebuilt only when the client or its URL changes."""
+        url = getattr(client, "_base_url", None) or client.base_url  # openai 3.x's property costs µs
+        cached = self._client_cache
+        if cached[0] is url and cached[1] is type(client):
+            return cached[2]
+        attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: self._provider_for(client)}
+        put(attrs, sc.SERVER_ADDRESS, url.host)
+        put(attrs, sc.SERVER_PORT, url.port or _DEFAULT_PORTS.get(url.scheme))
+        type(self)._client_cache = (url, type(client), attrs)  # one tuple: threads see old or new, never half
+        return attrs
+
     def _start(
         self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[LLMCall, tuple[Any, ...], dict[str, Any]] | None:
@@ -147,20 +161,18 @@ class StainlessInstrumentor(BaseInstrumentor):
             if extra:
                 body = {**body, **extra}
             stream = bool(kwargs.get("stream"))
-            adjusted = self._adjust_request(options, body, stream, settings)
-            if adjusted is not options:
-                if len(args) > 1:
-                    args = (args[0], adjusted, *args[2:])
-                else:
-                    kwargs = {**kwargs, "options": adjusted}
-            url = getattr(instance, "_base_url", None) or instance.base_url  # openai 3.x's property costs µs
-            server = (url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
+            if stream:
+                adjusted = self._adjust_request(options, body, settings)
+                if adjusted is not options:
+                    if len(args) > 1:
+                        args = (args[0], adjusted, *args[2:])
+                    else:
+                        kwargs = {**kwargs, "options": adjusted}
             call = LLMCall(
                 settings.tracer,
-                self._provider_for(instance),
+                self._client_attributes(instance),
                 endpoint,
                 body,
-                server,
                 capture=settings.capture_content,
                 stream=stream,
             )

@@ -16,7 +16,15 @@ from typing import Any
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import _content as content
-from agentops_otel.instrumentation._call import Attributes, Endpoint, StreamRecorder, field, put, usage_attributes
+from agentops_otel.instrumentation._call import (
+    Attributes,
+    Endpoint,
+    StreamRecorder,
+    field,
+    getter,
+    put,
+    usage_attributes,
+)
 from agentops_otel.instrumentation._patching import Patch, replace_attribute
 from agentops_otel.instrumentation._stainless import StainlessInstrumentor
 
@@ -87,14 +95,16 @@ class Messages(Endpoint):
 
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
-        put(attrs, sc.GEN_AI_RESPONSE_ID, field(response, "id"))
-        put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
-        stop_reason = field(response, "stop_reason")
+        get = getter(response)
+        put(attrs, sc.GEN_AI_RESPONSE_ID, get(response, "id", None))
+        put(attrs, sc.GEN_AI_RESPONSE_MODEL, get(response, "model", None))
+        stop_reason = get(response, "stop_reason", None)
         put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [stop_reason] if stop_reason else None)
-        usage = field(response, "usage")
+        usage = get(response, "usage", None)
         if usage is not None:
-            counts = {name: field(usage, name) for name in _USAGE_FIELDS}
-            _usage_attrs(attrs, counts, field(field(usage, "output_tokens_details"), "thinking_tokens"))
+            get = getter(usage)  # an older library keeps fields it does not know as dicts
+            counts = {name: get(usage, name, None) for name in _USAGE_FIELDS}
+            _usage_attrs(attrs, counts, field(get(usage, "output_tokens_details", None), "thinking_tokens"))
         if capture:
             message = content.message("assistant", _blocks_to_parts(field(response, "content")), stop_reason)
             attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json([message])

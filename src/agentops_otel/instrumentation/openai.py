@@ -13,51 +13,88 @@ from typing import Any
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import _content as content
-from agentops_otel.instrumentation._call import Attributes, Endpoint, StreamRecorder, field, put, usage_attributes
+from agentops_otel.instrumentation._call import (
+    Attributes,
+    Endpoint,
+    StreamRecorder,
+    field,
+    getter,
+    put,
+    usage_attributes,
+)
 from agentops_otel.instrumentation._settings import Settings
 from agentops_otel.instrumentation._stainless import StainlessInstrumentor
 
-# request body key -> attribute, shared by chat and legacy completions (max_completion_tokens wins over max_tokens)
-_SAMPLING_PARAMS = (
-    ("model", sc.GEN_AI_REQUEST_MODEL),
-    ("max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-    ("max_completion_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
-    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("seed", sc.GEN_AI_REQUEST_SEED),
-)
+# request body key -> attribute, shared by chat and legacy completions
+_SAMPLING_PARAMS = {
+    "model": sc.GEN_AI_REQUEST_MODEL,
+    "max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_completion_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": sc.GEN_AI_REQUEST_TOP_P,
+    "frequency_penalty": sc.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": sc.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "seed": sc.GEN_AI_REQUEST_SEED,
+}
+_SCALARS = (str, bool, int, float)
 
 
 def _sampling_attributes(body: Mapping[str, Any], attrs: Attributes) -> None:
-    for key, name in _SAMPLING_PARAMS:
-        value = body.get(key)
-        if value is not None:
-            put(attrs, name, value)
+    # One pass over the keys the request has (usually two or three), not over every parameter known.
+    for key, value in body.items():
+        name = _SAMPLING_PARAMS.get(key)
+        if name is not None and isinstance(value, _SCALARS):
+            attrs[name] = value
+    if "max_completion_tokens" in body and "max_tokens" in body:  # the newer one wins, whatever the key order
+        put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, body["max_completion_tokens"])
     stop = body.get("stop")
-    put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, [stop] if isinstance(stop, str) else stop)
+    if stop is not None:
+        put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, [stop] if isinstance(stop, str) else stop)
     n = body.get("n")
     if isinstance(n, int) and n != 1:
         attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
 
 
-def _usage(usage: Any, attrs: Attributes) -> None:
-    """Chat and legacy completions: ``prompt_tokens`` already includes the cached tokens."""
+# usage field names: chat and legacy completions, and the Responses API
+_COMPLETION_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+_RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+
+
+def _usage(usage: Any, names: tuple[str, str, str, str], attrs: Attributes) -> None:
+    """Token counts; OpenAI's input count already includes the cached tokens, its output the reasoning."""
     if usage is None:
         return
+    get = getter(usage)  # the details may be dicts even in a model: an older library keeps unknown fields so
+    input_key, output_key, input_details_key, output_details_key = names
     usage_attributes(
         attrs,
-        input_tokens=field(usage, "prompt_tokens"),
-        output_tokens=field(usage, "completion_tokens"),
-        cache_read=field(field(usage, "prompt_tokens_details"), "cached_tokens"),
-        reasoning=field(field(usage, "completion_tokens_details"), "reasoning_tokens"),
+        input_tokens=get(usage, input_key, None),
+        output_tokens=get(usage, output_key, None),
+        cache_read=field(get(usage, input_details_key, None), "cached_tokens"),
+        reasoning=field(get(usage, output_details_key, None), "reasoning_tokens"),
     )
 
 
 def _identity(response: Any, attrs: Attributes) -> None:
-    put(attrs, sc.GEN_AI_RESPONSE_ID, field(response, "id"))
-    put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
+    get = getter(response)
+    response_id = get(response, "id", None)
+    if isinstance(response_id, str):
+        attrs[sc.GEN_AI_RESPONSE_ID] = response_id
+    model = get(response, "model", None)
+    if isinstance(model, str):
+        attrs[sc.GEN_AI_RESPONSE_MODEL] = model
+
+
+def _completion_attributes(response: Any, attrs: Attributes) -> list[Any]:
+    """Identity, finish reasons and usage of a chat or legacy completion; returns its choices."""
+    get = getter(response)
+    _identity(response, attrs)
+    choices = get(response, "choices", None) or []
+    reasons = [get(c, "finish_reason", None) or "" for c in choices]
+    if reasons and all(isinstance(r, str) for r in reasons):
+        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+    _usage(get(response, "usage", None), _COMPLETION_USAGE, attrs)
+    return choices
 
 
 # --- chat completions ---------------------------------------------------------------------------
@@ -131,7 +168,7 @@ class _ChatStream(StreamRecorder):
         put(attrs, sc.GEN_AI_RESPONSE_ID, self.id)
         put(attrs, sc.GEN_AI_RESPONSE_MODEL, self.model)
         put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [self.finish_reasons[i] for i in sorted(self.finish_reasons)])
-        _usage(self.usage, attrs)
+        _usage(self.usage, _COMPLETION_USAGE, attrs)
         if self.capture:
             messages = []
             for index in sorted(self.choices):
@@ -162,10 +199,7 @@ class ChatCompletions(Endpoint):
 
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
-        _identity(response, attrs)
-        choices = field(response, "choices") or ()
-        put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [field(c, "finish_reason") or "" for c in choices])
-        _usage(field(response, "usage"), attrs)
+        choices = _completion_attributes(response, attrs)
         if capture:
             messages = [_chat_output_message(field(c, "message"), field(c, "finish_reason")) for c in choices]
             attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(messages)
@@ -191,10 +225,7 @@ class LegacyCompletions(Endpoint):
 
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
-        _identity(response, attrs)
-        choices = field(response, "choices") or ()
-        put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [field(c, "finish_reason") or "" for c in choices])
-        _usage(field(response, "usage"), attrs)
+        choices = _completion_attributes(response, attrs)
         if capture:
             messages = [
                 content.message("assistant", [content.text(field(c, "text"))], field(c, "finish_reason"))
@@ -297,15 +328,7 @@ class Responses(Endpoint):
         _identity(response, attrs)
         finish_reason = _responses_finish_reason(response)
         put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [finish_reason] if finish_reason else None)
-        usage = field(response, "usage")
-        if usage is not None:
-            usage_attributes(
-                attrs,
-                input_tokens=field(usage, "input_tokens"),
-                output_tokens=field(usage, "output_tokens"),
-                cache_read=field(field(usage, "input_tokens_details"), "cached_tokens"),
-                reasoning=field(field(usage, "output_tokens_details"), "reasoning_tokens"),
-            )
+        _usage(field(response, "usage"), _RESPONSES_USAGE, attrs)
         if capture:
             attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(
                 _responses_output(field(response, "output"), finish_reason)
@@ -361,9 +384,9 @@ class OpenAIInstrumentor(StainlessInstrumentor):
             return sc.PROVIDER_AZURE_OPENAI
         return self.provider
 
-    def _adjust_request(self, options: Any, body: Mapping[str, Any], stream: bool, settings: Settings) -> Any:
+    def _adjust_request(self, options: Any, body: Mapping[str, Any], settings: Settings) -> Any:
         # Opt-in only: the extra usage chunk has no choices, which code indexing choices[0] trips over.
-        if not (stream and settings.openai_stream_usage) or "stream_options" in body:
+        if not settings.openai_stream_usage or "stream_options" in body:
             return options
         if options.url not in ("/chat/completions", "/completions"):
             return options
