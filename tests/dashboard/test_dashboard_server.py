@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
 import re
+import urllib.error
 import urllib.request
+from pathlib import Path
+
+import pytest
+from starlette.requests import Request
 
 from agentops_otel import semconv
 from agentops_otel.collector import dashboard
+from agentops_otel.collector.dashboard.assets import Assets
 from agentops_otel.collector.process import CollectorProcess
 
 STATIC = dashboard.STATIC_DIR
@@ -76,3 +83,48 @@ def test_shipped_files_load_nothing_from_elsewhere_and_never_parse_html() -> Non
         if path.suffix == ".html":
             assert not re.search(r"<script(?![^>]*\bsrc=)", text), "inline <script> in index.html"
             assert " style=" not in text and "<style" not in text, "inline style in index.html"
+
+
+def test_assets_are_revalidated_by_etag(collector: CollectorProcess) -> None:
+    for path in ("/", "/dashboard/js/waterfall.js", "/dashboard/js/semconv.js", "/dashboard/css/app.css"):
+        status, headers, body = fetch(collector.url + path)
+        assert status == 200 and body and headers["cache-control"] == "no-cache", path
+        etag = headers["etag"]
+        connection = http.client.HTTPConnection("127.0.0.1", collector.http_port, timeout=30)
+        try:
+            connection.request("GET", path, headers={"If-None-Match": f'W/"other", {etag}'})
+            answer = connection.getresponse()
+            assert (answer.status, answer.read()) == (304, b""), path
+            assert answer.getheader("etag") == etag and answer.getheader("content-security-policy"), path
+        finally:
+            connection.close()
+    status, headers, _ = fetch(collector.url + "/dashboard/js/app.js")
+    assert headers["content-type"] == "text/javascript; charset=utf-8"
+    for missing in ("/dashboard/js/nope.js", "/dashboard/js", "/dashboard/%2e%2e/__init__.py"):
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            fetch(collector.url + missing)
+        assert raised.value.code == 404, missing
+
+
+def _request(path: str, if_none_match: str | None = None) -> Request:
+    headers = [(b"if-none-match", if_none_match.encode())] if if_none_match else []
+    return Request({"type": "http", "method": "GET", "path": path, "headers": headers, "query_string": b""})
+
+
+def test_assets_follow_the_files_on_disk(tmp_path: Path) -> None:
+    (tmp_path / "js").mkdir()
+    script = tmp_path / "js" / "a.js"
+    script.write_text("export const a = 1;\n")
+    (tmp_path.parent / "secret.txt").write_text("outside")
+    assets = Assets(tmp_path, {"X-Test": "1"})
+    first = assets.response(_request("/js/a.js"), "js/a.js")
+    assert first.status_code == 200 and first.body == b"export const a = 1;\n"
+    assert first.headers["x-test"] == "1" and first.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert assets.response(_request("/js/a.js", first.headers["etag"]), "js/a.js").status_code == 304
+    script.write_text("export const a = 22;\n")  # edited while the collector runs: served fresh
+    second = assets.response(_request("/js/a.js", first.headers["etag"]), "js/a.js")
+    assert second.status_code == 200 and second.body == b"export const a = 22;\n"
+    assert second.headers["etag"] != first.headers["etag"]
+    for outside in ("../secret.txt", "js", "js/missing.js", "/etc/passwd"):
+        answer = assets.response(_request(outside), outside)
+        assert answer.status_code == 404 and answer.headers["x-test"] == "1", outside

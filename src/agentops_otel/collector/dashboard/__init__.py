@@ -1,8 +1,8 @@
 """The web dashboard: a static single-page app the collector serves at ``/``.
 
 Everything it needs ships in ``static/`` (hand-written HTML, CSS and JavaScript modules; no build
-step, no CDN). The page reads the collector's REST API (``/v2/...``) with the API key the user
-enters, which the browser keeps in ``sessionStorage`` only.
+step, no CDN), served from memory (:mod:`.assets`). The page reads the collector's REST API
+(``/v2/...``) with the API key the user enters, which the browser keeps in ``sessionStorage`` only.
 
 The collector's app factory adds :func:`routes` to its own. Every response carries a strict
 Content-Security-Policy: scripts only from this origin, no inline script or style, so that
@@ -15,12 +15,11 @@ import json
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from agentops_otel import semconv
+from agentops_otel.collector.dashboard.assets import Assets, make_asset
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSET_PREFIX = "/dashboard"
@@ -63,40 +62,24 @@ def semconv_module() -> str:
     return "\n".join(lines) + "\n"
 
 
-_SEMCONV_JS = semconv_module()
-
-
-class _SecurityHeaders:
-    """ASGI wrapper adding :data:`SECURITY_HEADERS` to every response of the wrapped app."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() != "cache-control"
-                ]
-                headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+_ASSETS = Assets(
+    STATIC_DIR,
+    SECURITY_HEADERS,
+    generated={"js/semconv.js": make_asset(semconv_module().encode(), "text/javascript; charset=utf-8")},
+)
 
 
 async def _index(request: Request) -> Response:
-    return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+    return _ASSETS.response(request, "index.html")
 
 
-async def _semconv_js(request: Request) -> Response:
-    return Response(_SEMCONV_JS, media_type="text/javascript; charset=utf-8", headers=SECURITY_HEADERS)
+async def _asset(request: Request) -> Response:
+    return _ASSETS.response(request, request.path_params["path"])
 
 
 def routes() -> list[BaseRoute]:
     """The dashboard's routes: the page at ``/`` and its assets under :data:`ASSET_PREFIX`."""
     return [
         Route("/", _index, methods=["GET", "HEAD"], name="dashboard"),
-        Route(f"{ASSET_PREFIX}/js/semconv.js", _semconv_js, methods=["GET", "HEAD"], name="dashboard-semconv"),
-        Mount(ASSET_PREFIX, app=_SecurityHeaders(StaticFiles(directory=STATIC_DIR)), name="dashboard-assets"),
+        Route(f"{ASSET_PREFIX}/{{path:path}}", _asset, methods=["GET", "HEAD"], name="dashboard-assets"),
     ]
