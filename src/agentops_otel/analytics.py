@@ -36,7 +36,9 @@ class SessionStats:
         cost = None
         if kind == sc.KIND_LLM:
             try:
-                cost, _ = span_cost(attrs)
+                # A plain copy first: every lookup in the span's read-only view runs Python code (and
+                # raises KeyError inside for an absent key); pricing looks up about fifteen keys.
+                cost, _ = span_cost(dict(attrs))
             except Exception:  # a price lookup must never break the application's span
                 cost = None
         is_error = span.parent is not None and span.status.status_code is StatusCode.ERROR

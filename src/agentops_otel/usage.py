@@ -33,6 +33,8 @@ TOKEN_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: (sc.LEGACY_REASONING_TOKENS, sc.OPENINFERENCE_REASONING_TOKENS),
 }
+# contract name -> every name it may be read from, in order (the contract's own first)
+_TOKEN_KEYS = tuple((name, (name, *aliases)) for name, aliases in TOKEN_ALIASES.items())
 PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OPENINFERENCE_PROVIDER)
 MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.OPENINFERENCE_MODEL_NAME)
 
@@ -81,9 +83,12 @@ def normalised_usage(attrs: Mapping[str, Any]) -> dict[str, int]:
     """The contract's ``gen_ai.usage.*`` counts for a span (only those it reports)."""
     found: dict[str, int] = {}
     from_alias: set[str] = set()
-    for name, aliases in TOKEN_ALIASES.items():
-        for key in (name, *aliases):
-            value = _as_int(attrs.get(key))
+    for name, keys in _TOKEN_KEYS:
+        for key in keys:
+            value = attrs.get(key)
+            if value is None:
+                continue
+            value = _as_int(value)
             if value is not None and value >= 0:
                 found[name] = value
                 if key != name:
