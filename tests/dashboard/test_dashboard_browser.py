@@ -256,10 +256,17 @@ def browser_export(browser: Browser, session_id: str) -> dict:
 
 def test_download_export(browser: Browser, showcase: Showcase, collector: CollectorProcess) -> None:
     page = browser.page
+    api_paths: list[str] = []
+    page.on("request", lambda r: api_paths.append(r.url.split("/v2/")[-1]) if "/v2/sessions/" in r.url else None)
     browser.login(DEMO_KEY, f"#/sessions/{showcase.error_session}")
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    # The page shows the lean spans; the full export is fetched only for the download.
+    assert f"sessions/{showcase.error_session}/spans" in api_paths
+    assert not any(path.endswith("/export") for path in api_paths)
     with page.expect_download() as info:
         page.click("#download-export")
     download = info.value
+    assert api_paths[-1] == f"sessions/{showcase.error_session}/export"
     assert download.suggested_filename == f"session-{showcase.error_session}.json"
     saved = json.loads(Path(download.path()).read_text(encoding="utf-8"))
     assert saved == get_json(collector, f"/v2/sessions/{showcase.error_session}/export", DEMO_KEY)
