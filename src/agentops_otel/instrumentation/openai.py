@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentops_otel import semconv as sc
@@ -61,22 +61,33 @@ _RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "ou
 
 
 def _usage(usage: Any, names: tuple[str, str, str, str], attrs: Attributes) -> None:
-    """Token counts; OpenAI's input count already includes the cached tokens, its output the reasoning."""
+    """Token counts; OpenAI's input count already includes the cached tokens, its output the reasoning.
+
+    Written out rather than looped: it runs once per call, on the application's thread.
+    """
     if usage is None:
         return
-    get = getter(usage)  # the details may be dicts even in a model: an older library keeps unknown fields so
+    get = getter(usage)
     input_key, output_key, input_details_key, output_details_key = names
-    usage_attributes(
-        attrs,
-        input_tokens=get(usage, input_key, None),
-        output_tokens=get(usage, output_key, None),
-        cache_read=field(get(usage, input_details_key, None), "cached_tokens"),
-        reasoning=field(get(usage, output_details_key, None), "reasoning_tokens"),
-    )
+    count = get(usage, input_key, None)
+    if type(count) is int:  # a plain int: bool and None left out
+        attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = count
+    count = get(usage, output_key, None)
+    if type(count) is int:
+        attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = count
+    details = get(usage, input_details_key, None)  # may be a dict in a model: older libraries keep unknown fields so
+    if details is not None:
+        count = field(details, "cached_tokens")
+        if type(count) is int:
+            attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = count
+    details = get(usage, output_details_key, None)
+    if details is not None:
+        count = field(details, "reasoning_tokens")
+        if type(count) is int:
+            attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = count
 
 
-def _identity(response: Any, attrs: Attributes) -> None:
-    get = getter(response)
+def _identity(get: Callable[[Any, str, Any], Any], response: Any, attrs: Attributes) -> None:
     response_id = get(response, "id", None)
     if isinstance(response_id, str):
         attrs[sc.GEN_AI_RESPONSE_ID] = response_id
@@ -88,11 +99,17 @@ def _identity(response: Any, attrs: Attributes) -> None:
 def _completion_attributes(response: Any, attrs: Attributes) -> list[Any]:
     """Identity, finish reasons and usage of a chat or legacy completion; returns its choices."""
     get = getter(response)
-    _identity(response, attrs)
+    _identity(get, response, attrs)
     choices = get(response, "choices", None) or []
-    reasons = [get(c, "finish_reason", None) or "" for c in choices]
-    if reasons and all(isinstance(r, str) for r in reasons):
-        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+    reasons = []
+    for choice in choices:
+        reason = get(choice, "finish_reason", None) or ""
+        if not isinstance(reason, str):
+            break  # not a value OpenTelemetry takes: no finish reasons at all rather than a partial list
+        reasons.append(reason)
+    else:
+        if reasons:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
     _usage(get(response, "usage", None), _COMPLETION_USAGE, attrs)
     return choices
 
@@ -325,7 +342,7 @@ class Responses(Endpoint):
 
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
-        _identity(response, attrs)
+        _identity(getter(response), response, attrs)
         finish_reason = _responses_finish_reason(response)
         put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [finish_reason] if finish_reason else None)
         _usage(field(response, "usage"), _RESPONSES_USAGE, attrs)
@@ -359,7 +376,7 @@ class _ResponsesStream(StreamRecorder):
             return {}
         if self.response.status == "in_progress":  # cut short: only what response.created said
             attrs: Attributes = {}
-            _identity(self.response, attrs)
+            _identity(getter(self.response), self.response, attrs)
             return attrs
         return self.endpoint.response_attributes(self.response, self.capture)
 
