@@ -386,6 +386,61 @@ def test_concurrent_calls_from_threads(tracing: Any, replay_server: ReplayServer
     assert all(tracing.counter.ends[s.context.span_id] == 1 for s in spans)
 
 
+def test_max_completion_tokens_wins_over_max_tokens_in_any_order() -> None:
+    endpoint = ChatCompletions()
+    for body in (
+        {"model": "m", "max_tokens": 50, "max_completion_tokens": 80},
+        {"max_completion_tokens": 80, "model": "m", "max_tokens": 50},
+    ):
+        assert endpoint.request_attributes(body, False)[sc.GEN_AI_REQUEST_MAX_TOKENS] == 80
+    only_old = endpoint.request_attributes({"model": "m", "max_tokens": 50, "max_completion_tokens": None}, False)
+    assert only_old[sc.GEN_AI_REQUEST_MAX_TOKENS] == 50
+
+
+def test_server_and_provider_follow_each_client(tracing: Any, replay_server: ReplayServer) -> None:
+    """Client attributes are prepared once per client: alternating clients must not mix them up."""
+    azure_interactions = copy.deepcopy(load_interactions(fixture_path("openai/chat_cached_reasoning.json")))
+    azure_interactions[0]["request"]["uri"] = (
+        "https://x.openai.azure.com/openai/deployments/gpt-4o-mini/chat/completions"
+    )
+    by_ip = openai.OpenAI(base_url=replay_server.openai_base_url, api_key="k", max_retries=0)
+    by_name = openai.OpenAI(base_url=f"http://localhost:{replay_server.port}/v1", api_key="k", max_retries=0)
+    azure = openai.AzureOpenAI(
+        api_key="k", api_version="2024-10-21", azure_endpoint=replay_server.base_url, max_retries=0
+    )
+    expected = []
+    for client, host, provider in [
+        (by_ip, "127.0.0.1", sc.PROVIDER_OPENAI),
+        (by_name, "localhost", sc.PROVIDER_OPENAI),
+        (azure, "127.0.0.1", sc.PROVIDER_AZURE_OPENAI),
+        (by_ip, "127.0.0.1", sc.PROVIDER_OPENAI),
+    ]:
+        if client is azure:
+            replay_server.load(azure_interactions)
+        else:
+            replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+        client.chat.completions.create(**CHAT)
+        expected.append((host, replay_server.port, provider))
+    for client in (by_ip, by_name, azure):
+        client.close()
+    spans = sorted(tracing.llm_spans(), key=lambda s: s.start_time or 0)
+    got = [
+        (s.attributes[sc.SERVER_ADDRESS], s.attributes[sc.SERVER_PORT], s.attributes[sc.GEN_AI_PROVIDER_NAME])
+        for s in spans
+    ]
+    assert got == expected
+
+
+def test_raw_response_usage_details(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
+    """A raw response is read from its JSON body: nested usage details are dicts there."""
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    openai_client.chat.completions.with_raw_response.create(**CHAT).parse()
+    attrs = tracing.only_llm_span().attributes
+    assert attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1920
+    assert attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 192
+    assert attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
 def test_azure_openai(tracing: Any, replay_server: ReplayServer) -> None:
     interactions = copy.deepcopy(load_interactions(fixture_path("openai/chat_cached_reasoning.json")))
     interactions[0]["request"]["uri"] = "https://example.openai.azure.com/openai/deployments/my-gpt/chat/completions"
