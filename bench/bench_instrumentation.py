@@ -1,16 +1,26 @@
 """What the LLM instrumentation adds to a call, measured in one run against the same local server.
 
+Modes, measured side by side in the same process:
+- plain: no span;
+- bare span: one empty span around the request;
+- same span: the span and attributes the instrumentation sets, built ahead of time (what the
+  OpenTelemetry SDK alone charges for them);
+- instrumented: the instrumentation, spans to a plain SDK TracerProvider;
+- in session: the instrumentation inside a running agentops-otel session (the SDK's session span
+  processor stamps the session id and prices the call as it ends, as under ``agentops_otel.init()``).
+
 1. Non-streamed chat call, real ``openai`` client over HTTP to the replay server on 127.0.0.1:
-   per-call latency of four modes alternating call by call: plain, a bare empty span, the same span
-   with the instrumentation's attributes prebuilt (what the OpenTelemetry SDK alone charges), and
-   instrumented. p50/p95, the added p50 and the median of paired differences.
+   per-call latency, modes alternating call by call. p50/p95, the added p50 and the median of
+   paired differences.
 2. The same without the network: the request wrapper around a stand-in for the HTTP call that
-   returns a ready ``ChatCompletion`` (less noise than 1; separates the SDK's cost from ours).
+   returns a ready ``ChatCompletion`` (less noise than 1; separates the SDK's cost from ours). Modes
+   alternate in blocks of 100 calls; median and 10th percentile of the blocks.
 3. Streamed chat: cost added per chunk, end to end over HTTP (long SSE stream) and in process (the
    stream proxy over ready ``ChatCompletionChunk`` objects).
 
-Spans go to a real SDK TracerProvider with a BatchSpanProcessor and an exporter that drops them.
-Run: ``.venv/bin/python bench/bench_instrumentation.py [--quick]``.
+1 and 2 run ``--rounds`` times (default 3); the summary gives the median over rounds.
+Spans go to real SDK TracerProviders with a BatchSpanProcessor and an exporter that drops them.
+Run: ``.venv/bin/python bench/bench_instrumentation.py [--quick] [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from typing import Any
 import openai
 import openai._base_client as openai_base
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
@@ -36,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.replay import FIXTURES_DIR, ReplayServer, load_interactions
 
 from agentops_otel import semconv as sc
+from agentops_otel.client import Client
 from agentops_otel.config import Configuration
 from agentops_otel.instrumentation import instrument, uninstrument
 from agentops_otel.instrumentation._call import LLMCall
@@ -44,6 +56,7 @@ from agentops_otel.instrumentation._settings import make_settings
 from agentops_otel.instrumentation._streams import SyncStreamProxy
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
 
+MODES = ("bare span", "same span", "instrumented", "in session")
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name a prime."}]}
 # what the instrumentor prepares once per client (its server is the replay server's, port aside)
 CLIENT_ATTRS = {
@@ -140,18 +153,70 @@ class Switch:
             setattr(patch.owner, patch.name, patch.original)
 
 
-def bench_calls(client: openai.OpenAI, provider: TracerProvider, calls: int) -> dict[str, list[float]]:
+class SessionSetup:
+    """A real agentops-otel Client on its own TracerProvider (session span processor, export pipeline
+    into a dropping exporter) with one running session, and instrumentation settings that use it."""
+
+    def __init__(self) -> None:
+        self.config = Configuration(instrument_llm_calls=False, auto_start_session=False, exit_handlers=False)
+        self.client = Client()
+        self.client.init(self.config, tracer_provider=TracerProvider(), exporter=DropExporter())
+        self.session = self.client.start_session(attach=False)
+        self.settings = make_settings(self.client.provider, self.config)
+
+    def enter(self) -> Callable[[], None]:
+        """Make the session current for the instrumentor; returns the undo."""
+        instrumentor = OpenAIInstrumentor()
+        previous = instrumentor._settings
+        instrumentor._settings = self.settings
+        token = otel_context.attach(self.session.root_context)
+
+        def leave() -> None:
+            otel_context.detach(token)
+            instrumentor._settings = previous
+
+        return leave
+
+    def close(self) -> None:
+        self.session.end_session("Success")
+        self.client.shutdown()
+
+
+class SessionSwitch(Switch):
+    """The instrumentation's patches, with the session current while they are on."""
+
+    def __init__(self, patches: Sequence[Patch], setup: SessionSetup) -> None:
+        self.setup = setup
+        self._leave: Callable[[], None] | None = None
+        super().__init__(patches)
+
+    def on(self) -> None:
+        super().on()
+        self._leave = self.setup.enter()
+
+    def off(self) -> None:
+        if self._leave is not None:
+            self._leave()
+            self._leave = None
+        super().off()
+
+
+def bench_calls(
+    client: openai.OpenAI, provider: TracerProvider, setup: SessionSetup, calls: int
+) -> dict[str, list[float]]:
     """Modes alternate call by call (switched between calls, outside the timing), so the box's noise,
     which drifts by milliseconds over seconds, hits every mode alike."""
     original = openai_base.SyncAPIClient.__dict__["request"]
     bare = Switch(BareSpan(provider).patches())  # each switch wraps the original, then turns itself off
     same = Switch(BareSpan(provider, contract_attributes()).patches())
     instrument(tracer_provider=provider, config=Configuration())
+    patches = OpenAIInstrumentor()._patches
     switches = {
         "plain": Switch([Patch(openai_base.SyncAPIClient, "request", original, original)]),  # same switching cost
         "bare span": bare,
         "same span": same,
-        "instrumented": Switch(OpenAIInstrumentor()._patches),
+        "instrumented": Switch(patches),
+        "in session": SessionSwitch(patches, setup),
     }
     assert openai_base.SyncAPIClient.__dict__["request"] is original
     times: dict[str, list[float]] = {mode: [] for mode in switches}
@@ -177,7 +242,13 @@ def paired_added(times: dict[str, list[float]], mode: str) -> float:
 
 
 # --- 2. the wrapper's own work, no network --------------------------------------------------------
-def bench_wrapper(client: openai.OpenAI, provider: TracerProvider, calls: int) -> dict[str, float]:
+def bench_wrapper(
+    client: openai.OpenAI, provider: TracerProvider, setup: SessionSetup, blocks: int, block: int = 100
+) -> dict[str, tuple[float, float]]:
+    """Per-call time of each mode: (median, 10th percentile) over ``blocks`` blocks of ``block`` calls.
+
+    Short blocks, modes rotating block by block: the box's drift hits every mode alike.
+    """
     completion = bench_completion()
     options = _capture_options(client)
 
@@ -193,16 +264,22 @@ def bench_wrapper(client: openai.OpenAI, provider: TracerProvider, calls: int) -
         "bare span": lambda: bare._wrapper(http_call, client, args, {"stream": False}),
         "same span": lambda: same._wrapper(http_call, client, args, {"stream": False}),
         "instrumented": lambda: instrumentor._wrap_sync(http_call, client, args, {"stream": False}),
+        "in session": lambda: instrumentor._wrap_sync(http_call, client, args, {"stream": False}),
     }
     results: dict[str, list[float]] = {mode: [] for mode in modes}
-    for _ in range(7):  # rounds alternate the modes, so drift hits all of them
-        for mode, fn in modes.items():
+    names = list(modes)
+    for i in range(blocks):
+        for mode in names[i % len(names) :] + names[: i % len(names)]:
+            fn = modes[mode]
+            leave = setup.enter() if mode == "in session" else None
             start = time.perf_counter()
-            for _ in range(calls):
+            for _ in range(block):
                 fn()
-            results[mode].append((time.perf_counter() - start) / calls)
+            results[mode].append((time.perf_counter() - start) / block)
+            if leave is not None:
+                leave()
     uninstrument()
-    return {mode: statistics.median(values) for mode, values in results.items()}
+    return {mode: (statistics.median(values), pct(values, 0.1)) for mode, values in results.items()}
 
 
 def _capture_options(client: openai.OpenAI) -> Any:
@@ -289,38 +366,48 @@ def bench_stream_proxy(provider: TracerProvider, chunks: int) -> tuple[float, fl
     return statistics.median(plain() for _ in range(7)), statistics.median(proxied() for _ in range(7))
 
 
+def run_round(client: openai.OpenAI, provider: TracerProvider, setup: SessionSetup, calls: int) -> dict[str, float]:
+    """One round of 1 and 2; prints it and returns its key figures (seconds)."""
+    times = bench_calls(client, provider, setup, calls)
+    plain_p50, plain_p95 = pct(times["plain"], 0.5), pct(times["plain"], 0.95)
+    print(f"non-streamed chat call over HTTP, {calls} calls per mode, modes alternating call by call")
+    for mode in times:
+        p50, p95 = pct(times[mode], 0.5), pct(times[mode], 0.95)
+        added = "" if mode == "plain" else f"  added p50 {us(p50 - plain_p50)}  p95 {us(p95 - plain_p95)}"
+        print(f"  {mode:13s} p50 {us(p50)}  p95 {us(p95)}{added}")
+    print("  median paired added:" + "".join(f"  {mode} {us(paired_added(times, mode))}" for mode in list(times)[1:]))
+    figures = {f"http {mode} p50": pct(times[mode], 0.5) - plain_p50 for mode in list(times)[1:]}
+    figures |= {f"http {mode} p95": pct(times[mode], 0.95) - plain_p95 for mode in list(times)[1:]}
+
+    blocks = max(20, calls // 10)
+    alone = bench_wrapper(client, provider, setup, blocks)
+    print(f"request wrapper alone (stand-in HTTP call returning a ChatCompletion), {blocks} blocks of 100 calls")
+    for mode in list(alone)[1:]:
+        median, low = (alone[mode][i] - alone["plain"][i] for i in (0, 1))
+        print(f"  {mode:13s} adds {us(median)} per call (median of blocks; 10th percentile {us(low)})")
+        figures[f"wrapper {mode}"] = median
+    print(f"  ours (instrumented - same span): {us(alone['instrumented'][0] - alone['same span'][0])}")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the non-streamed measurements")
     opts = parser.parse_args()
     calls = 300 if opts.quick else 3000
+    rounds = 1 if opts.quick else max(1, opts.rounds)
     stream_chunks, stream_rounds = (500, 5) if opts.quick else (2000, 15)
 
     provider = make_provider()
+    setup = SessionSetup()
     with ReplayServer(repeat=True) as server:
         server.load(FIXTURES_DIR / "openai/chat_cached_reasoning.json")
         with openai.OpenAI(base_url=server.openai_base_url, api_key="bench", max_retries=0) as client:
-            times = bench_calls(client, provider, calls)
-            plain_p50, plain_p95 = pct(times["plain"], 0.5), pct(times["plain"], 0.95)
-            print(f"non-streamed chat call over HTTP, {calls} calls per mode, modes alternating call by call")
-            print("  (bare span: one empty span; same span: the instrumentation's span and attributes, prebuilt)")
-            for mode in times:
-                p50, p95 = pct(times[mode], 0.5), pct(times[mode], 0.95)
-                added = "" if mode == "plain" else f"  added p50 {us(p50 - plain_p50)}  p95 {us(p95 - plain_p95)}"
-                print(f"  {mode:13s} p50 {us(p50)}  p95 {us(p95)}{added}")
-            print(
-                "  median paired added:"
-                + "".join(f"  {mode} {us(paired_added(times, mode))}" for mode in list(times)[1:])
-                + f"   ratio instrumented/plain p50 {pct(times['instrumented'], 0.5) / plain_p50:.3f}"
-                + "   (goal: added p50 <= 90 µs)"
-            )
-
-            alone = bench_wrapper(client, provider, 3000)
-            print("request wrapper alone (stand-in HTTP call returning a ChatCompletion), median of 7 x 3000")
-            for mode in ("bare span", "same span", "instrumented"):
-                print(f"  {mode:13s} adds {us(alone[mode] - alone['plain'])} per call")
-            own = alone["instrumented"] - alone["same span"]
-            print(f"  instrumentation's own Python work: {us(own)}   (goal: instrumented adds <= 90 µs)")
+            per_round = []
+            for number in range(rounds):
+                print(f"--- round {number + 1} of {rounds}")
+                per_round.append(run_round(client, provider, setup, calls))
 
         server.load([long_stream_interaction(stream_chunks)])
         with openai.OpenAI(base_url=server.openai_base_url, api_key="bench", max_retries=0) as client:
@@ -333,6 +420,20 @@ def main() -> None:
     base_chunk, proxied_chunk = bench_stream_proxy(provider, 20_000)
     print("stream proxy alone (ready ChatCompletionChunk objects), median of 7 x 20000 chunks")
     print(f"  plain {us(base_chunk)}  proxied {us(proxied_chunk)}  added {us(proxied_chunk - base_chunk)} per chunk")
+
+    def summary(key: str) -> float:
+        return statistics.median(figures[key] for figures in per_round)
+
+    print(f"=== summary: median over {rounds} round(s), added per non-streamed call")
+    print("  over HTTP   " + "".join(f"  {m} p50 {us(summary(f'http {m} p50'))}" for m in MODES))
+    print("              " + "".join(f"  {m} p95 {us(summary(f'http {m} p95'))}" for m in MODES))
+    print("  in process  " + "".join(f"  {m} {us(summary(f'wrapper {m}'))}" for m in MODES))
+    ours_http = summary("http instrumented p50") - summary("http same span p50")
+    ours_alone = summary("wrapper instrumented") - summary("wrapper same span")
+    print(f"  our share (instrumented - same span): over HTTP {us(ours_http)}, in process {us(ours_alone)}")
+    print(f"  goal: instrumented added p50 over HTTP <= 90 µs: {us(summary('http instrumented p50'))}")
+    print(f"  stream: added per chunk over HTTP {us((instr_s - plain_s) / stream_chunks)} (goal <= 5 µs)")
+    setup.close()
     provider.shutdown()
 
 
