@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from agentops_otel import semconv as sc
 from agentops_otel.config import PROTOCOL_GRPC, Configuration
@@ -65,11 +65,40 @@ def make_exporter(config: Configuration) -> SpanExporter:
     return HttpExporter(endpoint=config.traces_endpoint, headers=headers)
 
 
-class Pipelines:
-    """Export pipelines by :attr:`Configuration.export_key`; an injected exporter replaces them all."""
+class BatchHook(SpanExporter):
+    """Runs ``before_export`` on each batch in the pipeline's worker thread, then exports it."""
 
-    def __init__(self, exporter: SpanExporter | None = None) -> None:
+    def __init__(self, exporter: SpanExporter, before_export: Callable[[Sequence[ReadableSpan]], None]) -> None:
+        self.exporter = exporter
+        self._before_export = before_export
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            self._before_export(spans)
+        except Exception:
+            logger.exception("agentops-otel: session bookkeeping of an export batch failed")
+        return self.exporter.export(spans)
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+
+class Pipelines:
+    """Export pipelines by :attr:`Configuration.export_key`; an injected exporter replaces them all.
+
+    ``before_export`` sees every batch in the worker thread before it is exported.
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter | None = None,
+        before_export: Callable[[Sequence[ReadableSpan]], None] | None = None,
+    ) -> None:
         self._exporter = exporter
+        self.before_export = before_export
         self._by_key: dict[tuple[object, ...], BatchSpanProcessor] = {}
         self._targets: dict[BatchSpanProcessor, str] = {}  # where each pipeline sends, for warnings
         self._lock = threading.Lock()
@@ -82,6 +111,8 @@ class Pipelines:
             pipeline = self._by_key.get(key)
             if pipeline is None:
                 exporter = self._exporter if self._exporter is not None else make_exporter(config)
+                if self.before_export is not None:
+                    exporter = BatchHook(exporter, self.before_export)
                 pipeline = BatchSpanProcessor(
                     exporter,
                     max_queue_size=config.max_queue_size,
@@ -110,13 +141,23 @@ class Pipelines:
 
 
 class SessionSpanProcessor(SpanProcessor):
-    """Routes each ended span of a session's trace to that session's analytics and pipeline."""
+    """Routes each ended span of a session's trace to that session's analytics and pipeline.
+
+    The sessions' LLM spans are priced in the pipelines' worker threads, as each batch is exported.
+    """
 
     def __init__(self, lookup: Callable[[int], Session | None], pipelines: Pipelines, wait_s: float) -> None:
         self._lookup = lookup
         self._pipelines = pipelines
         self._wait_s = wait_s
         self.enabled = True
+        pipelines.before_export = self.price_batch
+
+    def price_batch(self, spans: Sequence[ReadableSpan]) -> None:
+        for trace_id in {span.context.trace_id for span in spans}:
+            session = self._lookup(trace_id)
+            if session is not None:
+                session.stats.price_pending()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         # Our own spans carry the session id from the start; stamp other instrumentations' spans.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from decimal import Decimal
 
@@ -217,6 +218,48 @@ def test_cost_prices_cache_and_reasoning_tokens_per_genai_conventions(sdk):
     rates = rates_for("claude-3-5-sonnet-latest", "anthropic")
     assert rates.cache_read.base < rates.input.base < rates.cache_write.base
     assert cost == cost_of(TokenUsage(3000, 200, 1000, 1000), rates).total
+
+
+def test_llm_spans_are_priced_off_the_callers_thread_and_cost_reads_are_complete(sdk, monkeypatch):
+    from agentops_otel import analytics as analytics_module
+
+    pricing_threads: list[str] = []
+    real_span_cost = analytics_module.span_cost
+
+    def spy(attrs):
+        pricing_threads.append(threading.current_thread().name)
+        return real_span_cost(attrs)
+
+    monkeypatch.setattr(analytics_module, "span_cost", spy)
+    session = sdk.init()
+    event = ao.LLMEvent(model="gpt-4o", provider="openai", prompt_tokens=1000, completion_tokens=500)
+    ao.record(event)
+    assert pricing_threads == []  # recording did not price
+    sdk.client.flush_all(10)  # the pipeline's worker exports the batch and prices it
+    assert pricing_threads and threading.current_thread().name not in pricing_threads
+    ao.record(event)  # still waiting for the worker: a cost read prices it on the spot
+    one = span_cost(
+        {
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 1000,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: 500,
+        }
+    )[0].total
+    assert session.get_analytics()["Cost"] == f"{2 * one:.6f}"
+    assert session.end_session("Success") == 2 * one
+
+
+def test_waiting_llm_spans_are_priced_by_the_caller_when_the_exporter_is_stuck(sdk, monkeypatch):
+    from agentops_otel.analytics import SessionStats
+
+    monkeypatch.setattr(SessionStats, "MAX_UNPRICED", 3)
+    session = sdk.init(export_interval=60_000)
+    for _ in range(7):  # the worker exports only on schedule (seconds away) or after 512 spans
+        ao.record(ao.LLMEvent(model="gpt-4o", provider="openai", prompt_tokens=10, completion_tokens=10))
+    assert len(session.stats._unpriced) < 3
+    assert session.stats.llm_calls == 7
+    assert session.end_session("Success") > 0
 
 
 def test_unknown_model_costs_zero_with_one_warning(sdk, caplog):
