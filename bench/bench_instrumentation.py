@@ -7,11 +7,13 @@ Modes, measured side by side in the same process:
   OpenTelemetry SDK alone charges for them);
 - instrumented: the instrumentation, spans to a plain SDK TracerProvider;
 - in session: the instrumentation inside a running agentops-otel session (the SDK's session span
-  processor stamps the session id and prices the call as it ends, as under ``agentops_otel.init()``).
+  processor stamps the session id and counts the call as it ends, as under ``agentops_otel.init()``;
+  the call is priced later in the export worker thread).
 
-1. Non-streamed chat call, real ``openai`` client over HTTP to the replay server on 127.0.0.1:
-   per-call latency, modes alternating call by call. p50/p95, the added p50 and the median of
-   paired differences.
+1. Non-streamed chat call, real ``openai`` client over HTTP to the replay server on 127.0.0.1 (in
+   a child process, so it never competes with the measured calls for the GIL):
+   per-call latency, modes alternating call by call. p50/p95, the added p50, the median of paired
+   differences, and the added p50 of this thread's CPU time (the same measure, without preemption).
 2. The same without the network: the request wrapper around a stand-in for the HTTP call that
    returns a ready ``ChatCompletion`` (less noise than 1; separates the SDK's cost from ours). Modes
    alternate in blocks of 100 calls; median and 10th percentile of the blocks.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -56,6 +59,7 @@ from agentops_otel.instrumentation._settings import make_settings
 from agentops_otel.instrumentation._streams import SyncStreamProxy
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
 
+CLIENT_OPTIONS: dict[str, Any] = {"api_key": "bench", "max_retries": 0}
 MODES = ("bare span", "same span", "instrumented", "in session")
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name a prime."}]}
 # what the instrumentor prepares once per client (its server is the replay server's, port aside)
@@ -100,6 +104,34 @@ def long_stream_interaction(chunks: int) -> dict[str, Any]:
     line = "data: " + json.dumps(first, separators=(",", ":")) + "\n\n"
     body = line * chunks + "data: [DONE]\n\n"
     return {"request": template["request"], "response": {**template["response"], "body": body}}
+
+
+def _serve(interactions: list[dict[str, Any]], conn: Any) -> None:
+    with ReplayServer(repeat=True) as server:
+        server.load(interactions)
+        conn.send(server.openai_base_url)
+        conn.recv()  # until the benchmark is done
+
+
+class ServerProcess:
+    """The replay server in a child process: in this process's threads it would compete with the
+    measured calls for the GIL, and the figures would include that, which a real provider never does."""
+
+    def __init__(self, interactions: list[dict[str, Any]]) -> None:
+        self._conn, child = multiprocessing.Pipe()
+        spawn = multiprocessing.get_context("spawn")
+        self._process = spawn.Process(target=_serve, args=(interactions, child), daemon=True)
+        self._process.start()
+        self.openai_base_url: str = self._conn.recv()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
 
 
 # --- 1. end to end, non-streamed ------------------------------------------------------------------
@@ -203,9 +235,14 @@ class SessionSwitch(Switch):
 
 def bench_calls(
     client: openai.OpenAI, provider: TracerProvider, setup: SessionSetup, calls: int
-) -> dict[str, list[float]]:
-    """Modes alternate call by call (switched between calls, outside the timing), so the box's noise,
-    which drifts by milliseconds over seconds, hits every mode alike."""
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per-call wall-clock and CPU times of this thread, by mode.
+
+    Modes alternate call by call (switched between calls, outside the timing), so the box's noise,
+    which drifts by milliseconds over seconds, hits every mode alike. The client is busy on the CPU
+    for the whole call (the server answers at once), and the instrumentation never waits on anything,
+    so the thread's CPU time is the same measure without the other processes' preemptions.
+    """
     original = openai_base.SyncAPIClient.__dict__["request"]
     bare = Switch(BareSpan(provider).patches())  # each switch wraps the original, then turns itself off
     same = Switch(BareSpan(provider, contract_attributes()).patches())
@@ -220,6 +257,7 @@ def bench_calls(
     }
     assert openai_base.SyncAPIClient.__dict__["request"] is original
     times: dict[str, list[float]] = {mode: [] for mode in switches}
+    cpu: dict[str, list[float]] = {mode: [] for mode in switches}
     for _ in range(20):  # warm up
         client.chat.completions.create(**CHAT)
     modes = list(switches)
@@ -227,13 +265,15 @@ def bench_calls(
         for mode in modes[i % len(modes) :] + modes[: i % len(modes)]:  # rotate: no mode always runs first
             switch = switches[mode]
             switch.on()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             client.chat.completions.create(**CHAT)
-            times[mode].append(time.perf_counter() - start)
+            cpu_time, wall_time = time.thread_time() - start_cpu, time.perf_counter() - start
+            times[mode].append(wall_time)
+            cpu[mode].append(cpu_time)
             switch.off()
     switches["instrumented"].on()
     uninstrument()
-    return times
+    return times, cpu
 
 
 def paired_added(times: dict[str, list[float]], mode: str) -> float:
@@ -383,7 +423,7 @@ def bench_stream_proxy(provider: TracerProvider, chunks: int) -> tuple[float, fl
 
 def run_round(client: openai.OpenAI, provider: TracerProvider, setup: SessionSetup, calls: int) -> dict[str, float]:
     """One round of 1 and 2; prints it and returns its key figures (seconds)."""
-    times = bench_calls(client, provider, setup, calls)
+    times, cpu = bench_calls(client, provider, setup, calls)
     plain_p50, plain_p95 = pct(times["plain"], 0.5), pct(times["plain"], 0.95)
     print(f"non-streamed chat call over HTTP, {calls} calls per mode, modes alternating call by call")
     for mode in times:
@@ -391,7 +431,11 @@ def run_round(client: openai.OpenAI, provider: TracerProvider, setup: SessionSet
         added = "" if mode == "plain" else f"  added p50 {us(p50 - plain_p50)}  p95 {us(p95 - plain_p95)}"
         print(f"  {mode:13s} p50 {us(p50)}  p95 {us(p95)}{added}")
     print("  median paired added:" + "".join(f"  {mode} {us(paired_added(times, mode))}" for mode in list(times)[1:]))
+    cpu_p50 = pct(cpu["plain"], 0.5)
+    print(f"  this thread's CPU time per call, p50 (plain {us(cpu_p50)}), added:", end="")
+    print("".join(f"  {mode} {us(pct(cpu[mode], 0.5) - cpu_p50)}" for mode in list(cpu)[1:]))
     figures = {f"http {mode} p50": pct(times[mode], 0.5) - plain_p50 for mode in list(times)[1:]}
+    figures |= {f"cpu {mode} p50": pct(cpu[mode], 0.5) - cpu_p50 for mode in list(cpu)[1:]}
     figures |= {f"http {mode} p95": pct(times[mode], 0.95) - plain_p95 for mode in list(times)[1:]}
 
     blocks = max(20, calls // 10)
@@ -416,22 +460,21 @@ def main() -> None:
 
     provider = make_provider()
     setup = SessionSetup()
-    with ReplayServer(repeat=True) as server:
-        server.load(FIXTURES_DIR / "openai/chat_cached_reasoning.json")
-        with openai.OpenAI(base_url=server.openai_base_url, api_key="bench", max_retries=0) as client:
-            per_round = []
-            for number in range(rounds):
-                print(f"--- round {number + 1} of {rounds}")
-                per_round.append(run_round(client, provider, setup, calls))
+    chat = load_interactions(FIXTURES_DIR / "openai/chat_cached_reasoning.json")
+    with ServerProcess(chat) as server, openai.OpenAI(base_url=server.openai_base_url, **CLIENT_OPTIONS) as client:
+        per_round = []
+        for number in range(rounds):
+            print(f"--- round {number + 1} of {rounds}")
+            per_round.append(run_round(client, provider, setup, calls))
 
-        server.load([long_stream_interaction(stream_chunks)])
-        with openai.OpenAI(base_url=server.openai_base_url, api_key="bench", max_retries=0) as client:
-            plain_s, instr_s, paired_s = bench_stream_http(client, provider, stream_rounds)
-            print(f"streamed chat over HTTP, {stream_chunks} chunks, median of {stream_rounds} rounds")
-            print(
-                f"  plain {us(plain_s / stream_chunks)}/chunk  instrumented {us(instr_s / stream_chunks)}/chunk"
-                f"  added {us(paired_s / stream_chunks)}/chunk (median of paired rounds)   (goal <= 5 µs)"
-            )
+    stream = [long_stream_interaction(stream_chunks)]
+    with ServerProcess(stream) as server, openai.OpenAI(base_url=server.openai_base_url, **CLIENT_OPTIONS) as client:
+        plain_s, instr_s, paired_s = bench_stream_http(client, provider, stream_rounds)
+        print(f"streamed chat over HTTP, {stream_chunks} chunks, median of {stream_rounds} rounds")
+        print(
+            f"  plain {us(plain_s / stream_chunks)}/chunk  instrumented {us(instr_s / stream_chunks)}/chunk"
+            f"  added {us(paired_s / stream_chunks)}/chunk (median of paired rounds)   (goal <= 5 µs)"
+        )
     base_chunk, proxied_chunk = bench_stream_proxy(provider, 20_000)
     print("stream proxy alone (ready ChatCompletionChunk objects), median of 7 x 20000 chunks")
     print(f"  plain {us(base_chunk)}  proxied {us(proxied_chunk)}  added {us(proxied_chunk - base_chunk)} per chunk")
@@ -442,6 +485,7 @@ def main() -> None:
     print(f"=== summary: median over {rounds} round(s), added per non-streamed call")
     print("  over HTTP   " + "".join(f"  {m} p50 {us(summary(f'http {m} p50'))}" for m in MODES))
     print("              " + "".join(f"  {m} p95 {us(summary(f'http {m} p95'))}" for m in MODES))
+    print("  CPU, p50    " + "".join(f"  {m}     {us(summary(f'cpu {m} p50'))}" for m in MODES))
     print("  in process  " + "".join(f"  {m} {us(summary(f'wrapper {m}'))}" for m in MODES))
     ours_http = summary("http instrumented p50") - summary("http same span p50")
     ours_alone = summary("wrapper instrumented") - summary("wrapper same span")
