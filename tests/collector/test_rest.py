@@ -106,6 +106,7 @@ def test_stats_shape_and_agentops_keys(collector):
         "project_id": stats["project_id"],
         "init_timestamp": "2025-11-13T02:13:20.000000+00:00",
         "end_timestamp": "2025-11-13T02:13:22.500000+00:00",
+        "last_activity_timestamp": "2025-11-13T02:13:22.500000+00:00",
         "duration_s": 2.5,
         "end_state": "Failure",
         "end_state_reason": "gave up",
@@ -132,6 +133,7 @@ def test_session_lifecycle_in_progress_then_ended(collector):
     _, stats = collector.get(f"/v2/sessions/{session.session_id}/stats", KEY)
     assert stats["in_progress"] and stats["end_state"] == "Indeterminate" and stats["end_timestamp"] is None
     assert stats["duration_s"] == 0.01 and stats["llm_calls"] == 1
+    assert stats["last_activity_timestamp"] == "2025-11-13T02:13:20.011000+00:00"  # the LLM span's end
     send(collector, [session.root(end_state="Success", tags=("done",))])
     _, stats = collector.get(f"/v2/sessions/{session.session_id}/stats", KEY)
     assert not stats["in_progress"] and stats["end_state"] == "Success" and stats["tags"] == ["done"]

@@ -333,6 +333,29 @@ def test_in_progress_sessions_update_live(browser: Browser, live_sender: OtlpSes
     assert browser.errors == []
 
 
+def test_a_session_silent_for_over_an_hour_shows_as_inactive(browser: Browser, live_sender: OtlpSessions) -> None:
+    # A process killed with -9 never sends its session's end: it must not pulse "Running" forever.
+    page = browser.page
+    silent = live_sender.start(time.time_ns() - 3 * 3600 * 1_000_000_000)
+    silent.llm("gpt-4o-mini", ms=200)
+    recent = live_sender.start(time.time_ns() - 60 * 1_000_000_000)
+    recent.llm("gpt-4o-mini", ms=200)
+    live_sender.flush()
+    browser.login(LIVE_KEY)
+    for session, label in ((silent, "Inactive"), (recent, "Running")):
+        badge = page.locator(f'{ROWS}[data-session-id="{session.session_id}"] .badge')
+        badge.wait_for()
+        assert badge.inner_text().strip() == label
+    silent_row = page.locator(f'{ROWS}[data-session-id="{silent.session_id}"]')
+    assert "over an hour" in silent_row.locator(".badge").get_attribute("title")
+
+    silent_row.locator("td").nth(3).click()
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    assert "Not ended; last activity" in page.locator(".detail-header").inner_text()
+    browser.screenshot("10-inactive-session")
+    assert browser.errors == []
+
+
 def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProcess) -> None:
     page = browser.page
     with page.expect_response(lambda r: "/v2/overview" in r.url) as response:

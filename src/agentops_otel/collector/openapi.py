@@ -37,6 +37,7 @@ SESSION_SUMMARY = _obj(
         "project_id": _STR,
         "init_timestamp": _TIME,
         "end_timestamp": _NTIME,
+        "last_activity_timestamp": {**_TIME, "description": "end of the latest span received"},
         "duration_s": {"type": "number"},
         "end_state": _END_STATE,
         "end_state_reason": _NSTR,

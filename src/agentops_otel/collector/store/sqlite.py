@@ -538,6 +538,7 @@ class SQLiteStore:
             "project_id": project_id,
             "init_timestamp": iso(row["init_ns"]),
             "end_timestamp": iso(row["end_ns"]),
+            "last_activity_timestamp": iso(row["last_ns"]),
             "duration_s": row["duration_ns"] / 1e9,
             "end_state": row["end_state"],
             "end_state_reason": row["end_state_reason"],

@@ -1,12 +1,26 @@
 // Small reusable pieces of UI: badges, tag chips, stat cards, notices.
 
 import { h, icon } from "./dom.js";
+import * as fmt from "./format.js";
 import * as sc from "./semconv.js";
 
 const END_STATES = { Success: "success", Failure: "failure", Indeterminate: "indeterminate" };
 
-/** The end-state badge of a session; in-progress sessions show "Running". */
+// A running session with no span for this long most likely belongs to a process that died without
+// ending it (kill -9, power loss): it is shown as inactive rather than pulsing "Running" forever.
+export const INACTIVE_AFTER_MS = 60 * 60 * 1000;
+
+export function isInactive(session, now = Date.now()) {
+  const last = fmt.parseTime(session.last_activity_timestamp);
+  return Boolean(session.in_progress) && last !== null && now - last > INACTIVE_AFTER_MS;
+}
+
+/** The end-state badge of a session; in-progress sessions show "Running" (or "Inactive"). */
 export function stateBadge(session) {
+  if (isInactive(session)) {
+    const title = `No session end received, and no span for over an hour (last ${fmt.relative(session.last_activity_timestamp)}): the process may have exited without ending it`;
+    return h("span", { class: "badge badge-neutral badge-inactive", title }, h("span", { class: "dot" }), "Inactive");
+  }
   if (session.in_progress) return h("span", { class: "badge badge-running", title: "No session end received yet" }, h("span", { class: "pulse" }), "Running");
   const state = session.end_state || "Indeterminate";
   const cls = END_STATES[state] || "indeterminate";

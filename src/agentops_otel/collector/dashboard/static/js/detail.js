@@ -1,7 +1,7 @@
 // Session detail page: state, tags, totals, host environment, the span waterfall and the export.
 
 import { api, ApiError, downloadExport } from "./api.js";
-import { loading, metaRow, notice, stateBadge, statCard, tagList } from "./components.js";
+import { isInactive, loading, metaRow, notice, stateBadge, statCard, tagList } from "./components.js";
 import { h, icon, isHttpUrl, mount } from "./dom.js";
 import * as fmt from "./format.js";
 import * as sc from "./semconv.js";
@@ -37,7 +37,7 @@ function header(data, onDownload) {
     ),
     metaRow([
       ["Started", fmt.fullDateTime(s.init_timestamp)],
-      ["Ended", s.in_progress ? "Still running" : fmt.fullDateTime(s.end_timestamp)],
+      ["Ended", s.in_progress ? (isInactive(s) ? `Not ended; last activity ${fmt.fullDateTime(s.last_activity_timestamp)}` : "Still running") : fmt.fullDateTime(s.end_timestamp)],
       ["Duration", fmt.seconds(s.duration_s)],
       ["Service", (data.session && data.session.host_env && data.session.host_env[sc.SERVICE_NAME]) || null],
       ["Models", (s.models || []).join(", ") || null],
