@@ -178,7 +178,7 @@ class Client:
             logger.debug("agentops-otel: LLM instrumentation unavailable: %s", error)
             return
         try:
-            instrument(tracer_provider=self.provider, config=config)
+            instrument(tracer_provider=self.provider, config=config, orphan_parent=self.lone_session_context)
             self._instrumented = True
         except Exception:
             logger.exception("agentops-otel: could not instrument LLM clients; continuing without")
@@ -249,6 +249,11 @@ class Client:
     def _only_active(self) -> Session | None:
         active = self.active_sessions()
         return active[0] if len(active) == 1 else None
+
+    def lone_session_context(self) -> Context | None:
+        """The root context of the only running session (None with none or several running)."""
+        session = self._only_active()
+        return session.root_context if session is not None else None
 
     def current_session(self, call: str = "record(...)") -> Session | None:
         """The session of the current context, else the only running one; None if none is running."""

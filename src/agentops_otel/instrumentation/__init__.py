@@ -11,6 +11,9 @@ For zero-code use, ``opentelemetry-instrument python app.py`` finds :class:`Open
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from opentelemetry.context import Context
 from opentelemetry.trace import TracerProvider
 
 from agentops_otel.config import Configuration
@@ -27,14 +30,20 @@ def instrumentors() -> tuple[StainlessInstrumentor, ...]:
     return (OpenAIInstrumentor(), AnthropicInstrumentor())
 
 
-def instrument(*, tracer_provider: TracerProvider | None = None, config: Configuration | None = None) -> None:
+def instrument(
+    *,
+    tracer_provider: TracerProvider | None = None,
+    config: Configuration | None = None,
+    orphan_parent: Callable[[], Context | None] | None = None,
+) -> None:
     """Instrument every supported library, now or when the application imports it. Idempotent.
 
     Spans come from ``tracer_provider`` (else the global provider) as children of the current
-    context. ``config`` supplies ``capture_message_content`` and ``openai_stream_usage`` (else the
+    context; where no span is current, of ``orphan_parent()`` when it gives a context.
+    ``config`` supplies ``capture_message_content`` and ``openai_stream_usage`` (else the
     environment, through ``Configuration.from_env()``).
     """
-    settings = make_settings(tracer_provider, config)
+    settings = make_settings(tracer_provider, config, orphan_parent)
     for instrumentor in instrumentors():
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.configure(settings)

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from agentops_otel import semconv as sc
@@ -120,6 +121,7 @@ class LLMCall:
         *,
         capture: bool,
         stream: bool,
+        parent: Context | None = None,
     ) -> None:
         attrs: Attributes = {**client_attributes, sc.GEN_AI_OPERATION_NAME: endpoint.operation}
         attrs.update(endpoint.request_attributes(body, capture))
@@ -135,7 +137,7 @@ class LLMCall:
             self.recorder = endpoint.stream_recorder(capture)
         model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
         name = f"{endpoint.operation} {model}" if model else endpoint.operation
-        self.span: Span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+        self.span: Span = tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attrs)
 
     # --- non-streamed responses -----------------------------------------------------------------
     def complete(self, response: Any) -> None:

@@ -1,12 +1,14 @@
-"""What the instrumentors need from the SDK: a tracer and the two behaviour switches."""
+"""What the instrumentors need from the SDK: a tracer, two behaviour switches and where orphan calls go."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Tracer, TracerProvider
 
 from agentops_otel.config import Configuration
@@ -27,9 +29,16 @@ class Settings:
     tracer: Tracer
     capture_content: bool  # gen_ai.input/output.messages, system instructions, tool definitions
     openai_stream_usage: bool  # ask OpenAI for a usage chunk (stream_options.include_usage) when not asked
+    # The parent of a call made where no span is current (a plain thread starts with an empty
+    # context): under init(), the root of the only running session; None leaves the call a new trace.
+    orphan_parent: Callable[[], Context | None] | None = None
 
 
-def make_settings(tracer_provider: TracerProvider | None = None, config: Configuration | None = None) -> Settings:
+def make_settings(
+    tracer_provider: TracerProvider | None = None,
+    config: Configuration | None = None,
+    orphan_parent: Callable[[], Context | None] | None = None,
+) -> Settings:
     """Settings from the SDK's configuration, or from the environment (zero-code ``opentelemetry-instrument``)."""
     if config is None:
         config = Configuration.from_env()
@@ -39,4 +48,5 @@ def make_settings(tracer_provider: TracerProvider | None = None, config: Configu
         tracer=tracer,
         capture_content=bool(config.capture_message_content),
         openai_stream_usage=bool(config.openai_stream_usage),
+        orphan_parent=orphan_parent,
     )

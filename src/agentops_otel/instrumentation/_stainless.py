@@ -168,6 +168,9 @@ class StainlessInstrumentor(BaseInstrumentor):
                         args = (args[0], adjusted, *args[2:])
                     else:
                         kwargs = {**kwargs, "options": adjusted}
+            parent = None
+            if settings.orphan_parent is not None and not trace.get_current_span().get_span_context().is_valid:
+                parent = settings.orphan_parent()
             call = LLMCall(
                 settings.tracer,
                 self._client_attributes(instance),
@@ -175,6 +178,7 @@ class StainlessInstrumentor(BaseInstrumentor):
                 body,
                 capture=settings.capture_content,
                 stream=stream,
+                parent=parent,
             )
         except Exception as exc:
             report_bug(f"{type(self).__name__}.start", exc)
