@@ -87,10 +87,9 @@ def test_shutdown_uninstruments(sdk, replay_server):
     assert not [s for s in sdk.exporter.get_finished_spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_LLM]
 
 
-def test_llm_call_in_a_plain_thread_lands_in_the_only_running_session(sdk, replay_server):
-    # threading.Thread starts with an empty context; with one session running, the call is still its.
+def chat_in_a_plain_thread(replay_server) -> None:
+    """One chat call from a threading.Thread, which starts with an empty context."""
     replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
-    session = sdk.init(instrument_llm_calls=True)
     client = openai.OpenAI(api_key="test", base_url=replay_server.openai_base_url, max_retries=0)
     request = request_of("openai/chat_cached_reasoning.json")
     worker = threading.Thread(
@@ -98,6 +97,12 @@ def test_llm_call_in_a_plain_thread_lands_in_the_only_running_session(sdk, repla
     )
     worker.start()
     worker.join()
+
+
+def test_llm_call_in_a_plain_thread_lands_in_the_only_running_session(sdk, replay_server):
+    # With one session running, a call from a thread without context is still the session's.
+    session = sdk.init(instrument_llm_calls=True)
+    chat_in_a_plain_thread(replay_server)
     assert session.get_analytics()["LLM calls"] == 1
     cost = session.end_session("Success")
     llm = next(s for s in sdk.spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_LLM)
@@ -108,16 +113,9 @@ def test_llm_call_in_a_plain_thread_lands_in_the_only_running_session(sdk, repla
 
 
 def test_llm_call_in_a_plain_thread_with_several_sessions_running_stays_out_of_them(sdk, replay_server):
-    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
     first = sdk.init(instrument_llm_calls=True)
     second = ao.start_session()
-    client = openai.OpenAI(api_key="test", base_url=replay_server.openai_base_url, max_retries=0)
-    request = request_of("openai/chat_cached_reasoning.json")
-    worker = threading.Thread(
-        target=lambda: client.chat.completions.create(model=request["model"], messages=request["messages"])
-    )
-    worker.start()
-    worker.join()
+    chat_in_a_plain_thread(replay_server)
     assert first.get_analytics()["LLM calls"] == 0 and second.get_analytics()["LLM calls"] == 0
     first.end_session("Success")
     second.end_session("Success")
