@@ -8,11 +8,12 @@
   keep-alive connections; each round is timed from the first request to the last acknowledgement
   (acknowledged = committed to SQLite). After all rounds the stored span count is checked equal to
   the number sent. Baseline, same run: the same loader against a null receiver (uvicorn +
-  protobuf decode, no enrichment, no storage): the transport ceiling.
+  protobuf decode, no enrichment, no storage): the transport ceiling; and the same rounds against a
+  collector that prepares every request in its receiving process (``--ingest-workers 0``).
 - Stats: ``GET /v2/sessions/{id}/stats`` of a 10,000-span session; list: ``GET /v2/sessions?limit=50``
   with 100,000 sessions stored (first page, a later page by cursor, sorted by cost). Baseline:
   ``GET /health`` (a trivial endpoint) on the same server.
-- Peak RSS of the collector process (VmHWM).
+- Peak RSS of the collector process and of its helper processes (VmHWM).
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from agentops_otel import semconv as sc
 from agentops_otel.collector.otlp import key_value
-from agentops_otel.collector.process import start_collector
+from agentops_otel.collector.process import CollectorProcess, start_collector
 
 BATCH = 512
 API_KEY = "bench-key"
@@ -251,6 +253,50 @@ def _peak_rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
+def _processes(collector: CollectorProcess) -> list[Any]:
+    """The collector's process and its ingest workers (and multiprocessing's resource tracker)."""
+    import psutil
+
+    main = psutil.Process(collector.process.pid)
+    return [main, *main.children(recursive=True)]
+
+
+def _cpu_seconds(collector: CollectorProcess) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in _processes(collector))
+
+
+def _ingest_rounds(collector: CollectorProcess, args: argparse.Namespace, per_round: int, now_ns: int) -> tuple:
+    """The loader's rounds against ``collector``: (spans/s per round, spans sent, CPU µs per span per round)."""
+    rates, sent, cpu_per_span = [], 0, []
+    for r in range(args.rounds):
+        cpu_before = _cpu_seconds(collector)
+        start = now_ns + r * per_round * 1_000_000
+        result = run_loader(collector.http_port, r, per_round, args.spans_per_session, args.connections, start)
+        rates.append(result["spans"] / result["seconds"])
+        sent += result["spans"]
+        cpu_per_span.append((_cpu_seconds(collector) - cpu_before) / result["spans"] * 1e6)
+        print(
+            f"  round {r + 1}: {result['spans']} spans in {result['seconds']:.2f} s,"
+            f" {cpu_per_span[-1]:.1f} us collector CPU per span (all its processes)"
+        )
+    return rates, sent, cpu_per_span
+
+
+def _ingest_only(args: argparse.Namespace, per_round: int, now_ns: int, workers: int) -> float:
+    """Median spans/s of the same rounds with ``--ingest-workers workers`` (a fresh database)."""
+    print(f"with --ingest-workers {workers}:")
+    with tempfile.TemporaryDirectory(prefix="agentops-bench-") as data_dir:
+        collector = start_collector(
+            data_dir,
+            args=["--sync", args.sync, "--no-grpc", "--log-level", "warning", "--ingest-workers", str(workers)],
+        )
+        try:
+            rates, _, _ = _ingest_rounds(collector, args, per_round, now_ns)
+        finally:
+            collector.stop()
+    return statistics.median(rates)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10,000 sessions instead of 100,000")
@@ -290,24 +336,12 @@ def main() -> None:
         null.terminate()
         null.wait()
 
+    in_process = _ingest_only(args, per_round, now_ns, workers=0)
     with tempfile.TemporaryDirectory(prefix="agentops-bench-") as data_dir:
         collector = start_collector(data_dir, args=["--sync", args.sync, "--no-grpc", "--log-level", "warning"])
+        print("with the default ingest workers:")
         try:
-            import psutil
-
-            proc = psutil.Process(collector.process.pid)
-            rates, sent, cpu_per_span = [], 0, []
-            for r in range(args.rounds):
-                cpu_before = sum(proc.cpu_times()[:2])
-                start = now_ns + r * per_round * 1_000_000
-                result = run_loader(collector.http_port, r, per_round, args.spans_per_session, args.connections, start)
-                rates.append(result["spans"] / result["seconds"])
-                sent += result["spans"]
-                cpu_per_span.append((sum(proc.cpu_times()[:2]) - cpu_before) / result["spans"] * 1e6)
-                print(
-                    f"  round {r + 1}: {result['spans']} spans in {result['seconds']:.2f} s,"
-                    f" {cpu_per_span[-1]:.1f} us collector CPU per span"
-                )
+            rates, sent, cpu_per_span = _ingest_rounds(collector, args, per_round, now_ns)
             with sqlite3.connect(collector.db_path) as db:
                 stored = db.execute("SELECT count(*) FROM spans").fetchone()[0]
                 sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
@@ -320,12 +354,16 @@ def main() -> None:
             )
             cpu = statistics.median(cpu_per_span)
             print(
-                f"  collector CPU per span (user+sys, all threads): median {cpu:.1f} us"
+                f"  collector CPU per span (user+sys, all its processes): median {cpu:.1f} us"
                 f" = {1e6 / cpu:,.0f} spans/s per fully available core; box load average {os.getloadavg()[0]:.1f}"
             )
             print(
                 f"  baseline null receiver (HTTP + protobuf decode only): median {statistics.median(baseline):,.0f}"
                 f" spans/s; collector/baseline = {ingest / statistics.median(baseline):.2f}"
+            )
+            print(
+                f"  same run, everything in the receiving process (--ingest-workers 0): median {in_process:,.0f}"
+                f" spans/s; with worker processes / without = {ingest / in_process:.2f}"
             )
 
             # a 10,000-span session
@@ -359,7 +397,12 @@ def main() -> None:
             print(f"list 50 of {sessions:,} sessions: first page {_ms(first)}")
             print(f"  page 22 by cursor {_ms(later)}; sorted by cost {_ms(by_cost)}; tag filter {_ms(tagged)}")
             print(f"  baseline GET /health: {_ms(health)}")
-            print(f"peak RSS of the collector: {_peak_rss_mb(collector.process.pid):.0f} MiB")
+            workers = _processes(collector)[1:]
+            print(
+                f"peak RSS of the collector: {_peak_rss_mb(collector.process.pid):.0f} MiB, plus"
+                f" {sum(_peak_rss_mb(w.pid) for w in workers):.0f} MiB in {len(workers)} helper process(es)"
+                " (ingest workers, multiprocessing's resource tracker)"
+            )
         finally:
             collector.stop()
 

@@ -17,6 +17,7 @@ from agentops_otel.collector.auth import KeyRing
 from agentops_otel.collector.forward import Forwarder
 from agentops_otel.collector.ingest import PreparedBatch, prepare
 from agentops_otel.collector.store.base import Store, WriteResult
+from agentops_otel.collector.workers import IngestWorkers
 
 
 class Busy(Exception):
@@ -32,10 +33,17 @@ class IngestCounters:
 
 
 class Collector:
-    def __init__(self, store: Store, keyring: KeyRing, forwarder: Forwarder | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keyring: KeyRing,
+        forwarder: Forwarder | None = None,
+        workers: IngestWorkers | None = None,
+    ) -> None:
         self.store = store
         self.keyring = keyring
         self.forwarder = forwarder
+        self.workers = workers  # prepare OTLP/HTTP bodies in worker processes; None: in the receiving thread
         self.counters = IngestCounters()
         self._lock = threading.Lock()
 
@@ -45,24 +53,28 @@ class Collector:
     def submit(self, request: ExportTraceServiceRequest, project_id: str) -> tuple[PreparedBatch, Future[WriteResult]]:
         """Enrich and queue a request; the future resolves when it is committed."""
         batch = prepare(request, project_id)
+        return batch, self.store_batch(batch)
+
+    def store_batch(self, batch: PreparedBatch) -> Future[WriteResult]:
+        """Queue a prepared batch; the future resolves when it is committed. Raises :class:`Busy`."""
         if not batch.spans:
             done: Future[WriteResult] = Future()
             done.set_result(WriteResult(0, 0))
-            return batch, done
+            return done
         try:
-            return batch, self.store.write(batch)
+            return self.store.write(batch)
         except queue.Full:
             with self._lock:
                 self.counters.requests_refused += 1
             raise Busy("the collector is busy storing earlier requests; retry later") from None
 
-    def committed(self, request: ExportTraceServiceRequest, batch: PreparedBatch) -> ExportTraceServiceResponse:
-        """After the commit: count, forward, and build the OTLP response (partial success if any rejected)."""
+    def committed(self, request: ExportTraceServiceRequest | None, batch: PreparedBatch) -> ExportTraceServiceResponse:
+        """After the commit: count, forward (the enriched ``request``), and build the OTLP response."""
         with self._lock:
             self.counters.requests += 1
             self.counters.spans_stored += len(batch.spans)
             self.counters.spans_rejected += batch.rejected
-        if self.forwarder is not None and batch.spans:
+        if self.forwarder is not None and batch.spans and request is not None:
             self.forwarder.submit(request, len(batch.spans))
         response = ExportTraceServiceResponse()
         if batch.rejected:

@@ -1,6 +1,7 @@
 """Turn a decoded OTLP request into records for the store, enriching spans in place.
 
-Runs in the receiving thread (HTTP or gRPC), so the store's single writer only does SQLite work.
+Runs in an ingest worker process (OTLP/HTTP, see ``workers.py``) or in the receiving thread, so the
+store's single writer only does SQLite work.
 The request message is mutated in place (cost attributes, project id, invalid spans removed): it
 is exactly what gets stored and what gets forwarded.
 """
@@ -17,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from agentops_otel import semconv as sc
 from agentops_otel.collector.enrich import UNTRUSTED_KEYS, enrichment
 from agentops_otel.collector.format import money
-from agentops_otel.collector.otlp import set_any_value, to_python
+from agentops_otel.collector.otlp import decode_request, decompress, set_any_value, to_python
 from agentops_otel.usage import MODEL_KEYS, PROVIDER_KEYS, TOKEN_ALIASES
 
 STATUS_ERROR = 2
@@ -132,6 +133,18 @@ def prepare(request: ExportTraceServiceRequest, project_id: str) -> PreparedBatc
                 del spans[index]
             batch.rejected += len(invalid)
     return batch
+
+
+def prepare_body(
+    body: bytes, kind: str, encoding: str | None, limit: int, project_id: str, keep_request: bool
+) -> tuple[PreparedBatch, bytes | None]:
+    """An OTLP/HTTP body as it arrived, prepared; with ``keep_request``, the enriched request too.
+
+    Raises :class:`~agentops_otel.collector.otlp.OtlpError` for a body it cannot read.
+    """
+    request = decode_request(decompress(body, encoding, limit), kind)
+    batch = prepare(request, project_id)
+    return batch, request.SerializeToString() if keep_request else None
 
 
 def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key: bytes) -> SpanRecord:

@@ -32,6 +32,9 @@ class OtlpError(Exception):
         self.status = status
         self.message = message
 
+    def __reduce__(self) -> tuple[type[OtlpError], tuple[int, str]]:  # raised in ingest workers, re-raised here
+        return type(self), (self.status, self.message)
+
 
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()

@@ -6,11 +6,13 @@ import asyncio
 
 from google.protobuf import json_format
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Busy, Collector
+from agentops_otel.collector.ingest import prepare
 from agentops_otel.collector.otlp import (
     PROTOBUF_TYPES,
     OtlpError,
@@ -56,10 +58,18 @@ def traces_endpoint(collector: Collector, max_body_bytes: int):
         try:
             kind = check_media_type(request.headers.get("content-type"))
             body = await read_limited(request, max_body_bytes)
-            body = decompress(body, request.headers.get("content-encoding"), max_body_bytes)
-            message = decode_request(body, kind)
-            batch, future = collector.submit(message, project_id)
-            await asyncio.wrap_future(future)
+            encoding = request.headers.get("content-encoding")
+            message: ExportTraceServiceRequest | None
+            if collector.workers is not None:
+                forwarding = collector.forwarder is not None
+                batch, enriched = await collector.workers.prepare(
+                    body, kind, encoding, max_body_bytes, project_id, forwarding
+                )
+                message = ExportTraceServiceRequest.FromString(enriched) if enriched is not None else None
+            else:
+                message = decode_request(decompress(body, encoding, max_body_bytes), kind)
+                batch = prepare(message, project_id)
+            await asyncio.wrap_future(collector.store_batch(batch))
         except OtlpError as exc:
             return error(exc.status, exc.message, protobuf=protobuf)
         except Busy as exc:

@@ -19,6 +19,7 @@ from agentops_otel.collector.receiver_grpc import start_grpc
 from agentops_otel.collector.settings import CollectorSettings
 from agentops_otel.collector.store import SQLiteStore
 from agentops_otel.collector.store.sqlite import StoreLocked
+from agentops_otel.collector.workers import IngestWorkers
 
 logger = logging.getLogger("agentops_otel.collector")
 
@@ -88,7 +89,8 @@ async def _serve(settings: CollectorSettings) -> None:
     except StartupError:
         store.close()
         raise
-    collector = Collector(store, keyring, forwarder)
+    workers = IngestWorkers(settings.ingest_workers) if settings.ingest_workers > 0 else None
+    collector = Collector(store, keyring, forwarder, workers)
     grpc_server = None
     try:
         grpc_port = None
@@ -115,6 +117,8 @@ async def _serve(settings: CollectorSettings) -> None:
     finally:
         if grpc_server is not None:
             grpc_server.stop(grace=2).wait(5)
+        if workers is not None:
+            workers.close()
         store.close()  # commits whatever was already queued
         if forwarder is not None:
             forwarder.close()

@@ -15,6 +15,7 @@
 | --forward-queue     | AGENTOPS_COLLECTOR_FORWARD_QUEUE      | 1024 requests       |
 | --max-body-bytes    | AGENTOPS_COLLECTOR_MAX_BODY_BYTES     | 20 MiB              |
 | --sync              | AGENTOPS_COLLECTOR_SYNC               | normal              |
+| --ingest-workers    | AGENTOPS_COLLECTOR_INGEST_WORKERS     | 1 (0 on one core)   |
 | --ready-file        | (none)                                | none                |
 | --log-level         | AGENTOPS_COLLECTOR_LOG_LEVEL          | info                |
 """
@@ -34,6 +35,11 @@ ENV_PREFIX = "AGENTOPS_COLLECTOR_"
 DB_FILENAME = "agentops.sqlite3"
 
 
+def default_ingest_workers() -> int:
+    """One worker process when there is a second core for it; none (prepare in process) on one core."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
+
+
 @dataclass
 class CollectorSettings:
     host: str = "127.0.0.1"
@@ -49,6 +55,7 @@ class CollectorSettings:
     forward_queue: int = 1024
     max_body_bytes: int = DEFAULT_MAX_BODY
     sync: str = "normal"  # SQLite synchronous: normal survives kill -9, full also power loss
+    ingest_workers: int = field(default_factory=default_ingest_workers)  # processes preparing OTLP/HTTP bodies
     ready_file: Path | None = None
     log_level: str = "info"
 
@@ -143,6 +150,14 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
         default=(get("SYNC", "normal") or "normal").lower(),
         help="SQLite durability: normal survives a killed collector, full also a power cut (slower)",
     )
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=int(get("INGEST_WORKERS") or default_ingest_workers()),
+        metavar="N",
+        help="processes that decode and enrich OTLP/HTTP requests while this one stores them"
+        " (default 1 with two cores or more; 0 = all in this process)",
+    )
     parser.add_argument("--ready-file", type=Path, help="write the bound ports here as JSON once serving")
     parser.add_argument("--log-level", default=get("LOG_LEVEL", "info"), help="debug, info, warning, error")
 
@@ -166,6 +181,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         forward_queue=args.forward_queue,
         max_body_bytes=args.max_body_bytes,
         sync=args.sync,
+        ingest_workers=max(0, args.ingest_workers),
         ready_file=args.ready_file,
         log_level=args.log_level,
     )
