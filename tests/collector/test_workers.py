@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import grpc
 import psutil
 import pytest
 
@@ -19,6 +20,20 @@ def workers_of(collector: CollectorProcess, expected: int, timeout: float = 30) 
         if len(workers) == expected or time.monotonic() > deadline:
             return workers
         time.sleep(0.05)
+
+
+GARBAGE = b"\x0a\xff\xff\xff\xff\x0f garbage"
+
+
+def export_grpc(collector: CollectorProcess, body: bytes) -> grpc.RpcError | None:
+    """Send ``body`` as it is to TraceService/Export; the error, or None when accepted."""
+    with grpc.insecure_channel(f"127.0.0.1:{collector.grpc_port}") as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        try:
+            export(body, timeout=30, metadata=[("x-agentops-api-key", KEY)])
+        except grpc.RpcError as exc:
+            return exc
+    return None
 
 
 def children_of(collector: CollectorProcess) -> list[psutil.Process]:
@@ -41,8 +56,18 @@ def test_requests_are_prepared_alike_with_and_without_workers(tmp_path, workers)
         assert answer.status == 200
         status, stats = collector.get(f"/v2/sessions/{session.session_id}/stats", KEY)
         assert status == 200 and stats["llm_calls"] == 1 and float(stats["cost"]) > 0
-        malformed = post(collector, b"\x0a\xff\xff\xff\xff\x0f garbage")  # the error crosses the process boundary
+        malformed = post(collector, GARBAGE)  # the error crosses the process boundary
         assert malformed.status == 400 and b"malformed OTLP protobuf" in malformed.body
+
+        # gRPC requests are handed to the workers undecoded too
+        grpc_session = SessionBuilder.new(seed=44)
+        assert export_grpc(collector, otlp_request([grpc_session.llm("gpt-4o", 500, 50), grpc_session.root()])) is None
+        status, stats = collector.get(f"/v2/sessions/{grpc_session.session_id}/stats", KEY)
+        assert status == 200 and stats["llm_calls"] == 1 and float(stats["cost"]) > 0
+        error = export_grpc(collector, GARBAGE)
+        assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "malformed OTLP protobuf" in error.details()
+        assert stored_span_count(collector) == 4
     finally:
         collector.stop()
 

@@ -43,7 +43,7 @@ class Collector:
         self.store = store
         self.keyring = keyring
         self.forwarder = forwarder
-        self.workers = workers  # prepare OTLP/HTTP bodies in worker processes; None: in the receiving thread
+        self.workers = workers  # prepare OTLP request bodies in worker processes; None: in the receiving thread
         self.counters = IngestCounters()
         self._lock = threading.Lock()
 

@@ -1,7 +1,7 @@
 """Turn a decoded OTLP request into records for the store, enriching spans in place.
 
-Runs in an ingest worker process (OTLP/HTTP, see ``workers.py``) or in the receiving thread, so the
-store's single writer only does SQLite work.
+Runs in an ingest worker process (see ``workers.py``) or in the receiving thread, so the store's
+single writer only does SQLite work.
 The request message is mutated in place (cost attributes, project id, invalid spans removed): it
 is exactly what gets stored and what gets forwarded.
 """
@@ -138,7 +138,7 @@ def prepare(request: ExportTraceServiceRequest, project_id: str) -> PreparedBatc
 def prepare_body(
     body: bytes, kind: str, encoding: str | None, limit: int, project_id: str, keep_request: bool
 ) -> tuple[PreparedBatch, bytes | None]:
-    """An OTLP/HTTP body as it arrived, prepared; with ``keep_request``, the enriched request too.
+    """An OTLP request body as it arrived, prepared; with ``keep_request``, the enriched request too.
 
     Raises :class:`~agentops_otel.collector.otlp.OtlpError` for a body it cannot read.
     """

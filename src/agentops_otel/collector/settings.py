@@ -55,7 +55,7 @@ class CollectorSettings:
     forward_queue: int = 1024
     max_body_bytes: int = DEFAULT_MAX_BODY
     sync: str = "normal"  # SQLite synchronous: normal survives kill -9, full also power loss
-    ingest_workers: int = field(default_factory=default_ingest_workers)  # processes preparing OTLP/HTTP bodies
+    ingest_workers: int = field(default_factory=default_ingest_workers)  # processes preparing OTLP requests
     ready_file: Path | None = None
     log_level: str = "info"
 
@@ -155,7 +155,7 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
         type=int,
         default=int(get("INGEST_WORKERS") or default_ingest_workers()),
         metavar="N",
-        help="processes that decode and enrich OTLP/HTTP requests while this one stores them"
+        help="processes that decode and enrich OTLP requests while this one stores them"
         " (default 1 with two cores or more; 0 = all in this process)",
     )
     parser.add_argument("--ready-file", type=Path, help="write the bound ports here as JSON once serving")

@@ -1,10 +1,10 @@
-"""Ingest worker processes: the Python work of each OTLP/HTTP request, off the process that stores.
+"""Ingest worker processes: the Python work of each OTLP request, off the process that stores.
 
 The collector is bound by one core (the GIL): decompressing, decoding, validating and enriching a
 span costs about 22 µs of Python, and storing it about as much again. With worker processes the
 receiving process only stores, so both halves run at once on a machine with two cores or more.
 A worker that dies is replaced; meanwhile requests are prepared in the receiving process. gRPC
-requests arrive decoded by grpcio and are prepared where they arrive.
+requests are handed over undecoded, the same way.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _started() -> int:
 
 
 class IngestWorkers:
-    """A pool of ``processes`` worker processes that turn OTLP/HTTP bodies into prepared batches."""
+    """A pool of ``processes`` worker processes that turn OTLP request bodies into prepared batches."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
@@ -63,15 +63,29 @@ class IngestWorkers:
         self, body: bytes, kind: str, encoding: str | None, limit: int, project_id: str, keep_request: bool
     ) -> tuple[PreparedBatch, bytes | None]:
         """:func:`~agentops_otel.collector.ingest.prepare_body` in a worker; its errors are raised here."""
-        loop = asyncio.get_running_loop()
         args = (body, kind, encoding, limit, project_id, keep_request)
         pool = self._pool
         try:
-            return await loop.run_in_executor(pool, prepare_body, *args)
+            return await asyncio.wrap_future(pool.submit(prepare_body, *args))
         except BrokenProcessPool:
-            self._replace(pool)
-            logger.warning("agentops-otel collector: an ingest worker died; this request is prepared in process")
-            return await loop.run_in_executor(None, prepare_body, *args)
+            self._worker_died(pool)
+            return await asyncio.get_running_loop().run_in_executor(None, prepare_body, *args)
+
+    def prepare_blocking(
+        self, body: bytes, kind: str, encoding: str | None, limit: int, project_id: str, keep_request: bool
+    ) -> tuple[PreparedBatch, bytes | None]:
+        """The same for a caller in a thread (the gRPC receiver's)."""
+        args = (body, kind, encoding, limit, project_id, keep_request)
+        pool = self._pool
+        try:
+            return pool.submit(prepare_body, *args).result()
+        except BrokenProcessPool:
+            self._worker_died(pool)
+            return prepare_body(*args)
+
+    def _worker_died(self, pool: ProcessPoolExecutor) -> None:
+        logger.warning("agentops-otel collector: an ingest worker died; this request is prepared in process")
+        self._replace(pool)
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:
