@@ -172,6 +172,18 @@ def test_time_filter(browser: Browser, showcase: Showcase) -> None:
     ids = wait_rows_change(browser, ids)
     assert ids == [showcase.script_session]
     assert "range=custom" in page.url
+
+    # Clear resets the custom bounds too: choosing "Custom range…" again starts from empty inputs.
+    page.click("#filter-clear")
+    ids = wait_rows_change(browser, ids)
+    assert len(ids) == showcase.total
+    assert page.is_hidden("#filter-from")
+    assert "range=" not in page.url and "from=" not in page.url
+    page.select_option("#filter-range", "custom")
+    page.wait_for_selector("#filter-from", state="visible")
+    assert page.input_value("#filter-from") == "" and page.input_value("#filter-to") == ""
+    page.wait_for_selector("#sessions-table:not(.is-loading)")
+    assert len(row_ids(browser)) == showcase.total
     assert browser.errors == []
 
 

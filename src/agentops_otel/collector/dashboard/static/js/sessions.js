@@ -106,6 +106,8 @@ export function sessionsView(root, ctx) {
     Object.assign(state, { tags: "", end_state: "", range: "all", from: "", to: "" });
     tagInput.value = "";
     rangeSelect.value = "all";
+    fromInput.value = "";
+    toInput.value = "";
     refilter();
   } }, icon("x"), "Clear");
 
