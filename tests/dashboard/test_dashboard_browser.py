@@ -458,6 +458,21 @@ def test_empty_project_unknown_and_malformed_sessions(browser: Browser, collecto
     assert browser.errors and all("404" in e or "400" in e for e in browser.errors), browser.errors
 
 
+def test_malformed_link_shows_a_message_in_the_normal_layout(browser: Browser, showcase: Showcase) -> None:
+    page = browser.page
+    browser.login(DEMO_KEY)
+    for route in ("#/sessions/%E0", "#/%zz/x", f"#/sessions/{showcase.error_session[:8]}%"):
+        page.goto(f"{browser.url}/{route}")
+        page.wait_for_selector("#view[data-loaded] #error-page")
+        assert "This link is broken" in page.inner_text("#error-page .notice-error")
+        assert page.is_visible(".topbar .nav") and page.is_visible("#sign-out")  # the usual frame around it
+    browser.screenshot("12-broken-link")
+    # The way back works, and nothing threw (a URIError would be a pageerror).
+    page.click("#error-page .breadcrumb a")
+    page.wait_for_selector(f"#view[data-loaded] {ROWS}")
+    assert browser.errors == []
+
+
 def test_number_formatting(browser: Browser) -> None:
     """The formatting module, run in the browser it ships to."""
     browser.page.goto(browser.url + "/")

@@ -1,6 +1,7 @@
 // Entry point: hash router, API key gate and the header's connection status.
 
 import { ApiError, forgetApiKey, getApiKey, getJson, setApiKey } from "./api.js";
+import { errorPage } from "./components.js";
 import { h, icon, mount } from "./dom.js";
 import { sessionDetailView } from "./detail.js";
 import { overviewView } from "./overview.js";
@@ -80,7 +81,14 @@ function route() {
     keyGate();
     return;
   }
-  const { parts, query } = currentRoute();
+  const { parts, query, malformed } = currentRoute();
+  if (malformed) {
+    setActiveNav(null);
+    mount(view, errorPage("This link is broken", "Its address has a malformed %-escape, so it cannot point at a session or page. Check that it was copied whole."));
+    view.dataset.loaded = "true";
+    window.scrollTo(0, 0);
+    return;
+  }
   const ctx = {
     query,
     // A view calls this when the API rejects the key (revoked, or the collector restarted).

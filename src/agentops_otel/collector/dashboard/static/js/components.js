@@ -65,6 +65,11 @@ export function notice(kind, title, message) {
   return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" }, icon(kind === "error" ? "alert" : "search", "icon notice-icon"), h("div", null, h("div", { class: "notice-title" }, title), message ? h("div", { class: "notice-text" }, message) : null));
 }
 
+/** A whole page saying what went wrong, with the way back to the sessions list. */
+export function errorPage(title, message) {
+  return h("section", { class: "page", id: "error-page" }, h("nav", { class: "breadcrumb" }, h("a", { href: "#/sessions", class: "link" }, "← Sessions")), notice("error", title, message));
+}
+
 export function loading(label = "Loading…") {
   return h("div", { class: "loading" }, h("span", { class: "spinner", "aria-hidden": "true" }), label);
 }

@@ -1,7 +1,7 @@
 // Session detail page: state, tags, totals, host environment, the span waterfall and the export.
 
 import { api, ApiError, downloadExport } from "./api.js";
-import { isInactive, loading, metaRow, notice, stateBadge, statCard, tagList } from "./components.js";
+import { errorPage, isInactive, loading, metaRow, notice, stateBadge, statCard, tagList } from "./components.js";
 import { h, icon, isHttpUrl, mount } from "./dom.js";
 import * as fmt from "./format.js";
 import * as sc from "./semconv.js";
@@ -147,7 +147,7 @@ export function sessionDetailView(root, sessionId, ctx) {
     if (err.name === "AbortError" || disposed) return;
     if (err instanceof ApiError && err.status === 401) return ctx.unauthorized();
     const title = err.status === 404 ? "Session not found" : err.status === 400 ? "Not a session id" : "Could not load the session";
-    mount(root, h("section", { class: "page" }, h("nav", { class: "breadcrumb" }, h("a", { href: "#/sessions", class: "link" }, "← Sessions")), notice("error", title, err.message)));
+    mount(root, errorPage(title, err.message));
   }
 
   function schedulePoll() {
