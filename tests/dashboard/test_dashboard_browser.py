@@ -295,6 +295,10 @@ def test_script_in_prompt_renders_as_text(browser: Browser, showcase: Showcase) 
     assert row.locator(".col-tags b").count() == 0
     row.locator("td").nth(3).click()
     page.wait_for_selector("#view[data-loaded] .wf-row")
+    # One of each: counted in the singular.
+    subs = page.eval_on_selector_all("#session-totals .stat-sub", "els => els.map(e => e.textContent)")
+    assert "1 LLM call" in subs and "0 actions" in subs and "span besides the session" in subs, subs
+    assert page.inner_text(".wf-count") == "2 spans"
     open_span(browser, "chat gpt-4o-mini")
     prompt = page.locator("#input-messages .msg-text").inner_text()
     assert prompt == SCRIPT_PROMPT
@@ -485,6 +489,8 @@ def test_number_formatting(browser: Browser) -> None:
                 millis: [0, 0.25, 38, 1800, 65000, 7300000].map(f.millis),
                 compact: [999, 12345, 2500000].map(f.compact),
                 percent: [0, 0.004, 0.128].map(f.percent),
+                counts: [0, 1, 2, 1234].map((n) => f.count(n, "LLM call")),
+                irregular: [1, 3].map((n) => f.count(n, "reply", "replies")),
             };
         }"""
     )
@@ -494,6 +500,8 @@ def test_number_formatting(browser: Browser) -> None:
         "millis": ["0 ms", "0.25 ms", "38 ms", "1.80 s", "1m 05s", "2h 01m"],
         "compact": ["999", "12.3K", "2.5M"],
         "percent": ["0%", "0.40%", "12.8%"],
+        "counts": ["0 LLM calls", "1 LLM call", "2 LLM calls", "1,234 LLM calls"],
+        "irregular": ["1 reply", "3 replies"],
     }
 
 

@@ -53,11 +53,11 @@ function totals(data) {
   return h(
     "div",
     { class: "stat-grid", id: "session-totals" },
-    statCard("Cost", fmt.money(s.cost), `${fmt.int(s.llm_calls)} LLM calls`, "stat-accent"),
+    statCard("Cost", fmt.money(s.cost), fmt.count(s.llm_calls, "LLM call"), "stat-accent"),
     statCard("Tokens", fmt.compact(prompt + completion), `${fmt.int(prompt)} in · ${fmt.int(completion)} out`),
     statCard("Cache & reasoning", fmt.compact(fmt.num(s.cache_read_tokens) + fmt.num(s.cache_creation_tokens) + fmt.num(s.reasoning_tokens)), `read ${fmt.int(s.cache_read_tokens)} · write ${fmt.int(s.cache_creation_tokens)} · reasoning ${fmt.int(s.reasoning_tokens)}`),
-    statCard("Tool calls", fmt.int(s.tool_calls), `${fmt.int(s.actions)} actions`),
-    statCard("Events", fmt.int(s.events), "spans besides the session"),
+    statCard("Tool calls", fmt.int(s.tool_calls), fmt.count(s.actions, "action")),
+    statCard("Events", fmt.int(s.events), `${fmt.pluralWord(s.events, "span")} besides the session`),
     statCard("Errors", fmt.int(s.errors), fmt.num(s.errors) > 0 ? "see red spans below" : "none", fmt.num(s.errors) > 0 ? "stat-danger" : ""),
   );
 }
@@ -68,7 +68,7 @@ function hostEnv(data) {
   return h(
     "details",
     { class: "card host-env", id: "host-env" },
-    h("summary", { class: "card-title summary-title" }, "Host environment", h("span", { class: "muted small" }, ` · ${keys.length} attributes`)),
+    h("summary", { class: "card-title summary-title" }, "Host environment", h("span", { class: "muted small" }, ` · ${fmt.count(keys.length, "attribute")}`)),
     keys.length
       ? h("div", { class: "host-grid" }, keys.map((k) => h("div", { class: "host-item" }, h("div", { class: "host-key mono" }, k), h("div", { class: "host-value" }, fmt.attrText(env[k])))))
       : h("p", { class: "muted" }, "The session's spans carried no host attributes."),
@@ -139,7 +139,7 @@ export function sessionDetailView(root, sessionId, ctx) {
     const data = { stats, session: null, spans: null };
     mount(headerSlot, header(data, onDownload));
     mount(totalsSlot, totals(data));
-    mount(timelineSlot, loading(`Loading ${fmt.int(fmt.num(stats.events) + 1)} spans…`));
+    mount(timelineSlot, loading(`Loading ${fmt.count(fmt.num(stats.events) + 1, "span")}…`));
     root.dataset.summary = "true";
   }
 

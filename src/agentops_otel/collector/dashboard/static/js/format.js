@@ -21,6 +21,16 @@ export function int(value) {
   return intFormat.format(num(value));
 }
 
+/** The word for `n` things: pluralWord(1, "LLM call") is "LLM call", pluralWord(2, "LLM call") "LLM calls". */
+export function pluralWord(n, singular, plural = `${singular}s`) {
+  return num(n) === 1 ? singular : plural;
+}
+
+/** A count with its noun: "1 LLM call", "2 LLM calls", "1,204 spans". */
+export function count(n, singular, plural) {
+  return `${int(n)} ${pluralWord(n, singular, plural)}`;
+}
+
 export function compact(value) {
   const n = num(value);
   return Math.abs(n) < 10000 ? intFormat.format(n) : compactFormat.format(n);

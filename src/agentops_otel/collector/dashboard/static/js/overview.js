@@ -44,7 +44,7 @@ function costByModel(rows) {
   const top = sorted.slice(0, PALETTE.length - 1);
   const rest = sorted.slice(PALETTE.length - 1);
   const segments = top.map((r, i) => ({ label: r.model, value: fmt.num(r.cost), color: PALETTE[i] }));
-  if (rest.length) segments.push({ label: `${rest.length} other models`, value: rest.reduce((a, r) => a + fmt.num(r.cost), 0), color: PALETTE[PALETTE.length - 1] });
+  if (rest.length) segments.push({ label: fmt.count(rest.length, "other model"), value: rest.reduce((a, r) => a + fmt.num(r.cost), 0), color: PALETTE[PALETTE.length - 1] });
   const total = sorted.reduce((a, r) => a + fmt.num(r.cost), 0);
   const maxCost = Math.max(...sorted.map((r) => fmt.num(r.cost)), 1e-12);
   const list = h(
@@ -60,7 +60,7 @@ function costByModel(rows) {
         h("td", { class: "num" }, fmt.compact(fmt.num(r.prompt_tokens) + fmt.num(r.completion_tokens))),
         h("td", { class: "num strong" }, fmt.money(r.cost))))),
   );
-  return h("div", { class: "model-breakdown" }, donut(segments, fmt.money(total), `${sorted.length} model${sorted.length === 1 ? "" : "s"}`), list);
+  return h("div", { class: "model-breakdown" }, donut(segments, fmt.money(total), fmt.count(sorted.length, "model")), list);
 }
 
 function topSessions(sessions) {
@@ -124,7 +124,7 @@ export function overviewView(root, ctx) {
       content,
       h("div", { class: "stat-grid stat-grid-5", id: "overview-totals" },
         statCard("Sessions", fmt.int(totals.sessions), `in the last ${RANGES.find(([k]) => k === rangeKey)[1]}`),
-        statCard("LLM calls", fmt.int(totals.llm_calls), `${fmt.int(totals.errors)} errors`),
+        statCard("LLM calls", fmt.int(totals.llm_calls), fmt.count(totals.errors, "error")),
         statCard("Total cost", fmt.money(totals.cost), fmt.num(totals.sessions) ? `${fmt.money(fmt.num(totals.cost) / fmt.num(totals.sessions))} per session` : "—", "stat-accent"),
         statCard("Tokens", fmt.compact(fmt.num(totals.prompt_tokens) + fmt.num(totals.completion_tokens)), `${fmt.compact(totals.prompt_tokens)} in · ${fmt.compact(totals.completion_tokens)} out`),
         h("div", { class: `stat stat-ring${errorRate > 0.1 ? " stat-danger" : ""}`, id: "error-rate" },

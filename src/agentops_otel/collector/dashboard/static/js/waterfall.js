@@ -181,8 +181,8 @@ export class Waterfall {
     this.body.style.height = `${Math.min(Math.max(this.rows.length * ROW_HEIGHT, MIN_BODY), MAX_BODY)}px`;
     const total = this.tree.nodes.length;
     this.countLabel.textContent = this.filtering()
-      ? `${fmt.int(this.rows.filter((n) => n.match).length)} of ${fmt.int(total)} spans`
-      : `${fmt.int(total)} spans`;
+      ? `${fmt.int(this.rows.filter((n) => n.match).length)} of ${fmt.count(total, "span")}`
+      : fmt.count(total, "span");
     if (toTop) this.body.scrollTop = 0;
     this.render();
   }
