@@ -141,6 +141,61 @@ def test_raw_response_of_a_stream(tracing: Any, replay_server: ReplayServer, ope
     assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
 
 
+# The raw response is dropped as soon as parse() returns: the span must wait for the stream.
+OPENAI_STREAMED = {"id": "chatcmpl-own-stream-3", "model": "gpt-4o-mini-2024-07-18", "input": 21, "output": 7}
+ANTHROPIC_STREAMED = {"id": "msg_own_stream_3", "model": "claude-sonnet-4-5-20250929", "input": 1206, "output": 14}
+
+
+def assert_streamed_response(tracing: Any, expected: dict[str, Any]) -> None:
+    attrs = assert_ended_once(tracing).attributes
+    assert attrs[sc.GEN_AI_RESPONSE_ID] == expected["id"]
+    assert attrs[sc.GEN_AI_RESPONSE_MODEL] == expected["model"]
+    assert attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] == expected["input"]
+    assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == expected["output"]
+
+
+def test_raw_stream_parsed_in_one_expression(
+    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    stream = openai_client.chat.completions.with_raw_response.create(**CHAT, stream=True).parse()
+    assert tracing.llm_spans() == []  # not ended with the raw response
+    assert len(list(stream)) == 6
+    assert_streamed_response(tracing, OPENAI_STREAMED)
+
+
+def test_anthropic_raw_stream_parsed_in_one_expression(
+    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    stream = anthropic_client.messages.with_raw_response.create(**MESSAGES, stream=True).parse()
+    assert tracing.llm_spans() == []
+    assert [event.type for event in stream][-1] == "message_stop"
+    assert_streamed_response(tracing, ANTHROPIC_STREAMED)
+
+
+async def test_async_raw_stream_parsed_in_one_expression(
+    tracing: Any, replay_server: ReplayServer, async_openai_client: Any
+) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    create = async_openai_client.chat.completions.with_raw_response.create
+    stream = (await create(**CHAT, stream=True)).parse()  # openai's raw responses parse synchronously, even async
+    assert tracing.llm_spans() == []
+    assert len([chunk async for chunk in stream]) == 6
+    assert_streamed_response(tracing, OPENAI_STREAMED)
+
+
+async def test_async_anthropic_raw_stream_parsed_in_one_expression(
+    tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    create = async_anthropic_client.messages.with_raw_response.create
+    stream = await (await create(**MESSAGES, stream=True)).parse()
+    assert tracing.llm_spans() == []
+    assert [event.type async for event in stream][-1] == "message_stop"
+    assert_streamed_response(tracing, ANTHROPIC_STREAMED)
+
+
 async def test_async_with_streaming_response(
     tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
 ) -> None:

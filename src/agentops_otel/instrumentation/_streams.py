@@ -134,12 +134,15 @@ class RawResponseProxy(wrapt.ObjectProxy):
 
     ``parse()`` gives the parsed body (recorded on the span) or the stream (wrapped, so it is traced
     like any other); ``close()``, the context manager's exit, or garbage collection end the span.
+    Once the stream is handed out, garbage collection of this response leaves the span to the stream:
+    ``with_raw_response.create(stream=True).parse()`` drops the response at once.
     """
 
     def __init__(self, response: Any, call: LLMCall, wrap_stream: Callable[[Any, LLMCall], Any]) -> None:
         super().__init__(response)
         self._self_call = call
         self._self_wrap_stream = wrap_stream
+        self._self_stream_handed_out = False
 
     def parse(self, *args: Any, **kwargs: Any) -> Any:
         parsed = self.__wrapped__.parse(*args, **kwargs)
@@ -153,6 +156,7 @@ class RawResponseProxy(wrapt.ObjectProxy):
     def _self_take(self, parsed: Any) -> Any:
         call = self._self_call
         if call.recorder is not None:
+            self._self_stream_handed_out = True
             return self._self_wrap_stream(parsed, call)
         call.complete(parsed)
         return parsed
@@ -171,4 +175,5 @@ class RawResponseProxy(wrapt.ObjectProxy):
             self._self_call.finish_stream()
 
     def __del__(self) -> None:
-        _finish_abandoned(self._self_call)
+        if not self._self_stream_handed_out:
+            _finish_abandoned(self._self_call)
