@@ -251,6 +251,15 @@ def test_session_detail_waterfall_llm_span_and_error(browser: Browser, showcase:
     totals = page.inner_text("#session-totals")
     stats = export["stats"]
     assert f"{stats['prompt_tokens']:,} in" in totals and f"{stats['completion_tokens']:,} out" in totals
+    # Cache reads, cache writes and reasoning side by side, never added together.
+    breakdown = page.eval_on_selector_all(
+        "#cache-reasoning .breakdown-item",
+        "items => items.map(i => [i.querySelector('.breakdown-label').textContent, i.querySelector('.breakdown-value').textContent])",
+    )
+    assert breakdown == [["read", "4,096"], ["write", "512"], ["reasoning", "640"]]
+    titles = page.eval_on_selector_all("#cache-reasoning .breakdown-item", "items => items.map(i => i.title)")
+    assert titles == ["4,096 cache read tokens", "512 cache write tokens", "640 reasoning tokens"]
+    assert [stats["cache_read_tokens"], stats["cache_creation_tokens"], stats["reasoning_tokens"]] == [4096, 512, 640]
     assert browser.errors == []
 
 

@@ -46,6 +46,12 @@ function header(data, onDownload) {
   );
 }
 
+/** Token counts side by side, each with its own label: they measure different things, never summed. */
+function tokenBreakdown(parts) {
+  return h("div", { class: "breakdown", id: "cache-reasoning" }, parts.map(([label, meaning, value]) =>
+    h("div", { class: "breakdown-item", title: `${fmt.int(value)} ${meaning} tokens` }, h("span", { class: "breakdown-value" }, fmt.compact(value)), h("span", { class: "breakdown-label" }, label))));
+}
+
 function totals(data) {
   const s = summaryOf(data);
   const prompt = fmt.num(s.prompt_tokens);
@@ -55,7 +61,7 @@ function totals(data) {
     { class: "stat-grid", id: "session-totals" },
     statCard("Cost", fmt.money(s.cost), fmt.count(s.llm_calls, "LLM call"), "stat-accent"),
     statCard("Tokens", fmt.compact(prompt + completion), `${fmt.int(prompt)} in · ${fmt.int(completion)} out`),
-    statCard("Cache & reasoning", fmt.compact(fmt.num(s.cache_read_tokens) + fmt.num(s.cache_creation_tokens) + fmt.num(s.reasoning_tokens)), `read ${fmt.int(s.cache_read_tokens)} · write ${fmt.int(s.cache_creation_tokens)} · reasoning ${fmt.int(s.reasoning_tokens)}`),
+    statCard("Cache & reasoning", tokenBreakdown([["read", "cache read", s.cache_read_tokens], ["write", "cache write", s.cache_creation_tokens], ["reasoning", "reasoning", s.reasoning_tokens]]), "part of the tokens in and out", "stat-breakdown"),
     statCard("Tool calls", fmt.int(s.tool_calls), fmt.count(s.actions, "action")),
     statCard("Events", fmt.int(s.events), `${fmt.pluralWord(s.events, "span")} besides the session`),
     statCard("Errors", fmt.int(s.errors), fmt.num(s.errors) > 0 ? "see red spans below" : "none", fmt.num(s.errors) > 0 ? "stat-danger" : ""),
