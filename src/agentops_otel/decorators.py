@@ -5,6 +5,9 @@ method, and ``__call__``, is wrapped). The span is current while the function bo
 everything it records or calls (LLM calls included) nests under it. An exception is recorded on
 the span (status ERROR, ``error.type``, exception event) and re-raised unchanged; the return value
 is never touched. Outside any session, or if recording itself fails, the function simply runs.
+On a class, ``track_agent`` gives each instance an agent id once its own ``__init__`` has run;
+instances that refuse new attributes (``__slots__``, frozen dataclasses, pydantic models) keep
+theirs beside them (:func:`agent_id_of`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import asyncio
 import functools
 import inspect
 import logging
+import threading
 import uuid
+import weakref
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,6 +36,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 AGENT_ID_ATTR = "agent_ops_agent_id"  # the AgentOps instance attributes set by track_agent
 AGENT_NAME_ATTR = "agent_ops_agent_name"
 _NOT_ERRORS = (asyncio.CancelledError, GeneratorExit)  # control flow, not failures
+# Agent ids of instances that refuse new attributes (__slots__, frozen dataclasses, pydantic models),
+# by id(); each entry goes when its instance does. A weak reference, not a WeakKeyDictionary: such
+# instances are often unhashable.
+_side_ids: dict[int, tuple[weakref.ref[Any], str, str]] = {}
+_side_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ class _Call:
             attributes[sc.EVENT_PARAMS] = text_value(self.params(args, kwargs))
             attributes.update(session_attributes(session.session_id))
             if self.spec.kind == sc.KIND_AGENT and self.method and args:
-                agent_id = getattr(args[0], AGENT_ID_ATTR, None)
+                agent_id = agent_id_of(args[0])
                 if agent_id is not None:
                     attributes[sc.AGENT_ID] = attributes[sc.GEN_AI_AGENT_ID] = agent_id
             return EventSpan(client.tracer, self.span_name, self.span_kind, attributes, parent).start()
@@ -248,17 +258,72 @@ def _wrap_class(cls: type, spec: _Spec) -> type:
     return cls
 
 
+def _forget(key: int) -> Callable[[weakref.ref[Any]], None]:
+    def forget(ref: weakref.ref[Any]) -> None:
+        with _side_lock:
+            if _side_ids.get(key, (None,))[0] is ref:
+                del _side_ids[key]
+
+    return forget
+
+
+def _set_agent_ids(instance: Any, agent_id: str, name: str) -> None:
+    """Give ``instance`` its agent id and name, as attributes if it takes them; never raises."""
+    try:
+        setattr(instance, AGENT_ID_ATTR, agent_id)
+        setattr(instance, AGENT_NAME_ATTR, name)
+        return
+    except Exception:  # the instance refuses attributes: keep them beside it, leave it untouched
+        pass
+    try:
+        key = id(instance)
+        ref = weakref.ref(instance, _forget(key))
+        with _side_lock:
+            _side_ids[key] = (ref, agent_id, name)
+    except TypeError:  # __slots__ without __weakref__: nowhere to keep an id
+        logger.debug("agentops-otel: %s instances take no agent id", type(instance).__qualname__)
+
+
+def _side_entry(instance: Any) -> tuple[weakref.ref[Any], str, str] | None:
+    entry = _side_ids.get(id(instance))
+    return entry if entry is not None and entry[0]() is instance else None
+
+
+def agent_id_of(instance: Any) -> str | None:
+    """The agent id ``track_agent`` gave ``instance``, or None."""
+    agent_id = getattr(instance, AGENT_ID_ATTR, None)
+    if agent_id is None and (entry := _side_entry(instance)) is not None:
+        agent_id = entry[1]
+    return agent_id
+
+
+def agent_name_of(instance: Any) -> str | None:
+    """The agent name ``track_agent`` gave ``instance``, or None."""
+    name = getattr(instance, AGENT_NAME_ATTR, None)
+    if name is None and (entry := _side_entry(instance)) is not None:
+        name = entry[2]
+    return name
+
+
 def _track_agent_class(cls: type, name: str | None) -> type:
     original_init = cls.__init__
+    agent_name = name or cls.__name__
 
-    @functools.wraps(original_init)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        setattr(self, AGENT_ID_ATTR, str(uuid.uuid4()))
-        setattr(self, AGENT_NAME_ATTR, name or cls.__name__)
-        original_init(self, *args, **kwargs)
+    if original_init is object.__init__:
+        # Only __new__ (or nothing) takes the arguments: object.__init__ must not see them.
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            _set_agent_ids(self, str(uuid.uuid4()), agent_name)
+
+    else:
+
+        @functools.wraps(original_init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original_init(self, *args, **kwargs)
+            # After __init__: the instance is complete (frozen, validated, its __setattr__ ready).
+            _set_agent_ids(self, str(uuid.uuid4()), agent_name)
 
     cls.__init__ = __init__  # type: ignore[misc]
-    return _wrap_class(cls, _Spec(sc.KIND_AGENT, name or cls.__name__))
+    return _wrap_class(cls, _Spec(sc.KIND_AGENT, agent_name))
 
 
 def _decorator(kind: str, name: str | Callable[..., Any] | None) -> Any:

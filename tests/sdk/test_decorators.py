@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
+import pydantic
 import pytest
 from opentelemetry.trace import StatusCode
 
 import agentops_otel as ao
 from agentops_otel import semconv as sc
+from agentops_otel.decorators import agent_id_of, agent_name_of
 from agentops_otel.session import root_span_id
 
 
@@ -285,3 +288,112 @@ def test_bad_decorator_use():
         ao.record_action(3)
     with pytest.raises(TypeError, match="can only decorate"):
         ao.record_action("x")(42)
+
+
+def _picky_classes() -> dict[str, type]:
+    """Fresh classes each call (decorating one changes it): instances that refuse new attributes,
+    and one that has only ``__new__``."""
+
+    class Slotted:
+        __slots__ = ("value",)
+
+        def __init__(self, value):
+            self.value = value
+
+        def run(self):
+            return self.value
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        value: int
+
+        def run(self):
+            return self.value
+
+    class Model(pydantic.BaseModel):
+        value: int
+
+        def run(self):
+            return self.value
+
+    class OnlyNew:
+        def __new__(cls, value):
+            instance = super().__new__(cls)
+            instance.value = value
+            return instance
+
+        def run(self):
+            return self.value
+
+    return {c.__name__: c for c in (Slotted, Frozen, Model, OnlyNew)}
+
+
+@pytest.mark.parametrize("kind", ["Slotted", "Frozen", "Model", "OnlyNew"])
+def test_track_agent_on_classes_that_refuse_attributes_or_take_no_init(sdk, kind):
+    session = sdk.init()
+    agent_cls = ao.track_agent("picky")(_picky_classes()[kind])
+    agent = agent_cls(value=7)
+    assert agent.value == 7 and agent.run() == 7
+    session.end_session("Success")
+    (span,) = sdk.by_name("invoke_agent picky")
+    agent_id = agent_id_of(agent)
+    assert kind == "Slotted" or agent_id  # __slots__ without __weakref__: nowhere to keep an id
+    assert span.attributes.get(sc.AGENT_ID) == agent_id
+    if kind == "Model":  # the model itself is untouched
+        assert agent.model_dump() == {"value": 7} and agent == agent_cls(value=7)
+
+
+def test_track_agent_sets_the_id_after_init_and_instances_get_their_own(sdk):
+    seen = []
+
+    @ao.track_agent
+    class Guarded:
+        def __init__(self):
+            self.ready = True
+
+        def __setattr__(self, name, value):
+            seen.append((name, getattr(self, "ready", False)))
+            object.__setattr__(self, name, value)
+
+    first, second = Guarded(), Guarded()
+    assert ("agent_ops_agent_id", True) in seen  # set once the original __init__ ran
+    assert agent_id_of(first) != agent_id_of(second)
+    assert agent_name_of(first) == "Guarded"
+
+
+async def test_track_agent_class_async_generator_and_classmethod_methods(sdk):
+    session = sdk.init()
+
+    @ao.track_agent("worker")
+    class Worker:
+        def __init__(self, base):
+            self.base = base
+
+        async def fetch(self, x):
+            await asyncio.sleep(0)
+            return self.base + x
+
+        def steps(self, n):
+            yield from range(n)
+
+        async def stream(self, n):
+            for i in range(n):
+                yield i
+
+        @classmethod
+        def create(cls, base):
+            return cls(base)
+
+    worker = Worker.create(10)
+    assert isinstance(worker, Worker)
+    assert await worker.fetch(1) == 11
+    assert list(worker.steps(3)) == [0, 1, 2]
+    assert [i async for i in worker.stream(2)] == [0, 1]
+    session.end_session("Success")
+    spans = {s.attributes[sc.CODE_FUNCTION_NAME].rsplit(".", 1)[-1]: s for s in sdk.by_name("invoke_agent worker")}
+    assert set(spans) == {"create", "fetch", "steps", "stream"}
+    assert json.loads(spans["fetch"].attributes[sc.EVENT_PARAMS]) == {"x": 1}
+    assert json.loads(spans["create"].attributes[sc.EVENT_PARAMS]) == {"base": 10}
+    for name in ("fetch", "steps", "stream"):
+        assert spans[name].attributes[sc.AGENT_ID] == agent_id_of(worker)
+    assert sc.AGENT_ID not in spans["create"].attributes  # called on the class, not an agent instance
