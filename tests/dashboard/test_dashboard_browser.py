@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -37,6 +38,17 @@ def wait_rows_change(browser: Browser, before: list[str]) -> list[str]:
         arg=json.dumps(before),
     )
     return row_ids(browser)
+
+
+def assert_money_shown(text: str, exact: Decimal) -> None:
+    """The dashboard's one money rule: 4 decimals below $1, cents from $1, "<$0.0001" for a speck."""
+    if exact == 0:
+        assert text == "$0.00", (text, exact)
+    elif exact < Decimal("0.0001"):
+        assert text == "<$0.0001", (text, exact)
+    else:
+        assert re.fullmatch(r"\$0\.\d{4}" if exact < 1 else r"\$[\d,]+\.\d{2}", text), (text, exact)
+        assert abs(Decimal(text.lstrip("$").replace(",", "")) - exact) <= Decimal("0.005" if exact >= 1 else "0.00005")
 
 
 def open_span(browser: Browser, name: str) -> None:
@@ -130,11 +142,11 @@ def test_sessions_list_sorts_filters_and_paginates(browser: Browser, showcase: S
     ids = wait_rows_change(browser, ids)
     page.click('button[data-sort="cost"]')
     ids = wait_rows_change(browser, ids)
-    costs = [
-        float(t.lstrip("$").replace(",", ""))
-        for t in page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.children[8].textContent)")
-    ]
+    cells = page.eval_on_selector_all(ROWS, "rows => rows.map(r => [r.children[8].textContent, r.children[8].title])")
+    costs = [Decimal(title.lstrip("$")) for _, title in cells]  # the exact cost is the tooltip
     assert costs == sorted(costs, reverse=True)
+    for text, title in cells:
+        assert_money_shown(text, Decimal(title.lstrip("$")))
 
     # Cursor pagination, 25 a page.
     page.click('button[data-sort="init_timestamp"]')  # back to newest first
@@ -254,7 +266,8 @@ def test_session_detail_waterfall_llm_span_and_error(browser: Browser, showcase:
     # Cache reads, cache writes and reasoning side by side, never added together.
     breakdown = page.eval_on_selector_all(
         "#cache-reasoning .breakdown-item",
-        "items => items.map(i => [i.querySelector('.breakdown-label').textContent, i.querySelector('.breakdown-value').textContent])",
+        "items => items.map(i => [i.querySelector('.breakdown-label').textContent,"
+        " i.querySelector('.breakdown-value').textContent])",
     )
     assert breakdown == [["read", "4,096"], ["write", "512"], ["reasoning", "640"]]
     titles = page.eval_on_selector_all("#cache-reasoning .breakdown-item", "items => items.map(i => i.title)")
@@ -493,7 +506,9 @@ def test_number_formatting(browser: Browser) -> None:
         """async () => {
             const f = await import('/dashboard/js/format.js');
             return {
-                money: ["0", "0.000123", "0.0123", "0.5", "12.345", "1234.5"].map(f.money),
+                money: ["0", "0.00004", "0.000123", "0.00036", "0.006", "0.0208", "0.5", "12.345", "1234.5", "-0.25"]
+                    .map(f.money),
+                exact: ["0.000360", 0.0145, null].map(f.exactMoney),
                 ticks: [0, 0.3, 0.0025, 2.5, 1200].map(f.moneyTick),
                 millis: [0, 0.25, 38, 1800, 65000, 7300000].map(f.millis),
                 compact: [999, 12345, 2500000].map(f.compact),
@@ -504,7 +519,11 @@ def test_number_formatting(browser: Browser) -> None:
         }"""
     )
     assert results == {
-        "money": ["$0.00", "$0.00012", "$0.0123", "$0.5000", "$12.35", "$1,235"],
+        "money": [
+            *["$0.00", "<$0.0001", "$0.0001", "$0.0004", "$0.0060", "$0.0208", "$0.5000"],
+            *["$12.35", "$1,234.50", "\u2212$0.2500"],
+        ],
+        "exact": ["$0.000360", "$0.0145", ""],
         "ticks": ["$0", "$0.30", "$0.0025", "$2.50", "$1,200"],
         "millis": ["0 ms", "0.25 ms", "38 ms", "1.80 s", "1m 05s", "2h 01m"],
         "compact": ["999", "12.3K", "2.5M"],

@@ -57,6 +57,11 @@ export function tagList(tags, onClick, active = null) {
   );
 }
 
+/** A money amount as displayed everywhere (fmt.money), with the exact amount as its tooltip. */
+export function moneyText(value, cls = "money") {
+  return h("span", { class: cls, title: fmt.exactMoney(value) }, fmt.money(value));
+}
+
 export function statCard(label, value, sub, extraClass = "") {
   return h("div", { class: `stat ${extraClass}` }, h("div", { class: "stat-label" }, label), h("div", { class: "stat-value" }, value), sub ? h("div", { class: "stat-sub" }, sub) : null);
 }

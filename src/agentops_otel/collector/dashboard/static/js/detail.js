@@ -1,7 +1,7 @@
 // Session detail page: state, tags, totals, host environment, the span waterfall and the export.
 
 import { api, ApiError, downloadExport } from "./api.js";
-import { errorPage, isInactive, loading, metaRow, notice, stateBadge, statCard, tagList } from "./components.js";
+import { errorPage, isInactive, loading, metaRow, moneyText, notice, stateBadge, statCard, tagList } from "./components.js";
 import { h, icon, isHttpUrl, mount } from "./dom.js";
 import * as fmt from "./format.js";
 import * as sc from "./semconv.js";
@@ -59,7 +59,7 @@ function totals(data) {
   return h(
     "div",
     { class: "stat-grid", id: "session-totals" },
-    statCard("Cost", fmt.money(s.cost), fmt.count(s.llm_calls, "LLM call"), "stat-accent"),
+    statCard("Cost", moneyText(s.cost), fmt.count(s.llm_calls, "LLM call"), "stat-accent"),
     statCard("Tokens", fmt.compact(prompt + completion), `${fmt.int(prompt)} in · ${fmt.int(completion)} out`),
     statCard("Cache & reasoning", tokenBreakdown([["read", "cache read", s.cache_read_tokens], ["write", "cache write", s.cache_creation_tokens], ["reasoning", "reasoning", s.reasoning_tokens]]), "part of the tokens in and out", "stat-breakdown"),
     statCard("Tool calls", fmt.int(s.tool_calls), fmt.count(s.actions, "action")),

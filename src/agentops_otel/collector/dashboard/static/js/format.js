@@ -36,16 +36,29 @@ export function compact(value) {
   return Math.abs(n) < 10000 ? intFormat.format(n) : compactFormat.format(n);
 }
 
-/** Money from the API's exact decimal string: "$0.0123", "$12.40", "$0.000042". */
+const centsFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const subDollarFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 4, maximumFractionDigits: 4 });
+const SMALLEST_SHOWN = 0.0001;
+
+/**
+ * Money for display, one rule everywhere: below $1 four decimals ("$0.0060", "$0.0208"), from $1
+ * on cents ("$12.35", "$1,234.50"); a non-zero amount under $0.0001 is "<$0.0001", zero "$0.00".
+ * The exact figure is `exactMoney` (shown as a tooltip).
+ */
 export function money(value) {
   const n = num(value);
   if (n === 0) return "$0.00";
+  const sign = n < 0 ? "−" : "";
   const abs = Math.abs(n);
-  if (abs >= 100) return `$${intFormat.format(Math.round(n))}`;
-  if (abs >= 1) return `$${n.toFixed(2)}`;
-  if (abs >= 0.01) return `$${n.toFixed(4)}`;
-  if (abs < 0.000001) return n > 0 ? "<$0.000001" : "−<$0.000001";
-  return `$${n.toPrecision(2).replace(/0+$/, "")}`;
+  if (abs < SMALLEST_SHOWN) return `${sign}<$0.0001`;
+  return `${sign}$${(abs < 1 ? subDollarFormat : centsFormat).format(abs)}`;
+}
+
+/** The amount exactly as the API gave it (a decimal string), for tooltips: "$0.000360". */
+export function exactMoney(value) {
+  if (value === null || value === undefined || value === "") return "";
+  const text = String(value);
+  return text.startsWith("-") ? `−$${text.slice(1)}` : `$${text}`;
 }
 
 /** Money for chart axes: as few digits as the tick needs ("$0.30", "$0.0025", "$1,200"). */

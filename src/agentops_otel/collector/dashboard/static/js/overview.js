@@ -2,7 +2,7 @@
 
 import { api, ApiError } from "./api.js";
 import { barChart, donut, PALETTE, ring } from "./charts.js";
-import { loading, notice, pageHeader, stateBadge, statCard } from "./components.js";
+import { loading, moneyText, notice, pageHeader, stateBadge, statCard } from "./components.js";
 import { h, mount } from "./dom.js";
 import * as fmt from "./format.js";
 import { replaceQuery } from "./router.js";
@@ -58,7 +58,7 @@ function costByModel(rows) {
           h("div", { class: "model-bar" }, h("span", { style: { width: `${(fmt.num(r.cost) / maxCost) * 100}%`, background: PALETTE[Math.min(i, PALETTE.length - 1)] } }))),
         h("td", { class: "num" }, fmt.int(r.calls)),
         h("td", { class: "num" }, fmt.compact(fmt.num(r.prompt_tokens) + fmt.num(r.completion_tokens))),
-        h("td", { class: "num strong" }, fmt.money(r.cost))))),
+        h("td", { class: "num strong" }, moneyText(r.cost))))),
   );
   return h("div", { class: "model-breakdown" }, donut(segments, fmt.money(total), fmt.count(sorted.length, "model")), list);
 }
@@ -77,7 +77,7 @@ function topSessions(sessions) {
         h("td", null, stateBadge(s)),
         h("td", { class: "num" }, fmt.int(s.llm_calls)),
         h("td", { class: "num" }, fmt.compact(fmt.num(s.prompt_tokens) + fmt.num(s.completion_tokens))),
-        h("td", { class: "num strong" }, fmt.money(s.cost)));
+        h("td", { class: "num strong" }, moneyText(s.cost)));
     })),
   );
 }
@@ -125,7 +125,7 @@ export function overviewView(root, ctx) {
       h("div", { class: "stat-grid stat-grid-5", id: "overview-totals" },
         statCard("Sessions", fmt.int(totals.sessions), `in the last ${RANGES.find(([k]) => k === rangeKey)[1]}`),
         statCard("LLM calls", fmt.int(totals.llm_calls), fmt.count(totals.errors, "error")),
-        statCard("Total cost", fmt.money(totals.cost), fmt.num(totals.sessions) ? `${fmt.money(fmt.num(totals.cost) / fmt.num(totals.sessions))} per session` : "—", "stat-accent"),
+        statCard("Total cost", moneyText(totals.cost), fmt.num(totals.sessions) ? `${fmt.money(fmt.num(totals.cost) / fmt.num(totals.sessions))} per session` : "—", "stat-accent"),
         statCard("Tokens", fmt.compact(fmt.num(totals.prompt_tokens) + fmt.num(totals.completion_tokens)), `${fmt.compact(totals.prompt_tokens)} in · ${fmt.compact(totals.completion_tokens)} out`),
         h("div", { class: `stat stat-ring${errorRate > 0.1 ? " stat-danger" : ""}`, id: "error-rate" },
           h("div", null, h("div", { class: "stat-label" }, "Error rate"), h("div", { class: "stat-value" }, fmt.percent(errorRate)), h("div", { class: "stat-sub" }, "sessions failed or with errors")),

@@ -193,7 +193,7 @@ export function sessionsView(root, ctx) {
       h("td", { class: "num" }, fmt.int(s.llm_calls)),
       h("td", { class: "num" }, fmt.int(s.tool_calls)),
       h("td", { class: "num", title: tokenTitle }, fmt.compact(tokens)),
-      h("td", { class: "num strong", title: `$${s.cost}` }, fmt.money(s.cost)),
+      h("td", { class: "num strong col-cost", title: fmt.exactMoney(s.cost) }, fmt.money(s.cost)),
       h("td", { class: "num" }, errors > 0 ? h("span", { class: "count-pill count-error" }, fmt.int(errors)) : h("span", { class: "muted" }, "0")),
     );
     return tr;

@@ -42,7 +42,7 @@ function llmSection(span) {
   const costBlock = h(
     "div",
     { class: "cost-block" },
-    h("div", { class: "cost-main", id: "span-cost" }, cost === undefined || cost === null ? "—" : fmt.money(cost)),
+    h("div", { class: "cost-main", id: "span-cost", title: fmt.exactMoney(cost) || null }, cost === undefined || cost === null ? "—" : fmt.money(cost)),
     h("div", { class: "cost-sub" },
       a[sc.COST_INPUT] !== undefined ? `input ${fmt.money(a[sc.COST_INPUT])}` : null,
       a[sc.COST_OUTPUT] !== undefined ? ` · output ${fmt.money(a[sc.COST_OUTPUT])}` : null),
