@@ -88,6 +88,7 @@ class Client:
         self._processor: SessionSpanProcessor | None = None
         self._exit_handlers: ExitHandlers | None = None
         self._instrumented = False
+        self._fork_hooks = False
         self._active: dict[int, Session] = {}  # running sessions by trace id
         self._known: dict[int, Session] = {}  # every session whose spans we route, by trace id
         self._ended: OrderedDict[int, None] = OrderedDict()
@@ -108,28 +109,46 @@ class Client:
     ) -> Session | None:
         with self._lock:
             if self.initialized:
-                logger.info("agentops-otel: init() called again; keeping the existing setup")
+                logger.debug("agentops-otel: init() called again; keeping the existing setup")
                 return self._only_active()
-            self.config = config
-            if config.log_level:
-                logging.getLogger("agentops_otel").setLevel(config.log_level.upper())
-            if not config.sdk_disabled:
-                self._setup_tracing(config, tracer_provider, exporter)
-                context_threads.install()
-                if config.exit_handlers:
-                    self._exit_handlers = ExitHandlers(self._on_exit, self._on_exception, self._on_signal)
-                    self._exit_handlers.install()
-                if hasattr(os, "register_at_fork"):
-                    after_fork = weakref.WeakMethod(self._after_fork_in_child)
-                    os.register_at_fork(after_in_child=lambda: (method := after_fork()) and method())
-                    # runs in a multiprocessing child once its finalizer registry has been reset
-                    multiprocessing.util.register_after_fork(self, Client._register_exit_flush)
+            level_before = logger.level
             self._env_before = os.environ.get(INHERITED_SESSION_ENV)
+            try:
+                return self._init(config, tracer_provider, exporter)
+            except BaseException:
+                # All or nothing: a failed init() leaves no half-set-up client, so a later init() works.
+                self.shutdown()
+                logger.setLevel(level_before)
+                raise
+
+    def _init(
+        self, config: Configuration, tracer_provider: trace.TracerProvider | None, exporter: SpanExporter | None
+    ) -> Session | None:
+        self.config = config
+        if config.log_level is not None:
+            level = config.log_level
+            logger.setLevel(level.strip().upper() if isinstance(level, str) else level)
+        if not config.sdk_disabled:
+            self._setup_tracing(config, tracer_provider, exporter)
+            context_threads.install()
+            if config.exit_handlers:
+                self._exit_handlers = ExitHandlers(self._on_exit, self._on_exception, self._on_signal)
+                self._exit_handlers.install()
+            self._register_fork_hooks()
         if config.instrument_llm_calls and self.recording:
             self._instrument(config)
         if config.auto_start_session:
             return self.start_session(inherited_session_id=config.inherited_session_id)
         return None
+
+    def _register_fork_hooks(self) -> None:
+        if self._fork_hooks or not hasattr(os, "register_at_fork"):
+            return  # once per client: they cannot be unregistered, and a later init() reuses them
+        self._fork_hooks = True
+        after_fork = weakref.WeakMethod(self._after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: (method := after_fork()) and method())
+        # runs in a multiprocessing child once its finalizer registry has been reset
+        multiprocessing.util.register_after_fork(self, Client._register_exit_flush)
 
     def _setup_tracing(
         self, config: Configuration, provider: trace.TracerProvider | None, exporter: SpanExporter | None

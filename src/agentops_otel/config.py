@@ -27,6 +27,8 @@ INHERITED_SESSION_ENV = "AGENTOPS_INHERITED_SESSION_ID"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# Smallest valid value of each integer field (the export pipeline refuses a 0 interval or queue).
+_INT_MINIMUMS = {"max_wait_time": 0, "max_queue_size": 1, "max_export_batch_size": 1, "export_interval": 1}
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Configuration:
     resource_attributes: dict[str, str] = field(default_factory=dict)
     # Behaviour
     sdk_disabled: bool = False
-    log_level: str | None = None
+    log_level: str | int | None = None  # a logging level name or number; None leaves it unchanged
     exit_handlers: bool = True  # atexit, sys.excepthook and SIGINT/SIGTERM handlers
     propagate_to_children: bool = True  # export the session id to child processes
     # Read by the instrumentors
@@ -66,12 +68,12 @@ class Configuration:
 
     def __post_init__(self) -> None:
         self.default_tags = normalise_tags(self.default_tags, "default_tags")
-        for name in ("max_wait_time", "max_queue_size", "max_export_batch_size", "export_interval"):
+        for name, minimum in _INT_MINIMUMS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-        if self.max_queue_size < 1 or self.max_export_batch_size < 1:
-            raise ValueError("max_queue_size and max_export_batch_size must be at least 1")
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        if self.log_level is not None and not is_log_level(self.log_level):
+            raise ValueError(f"log_level must be a logging level name like 'DEBUG' or 'INFO', got {self.log_level!r}")
         if self.exporter_protocol not in (PROTOCOL_HTTP, PROTOCOL_GRPC):
             raise ValueError(
                 f"exporter_protocol must be {PROTOCOL_HTTP!r} or {PROTOCOL_GRPC!r}, got {self.exporter_protocol!r}"
@@ -116,7 +118,7 @@ class Configuration:
         if resource:
             values["resource_attributes"] = parse_key_values(resource, "OTEL_RESOURCE_ATTRIBUTES")
         put("sdk_disabled", _bool(env, "OTEL_SDK_DISABLED"))
-        put("log_level", env.get("AGENTOPS_LOG_LEVEL") or None)
+        put("log_level", _log_level_from_env(env))
         put("exit_handlers", _bool(env, "AGENTOPS_EXIT_HANDLERS"))
         put("propagate_to_children", _bool(env, "AGENTOPS_PROPAGATE_SESSION"))
         put("capture_message_content", _bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
@@ -202,11 +204,50 @@ def _int(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name)
     if not raw:
         return None
+    field_name = name.removeprefix("AGENTOPS_").lower()
+    minimum = _INT_MINIMUMS[field_name]
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        logger.warning("agentops-otel: ignoring %s=%r (expected an integer)", name, raw)
+        value = None
+    if value is None or value < minimum:
+        default = _FIELD_DEFAULTS[field_name]
+        logger.warning(
+            "agentops-otel: ignoring %s=%r (expected an integer >= %d); using the default %s",
+            name,
+            raw,
+            minimum,
+            default,
+        )
         return None
+    return value
+
+
+def is_log_level(level: object) -> bool:
+    """A level name (any case) or number that ``logging`` knows; custom levels included."""
+    if isinstance(level, bool):
+        return False
+    if isinstance(level, int):
+        return True
+    return isinstance(level, str) and isinstance(logging.getLevelName(level.strip().upper()), int)
+
+
+def _log_level_from_env(env: Mapping[str, str]) -> str | int | None:
+    raw = env.get("AGENTOPS_LOG_LEVEL", "").strip()
+    if not raw:
+        return None
+    level: str | int = int(raw) if raw.isdigit() else raw
+    if is_log_level(level):
+        return level
+    logger.warning(
+        "agentops-otel: ignoring AGENTOPS_LOG_LEVEL=%r (expected DEBUG, INFO, WARNING, ERROR or CRITICAL); "
+        "leaving the log level unchanged",
+        raw,
+    )
+    return None
+
+
+_FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Configuration)}
 
 
 def parse_key_values(raw: str, source: str) -> dict[str, str]:

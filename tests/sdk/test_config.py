@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 
@@ -93,6 +94,69 @@ def test_bad_environment_values_are_ignored_with_a_warning(caplog):
         )
     assert config.max_wait_time == 5000 and not config.sdk_disabled and config.exporter_protocol == "http/protobuf"
     assert "AGENTOPS_MAX_WAIT_TIME" in caplog.text and "OTEL_SDK_DISABLED" in caplog.text and "http/json" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "default"),
+    [
+        ("AGENTOPS_MAX_WAIT_TIME", "-1", 5000),
+        ("AGENTOPS_MAX_QUEUE_SIZE", "0", 100_000),
+        ("AGENTOPS_MAX_EXPORT_BATCH_SIZE", "0", 2048),
+        ("AGENTOPS_EXPORT_INTERVAL", "0", 500),
+    ],
+)
+def test_out_of_range_environment_numbers_fall_back_to_the_default(caplog, name, raw, default):
+    with caplog.at_level(logging.WARNING):
+        config = Configuration.from_env({name: raw})
+    field = name.removeprefix("AGENTOPS_").lower()
+    assert getattr(config, field) == default
+    assert name in caplog.text and f"default {default}" in caplog.text
+
+
+def test_bad_log_level_in_the_environment_is_ignored_and_init_works(sdk, monkeypatch, caplog):
+    monkeypatch.setenv("AGENTOPS_LOG_LEVEL", "VERBOSE")
+    monkeypatch.setenv("AGENTOPS_MAX_WAIT_TIME", "-1")
+    monkeypatch.setenv("AGENTOPS_MAX_QUEUE_SIZE", "0")
+    logger = logging.getLogger("agentops_otel")
+    before = logger.level
+    with caplog.at_level(logging.WARNING):
+        session = sdk.init()
+    assert logger.level == before and "AGENTOPS_LOG_LEVEL" in caplog.text and "unchanged" in caplog.text
+    assert sdk.client.config.max_wait_time == 5000 and sdk.client.config.max_queue_size == 100_000
+    ao.record(ao.ActionEvent(action_type="recorded"))
+    session.end_session("Success")
+    assert sdk.by_name("recorded")
+
+
+def test_bad_arguments_raise_before_any_state_changes_and_a_later_init_works(sdk):
+    for bad in ({"log_level": "VERBOSE"}, {"max_wait_time": -1}, {"max_queue_size": 0}, {"export_interval": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            sdk.init(**bad)
+        assert not sdk.client.initialized and not sdk.client.recording
+    session = sdk.init()
+    ao.record(ao.ActionEvent(action_type="recorded"))
+    session.end_session("Success")
+    assert sdk.by_name("recorded")
+
+
+def test_a_failing_init_is_undone_so_a_later_init_works(sdk, monkeypatch):
+    # Fault injected (nothing real fails this late once the arguments are valid): the session start raises.
+    from agentops_otel import client as client_module
+
+    def broken_start(*args, **kwargs):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(client_module.Client, "start_session", broken_start)
+    hook_before = sys.excepthook
+    with pytest.raises(RuntimeError, match="injected"):
+        sdk.init(exit_handlers=True)
+    assert not sdk.client.initialized and not sdk.client.recording
+    assert sys.excepthook is hook_before  # the exit handlers it installed are gone again
+    monkeypatch.undo()
+    session = sdk.init()
+    ao.record(ao.ActionEvent(action_type="recorded"))
+    session.end_session("Success")
+    assert sdk.by_name("recorded")
 
 
 def test_bad_arguments_are_clear_errors():
