@@ -22,6 +22,8 @@ from typing import Any
 from agentops_otel import semconv as sc
 from agentops_otel.pricing import PRICE_SOURCE, UNKNOWN_MODEL_SOURCE, Cost, TokenUsage, llm_cost
 
+# OTLP int attributes are signed 64-bit: a larger count cannot be written back onto the span.
+MAX_COUNT = 2**63 - 1
 # contract name -> older names, most common first
 TOKEN_ALIASES: dict[str, tuple[str, ...]] = {
     sc.GEN_AI_USAGE_INPUT_TOKENS: (sc.LEGACY_PROMPT_TOKENS, sc.OPENINFERENCE_PROMPT_TOKENS),
@@ -40,18 +42,21 @@ MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.OPENINFERENC
 
 
 def _as_int(value: Any) -> int | None:
+    """A token count as an int, or None when it is not one that fits a signed 64-bit attribute."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return number if -MAX_COUNT - 1 <= number <= MAX_COUNT else None
 
 
 def _first_str(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
@@ -99,7 +104,8 @@ def normalised_usage(attrs: Mapping[str, Any]) -> dict[str, int]:
         cached = found.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0) + found.get(
             sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, 0
         )
-        if sc.GEN_AI_USAGE_INPUT_TOKENS in from_alias or input_tokens < cached:
+        exclusive = sc.GEN_AI_USAGE_INPUT_TOKENS in from_alias or input_tokens < cached
+        if exclusive and input_tokens + cached <= MAX_COUNT:
             found[sc.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens + cached
     return found
 

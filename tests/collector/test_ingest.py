@@ -262,3 +262,59 @@ def test_full_sync_mode(tmp_path):
         assert stored_span_count(collector) == 2
     finally:
         collector.stop()
+
+
+def _spans_with_out_of_range_values(session: SessionBuilder) -> list:
+    """Two spans to reject (times unset or past int64), and LLM spans whose counts do not fit int64."""
+    unset = session.span("unset times", {})
+    unset.start_time_unix_nano = 0
+    future = session.span("past int64", {})
+    future.start_time_unix_nano, future.end_time_unix_nano = 2**63, 2**64 - 1
+    too_big = session.span(
+        "chat gpt-4o",
+        {
+            sc.SPAN_KIND: sc.KIND_LLM,
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+            sc.LEGACY_PROMPT_TOKENS: "99999999999999999999",
+            sc.LEGACY_COMPLETION_TOKENS: 1e30,
+        },
+    )
+    huge = [session.llm("gpt-4o", 2**62, 1), session.llm("gpt-4o", 2**62, 1)]  # each fits; their sum does not
+    return [unset, session.llm("gpt-4o", 100, 10), future, too_big, *huge, session.root()]
+
+
+def _check_out_of_range_session(collector, session: SessionBuilder, rejected: int, message: str) -> None:
+    assert rejected == 2
+    assert "start and end time are required" in message and "below 2**63" in message
+    status, export = collector.get(f"/v2/sessions/{session.session_id}/export", KEY)
+    assert status == 200, export
+    stats = export["stats"]
+    assert (stats["events"], stats["llm_calls"]) == (4, 4)
+    assert stats["prompt_tokens"] == 2**63 - 1, "sums saturate at the largest int64"
+    assert stats["init_timestamp"].startswith("2023-11-14T22:13:20"), "no unset time pulls the start back to 1970"
+    (kept,) = [s for s in export["spans"] if s["attributes"].get(sc.LEGACY_PROMPT_TOKENS) == "99999999999999999999"]
+    assert kept["attributes"][sc.LEGACY_COMPLETION_TOKENS] == 1e30, "left as sent"
+    assert (
+        sc.GEN_AI_USAGE_INPUT_TOKENS not in kept["attributes"]
+        and sc.GEN_AI_USAGE_OUTPUT_TOKENS not in kept["attributes"]
+    )
+
+
+def test_out_of_range_values_reject_only_their_span_over_http(collector):
+    session = SessionBuilder.new(seed=9)
+    partial = send(collector, _spans_with_out_of_range_values(session)).otlp().partial_success
+    _check_out_of_range_session(collector, session, partial.rejected_spans, partial.error_message)
+
+
+def test_out_of_range_values_reject_only_their_span_over_grpc(collector):
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    session = SessionBuilder.new(seed=10)
+    request = ExportTraceServiceRequest.FromString(otlp_request(_spans_with_out_of_range_values(session)))
+    with grpc.insecure_channel(f"127.0.0.1:{collector.grpc_port}") as channel:
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        partial = stub.Export(request, timeout=30, metadata=[("x-agentops-api-key", KEY)]).partial_success
+    _check_out_of_range_session(collector, session, partial.rejected_spans, partial.error_message)

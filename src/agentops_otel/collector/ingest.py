@@ -22,6 +22,8 @@ from agentops_otel.collector.otlp import decode_request, decompress, set_any_val
 from agentops_otel.usage import MODEL_KEYS, PROVIDER_KEYS, TOKEN_ALIASES
 
 STATUS_ERROR = 2
+# Times are stored as SQLite INTEGERs (signed 64-bit); OTLP's fixed64 allows twice as much.
+MAX_TIME_NS = 2**63 - 1
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _NO_USAGE = (0, 0, 0, 0, 0)
@@ -75,7 +77,8 @@ class PreparedBatch:
         return "; ".join(self.errors[:5]) + (f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else "")
 
 
-def _invalid_ids(span, trace_id: bytes, span_id: bytes) -> str | None:
+def _invalid(span, trace_id: bytes, span_id: bytes) -> str | None:
+    """Why a span cannot be stored, or None: bad ids, or times that are unset or out of range."""
     parent = span.parent_span_id
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
         return f"span {span.name!r}: trace id must be 16 non-zero bytes"
@@ -83,6 +86,11 @@ def _invalid_ids(span, trace_id: bytes, span_id: bytes) -> str | None:
         return f"span {span.name!r}: span id must be 8 non-zero bytes"
     if parent and len(parent) != 8:
         return f"span {span.name!r}: parent span id must be 8 bytes"
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    if not start or not end:  # required by OTLP; a 0 would pull its session's start back to 1970
+        return f"span {span.name!r}: start and end time are required (0 means unset)"
+    if start > MAX_TIME_NS or end > MAX_TIME_NS:
+        return f"span {span.name!r}: start and end time must be below 2**63 ns (year 2262)"
     return None
 
 
@@ -123,7 +131,7 @@ def prepare(request: ExportTraceServiceRequest, project_id: str) -> PreparedBatc
             invalid: list[int] = []
             for index, span in enumerate(spans):
                 trace_id, span_id = span.trace_id, span.span_id
-                problem = _invalid_ids(span, trace_id, span_id)
+                problem = _invalid(span, trace_id, span_id)
                 if problem is not None:
                     invalid.append(index)
                     batch.errors.append(problem)

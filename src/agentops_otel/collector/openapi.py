@@ -20,6 +20,7 @@ _TIME = {"type": "string", "format": "date-time"}
 _NTIME = {"type": ["string", "null"], "format": "date-time"}
 _MONEY = {"type": "string", "description": "USD, exact decimal", "example": "0.000123"}
 _END_STATE = {"type": "string", "enum": ["Success", "Failure", "Indeterminate"]}
+_STORED = "stored (partial_success counts spans rejected for invalid ids, or start / end times unset or past 2**63 ns)"
 _ERROR = {"type": "object", "properties": {"error": _STR}, "required": ["error"]}
 
 
@@ -265,7 +266,7 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
                         "required": True,
                     },
                     "responses": {
-                        "200": {"description": "stored (partial_success counts spans rejected for invalid ids)"},
+                        "200": {"description": _STORED},
                         "400": {"description": "malformed body"},
                         "401": {"description": "missing or unknown API key"},
                         "413": {"description": "body over the size limit"},

@@ -34,6 +34,7 @@ from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money,
 from agentops_otel.collector.ingest import INDETERMINATE, STATUS_ERROR, PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict, id_hex
 from agentops_otel.collector.store.base import ListQuery, WriteResult
+from agentops_otel.usage import MAX_COUNT
 
 logger = logging.getLogger(__name__)
 
@@ -113,15 +114,16 @@ UPSERT_SESSION = (
     " has_root = max(has_root, excluded.has_root), "
     + ", ".join(f"{c} = CASE WHEN excluded.has_root THEN excluded.{c} ELSE {c} END" for c in _FROM_ROOT)
     + ", "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _SUMMED)
+    + ", ".join(f"{c} = min({c} + excluded.{c}, {MAX_COUNT})" for c in _SUMMED)  # saturate, never overflow
     + ", cost = add_money(cost, excluded.cost), cost_sort = CAST(add_money(cost, excluded.cost) AS REAL),"
     " models = merge_models(models, excluded.models)"
 )
 UPSERT_MODEL = (
     "INSERT INTO model_usage (pid, hour_ns, model, calls, cost, prompt_tokens, completion_tokens)"
     " VALUES (?,?,?,?,?,?,?) ON CONFLICT (pid, hour_ns, model) DO UPDATE SET calls = calls + excluded.calls,"
-    " cost = add_money(cost, excluded.cost), prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-    " completion_tokens = completion_tokens + excluded.completion_tokens"
+    " cost = add_money(cost, excluded.cost),"
+    f" prompt_tokens = min(prompt_tokens + excluded.prompt_tokens, {MAX_COUNT}),"
+    f" completion_tokens = min(completion_tokens + excluded.completion_tokens, {MAX_COUNT})"
 )
 SUMMARY_COLUMNS = (
     "trace_id, init_ns, last_ns, end_ns, duration_ns, has_root, end_state, end_state_reason, tags, "
@@ -268,7 +270,7 @@ class _Rollup:
             json.dumps(root.tags if root else []),
             root.video if root else None,
             self.resource_key,
-            *self.counts,
+            *[c if c <= MAX_COUNT else MAX_COUNT for c in self.counts],  # sums of valid counts may not fit
             cost,
             float(cost),
             json.dumps(sorted({model for _, model in self.models})),
@@ -505,7 +507,10 @@ class SQLiteStore:
         if usage:
             conn.executemany(
                 UPSERT_MODEL,
-                [(pid, hour, model, c, money(cost), p, o) for (hour, model), (c, cost, p, o) in usage.items()],
+                [
+                    (pid, hour, model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
+                    for (hour, model), (c, cost, p, o) in usage.items()
+                ],
             )
         # Tags come only with the root span, which is stored once: they are written once per session.
         tags = [
