@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,30 +129,41 @@ def bulk(collector: CollectorProcess) -> Bulk:
 
 
 @pytest.fixture(scope="module")
-def browser_context() -> Iterator[object]:
-    """Headless Debian Chromium driven by Playwright, with a fresh user data dir.
-
-    Module-scoped: Playwright's sync API keeps an asyncio loop running while it lives, which
-    would break asyncio tests in other modules run after these.
-    """
-    executable = require_chromium()
+def playwright_driver() -> Iterator[object]:
+    """Playwright, module-scoped: its sync API keeps an asyncio loop running while it lives, which
+    would break asyncio tests in other modules run after these."""
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="dashboard-chromium-") as user_data, sync_playwright() as playwright:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@contextmanager
+def chromium_context(playwright, timezone_id: str = "UTC") -> Iterator[object]:
+    """Headless Debian Chromium with a fresh user data dir, in the given time zone."""
+    with tempfile.TemporaryDirectory(prefix="dashboard-chromium-") as user_data:
         context = playwright.chromium.launch_persistent_context(
             user_data,
-            executable_path=executable,
+            executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": 1440, "height": 900},
             accept_downloads=True,
-            timezone_id="UTC",
+            timezone_id=timezone_id,
             locale="en-US",
         )
         try:
             yield context
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context(playwright_driver) -> Iterator[object]:
+    """The browser most tests share: UTC, en-US, 1440 x 900."""
+    with chromium_context(playwright_driver) as context:
+        yield context
 
 
 @dataclass
@@ -182,9 +194,9 @@ class Browser:
         return path
 
 
-@pytest.fixture
-def browser(browser_context, collector: CollectorProcess) -> Iterator[Browser]:
-    page = browser_context.new_page()
+@contextmanager
+def browser_tab(context, collector: CollectorProcess) -> Iterator[Browser]:
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
@@ -192,3 +204,16 @@ def browser(browser_context, collector: CollectorProcess) -> Iterator[Browser]:
         yield Browser(page=page, url=collector.url, errors=errors)
     finally:
         page.close()
+
+
+@pytest.fixture
+def browser(browser_context, collector: CollectorProcess) -> Iterator[Browser]:
+    with browser_tab(browser_context, collector) as tab:
+        yield tab
+
+
+@pytest.fixture
+def browser_in_los_angeles(playwright_driver, collector: CollectorProcess) -> Iterator[Browser]:
+    """A tab of a browser whose clock is in America/Los_Angeles (UTC-8 or -7)."""
+    with chromium_context(playwright_driver, "America/Los_Angeles") as context, browser_tab(context, collector) as tab:
+        yield tab

@@ -423,6 +423,35 @@ def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProc
     assert browser.errors == []
 
 
+def test_overview_days_are_utc_days_in_any_time_zone(browser_in_los_angeles: Browser, showcase: Showcase) -> None:
+    """Day buckets run UTC midnight to UTC midnight: labelled as UTC days, not as the viewer's dates."""
+    browser = browser_in_los_angeles
+    page = browser.page
+    with page.expect_response(lambda r: "/v2/overview" in r.url) as response:
+        browser.login(DEMO_KEY, "#/overview")
+    data = response.value.json()
+    page.wait_for_selector("#chart-cost svg .hit")
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "America/Los_Angeles"
+    assert "per day (UTC)" in page.inner_text("#chart-cost .card-head")
+
+    def utc_label(iso: str) -> str:
+        day = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(timezone.utc)
+        return f"{day:%b} {day.day}"
+
+    page.locator("#chart-cost svg .hit").last.hover()
+    today = datetime.now(timezone.utc).isoformat()
+    assert page.inner_text("#chart-cost .chart-tip .tip-title") == f"{utc_label(today)} (UTC)"
+    # The axis names exactly the days the API bucketed, in UTC.
+    axis = page.eval_on_selector_all(
+        "#chart-cost svg text.axis-label[text-anchor=middle]", "els => els.map(e => e.textContent)"
+    )
+    now = datetime.now(timezone.utc)
+    assert axis == [utc_label((now - timedelta(days=back)).isoformat()) for back in range(len(axis) - 1, -1, -1)]
+    assert {utc_label(b["start"]) for b in data["buckets"]} <= set(axis)
+    page.mouse.move(0, 0)
+    assert browser.errors == []
+
+
 @pytest.fixture(scope="module")
 def sdk_session(collector: CollectorProcess) -> str:
     """A session recorded by the agentops_otel SDK itself, in its own process."""

@@ -11,6 +11,7 @@ const fullFormat = new Intl.DateTimeFormat("en-US", {
 });
 const hourFormat = new Intl.DateTimeFormat("en-US", { hour: "2-digit", minute: "2-digit", hour12: false });
 const dayFormat = new Intl.DateTimeFormat("en-US", { month: "short", day: "numeric" });
+const utcDayFormat = new Intl.DateTimeFormat("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
 
 export function num(value) {
   const n = Number(value);
@@ -111,6 +112,11 @@ export function hourLabel(t) {
 
 export function dayLabel(t) {
   return dayFormat.format(t);
+}
+
+/** The UTC calendar day of `t`: the collector's day buckets run from UTC midnight to UTC midnight. */
+export function utcDayLabel(t) {
+  return utcDayFormat.format(t);
 }
 
 /** "3 min ago", "2 h ago", "5 d ago". */

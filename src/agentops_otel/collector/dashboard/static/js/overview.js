@@ -101,8 +101,11 @@ export function overviewView(root, ctx) {
     destroyCharts();
     const step = bucket === "hour" ? HOUR : DAY;
     const filled = fillBuckets(data.buckets || [], startMs, step);
-    const label = (t) => (bucket === "hour" ? fmt.hourLabel(t) : fmt.dayLabel(t));
-    const tooltipLabel = (t) => (bucket === "hour" ? `${fmt.dayLabel(t)}, ${fmt.hourLabel(t)}` : fmt.dayLabel(t));
+    // The API's buckets are aligned on UTC: an hour reads the same anywhere, so hours are shown in
+    // local time; a day is a UTC day, so it is labelled as one (a local date would be off by one).
+    const label = (t) => (bucket === "hour" ? fmt.hourLabel(t) : fmt.utcDayLabel(t));
+    const tooltipLabel = (t) => (bucket === "hour" ? `${fmt.dayLabel(t)}, ${fmt.hourLabel(t)}` : `${fmt.utcDayLabel(t)} (UTC)`);
+    const per = bucket === "hour" ? "per hour" : "per day (UTC)";
     const series = (pick) => filled.map(({ t, bucket: b }) => ({ t, label: label(t), tooltipLabel: tooltipLabel(t), values: pick(b || {}) }));
     const totals = data.totals || {};
     const errorRate = fmt.num(data.error_rate);
@@ -131,11 +134,11 @@ export function overviewView(root, ctx) {
           h("div", null, h("div", { class: "stat-label" }, "Error rate"), h("div", { class: "stat-value" }, fmt.percent(errorRate)), h("div", { class: "stat-sub" }, "sessions failed or with errors")),
           ring(errorRate))),
       h("div", { class: "grid-2" },
-        chartCard("Cost over time", `per ${bucket}`, costChart, "chart-cost"),
-        chartCard("Tokens over time", `per ${bucket}`, tokenChart, "chart-tokens")),
+        chartCard("Cost over time", per, costChart, "chart-cost"),
+        chartCard("Tokens over time", per, tokenChart, "chart-tokens")),
       h("div", { class: "grid-2" },
         chartCard("Cost by model", null, costByModel(data.cost_by_model || []), "chart-models"),
-        chartCard("Sessions and errors", `per ${bucket} · error rate ${fmt.percent(errorRate)}`, errorChart, "chart-errors")),
+        chartCard("Sessions and errors", `${per} · error rate ${fmt.percent(errorRate)}`, errorChart, "chart-errors")),
       h("div", { class: "card card-flush" }, h("div", { class: "card-head" }, h("h2", { class: "card-title" }, "Top sessions by cost")), topSessions(data.top_sessions || [])),
     );
     root.dataset.loaded = "true";
