@@ -283,6 +283,29 @@ def test_content_capture_streams(tracing: Any, replay_server: ReplayServer, open
     ]
 
 
+def test_content_capture_streamed_choices_without_index(
+    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    tracing.instrument(capture_message_content=True)
+    replay_server.load(fixture_path("openai/chat_stream_n2_no_index.json"))
+    replay_server.load(fixture_path("openai/completions_stream_no_index.json"))
+    list(openai_client.chat.completions.create(**CHAT, n=2, stream=True))
+    attrs = tracing.only_llm_span().attributes
+    assert attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop", "length")  # a chunk without index is choice 0
+    assert [(m["parts"], m["finish_reason"]) for m in json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])] == [
+        ([{"type": "text", "content": "Two."}], "stop"),
+        ([{"type": "text", "content": "Three"}], "length"),
+    ]
+    tracing.exporter.clear()
+    list(openai_client.completions.create(model="davinci-002", prompt="Tell me a joke", stream=True))
+    (message,) = json.loads(tracing.only_llm_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message == {  # the last chunk's dict delta ({}) adds nothing
+        "role": "assistant",
+        "parts": [{"type": "text", "content": " Spans everywhere."}],
+        "finish_reason": "stop",
+    }
+
+
 def test_content_capture_anthropic(
     tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
 ) -> None:

@@ -1,5 +1,6 @@
 """Every recording, replayed through the real client libraries, gives one LLM span whose attributes
-equal what the response says (usage, id, model, finish reasons) and what the request asked for.
+equal what the response says (usage, id, model, finish reasons) and what the request asked for, with
+content capture off and on (capture adds the messages and must not lose anything else).
 
 Runs over the project's own fixtures (tests/fixtures) always, and over ../shared/recorded when present.
 """
@@ -19,7 +20,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from agentops_otel import semconv as sc
 from tests.conftest import fixture_path, recorded_path
 from tests.instrumentation.expected import expected_attributes
-from tests.support.replay import FIXTURES_DIR, ReplayServer, endpoint_of
+from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, endpoint_of
 
 RECORDED = {
     "openai": [
@@ -39,6 +40,7 @@ RECORDED = {
 }  # fmt: skip
 OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for p in FIXTURES_DIR.glob("*/*.json"))
 OPERATIONS = {"chat/completions": "chat", "completions": "text_completion", "embeddings": "embeddings"}
+CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
 
 
 def method_for(provider: str, endpoint: str, client: Any) -> Any:
@@ -69,7 +71,13 @@ def requested_max_tokens(body: dict[str, Any]) -> Any:
     return None
 
 
-def replay_and_check(path: Path, provider: str, server: ReplayServer, tracing: Any) -> None:
+def requested_stop_sequences(body: dict[str, Any]) -> Any:
+    stop = body.get("stop_sequences", body.get("stop"))
+    return (stop,) if isinstance(stop, str) else tuple(stop) if stop else None
+
+
+def replay_and_check(path: Path, provider: str, server: ReplayServer, tracing: Any, capture: bool) -> None:
+    tracing.instrument(capture_message_content=capture)
     interactions = server.load(path)
     if provider == "openai":
         client: Any = openai.OpenAI(base_url=server.openai_base_url, api_key="test-key", max_retries=0)
@@ -105,7 +113,11 @@ def replay_and_check(path: Path, provider: str, server: ReplayServer, tracing: A
             assert attrs.get(sc.GEN_AI_REQUEST_TEMPERATURE) == body.get("temperature")
             assert attrs.get(sc.GEN_AI_REQUEST_SEED) == body.get("seed")
             assert attrs.get(sc.GEN_AI_REQUEST_STREAM) is (True if stream else None)
-            assert sc.GEN_AI_INPUT_MESSAGES not in attrs and sc.GEN_AI_OUTPUT_MESSAGES not in attrs  # capture is off
+            assert attrs.get(sc.GEN_AI_REQUEST_TOP_P) == body.get("top_p")
+            assert attrs.get(sc.GEN_AI_REQUEST_TOP_K) == body.get("top_k")
+            assert attrs.get(sc.GEN_AI_REQUEST_STOP_SEQUENCES) == requested_stop_sequences(body)
+            has_messages = capture and endpoint != "embeddings"
+            assert (sc.GEN_AI_INPUT_MESSAGES in attrs) is has_messages
             if response["status"] >= 400:
                 assert error is not None and error.status_code == response["status"]
                 assert span.status.status_code is StatusCode.ERROR
@@ -123,14 +135,29 @@ def replay_and_check(path: Path, provider: str, server: ReplayServer, tracing: A
             assert produced == expected
             if stream:
                 assert attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+            assert (sc.GEN_AI_OUTPUT_MESSAGES in attrs) is has_messages
+            if has_messages:
+                messages = json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])
+                assert messages and all(m["role"] == "assistant" and m["parts"] for m in messages), messages
 
 
+@CAPTURE
 @pytest.mark.parametrize("name", OWN)
-def test_own_fixture(name: str, replay_server: ReplayServer, tracing: Any) -> None:
-    replay_and_check(fixture_path(name), name.split("/")[0], replay_server, tracing)
+def test_own_fixture(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
+    replay_and_check(fixture_path(name), name.split("/")[0], replay_server, tracing, capture)
 
 
 @pytest.mark.recorded
+@CAPTURE
 @pytest.mark.parametrize("name", [f"{p}/{n}.json" for p, names in RECORDED.items() for n in names])
-def test_recorded(name: str, replay_server: ReplayServer, tracing: Any) -> None:
-    replay_and_check(recorded_path(name), name.split("/")[0], replay_server, tracing)
+def test_recorded(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
+    replay_and_check(recorded_path(name), name.split("/")[0], replay_server, tracing, capture)
+
+
+@pytest.mark.recorded
+def test_every_recording_is_replayed() -> None:
+    if not RECORDED_DIR.is_dir():
+        pytest.skip("../shared/recorded not available (recorded provider responses live beside the repo)")
+    on_disk = {str(p.relative_to(RECORDED_DIR).with_suffix("")) for p in RECORDED_DIR.glob("*/*.json")}
+    listed = {f"{provider}/{name}" for provider, names in RECORDED.items() for name in names}
+    assert on_disk == listed  # a new recording must be added to RECORDED, so it is tested

@@ -161,24 +161,32 @@ class _ChatStream(StreamRecorder):
         if usage is not None:
             self.usage = usage
         for choice in event.choices or ():
-            if choice.finish_reason:  # some servers leave the index out of the last chunk
-                self.finish_reasons[getattr(choice, "index", 0)] = choice.finish_reason
+            if choice.finish_reason:  # some servers leave the index out of the last chunk (None): choice 0
+                self.finish_reasons[getattr(choice, "index", None) or 0] = choice.finish_reason
             if self.capture:
                 self._add_delta(choice)
 
     def _add_delta(self, choice: Any) -> None:
-        delta = getattr(choice, "delta", None)  # legacy completions stream text, not deltas
-        acc = self.choices.setdefault(getattr(choice, "index", 0), {"text": [], "tools": {}})
-        text = getattr(choice, "text", None) if delta is None else delta.content
+        acc = self.choices.setdefault(getattr(choice, "index", None) or 0, {"text": [], "tools": {}})
+        text = getattr(choice, "text", None)  # legacy completions stream text, chat completions deltas
+        calls = None
+        delta = getattr(choice, "delta", None)
+        if delta is not None:  # a model, or a plain dict where the library has no such field (legacy chunks)
+            get = getter(delta)
+            text = get(delta, "content", None) or text
+            calls = get(delta, "tool_calls", None)
         if text:
             acc["text"].append(text)
-        for call in (getattr(delta, "tool_calls", None) or ()) if delta is not None else ():
-            slot = acc["tools"].setdefault(call.index, [None, None, []])
-            slot[0] = call.id or slot[0]
-            if call.function is not None:
-                slot[1] = call.function.name or slot[1]
-                if call.function.arguments:
-                    slot[2].append(call.function.arguments)
+        for call in calls or ():
+            get = getter(call)
+            slot = acc["tools"].setdefault(get(call, "index", None) or 0, [None, None, []])
+            slot[0] = get(call, "id", None) or slot[0]
+            function = get(call, "function", None)
+            if function is not None:
+                slot[1] = field(function, "name") or slot[1]
+                arguments = field(function, "arguments")
+                if arguments:
+                    slot[2].append(arguments)
 
     def attributes(self) -> Attributes:
         attrs: Attributes = {}
