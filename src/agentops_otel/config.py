@@ -17,7 +17,8 @@ from urllib.parse import unquote
 
 logger = logging.getLogger("agentops_otel")
 
-DEFAULT_ENDPOINT = "http://localhost:4318"
+DEFAULT_ENDPOINT = "http://localhost:4318"  # OTLP/HTTP
+DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"  # OTLP/gRPC
 TRACES_PATH = "/v1/traces"
 PROTOCOL_HTTP = "http/protobuf"
 PROTOCOL_GRPC = "grpc"
@@ -40,7 +41,7 @@ class Configuration:
     """
 
     api_key: str | None = None
-    endpoint: str = DEFAULT_ENDPOINT
+    endpoint: str | None = None  # None: the protocol's default (DEFAULT_ENDPOINT or DEFAULT_GRPC_ENDPOINT)
     max_wait_time: int = 5000
     max_queue_size: int = 100_000
     max_export_batch_size: int = 2048
@@ -80,6 +81,8 @@ class Configuration:
             )
         if self.api_key is not None and not isinstance(self.api_key, str):
             raise TypeError(f"api_key must be a str, got {type(self.api_key).__name__}")
+        if self.endpoint is None:
+            self.endpoint = default_endpoint(self.exporter_protocol)
         if not isinstance(self.endpoint, str) or not self.endpoint:
             raise ValueError(f"endpoint must be a non-empty str, got {self.endpoint!r}")
 
@@ -131,7 +134,11 @@ class Configuration:
 
     def replace(self, **changes: Any) -> Configuration:
         """A copy with ``changes`` applied (``None`` values ignored)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        changes = {k: v for k, v in changes.items() if v is not None}
+        protocol = changes.get("exporter_protocol", self.exporter_protocol)
+        if "endpoint" not in changes and self.endpoint == default_endpoint(self.exporter_protocol):
+            changes["endpoint"] = default_endpoint(protocol)  # the default follows the protocol
+        return dataclasses.replace(self, **changes)
 
     def configure(self, **changes: Any) -> None:
         """Update fields in place, AgentOps style (``None`` values ignored); validates like the constructor."""
@@ -142,9 +149,10 @@ class Configuration:
     @property
     def traces_endpoint(self) -> str:
         """Where spans go: ``{endpoint}/v1/traces`` for OTLP/HTTP, ``endpoint`` itself for gRPC."""
+        endpoint = self.endpoint or default_endpoint(self.exporter_protocol)
         if self.exporter_protocol == PROTOCOL_GRPC or self.endpoint_is_traces_url:
-            return self.endpoint
-        url = self.endpoint.rstrip("/")
+            return endpoint
+        url = endpoint.rstrip("/")
         return url if url.endswith(TRACES_PATH) else url + TRACES_PATH
 
     @property
@@ -165,6 +173,11 @@ class Configuration:
             self.max_export_batch_size,
             self.export_interval,
         )
+
+
+def default_endpoint(protocol: str) -> str:
+    """The OTLP default for ``protocol``: port 4317 for gRPC, 4318 for HTTP."""
+    return DEFAULT_GRPC_ENDPOINT if protocol == PROTOCOL_GRPC else DEFAULT_ENDPOINT
 
 
 def _endpoint_from_env(env: Mapping[str, str]) -> tuple[str | None, bool]:

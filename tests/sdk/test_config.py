@@ -76,6 +76,19 @@ def test_endpoint_precedence(env, expected):
     assert Configuration.from_env(env).traces_endpoint == expected
 
 
+def test_grpc_defaults_to_the_otlp_grpc_port():
+    from_env = Configuration.from_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    assert from_env.endpoint == from_env.traces_endpoint == "http://localhost:4317"
+    assert Configuration(exporter_protocol="grpc").traces_endpoint == "http://localhost:4317"
+    assert Configuration.from_env({}, exporter_protocol="grpc").traces_endpoint == "http://localhost:4317"
+    assert Configuration().replace(exporter_protocol="grpc").endpoint == "http://localhost:4317"
+    assert Configuration(exporter_protocol="grpc").replace(exporter_protocol="http/protobuf").endpoint == (
+        "http://localhost:4318"
+    )
+    given = Configuration.from_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:9"})
+    assert given.traces_endpoint == "http://c:9" and given.replace(api_key="k").endpoint == "http://c:9"
+
+
 def test_arguments_win_over_the_environment():
     config = Configuration.from_env(
         {"AGENTOPS_API_KEY": "env", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://env:1/x"},
