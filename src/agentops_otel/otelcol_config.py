@@ -18,9 +18,12 @@ Only LLM spans (:func:`agentops_otel.usage.is_llm_span`) are touched. A span tha
 without a price. Known differences from the Python rules, all on malformed input: token strings
 with spaces or underscores, and counts beyond 18 digits or 2**63, are not read as numbers here.
 
-Every name listed is checked when generating: it must resolve through ``rates_for`` to the rates
-the YAML uses, for each provider name the YAML accepts with it; models whose genai-prices price
-depends on the time of day (DeepSeek's off-peak prices) or changes on a future date are refused.
+Every name listed is priced with each provider name ``rates_for`` prices it for, at that
+provider's price (the price compared, not genai-prices' provider and model ids: Azure's gpt-4o
+costs what OpenAI's does). Every name is checked when generating: it must resolve through
+``rates_for`` to the rates the YAML uses, for each provider name the YAML accepts with it; models
+whose genai-prices price depends on the time of day (DeepSeek's off-peak prices) or changes on a
+future date are refused.
 
 Run ``agentops-otel collector-config`` (or ``python -m agentops_otel.otelcol_config``) to print
 it, ``--output PATH`` to write it, ``--check PATH`` to fail when a file differs from a fresh one.
@@ -412,8 +415,27 @@ def _candidate_providers() -> list[str]:
     return sorted(name for name in names if "/" not in name)
 
 
+def _prices_by_provider(
+    alias: str, providers: Sequence[str], today: dt.date
+) -> dict[tuple[Rate, ...], tuple[ModelRates, list[str | None]]]:
+    """Each price ``rates_for`` gives ``alias``, with the provider names (None: no provider) getting it."""
+    found: dict[tuple[Rate, ...], tuple[ModelRates, list[str | None]]] = {}
+    for provider in [*providers, None]:
+        rates = rates_for(alias, provider)
+        if rates is None:
+            continue
+        _check_stable(f"{alias} ({provider or 'no provider'})", _model_info(alias, provider), today)
+        # The price, not the ModelRates: Azure's gpt-4o is genai-prices' provider "azure", priced as OpenAI's.
+        found.setdefault(_rate_key(rates), (rates, []))[1].append(provider)
+    return found
+
+
 def price_groups(curated: Sequence[tuple[str, str]] = CURATED_MODELS, today: dt.date | None = None) -> list[PriceGroup]:
-    """Curated names grouped by rates and accepted providers, each checked against ``rates_for``."""
+    """Curated names grouped by price and accepted providers, each checked against ``rates_for``.
+
+    A name is priced with every provider name ``rates_for`` prices it for, at that provider's
+    price (Azure's gpt-4o, Bedrock's Claude), not only with its home provider.
+    """
     today = today or dt.datetime.now(dt.timezone.utc).date()
     providers = _candidate_providers()
     entries: dict[tuple, tuple[ModelRates, list[str]]] = {}
@@ -426,17 +448,17 @@ def price_groups(curated: Sequence[tuple[str, str]] = CURATED_MODELS, today: dt.
         _check_stable(name, info, today)
         for alias in [name, *_exact_aliases(info.match)]:
             alias = alias.lower()
-            if alias in seen or "/" in alias or rates_for(alias, home) != rates:
+            home_rates = rates_for(alias, home)
+            if alias in seen or "/" in alias or home_rates is None or _rate_key(home_rates) != _rate_key(rates):
                 continue
             seen.add(alias)
-            accepted = tuple(p for p in providers if rates_for(alias, p) == rates)
-            without = rates_for(alias, None) == rates
-            entries.setdefault((_rate_key(rates), accepted, without), (rates, []))[1].append(alias)
-    groups = [
+            for key, (alias_rates, names) in _prices_by_provider(alias, providers, today).items():
+                accepted = tuple(p for p in names if p is not None)
+                entries.setdefault((key, accepted, None in names), (alias_rates, []))[1].append(alias)
+    return [
         PriceGroup(tuple(names), rates, accepted, without)
         for (_key, accepted, without), (rates, names) in entries.items()
     ]
-    return groups
 
 
 # --- the YAML ----------------------------------------------------------------------------------
@@ -453,11 +475,12 @@ def _per_mtok(value: Decimal) -> str:
 
 def _describe(groups: Sequence[PriceGroup]) -> str:
     """The YAML's comment listing the priced names, one entry per price."""
-    by_price: dict[tuple[Rate, ...], list[str]] = {}
+    by_price: dict[tuple[tuple[Rate, ...], tuple[str, ...]], list[str]] = {}
     for group in groups:
-        by_price.setdefault(_rate_key(group.rates), []).extend(group.names)
+        only = () if group.without_provider else group.providers  # a provider's own price (Bedrock's Claude)
+        by_price.setdefault((_rate_key(group.rates), only), []).extend(group.names)
     lines = []
-    for key, names in by_price.items():
+    for (key, only), names in by_price.items():
         r_in, r_out, r_cr, r_cw = key
         tiers = " (tiered by input tokens)" if any(r.tiers for r in key) else ""
         lines.append(f"#   {', '.join(names)}")
@@ -465,6 +488,8 @@ def _describe(groups: Sequence[PriceGroup]) -> str:
             f"#     USD/MTok in {_per_mtok(r_in.base)}, out {_per_mtok(r_out.base)},"
             f" cache read {_per_mtok(r_cr.base)}, cache write {_per_mtok(r_cw.base)}{tiers}"
         )
+        if only:
+            lines.append(f"#     with provider {', '.join(only)} only")
     return "\n".join(lines)
 
 

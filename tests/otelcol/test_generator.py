@@ -58,23 +58,17 @@ def test_yaml_shape(fresh: str) -> None:
 
 
 def test_every_priced_name_resolves_to_the_yaml_rates() -> None:
-    groups = gen.price_groups()
-    names = [name for g in groups for name in g.names]
-    assert len(names) == len(set(names))
-    for _home, name in gen.CURATED_MODELS:
-        assert name.lower() in names, name
-
-    def price(name: str, provider: str | None) -> tuple:
-        rates = rates_for(name, provider)
-        return (rates.input, rates.output, rates.cache_read, rates.cache_write) if rates else ()
-
-    for group in groups:
-        wanted = price(group.names[0], group.providers[0] if group.providers else None)
+    yaml_price: dict[tuple[str, str | None], tuple] = {}  # (name, provider name or None) -> rates the YAML uses
+    for group in gen.price_groups():
         for name in group.names:
-            for provider in group.providers:
-                assert price(name, provider) == wanted, (name, provider)
-            if group.without_provider:
-                assert price(name, None) == wanted, name
+            for provider in [*group.providers, *([None] if group.without_provider else [])]:
+                assert (name, provider) not in yaml_price, f"{name} with {provider} priced twice"
+                yaml_price[name, provider] = gen._rate_key(group.rates)
+    priced_names = {name for name, _provider in yaml_price}
+    for _home, name in gen.CURATED_MODELS:
+        assert name.lower() in priced_names, name
+    for (name, provider), rates in yaml_price.items():
+        assert gen._rate_key(rates_for(name, provider)) == rates, (name, provider)
 
 
 def test_float_literals_are_plain_decimals() -> None:

@@ -8,10 +8,12 @@ collector's own enrichment (:func:`agentops_otel.collector.enrich.enrich_attribu
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from genai_prices import data_snapshot
 
 from agentops_otel import semconv as sc
 from agentops_otel.collector.enrich import enrich_attributes, enrichment
@@ -65,6 +67,23 @@ def curated_cases() -> list[tuple[str, dict[str, Any]]]:
                     if len(cases) % 2:
                         attrs[sc.SPAN_KIND] = sc.KIND_LLM
                     cases.append((f"curated-{len(cases)}", attrs))
+    return cases
+
+
+def known_provider_names() -> list[str]:
+    """Every provider name the Python collector resolves: pricing.py's names and genai-prices' provider ids."""
+    return sorted(set(PROVIDER_NAMES) | {p.id for p in data_snapshot.get_snapshot().providers})
+
+
+def provider_cases(providers: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Every priced name with each of ``providers``, at token counts on both sides of the usual tiers."""
+    rng = random.Random(6)
+    names = sorted({name for group in price_groups() for name in group.names})
+    cases = []
+    for name in names:
+        for provider in providers:
+            attrs = {sc.GEN_AI_REQUEST_MODEL: name, sc.GEN_AI_PROVIDER_NAME: provider}
+            cases.append((f"provider-{len(cases)}", {**attrs, **_usage(rng, rng.randint(1, 300_000))}))
     return cases
 
 
@@ -217,14 +236,23 @@ NON_LLM_CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _check(otelcol: Otelcol, cases: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
+def _model_and_provider(attrs: dict[str, Any]) -> str:
+    return f"{attrs[sc.GEN_AI_REQUEST_MODEL]} with {attrs[sc.GEN_AI_PROVIDER_NAME]!r}"
+
+
+def _check(
+    otelcol: Otelcol,
+    cases: dict[str, dict[str, Any]],
+    expected: dict[str, dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str] | None = None,
+) -> None:
     received = otelcol.wait_for_names(list(cases))
     problems = {}
-    for name in cases:
+    for name, attrs in cases.items():
         diff = attribute_differences(received[name]["attributes"], expected[name])
         if diff:
-            problems[name] = diff
-    assert not problems, problems
+            problems[describe(attrs) if describe else name] = diff
+    assert not problems, f"{len(problems)} of {len(cases)} spans differ: {dict(list(problems.items())[:12])}"
     assert "failed to execute statement" not in otelcol.log()  # no OTTL statement errs, even on odd input
 
 
@@ -237,6 +265,21 @@ def test_every_curated_model_costs_what_the_python_collector_says(otelcol: Otelc
     assert sum(1 for attrs in expected.values() if attrs[sc.GEN_AI_USAGE_COST] > 0) > len(cases) * 0.9
     send_spans(otelcol.http_endpoint, list(cases.items()))
     _check(otelcol, cases, expected)
+
+
+def test_every_curated_model_costs_what_the_python_collector_says_with_every_provider_name(otelcol: Otelcol) -> None:
+    """Not only the home provider: Azure's gpt-4o, Vertex's and Bedrock's Claude, each at that provider's price."""
+    cases = dict(provider_cases(known_provider_names()))
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    priced = {
+        (attrs[sc.GEN_AI_REQUEST_MODEL], attrs[sc.GEN_AI_PROVIDER_NAME])
+        for name, attrs in cases.items()
+        if expected[name][sc.COST_SOURCE] == PRICE_SOURCE
+    }
+    assert len(priced) > len(cases) * 0.9
+    assert {("gpt-4o", "azure.ai.openai"), ("claude-sonnet-4-5", "gcp.vertex_ai"), ("claude-opus-4-5", "aws")} <= priced
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected, _model_and_provider)  # every attribute (cost source too), costs to 1e-12
 
 
 def test_tokens_are_normalised_and_priced_like_the_python_collector(otelcol: Otelcol) -> None:
