@@ -83,8 +83,9 @@ class Configuration:
             raise TypeError(f"api_key must be a str, got {type(self.api_key).__name__}")
         if self.endpoint is None:
             self.endpoint = default_endpoint(self.exporter_protocol)
-        if not isinstance(self.endpoint, str) or not self.endpoint:
+        if not isinstance(self.endpoint, str) or not self.endpoint.strip():
             raise ValueError(f"endpoint must be a non-empty str, got {self.endpoint!r}")
+        self.endpoint = with_scheme(self.endpoint.strip(), self.exporter_protocol, "endpoint")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Configuration:
@@ -97,7 +98,7 @@ class Configuration:
                 values[name] = value
 
         put("api_key", env.get("AGENTOPS_API_KEY") or None)
-        endpoint, is_traces_url = _endpoint_from_env(env)
+        endpoint, is_traces_url = _endpoint_from_env(env, _protocol_from_env(env, warn=False) or PROTOCOL_HTTP)
         put("endpoint", endpoint)
         values["endpoint_is_traces_url"] = is_traces_url
         put("max_wait_time", _int(env, "AGENTOPS_MAX_WAIT_TIME"))
@@ -180,23 +181,46 @@ def default_endpoint(protocol: str) -> str:
     return DEFAULT_GRPC_ENDPOINT if protocol == PROTOCOL_GRPC else DEFAULT_ENDPOINT
 
 
-def _endpoint_from_env(env: Mapping[str, str]) -> tuple[str | None, bool]:
+def with_scheme(url: str, protocol: str, source: str) -> str:
+    """``url``, with ``http://`` added when it has no scheme (``host:port``); a scheme other than
+    http or https is a ValueError. Without this, OTLP/HTTP would fail every export, silently."""
+    if "://" not in url:
+        if protocol != PROTOCOL_GRPC:  # host:port is a usual gRPC form; for OTLP/HTTP most likely a slip
+            logger.warning("agentops-otel: %s=%r has no scheme; using 'http://%s'", source, url, url)
+        return "http://" + url
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{source} must be an http:// or https:// URL, got {url!r}")
+    return url
+
+
+def _endpoint_from_env(env: Mapping[str, str], protocol: str) -> tuple[str | None, bool]:
     """(endpoint, is it the full traces URL). The AgentOps and generic OTLP names are base URLs;
     the traces-specific one is used as given, as the OTLP exporter specification says."""
     for name in ("AGENTOPS_EXPORTER_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
-        if env.get(name, "").strip():
-            return env[name].strip(), name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            return with_scheme(raw, protocol, name), name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        except ValueError:
+            logger.warning(
+                "agentops-otel: ignoring %s=%r (expected an http:// or https:// URL); "
+                "using the next endpoint variable, else the default",
+                name,
+                raw,
+            )
     return None, False
 
 
-def _protocol_from_env(env: Mapping[str, str]) -> str | None:
+def _protocol_from_env(env: Mapping[str, str], warn: bool = True) -> str | None:
     raw = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
     if not raw:
         return None
     raw = raw.strip().lower()
     if raw in (PROTOCOL_HTTP, PROTOCOL_GRPC):
         return raw
-    logger.warning("agentops-otel: OTLP protocol %r is not supported; using %s", raw, PROTOCOL_HTTP)
+    if warn:
+        logger.warning("agentops-otel: OTLP protocol %r is not supported; using %s", raw, PROTOCOL_HTTP)
     return PROTOCOL_HTTP
 
 

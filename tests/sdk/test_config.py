@@ -89,6 +89,33 @@ def test_grpc_defaults_to_the_otlp_grpc_port():
     assert given.traces_endpoint == "http://c:9" and given.replace(api_key="k").endpoint == "http://c:9"
 
 
+def test_an_endpoint_without_a_scheme_is_taken_as_http_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING):
+        from_argument = Configuration(endpoint="localhost:4318")
+    assert from_argument.traces_endpoint == "http://localhost:4318/v1/traces"
+    assert "endpoint='localhost:4318' has no scheme" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        from_env = Configuration.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"})
+    assert (
+        from_env.traces_endpoint == "http://collector:4318/v1/traces" and "OTEL_EXPORTER_OTLP_ENDPOINT" in caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # host:port is a usual gRPC form: no warning
+        assert Configuration(endpoint="collector:4317", exporter_protocol="grpc").endpoint == "http://collector:4317"
+    assert not caplog.text
+
+
+def test_an_endpoint_with_another_scheme_is_an_error_as_an_argument_and_ignored_in_the_environment(caplog):
+    with pytest.raises(ValueError, match="endpoint must be an http:// or https:// URL"):
+        Configuration(endpoint="ftp://collector:4318")
+    with caplog.at_level(logging.WARNING):
+        config = Configuration.from_env(
+            {"AGENTOPS_EXPORTER_ENDPOINT": "udp://c:1", "OTEL_EXPORTER_OTLP_ENDPOINT": "https://c:2"}
+        )
+    assert config.traces_endpoint == "https://c:2/v1/traces" and "AGENTOPS_EXPORTER_ENDPOINT" in caplog.text
+
+
 def test_arguments_win_over_the_environment():
     config = Configuration.from_env(
         {"AGENTOPS_API_KEY": "env", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://env:1/x"},

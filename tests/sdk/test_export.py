@@ -320,6 +320,15 @@ def test_otlp_grpc_on_request(sdk, sink):
     assert {s["api_key"] for s in spans} == {"grpc-key"}
 
 
+def test_an_endpoint_without_a_scheme_still_exports(sdk, sink):
+    session = ao.init(
+        endpoint=sink.endpoint.removeprefix("http://"), tracer_provider=TracerProvider(), exit_handlers=False
+    )
+    session.end_session("Success")
+    (root,) = wait_for_root(sink, session.session_id)
+    assert root["attributes"][sc.SESSION_END_STATE] == "Success"
+
+
 def test_grpc_protocol_from_the_environment(sdk, sink, monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", sink.grpc_endpoint)
