@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry.trace import SpanKind
 
@@ -77,6 +77,7 @@ class Event:
     id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     span_kind: str = field(default=sc.KIND_ACTION, init=False, repr=False)
+    recorded: ClassVar[bool] = False  # True on an instance once it has been recorded as a span
 
     def span_name(self) -> str:
         return self.event_type
@@ -245,6 +246,8 @@ class ErrorEvent:
     span_kind = sc.KIND_ERROR
 
     def __post_init__(self) -> None:
+        if self.trigger_event is not None and not isinstance(self.trigger_event, Event):
+            raise TypeError(f"trigger_event must be an ActionEvent, LLMEvent or ToolEvent, got {self.trigger_event!r}")
         if self.exception is not None and self.error_type is None:
             self.error_type = type(self.exception).__qualname__
 

@@ -174,15 +174,19 @@ class Session:
         return self.root_context
 
     def record(self, event: AnyEvent) -> None:
-        """Record a finished event as a span of this session."""
+        """Record a finished event as a span of this session; an ``ErrorEvent``'s ``trigger_event``
+        is recorded first unless it already was."""
         if not isinstance(event, (Event, ErrorEvent)):
             raise TypeError(f"record() takes an ActionEvent, LLMEvent, ToolEvent or ErrorEvent, got {event!r}")
         if not self._running:
             logger.warning("agentops-otel: session %s has ended; event not recorded", self.session_id)
             return
-        record_event(
-            self._client.tracer, event, self.parent_context(), self.config.capture_message_content, self.session_id
-        )
+        parent, capture = self.parent_context(), self.config.capture_message_content
+        trigger = event.trigger_event if isinstance(event, ErrorEvent) else None
+        if trigger is not None and not trigger.recorded:
+            # As AgentOps does: the event that caused the error is recorded too, once, before it.
+            record_event(self._client.tracer, trigger, parent, capture, self.session_id)
+        record_event(self._client.tracer, event, parent, capture, self.session_id)
 
     def add_tags(self, tags: list[str] | str) -> None:
         """Append tags (duplicates ignored)."""

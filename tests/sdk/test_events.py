@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 import agentops_otel as ao
@@ -154,3 +155,27 @@ def test_long_and_unserialisable_values_are_cut_not_fatal(sdk):
     assert span.attributes[sc.EVENT_PARAMS].endswith("...[truncated]")
     assert len(span.attributes[sc.EVENT_PARAMS]) < 9000
     assert "self" in span.attributes[sc.EVENT_RETURNS]
+
+
+def test_error_event_records_its_trigger_event_once(sdk):
+    session = sdk.init()
+    unrecorded = ao.ToolEvent(name="search")
+    ao.record(ao.ErrorEvent(trigger_event=unrecorded, error_type="Timeout"))
+    recorded = ao.ActionEvent(action_type="fetch")
+    ao.record(recorded)
+    ao.record(ao.ErrorEvent(trigger_event=recorded, error_type="Refused"))
+    ao.record(ao.ErrorEvent(trigger_event=recorded, error_type="Refused"))
+    session.end_session("Success")
+    (tool,) = sdk.by_name("execute_tool search")
+    (action,) = sdk.by_name("fetch")
+    assert unrecorded.recorded and unrecorded.end_timestamp is not None
+    (timeout,) = sdk.by_name("Timeout")
+    assert timeout.attributes[sc.ERROR_TRIGGER_EVENT_ID] == tool.attributes[sc.EVENT_ID] == str(unrecorded.id)
+    assert {s.attributes[sc.ERROR_TRIGGER_EVENT_ID] for s in sdk.by_name("Refused")} == {action.attributes[sc.EVENT_ID]}
+    analytics = session.get_analytics()
+    assert analytics["Tool calls"] == 1 and analytics["Actions"] == 1 and analytics["Errors"] == 3
+
+
+def test_error_event_trigger_must_be_an_event():
+    with pytest.raises(TypeError, match="trigger_event"):
+        ao.ErrorEvent(trigger_event="fetch")
