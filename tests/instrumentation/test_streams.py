@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import gc
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -16,7 +18,10 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from agentops_otel import semconv as sc
-from tests.conftest import fixture_path
+from agentops_otel.instrumentation import uninstrument
+from agentops_otel.usage import is_llm_span
+from tests.conftest import fixture_path, recorded_path
+from tests.instrumentation.expected import expected_attributes, sse_data
 from tests.support.replay import ReplayServer, load_interactions
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Count to three"}]}
@@ -269,3 +274,225 @@ def test_responses_stream_helper(tracing: Any, replay_server: ReplayServer, open
     assert span.attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1280
     assert span.attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 192
     assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+# --- recorded streams, replayed the way their recordings were made ---------------------------------
+def own_and_recorded(own: str, recorded: str) -> Any:
+    """Run a test on one of the project's fixtures and on its real counterpart (skipped when absent)."""
+    return pytest.mark.parametrize(
+        "source",
+        [
+            pytest.param(("own", own), id="own"),
+            pytest.param(("recorded", recorded), id="recorded", marks=pytest.mark.recorded),
+        ],
+    )
+
+
+def path_of(source: tuple[str, str]) -> Path:
+    kind, name = source
+    return fixture_path(name) if kind == "own" else recorded_path(name)
+
+
+def recorded_exchange(server: ReplayServer, source: tuple[str, str]) -> tuple[dict[str, Any], str]:
+    """Queue the recording; returns its request body (less ``stream``) and its SSE response body."""
+    (interaction,) = server.load(path_of(source))
+    body = json.loads(interaction["request"]["body"])
+    body.pop("stream", None)
+    return body, interaction["response"]["body"]
+
+
+def first_events(sse_body: str, count: int) -> str:
+    """The SSE body up to the end of its first ``count`` events."""
+    return "".join(event + "\n\n" for event in sse_body.split("\n\n")[:count])
+
+
+def response_attributes(span: Any) -> dict[str, Any]:
+    attrs = {k: v for k, v in span.attributes.items() if k.startswith(("gen_ai.usage.", "gen_ai.response."))}
+    attrs.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None)
+    return attrs
+
+
+@own_and_recorded("anthropic/messages_stream_cache.json", "anthropic/messages_stream_helper.json")
+def test_anthropic_stream_helper_text_and_final_message(
+    source: tuple[str, str], tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    body, sse_body = recorded_exchange(replay_server, source)
+    streamed = [e["delta"]["text"] for e in sse_data(sse_body) if e["type"] == "content_block_delta"]
+    with anthropic_client.messages.stream(**body) as stream:
+        assert "".join(stream.text_stream) == "".join(streamed)
+        message = stream.get_final_message()
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.UNSET
+    assert response_attributes(span) == expected_attributes("anthropic", "messages", sse_body, stream=True)
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == message.id
+    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == message.usage.output_tokens
+
+
+@own_and_recorded("anthropic/messages_stream_cache.json", "anthropic/messages_stream_closed_early.json")
+def test_anthropic_stream_helper_closed_early(
+    source: tuple[str, str], tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    body, sse_body = recorded_exchange(replay_server, source)
+    with anthropic_client.messages.stream(**body) as stream:
+        assert next(stream).type == "message_start"
+        stream.close()
+        span = assert_ended_once(tracing)  # at close(), not at the end of the block
+    assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.UNSET
+    assert response_attributes(span) == expected_attributes("anthropic", "messages", first_events(sse_body, 1), True)
+    assert sc.GEN_AI_RESPONSE_FINISH_REASONS not in span.attributes
+
+
+@own_and_recorded("anthropic/messages_stream_cache.json", "anthropic/messages_stream_interrupted.json")
+def test_anthropic_stream_helper_interrupted(
+    source: tuple[str, str], tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    (interaction,) = copy.deepcopy(load_interactions(path_of(source)))
+    sse_body = interaction["response"]["body"]
+    received = first_events(sse_body, 2)  # message_start and content_block_start, then the connection drops
+    interaction["response"]["truncate_at"] = len(received.encode())
+    replay_server.load([interaction])
+    body = json.loads(interaction["request"]["body"])
+    body.pop("stream")
+    events = []
+    with pytest.raises(CONNECTION_ERRORS) as raised, anthropic_client.messages.stream(**body) as stream:
+        events.extend(event.type for event in stream)
+    assert events == ["message_start", "content_block_start"]
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == type(raised.value).__qualname__
+    assert response_attributes(span) == expected_attributes("anthropic", "messages", received, stream=True)
+
+
+@own_and_recorded("openai/chat_stream_usage.json", "openai/chat_streaming_not_complete.json")
+def test_chat_stream_left_after_two_chunks_then_closed(
+    source: tuple[str, str], tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    tracing.instrument(capture_message_content=True)
+    body, sse_body = recorded_exchange(replay_server, source)
+    stream = openai_client.chat.completions.create(**body, stream=True)
+    text = ""
+    for index, chunk in enumerate(stream):
+        text += chunk.choices[0].delta.content or ""
+        if index == 1:
+            break
+    assert tracing.llm_spans() == []
+    stream.close()
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.UNSET
+    received = first_events(sse_body, 2)
+    assert response_attributes(span) == expected_attributes("openai", "chat/completions", received, stream=True)
+    assert sc.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
+    (message,) = json.loads(span.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message == {"role": "assistant", "parts": [{"type": "text", "content": text}]}
+
+
+# --- async helpers and streams --------------------------------------------------------------------
+async def test_async_anthropic_get_final_message(
+    tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    async with async_anthropic_client.messages.stream(**MESSAGES) as stream:
+        message = await stream.get_final_message()
+    assert message.content[0].text == "Hello there."
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == message.id == "msg_own_stream_3"
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1206
+    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == message.usage.output_tokens == 14
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+
+
+async def test_async_anthropic_stream_helper_left_early(
+    tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    async with async_anthropic_client.messages.stream(**MESSAGES) as stream:
+        async for _ in stream:
+            break
+        assert tracing.llm_spans() == []
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "msg_own_stream_3"
+    assert sc.GEN_AI_RESPONSE_FINISH_REASONS not in span.attributes
+
+
+async def test_async_chat_stream_helper(tracing: Any, replay_server: ReplayServer, async_openai_client: Any) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    async with async_openai_client.chat.completions.stream(**CHAT) as stream:
+        text = "".join([event.delta async for event in stream if event.type == "content.delta"])
+        final = await stream.get_final_completion()
+    assert text == final.choices[0].message.content == "One, two, three."
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == final.id
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 21
+    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+async def test_async_chat_stream_helper_left_early(
+    tracing: Any, replay_server: ReplayServer, async_openai_client: Any
+) -> None:
+    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
+    async with async_openai_client.chat.completions.stream(**CHAT) as stream:
+        async for _ in stream:
+            break
+        assert tracing.llm_spans() == []
+    span = assert_ended_once(tracing)  # the helper closes the HTTP response on exit
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-own-stream-3"
+    assert sc.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
+
+
+async def test_async_responses_stream_helper(
+    tracing: Any, replay_server: ReplayServer, async_openai_client: Any
+) -> None:
+    replay_server.load(fixture_path("openai/responses_stream.json"))
+    async with async_openai_client.responses.stream(model="o4-mini", input="Sky colour?") as stream:
+        final = await stream.get_final_response()
+    assert final.output_text == "Blue."
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == final.id == "resp_own_9"
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1500
+    assert span.attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 192
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+async def test_async_early_break_then_garbage_collection(
+    tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    stream = await async_anthropic_client.messages.create(**MESSAGES, stream=True)
+    async for _ in stream:
+        break
+    assert tracing.llm_spans() == []
+    time.sleep(0.01)
+    before_drop = time.time_ns()
+    del stream
+    gc.collect()
+    span = assert_ended_once(tracing)
+    assert span.end_time < before_drop  # ended when the last event was read, not when collected
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "msg_own_stream_3"
+
+
+async def test_one_llm_span_with_async_anthropic_native_tracing(tracing: Any, replay_server: ReplayServer) -> None:
+    for _ in range(3):
+        replay_server.load(fixture_path("anthropic/messages_cache.json"))
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    native = {"tracer_provider": tracing.provider}  # anthropic 2.x traces itself into this provider
+    async with anthropic.AsyncAnthropic(base_url=replay_server.base_url, api_key="k", open_telemetry=native) as client:
+        uninstrument()
+        await client.messages.create(**MESSAGES)
+        (native_span,) = tracing.spans()  # proves the library's own spans are on in this test
+        assert is_llm_span(native_span.attributes) and sc.SPAN_KIND not in native_span.attributes
+        tracing.exporter.clear()
+
+        tracing.instrument()
+        await client.messages.create(**MESSAGES)
+        async with client.messages.stream(**MESSAGES) as stream:
+            await stream.until_done()
+        assert [s.attributes.get(sc.SPAN_KIND) for s in tracing.spans()] == ["llm", "llm"]
+        tracing.exporter.clear()
+
+        uninstrument()
+        await client.messages.create(**MESSAGES)
+        assert len(tracing.spans()) == 1 and sc.SPAN_KIND not in tracing.spans()[0].attributes
