@@ -127,13 +127,16 @@ def end_session(
 
 
 def record(event: Event | ErrorEvent) -> None:
-    """Record an event in the current session."""
+    """Record an event in the session named by its ``session_id`` if that one is running here,
+    else in the current session."""
     if not isinstance(event, (Event, ErrorEvent)):
         raise TypeError(f"record() takes an ActionEvent, LLMEvent, ToolEvent or ErrorEvent, got {event!r}")
     client = get_client()
     if not client.recording and client.initialized:
         return  # OTEL_SDK_DISABLED: nothing to record
-    session = client.current_session("record(...)")
+    session = client.running_session(event.session_id) if event.session_id is not None else None
+    if session is None:
+        session = client.current_session("record(...)")
     if session is None:
         logger.warning("agentops-otel: record() called but no session is running; call init() first")
         return

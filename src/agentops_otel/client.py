@@ -274,6 +274,10 @@ class Client:
         session = self._only_active()
         return session.root_context if session is not None else None
 
+    def running_session(self, session_id: str | uuid.UUID) -> Session | None:
+        """The session ``session_id`` if it is running in this process (a bad id is a ValueError)."""
+        return self._active.get(parse_session_id(session_id, "session_id").int)
+
     def current_session(self, call: str = "record(...)") -> Session | None:
         """The session of the current context, else the only running one; None if none is running."""
         trace_id = trace.get_current_span().get_span_context().trace_id

@@ -66,7 +66,12 @@ def text_value(value: Any) -> str:
 
 @dataclass
 class Event:
-    """Fields shared by every AgentOps event."""
+    """Fields shared by every AgentOps event.
+
+    ``session_id`` (as in AgentOps): the module-level ``record()`` records the event in that
+    session when it is running in this process, else in the current session as usual;
+    ``Session.record()`` always records in its own session.
+    """
 
     event_type: str = ""
     params: dict[str, Any] | None = None
@@ -75,6 +80,7 @@ class Event:
     end_timestamp: str | None = None
     agent_id: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
+    session_id: str | uuid.UUID | None = None
 
     span_kind: str = field(default=sc.KIND_ACTION, init=False, repr=False)
     recorded: ClassVar[bool] = False  # True on an instance once it has been recorded as a span
@@ -172,7 +178,7 @@ class LLMEvent(Event):
     cost is always computed from the model and token counts (``pricing.py``)."""
 
     event_type: str = EventType.LLM.value
-    thread_id: str | None = None
+    thread_id: str | uuid.UUID | None = None  # the conversation: gen_ai.conversation.id
     prompt: str | list[Any] | None = None
     prompt_tokens: int | None = None
     completion: Any = None
@@ -195,6 +201,8 @@ class LLMEvent(Event):
         attrs[sc.GEN_AI_OPERATION_NAME] = sc.OP_CHAT
         if self.model is not None:
             attrs[sc.GEN_AI_REQUEST_MODEL] = self.model
+        if self.thread_id is not None:
+            attrs[sc.GEN_AI_CONVERSATION_ID] = str(self.thread_id)
         if self.provider is not None:
             attrs[sc.GEN_AI_PROVIDER_NAME] = self.provider
         tokens = (
@@ -231,7 +239,10 @@ def _messages(content: Any, default_role: str) -> list[dict[str, Any]]:
 
 @dataclass
 class ErrorEvent:
-    """An error. ``exception`` (if given) becomes the span's ``exception`` event with its traceback."""
+    """An error. ``exception`` (if given) becomes the span's ``exception`` event with its traceback,
+    and sets ``error_type`` and ``details`` when they are not given (as in AgentOps). The span runs
+    from ``timestamp`` to ``end_timestamp`` (default: the same instant). ``session_id`` routes it
+    like an :class:`Event`'s."""
 
     trigger_event: Event | None = None
     exception: BaseException | None = None
@@ -242,22 +253,27 @@ class ErrorEvent:
     timestamp: str = field(default_factory=iso_now)
     event_type: str = EventType.ERROR.value
     id: uuid.UUID = field(default_factory=uuid.uuid4)
+    end_timestamp: str | None = None
+    session_id: str | uuid.UUID | None = None
 
     span_kind = sc.KIND_ERROR
 
     def __post_init__(self) -> None:
         if self.trigger_event is not None and not isinstance(self.trigger_event, Event):
             raise TypeError(f"trigger_event must be an ActionEvent, LLMEvent or ToolEvent, got {self.trigger_event!r}")
-        if self.exception is not None and self.error_type is None:
-            self.error_type = type(self.exception).__qualname__
+        if self.exception is not None:
+            if self.error_type is None:
+                self.error_type = type(self.exception).__qualname__
+            if self.details is None:
+                self.details = str(self.exception) or None
 
     @property
     def init_timestamp(self) -> str:
         return self.timestamp
 
-    @property
-    def end_timestamp(self) -> str:
-        return self.timestamp
+    @init_timestamp.setter
+    def init_timestamp(self, value: str) -> None:
+        self.timestamp = value
 
     def span_name(self) -> str:
         return self.error_type or "error"

@@ -65,9 +65,9 @@ def record_event(
     tracer: Tracer, event: AnyEvent, parent: Context | None, capture_content: bool, session_id: str
 ) -> None:
     """Emit a finished event as a span whose start and end are the event's timestamps."""
+    if event.end_timestamp is None:
+        event.end_timestamp = event.timestamp if isinstance(event, ErrorEvent) else iso_now()
     if isinstance(event, Event):
-        if event.end_timestamp is None:
-            event.end_timestamp = iso_now()
         event.recorded = True
     attributes = event.attributes(capture_content)
     attributes.update(session_attributes(session_id))

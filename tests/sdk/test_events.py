@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -179,3 +180,42 @@ def test_error_event_records_its_trigger_event_once(sdk):
 def test_error_event_trigger_must_be_an_event():
     with pytest.raises(TypeError, match="trigger_event"):
         ao.ErrorEvent(trigger_event="fetch")
+
+
+def test_session_id_on_an_event_routes_it_to_that_running_session(sdk):
+    sdk.init(auto_start_session=False)
+    first = sdk.client.start_session(attach=False)
+    second = sdk.client.start_session(attach=False)
+    ao.record(ao.ActionEvent(action_type="to-first", session_id=first.session_id))
+    ao.record(ao.ToolEvent(name="to-second", session_id=uuid.UUID(second.session_id)))
+    with pytest.raises(ao.MultipleSessionsError):  # a session that is not running here: the usual lookup
+        ao.record(ao.ActionEvent(action_type="nowhere", session_id=str(uuid.uuid4())))
+    with pytest.raises(ValueError, match="session_id"):
+        ao.record(ao.ActionEvent(session_id="not-a-uuid"))
+    first.end_session("Success")
+    second.end_session("Success")
+    assert sdk.by_name("to-first")[0].context.trace_id == first.trace_id
+    assert sdk.by_name("execute_tool to-second")[0].context.trace_id == second.trace_id
+    assert first.get_analytics()["Actions"] == 1 and second.get_analytics()["Tool calls"] == 1
+
+
+def test_llm_event_thread_id_is_the_conversation_id(sdk):
+    session = sdk.init()
+    thread = uuid.uuid4()
+    ao.record(ao.LLMEvent(model="m", thread_id=thread))
+    session.end_session("Success")
+    assert sdk.by_name("chat m")[0].attributes[sc.GEN_AI_CONVERSATION_ID] == str(thread)
+
+
+def test_error_event_details_default_to_the_exception_and_end_timestamp_is_settable(sdk):
+    session = sdk.init()
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    error = ao.ErrorEvent(exception=KeyError("missing"), timestamp=start.isoformat())
+    assert error.details == "'missing'" and error.error_type == "KeyError"
+    assert ao.ErrorEvent(exception=ValueError("x"), details="given").details == "given"
+    error.end_timestamp = (start + timedelta(seconds=3)).isoformat()
+    ao.record(error)
+    session.end_session("Success")
+    (span,) = sdk.by_name("KeyError")
+    assert span.attributes[sc.ERROR_DETAILS] == "'missing'"
+    assert span.end_time - span.start_time == 3 * 10**9
