@@ -110,6 +110,34 @@ def test_anthropic_with_raw_response(
     assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 12 + 2048 + 310
 
 
+def test_anthropic_beta_path_with_query(
+    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    """Older anthropic versions posted beta messages to ``/v1/messages?beta=true``; this one passes the query
+    separately, so the old call is made through the client's own ``post``, as those versions made it."""
+    from anthropic.types.beta import BetaMessage, BetaRawMessageStreamEvent
+
+    replay_server.load(fixture_path("anthropic/messages_cache.json"))
+    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
+    message = anthropic_client.post("/v1/messages?beta=true", body=MESSAGES, cast_to=BetaMessage)
+    assert replay_server.requests[-1].path == "/v1/messages?beta=true"
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == message.id == "msg_own_cache_1"
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 12 + 2048 + 310
+    tracing.exporter.clear()
+    stream = anthropic_client.post(
+        "/v1/messages?beta=true",
+        body={**MESSAGES, "stream": True},
+        cast_to=BetaMessage,
+        stream=True,
+        stream_cls=anthropic.Stream[BetaRawMessageStreamEvent],
+    )
+    assert [event.type for event in stream][-1] == "message_stop"
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_REQUEST_STREAM] is True
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1206
+
+
 def test_with_streaming_response(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
     replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
     with openai_client.chat.completions.with_streaming_response.create(**CHAT) as response:
