@@ -164,6 +164,49 @@ def test_sessions_list_sorts_filters_and_paginates(browser: Browser, showcase: S
     assert browser.errors == []
 
 
+def visible_headers(browser: Browser) -> list[str]:
+    return browser.page.eval_on_selector_all(
+        "#sessions-table thead th",
+        "ths => ths.filter(t => t.offsetWidth > 0).map(t => t.innerText.replace(/[↑↓↕]/g, '').trim())",
+    )
+
+
+def test_sessions_table_at_narrow_widths(browser: Browser, showcase: Showcase) -> None:
+    page = browser.page
+    widths = "() => [document.documentElement.scrollWidth, document.querySelector('#sessions-table-wrap').scrollWidth,"
+    widths += " document.querySelector('#sessions-table-wrap').clientWidth]"
+    page.set_viewport_size({"width": 800, "height": 900})
+    browser.login(DEMO_KEY)
+    # At 800 px the call counts and the duration give way, and the rest fits in the card unscrolled.
+    assert visible_headers(browser) == ["Started", "Session", "State", "Tags", "Tokens", "Cost", "Errors"]
+    page_width, table_width, card_width = page.evaluate(widths)
+    assert page_width <= 800 and table_width <= card_width, (page_width, table_width, card_width)
+    row = page.locator(f'{ROWS}[data-session-id="{showcase.error_session}"]')
+    assert "2 LLM calls · 1 tool call" in row.locator("td").nth(7).get_attribute("title")  # what gave way
+    assert "duration 9.42 s" in row.locator("td").first.get_attribute("title")
+    browser.screenshot("13-sessions-800px", full_page=False)
+    # The other pages at 800 px: nothing sticks out of the page either.
+    row.locator("td").nth(2).click()
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
+    page.mouse.move(0, 0)
+    browser.screenshot("14-session-detail-800px")
+    page.goto(f"{browser.url}/#/overview")
+    page.wait_for_selector("#view[data-loaded] #chart-cost")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
+    page.mouse.move(0, 0)
+    browser.screenshot("15-overview-800px")
+    page.goto(f"{browser.url}/#/sessions")
+    page.wait_for_selector(f"#view[data-loaded] {ROWS}")
+    # Narrower still, the table scrolls inside its card; the page itself never scrolls sideways.
+    page.set_viewport_size({"width": 600, "height": 900})
+    page.wait_for_function("() => (w => w.scrollWidth > w.clientWidth)(document.querySelector('#sessions-table-wrap'))")
+    assert page.evaluate(widths)[0] <= 600
+    page.set_viewport_size({"width": 1440, "height": 900})
+    assert len(visible_headers(browser)) == 10
+    assert browser.errors == []
+
+
 def test_time_filter(browser: Browser, showcase: Showcase) -> None:
     page = browser.page
     browser.login(DEMO_KEY)

@@ -18,15 +18,16 @@ const RANGES = [
 const STATES = [["", "All"], ["Success", "Success"], ["Failure", "Failure"], ["Indeterminate", "Indeterminate"]];
 const PAGE_SIZES = [25, 50, 100];
 
-// [label, sort key or null, css class]
+// [label, sort key or null, css class]; on narrow screens "col-secondary" columns give way, then
+// "col-tertiary" ones (their figures stay in the Tokens and Started tooltips).
 const COLUMNS = [
   ["Started", "init_timestamp", ""],
   ["Session", null, ""],
   ["State", null, ""],
-  ["Duration", "duration", "num"],
+  ["Duration", "duration", "num col-tertiary"],
   ["Tags", null, "col-tags"],
-  ["LLM calls", null, "num"],
-  ["Tool calls", null, "num"],
+  ["LLM calls", null, "num col-secondary"],
+  ["Tool calls", null, "num col-secondary"],
   ["Tokens", "tokens", "num"],
   ["Cost", "cost", "num"],
   ["Errors", "errors", "num"],
@@ -147,7 +148,7 @@ export function sessionsView(root, ctx) {
   const headRow = h("tr");
   const tbody = h("tbody");
   const table = h("table", { class: "table", id: "sessions-table" }, h("thead", null, headRow), tbody);
-  const tableWrap = h("div", { class: "table-wrap" }, table);
+  const tableWrap = h("div", { class: "table-wrap", id: "sessions-table-wrap" }, table);
   const status = h("div", { class: "table-status" });
   const liveBadge = h("span", { class: "live", hidden: true, title: "Refreshing every few seconds" }, h("span", { class: "pulse" }), "Live");
   const pageInfo = h("span", { class: "page-info", id: "page-info" });
@@ -180,18 +181,18 @@ export function sessionsView(root, ctx) {
   function row(s) {
     const href = `#/sessions/${encodeURIComponent(s.session_id)}`;
     const tokens = fmt.num(s.prompt_tokens) + fmt.num(s.completion_tokens);
-    const tokenTitle = `Prompt ${fmt.int(s.prompt_tokens)} · Completion ${fmt.int(s.completion_tokens)} · Cache read ${fmt.int(s.cache_read_tokens)} · Reasoning ${fmt.int(s.reasoning_tokens)}`;
+    const tokenTitle = `Prompt ${fmt.int(s.prompt_tokens)} · Completion ${fmt.int(s.completion_tokens)} · Cache read ${fmt.int(s.cache_read_tokens)} · Reasoning ${fmt.int(s.reasoning_tokens)}\n${fmt.count(s.llm_calls, "LLM call")} · ${fmt.count(s.tool_calls, "tool call")}`;
     const errors = fmt.num(s.errors);
     const tr = h(
       "tr",
       { class: "row-link", "data-session-id": s.session_id, onclick: (e) => { if (!e.target.closest("a, button")) location.hash = href; } },
-      h("td", { class: "nowrap" }, h("div", null, fmt.dateTime(s.init_timestamp)), h("div", { class: "cell-sub" }, fmt.relative(s.init_timestamp))),
-      h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), h("div", { class: "cell-sub ellipsis" }, (s.models || []).join(", "))),
+      h("td", { class: "nowrap", title: `${fmt.fullDateTime(s.init_timestamp)} · duration ${fmt.seconds(s.duration_s)}` }, h("div", null, fmt.dateTime(s.init_timestamp)), h("div", { class: "cell-sub" }, fmt.relative(s.init_timestamp))),
+      h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), h("div", { class: "cell-sub ellipsis", title: (s.models || []).join(", ") || null }, (s.models || []).join(", "))),
       h("td", { title: s.end_state_reason || "" }, stateBadge(s)),
-      h("td", { class: "num nowrap" }, fmt.seconds(s.duration_s)),
+      h("td", { class: "num nowrap col-tertiary" }, fmt.seconds(s.duration_s)),
       h("td", { class: "col-tags" }, tagList(s.tags, addTag, activeTags)),
-      h("td", { class: "num" }, fmt.int(s.llm_calls)),
-      h("td", { class: "num" }, fmt.int(s.tool_calls)),
+      h("td", { class: "num col-secondary" }, fmt.int(s.llm_calls)),
+      h("td", { class: "num col-secondary" }, fmt.int(s.tool_calls)),
       h("td", { class: "num", title: tokenTitle }, fmt.compact(tokens)),
       h("td", { class: "num strong col-cost", title: fmt.exactMoney(s.cost) }, fmt.money(s.cost)),
       h("td", { class: "num" }, errors > 0 ? h("span", { class: "count-pill count-error" }, fmt.int(errors)) : h("span", { class: "muted" }, "0")),
