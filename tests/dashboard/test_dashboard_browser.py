@@ -531,7 +531,7 @@ def test_session_recorded_by_the_sdk(browser: Browser, sdk_session: str) -> None
     # The recorded error opens first, with the traceback the SDK captured.
     assert page.inner_text("#span-details .exception-type") == "ConnectionError"
     assert "raise ConnectionError" in page.inner_text("#span-details .stacktrace")
-    browser.screenshot("10-sdk-session-error")
+    browser.screenshot("16-sdk-session-error")
     open_span(browser, "chat gpt-4o-mini")
     assert "Find me a flight from Lisbon to Berlin on Friday." in page.inner_text("#input-messages")
     assert "openai" in page.inner_text("#span-details")

@@ -128,3 +128,13 @@ def test_assets_follow_the_files_on_disk(tmp_path: Path) -> None:
     for outside in ("../secret.txt", "js", "js/missing.js", "/etc/passwd"):
         answer = assets.response(_request(outside), outside)
         assert answer.status_code == 404 and answer.headers["x-test"] == "1", outside
+
+
+def test_screenshot_names_are_unique() -> None:
+    """Each page's screenshot has its own number, so artifacts/screenshots/ lists them in one order."""
+    names = []
+    for path in Path(__file__).parent.glob("test_*.py"):
+        names += re.findall(r'screenshot\(\s*"([^"]+)"', path.read_text(encoding="utf-8"))
+    prefixes = [name.split("-", 1)[0] for name in names]
+    assert names and all(p.isdigit() for p in prefixes), names
+    assert len(set(prefixes)) == len(prefixes), sorted(names)
