@@ -8,13 +8,21 @@ cost is the exact ``Decimal`` sum of ``usage.span_cost`` over the LLM spans (unk
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from agentops_otel import semconv as sc
 from agentops_otel.usage import span_cost
+
+_WIDE = Context(prec=80)  # wide enough that normalising a sum of per-token prices never rounds it
+
+
+def clean_cost(cost: Decimal) -> Decimal:
+    """``Decimal('0')`` for any zero (not ``0E-9``), else without trailing zeros: the number the
+    collector's ``cost`` string spells."""
+    return Decimal(0) if cost.is_zero() else cost.normalize(_WIDE)
 
 
 class SessionStats:
@@ -84,7 +92,7 @@ class SessionStats:
         """Total cost in USD of the session's LLM spans ended so far (unknown models count 0)."""
         self.price_pending()
         with self._lock:
-            return self._cost
+            return clean_cost(self._cost)
 
 
 def format_duration(seconds: float) -> str:

@@ -200,6 +200,21 @@ def test_analytics_count_by_span_kind_and_errors(sdk):
     assert analytics["Cost"] == f"{expected:.6f}"
 
 
+def test_cost_is_a_clean_decimal_spelled_like_the_collectors_cost(sdk):
+    from agentops_otel.collector.format import money
+
+    session = sdk.init()
+    ao.record(ao.LLMEvent(model="gpt-4o-mini", provider="openai", prompt_tokens=0, completion_tokens=0))
+    zero = session.end_session("Success")
+    assert zero == 0 and str(zero) == "0"  # not Decimal('0E-9')
+    session = ao.start_session()
+    for _ in range(2):
+        ao.record(ao.LLMEvent(model="gpt-4o-mini", provider="openai", prompt_tokens=10, completion_tokens=20))
+    cost = session.end_session("Success")
+    assert cost > 0 and str(cost) == money(cost)  # no trailing zeros: the collector's "cost" string
+    assert session.get_analytics()["Cost"] == f"{cost:.6f}"
+
+
 def test_cost_prices_cache_and_reasoning_tokens_per_genai_conventions(sdk):
     session = sdk.init()
     span_attrs = {
