@@ -392,11 +392,16 @@ def test_in_progress_sessions_update_live(browser: Browser, live_sender: OtlpSes
     row.wait_for()
     assert "Running" in row.inner_text()
     assert not page.locator(".live").is_hidden()
+    # Its tags are not here yet, and the cell says when they come rather than looking untagged.
+    assert row.locator(".col-tags").inner_text() == "arrive at session end"
+    assert "root span" in row.locator(".col-tags .tags-pending").get_attribute("title")
 
     # The detail page of the running session picks up new spans without a reload.
     row.locator("td").nth(3).click()
     page.wait_for_selector("#view[data-loaded] .wf-row")
     assert page.locator(".wf-row").count() == 1
+    assert "arrive at session end" in page.inner_text(".detail-header .meta-row")
+    browser.screenshot("17-running-session")
     live.tool("late_tool", ms=50)
     live_sender.flush()
     page.wait_for_function("() => document.querySelectorAll('.wf-row').length === 2", timeout=20_000)
@@ -411,6 +416,7 @@ def test_in_progress_sessions_update_live(browser: Browser, live_sender: OtlpSes
         arg=live.session_id,
         timeout=20_000,
     )
+    assert row.locator(".col-tags").inner_text() == "live-test"  # came with the end
     assert browser.errors == []
 
 

@@ -62,6 +62,17 @@ export function moneyText(value, cls = "money") {
   return h("span", { class: cls, title: fmt.exactMoney(value) }, fmt.money(value));
 }
 
+/**
+ * A session's tags. Tags travel on the root span, which is sent when the session ends: a running
+ * session without any yet says so instead of looking untagged.
+ */
+export function sessionTags(session, onClick, active) {
+  if (session.in_progress && !(session.tags && session.tags.length)) {
+    return h("span", { class: "tags-pending", title: "Tags are sent with the session's root span, so they arrive when the session ends" }, "arrive at session end");
+  }
+  return tagList(session.tags, onClick, active);
+}
+
 export function statCard(label, value, sub, extraClass = "") {
   return h("div", { class: `stat ${extraClass}` }, h("div", { class: "stat-label" }, label), h("div", { class: "stat-value" }, value), sub ? h("div", { class: "stat-sub" }, sub) : null);
 }

@@ -1,7 +1,7 @@
 // Session detail page: state, tags, totals, host environment, the span waterfall and the export.
 
 import { api, ApiError, downloadExport } from "./api.js";
-import { errorPage, isInactive, loading, metaRow, moneyText, notice, stateBadge, statCard, tagList } from "./components.js";
+import { errorPage, isInactive, loading, metaRow, moneyText, notice, sessionTags, stateBadge, statCard } from "./components.js";
 import { h, icon, isHttpUrl, mount } from "./dom.js";
 import * as fmt from "./format.js";
 import * as sc from "./semconv.js";
@@ -41,7 +41,7 @@ function header(data, onDownload) {
       ["Duration", fmt.seconds(s.duration_s)],
       ["Service", (data.session && data.session.host_env && data.session.host_env[sc.SERVICE_NAME]) || null],
       ["Models", (s.models || []).join(", ") || null],
-      ["Tags", tagList(s.tags)],
+      ["Tags", sessionTags(s)],
     ]),
   );
 }

@@ -2,7 +2,7 @@
 
 import { api, ApiError } from "./api.js";
 import { replaceQuery } from "./router.js";
-import { loading, notice, pageHeader, stateBadge, tagList } from "./components.js";
+import { loading, notice, pageHeader, sessionTags, stateBadge } from "./components.js";
 import { h, icon, mount } from "./dom.js";
 import * as fmt from "./format.js";
 
@@ -190,7 +190,7 @@ export function sessionsView(root, ctx) {
       h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), h("div", { class: "cell-sub ellipsis", title: (s.models || []).join(", ") || null }, (s.models || []).join(", "))),
       h("td", { title: s.end_state_reason || "" }, stateBadge(s)),
       h("td", { class: "num nowrap col-tertiary" }, fmt.seconds(s.duration_s)),
-      h("td", { class: "col-tags" }, tagList(s.tags, addTag, activeTags)),
+      h("td", { class: "col-tags" }, sessionTags(s, addTag, activeTags)),
       h("td", { class: "num col-secondary" }, fmt.int(s.llm_calls)),
       h("td", { class: "num col-secondary" }, fmt.int(s.tool_calls)),
       h("td", { class: "num", title: tokenTitle }, fmt.compact(tokens)),
