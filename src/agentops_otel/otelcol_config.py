@@ -8,7 +8,9 @@ rule, so it writes the same attributes as the agentops-otel collector's enrichme
   holding a non-negative integer, an integral double or a decimal string), and the Anthropic
   exclusive-count correction of :func:`agentops_otel.usage.normalised_usage`;
 - the model priced: response model, else request model, else ``llm.model_name``; a provider prefix
-  such as ``openai/`` is understood; provider names as :func:`agentops_otel.pricing.rates_for` reads them;
+  such as ``openai/`` is understood; provider names as :func:`agentops_otel.pricing.rates_for` reads them,
+  a name genai-prices has no id for included (matched by its ``provider_match`` clauses, else priced
+  as if no provider were named: ``litellm``, ``my-proxy``);
 - prices: :func:`agentops_otel.pricing.rates_for` for the models of :data:`CURATED_MODELS`, and the
   cost formula of :func:`agentops_otel.pricing.cost_of` (cache carve-out, cliff tiers on total input).
 
@@ -16,7 +18,8 @@ Only LLM spans (:func:`agentops_otel.usage.is_llm_span`) are touched. A span tha
 ``gen_ai.usage.cost`` keeps its cost attributes. An LLM span whose model is not curated gets
 ``agentops.cost.source = "unknown-model"`` and no cost, as the Python collector does for a model
 without a price. Known differences from the Python rules, all on malformed input: token strings
-with spaces or underscores, and counts beyond 18 digits or 2**63, are not read as numbers here.
+with spaces or underscores, and counts beyond 18 digits or 2**63, are not read as numbers here; a
+model name led by a provider prefix pricing.py does not strip (``x-ai/grok-3``) is not curated.
 
 Every name listed is priced with each provider name ``rates_for`` prices it for, at that
 provider's price (the price compared, not genai-prices' provider and model ids: Azure's gpt-4o
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +46,8 @@ from pathlib import Path
 from genai_prices import Usage as _PricesUsage
 from genai_prices import calc_price as _calc_price
 from genai_prices import data_snapshot as _prices_data
+from genai_prices import types as _prices_types
+from genai_prices.data_snapshot import find_provider_by_id as _find_provider_by_id
 from genai_prices.types import StartDateConstraint as _StartDate
 
 from agentops_otel import semconv as sc
@@ -163,6 +169,7 @@ OTELCOL_VERSION = "0.161.0"
 
 # Cache keys of the OTTL (per span; they never reach the span)
 _MODEL, _REF, _PROVIDER, _PKEY, _RATE, _IN_ALIAS = "model", "ref", "provider", "pkey", "rate", "in_from_alias"
+_PCLASS = "price_class"
 _IN, _OUT = sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS
 _CR, _CW = sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
 _COST_IN, _COST_OUT, _CACHED = "cost_in", "cost_out", "cached"
@@ -180,8 +187,8 @@ class PriceGroup:
 
     names: tuple[str, ...]
     rates: ModelRates
-    providers: tuple[str, ...]  # lower-case provider names accepted (besides none at all)
-    without_provider: bool  # also priced when the span names no provider
+    providers: tuple[str, ...]  # provider price classes accepted (see provider_classes), by label
+    without_provider: bool  # also priced when the span names no provider, or one priced as if it named none
 
 
 # --- OTTL text ---------------------------------------------------------------------------------
@@ -257,6 +264,98 @@ def _model_statements() -> list[str]:
     return out
 
 
+@functools.cache
+def _whitespace() -> str:
+    """An RE2 class of the characters ``str.strip()`` removes (genai-prices strips provider names)."""
+    ranges: list[list[int]] = []
+    for code in range(sys.maxunicode + 1):
+        if chr(code).isspace():
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "[" + "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b:x}}}" if b > a else "") for a, b in ranges) + "]"
+
+
+def _clause_patterns(clause: object) -> list[str] | None:
+    """RE2 patterns, any of which matching the lower-cased name means a genai-prices ``provider_match``
+    clause matches it (None for an and-clause: not one pattern)."""
+    ws = _whitespace()
+    if isinstance(clause, _prices_types.ClauseContains):
+        return [_regex_escape(clause.contains.lower())]
+    if isinstance(clause, _prices_types.ClauseStartsWith):
+        return [f"^{ws}*{_regex_escape(clause.starts_with.lower())}"]
+    if isinstance(clause, _prices_types.ClauseEndsWith):
+        return [f"{_regex_escape(clause.ends_with.lower())}{ws}*$"]
+    if isinstance(clause, _prices_types.ClauseEquals):
+        return [f"^{ws}*{_regex_escape(clause.equals.lower())}{ws}*$"]
+    if isinstance(clause, _prices_types.ClauseOr):
+        parts = [_clause_patterns(c) for c in clause.or_]
+        return None if any(p is None for p in parts) else [pattern for p in parts for pattern in p or ()]
+    if isinstance(clause, _prices_types.ClauseAnd):
+        return None
+    raise CurationError(f"genai-prices' provider clause {clause!r} has no OTTL counterpart here")
+
+
+def _any_clause(clauses: Sequence[object], path: str) -> str:
+    """OTTL: one of ``clauses`` matches ``path`` (the patterns in one IsMatch, and-clauses apart)."""
+    patterns: list[str] = []
+    others: list[str] = []
+    for clause in clauses:
+        found = _clause_patterns(clause)
+        if found is not None:
+            patterns += found
+        elif isinstance(clause, _prices_types.ClauseAnd):
+            others.append("(" + " and ".join(_any_clause([c], path) for c in clause.and_) + ")")
+        else:  # an or-clause holding an and-clause
+            others.append("(" + _any_clause(clause.or_, path) + ")")
+    if patterns:
+        others.insert(0, f"IsMatch({path}, {_str('|'.join(f'(?:{p})' for p in patterns))})")
+    return " or ".join(others)
+
+
+def _exact_pattern(names: Iterable[str], ids: Iterable[str]) -> str:
+    """A provider name written exactly as one of pricing.py's ``names``, or as a genai-prices ``id``
+    (genai-prices strips the latter)."""
+    alternatives = [_regex_escape(n) for n in sorted(set(names) - set(ids))]
+    if ids:
+        alternatives.append(f"{_whitespace()}*{_alternation(sorted(ids))}{_whitespace()}*")
+    return "^(?:" + "|".join(alternatives) + ")$"
+
+
+def _provider_class_statements(classes: dict[str, str | None]) -> list[str]:
+    """OTTL setting the span's provider price class, resolved as ``pricing.rates_for`` resolves the name.
+
+    pricing.py's provider names map to a genai-prices provider id; any other name is matched by
+    genai-prices against the ids, then against each provider's ``provider_match`` clause in order
+    (``my-bedrock-gateway`` is AWS's). A name resolving to no provider, or to one priced as if none
+    were named (``litellm``, ``ibm.watsonx.ai``), leaves the class unset: priced as without provider.
+    """
+    pkey = _cache(_PKEY)
+    providers = _genai_providers()
+    ids = [p.id for p in providers]
+    exact_names = {name: classes.get(_resolved_provider(name) or "") for name in PROVIDER_NAMES}
+    exact_any = f"IsMatch({pkey}, {_str(_exact_pattern(PROVIDER_NAMES, ids))})"
+    conditions: dict[str, list[str]] = {}
+    earlier: list[object] = []  # provider_match clauses of the providers before, in genai-prices' order
+    for label in dict.fromkeys(c for c in classes.values() if c is not None):
+        names = [name for name, c in exact_names.items() if c == label]
+        conditions[label] = [f"IsMatch({pkey}, {_str(_exact_pattern(names, [i for i in ids if classes[i] == label]))})"]
+    for provider in providers:
+        if provider.provider_match is None:
+            continue
+        label = classes[provider.id]
+        if label is not None:  # this clause wins when no exact name and no earlier clause matched
+            first = [_any_clause([provider.provider_match], pkey), f"not {exact_any}"]
+            if earlier:
+                first.append(f"not ({_any_clause(earlier, pkey)})")
+            conditions[label].append("(" + " and ".join(first) + ")")
+        earlier.append(provider.provider_match)
+    return [
+        f"set({_cache(_PCLASS)}, {_str(label)}) where {' or '.join(ors)}" for label, ors in sorted(conditions.items())
+    ]
+
+
 def _token_statements() -> list[str]:
     out = []
     for name, aliases in usage.TOKEN_ALIASES.items():
@@ -318,9 +417,8 @@ def _price_statements(groups: Sequence[PriceGroup]) -> list[str]:
         for group in same_price:
             providers = []
             if group.without_provider:
-                providers.append(f"{_cache(_PKEY)} == nil")
-            if group.providers:
-                providers.append(f"IsMatch({_cache(_PKEY)}, {_str('^' + _alternation(group.providers) + '$')})")
+                providers.append(f"{_cache(_PCLASS)} == nil")
+            providers += [f"{_cache(_PCLASS)} == {_str(label)}" for label in group.providers]
             if providers:
                 model = f"IsMatch({_cache(_REF)}, {_str('(?i)^' + _alternation(group.names) + '$')})"
                 clauses.append(f"({model} and ({' or '.join(providers)}))")
@@ -363,7 +461,14 @@ def trace_statements(groups: Sequence[PriceGroup] | None = None) -> list[str]:
     """The OTTL statements of the transform processor, in order (run only on LLM spans)."""
     if groups is None:
         groups = price_groups()
-    return _model_statements() + _token_statements() + _cost_input_statements() + _price_statements(groups)
+    classes = provider_classes(frozenset(name for group in groups for name in group.names))
+    return (
+        _model_statements()
+        + _provider_class_statements(classes)
+        + _token_statements()
+        + _cost_input_statements()
+        + _price_statements(groups)
+    )
 
 
 # --- curated models -> price groups ---------------------------------------------------------------
@@ -409,37 +514,69 @@ def _rate_key(rates: ModelRates) -> tuple[Rate, Rate, Rate, Rate]:
     return (rates.input, rates.output, rates.cache_read, rates.cache_write)
 
 
-def _candidate_providers() -> list[str]:
-    """Provider names whose pricing is checked name by name (others are never priced by the YAML)."""
-    names = set(PROVIDER_NAMES) | {p.id.lower() for p in _prices_data.get_snapshot().providers}
-    return sorted(name for name in names if "/" not in name)
+def _genai_providers() -> list[_prices_types.Provider]:
+    return _prices_data.get_snapshot().providers
 
 
-def _prices_by_provider(
-    alias: str, providers: Sequence[str], today: dt.date
+def _resolved_provider(name: str) -> str | None:
+    """The genai-prices provider ``rates_for`` looks a provider name up in (None: it looks up without one)."""
+    found = _find_provider_by_id(_genai_providers(), provider_id(name) or "")
+    return found.id if found is not None else None
+
+
+def _price_key(model: str, provider: str | None) -> tuple[Rate, ...] | None:
+    rates = rates_for(model, provider)
+    return None if rates is None else _rate_key(rates)
+
+
+@functools.lru_cache(maxsize=8)
+def provider_classes(names: frozenset[str]) -> dict[str, str | None]:
+    """Each genai-prices provider id -> its price class for ``names``: providers pricing every name alike.
+
+    A class is labelled by its member first among pricing.py's provider names (OpenAI and Azure are
+    one class, "openai"). A provider pricing every name as a lookup without provider does (it lacks
+    them, or agrees) maps to None: the YAML need not tell it from no provider at all.
+    """
+    models = sorted(names)
+    without = [_price_key(model, None) for model in models]
+    members: dict[tuple, list[str]] = {}
+    for provider in _genai_providers():
+        if provider_id(provider.id) != provider.id:
+            raise CurationError(f"pricing.py maps genai-prices' provider id {provider.id!r} to another provider")
+        prices = [_price_key(model, provider.id) for model in models]
+        if prices != without:
+            members.setdefault(tuple(prices), []).append(provider.id)
+    home_ids = [provider_id(name) for name in PROVIDER_NAMES]
+    classes: dict[str, str | None] = {provider.id: None for provider in _genai_providers()}
+    for ids in members.values():
+        label = min(ids, key=lambda i: home_ids.index(i) if i in home_ids else len(home_ids))
+        classes.update(dict.fromkeys(ids, label))
+    return classes
+
+
+def _prices_by_class(
+    alias: str, classes: dict[str, str | None], today: dt.date
 ) -> dict[tuple[Rate, ...], tuple[ModelRates, list[str | None]]]:
-    """Each price ``rates_for`` gives ``alias``, with the provider names (None: no provider) getting it."""
+    """Each price ``rates_for`` gives ``alias``, with the price classes (None: no provider) getting it."""
     found: dict[tuple[Rate, ...], tuple[ModelRates, list[str | None]]] = {}
-    for provider in [*providers, None]:
-        rates = rates_for(alias, provider)
+    for label in [*dict.fromkeys(c for c in classes.values() if c is not None), None]:
+        rates = rates_for(alias, label)
         if rates is None:
             continue
-        _check_stable(f"{alias} ({provider or 'no provider'})", _model_info(alias, provider), today)
+        _check_stable(f"{alias} ({label or 'no provider'})", _model_info(alias, label), today)
         # The price, not the ModelRates: Azure's gpt-4o is genai-prices' provider "azure", priced as OpenAI's.
-        found.setdefault(_rate_key(rates), (rates, []))[1].append(provider)
+        found.setdefault(_rate_key(rates), (rates, []))[1].append(label)
     return found
 
 
 def price_groups(curated: Sequence[tuple[str, str]] = CURATED_MODELS, today: dt.date | None = None) -> list[PriceGroup]:
-    """Curated names grouped by price and accepted providers, each checked against ``rates_for``.
+    """Curated names grouped by price and accepted provider classes, each checked against ``rates_for``.
 
-    A name is priced with every provider name ``rates_for`` prices it for, at that provider's
-    price (Azure's gpt-4o, Bedrock's Claude), not only with its home provider.
+    A name is priced with every provider ``rates_for`` prices it for, at that provider's price
+    (Azure's gpt-4o, Bedrock's Claude), not only with its home provider.
     """
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    providers = _candidate_providers()
-    entries: dict[tuple, tuple[ModelRates, list[str]]] = {}
-    seen: set[str] = set()
+    aliases: list[str] = []
     for home, name in curated:
         rates = rates_for(name, home)
         if rates is None:
@@ -448,13 +585,14 @@ def price_groups(curated: Sequence[tuple[str, str]] = CURATED_MODELS, today: dt.
         _check_stable(name, info, today)
         for alias in [name, *_exact_aliases(info.match)]:
             alias = alias.lower()
-            home_rates = rates_for(alias, home)
-            if alias in seen or "/" in alias or home_rates is None or _rate_key(home_rates) != _rate_key(rates):
-                continue
-            seen.add(alias)
-            for key, (alias_rates, names) in _prices_by_provider(alias, providers, today).items():
-                accepted = tuple(p for p in names if p is not None)
-                entries.setdefault((key, accepted, None in names), (alias_rates, []))[1].append(alias)
+            if alias not in aliases and "/" not in alias and _price_key(alias, home) == _rate_key(rates):
+                aliases.append(alias)
+    classes = provider_classes(frozenset(aliases))
+    entries: dict[tuple, tuple[ModelRates, list[str]]] = {}
+    for alias in aliases:
+        for key, (alias_rates, labels) in _prices_by_class(alias, classes, today).items():
+            accepted = tuple(label for label in labels if label is not None)
+            entries.setdefault((key, accepted, None in labels), (alias_rates, []))[1].append(alias)
     return [
         PriceGroup(tuple(names), rates, accepted, without)
         for (_key, accepted, without), (rates, names) in entries.items()
@@ -475,9 +613,13 @@ def _per_mtok(value: Decimal) -> str:
 
 def _describe(groups: Sequence[PriceGroup]) -> str:
     """The YAML's comment listing the priced names, one entry per price."""
+    classes = provider_classes(frozenset(name for group in groups for name in group.names))
+    named = {name: classes.get(_resolved_provider(name) or "") for name in PROVIDER_NAMES}
+    members = {**named, **classes}  # provider names and genai-prices ids -> their class
     by_price: dict[tuple[tuple[Rate, ...], tuple[str, ...]], list[str]] = {}
     for group in groups:
-        only = () if group.without_provider else group.providers  # a provider's own price (Bedrock's Claude)
+        # a provider's own price (Bedrock's Claude) is listed with the provider names that get it
+        only = () if group.without_provider else tuple(sorted(n for n, c in members.items() if c in group.providers))
         by_price.setdefault((_rate_key(group.rates), only), []).extend(group.names)
     lines = []
     for (key, only), names in by_price.items():

@@ -75,7 +75,30 @@ def known_provider_names() -> list[str]:
     return sorted(set(PROVIDER_NAMES) | {p.id for p in data_snapshot.get_snapshot().providers})
 
 
-def provider_cases(providers: list[str]) -> list[tuple[str, dict[str, Any]]]:
+# Provider names genai-prices has no id for, resolved as rates_for resolves them: by genai-prices'
+# provider_match clauses (first provider in its order wins, on the stripped name), else no provider.
+UNKNOWN_PROVIDER_NAMES = [
+    "litellm",
+    "my-proxy",
+    "azure.ai.inference",
+    "ibm.watsonx.ai",
+    " OpenAI ",
+    "openai-compatible",
+    "my-bedrock-gateway",
+    "anthropic-on-bedrock",
+    "github-copilot-enterprise",
+    "huggingface_groq",
+    "google-vertex-anthropic",
+    "openrouter\t",
+    "\u00a0quicksilverpro",
+    "Amazon",
+    "AZURE",
+    " gemini",
+    "copilot",
+]
+
+
+def provider_cases(providers: list[str], prefix: str) -> list[tuple[str, dict[str, Any]]]:
     """Every priced name with each of ``providers``, at token counts on both sides of the usual tiers."""
     rng = random.Random(6)
     names = sorted({name for group in price_groups() for name in group.names})
@@ -83,7 +106,7 @@ def provider_cases(providers: list[str]) -> list[tuple[str, dict[str, Any]]]:
     for name in names:
         for provider in providers:
             attrs = {sc.GEN_AI_REQUEST_MODEL: name, sc.GEN_AI_PROVIDER_NAME: provider}
-            cases.append((f"provider-{len(cases)}", {**attrs, **_usage(rng, rng.randint(1, 300_000))}))
+            cases.append((f"{prefix}-{len(cases)}", {**attrs, **_usage(rng, rng.randint(1, 300_000))}))
     return cases
 
 
@@ -269,7 +292,7 @@ def test_every_curated_model_costs_what_the_python_collector_says(otelcol: Otelc
 
 def test_every_curated_model_costs_what_the_python_collector_says_with_every_provider_name(otelcol: Otelcol) -> None:
     """Not only the home provider: Azure's gpt-4o, Vertex's and Bedrock's Claude, each at that provider's price."""
-    cases = dict(provider_cases(known_provider_names()))
+    cases = dict(provider_cases(known_provider_names(), "provider"))
     expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
     priced = {
         (attrs[sc.GEN_AI_REQUEST_MODEL], attrs[sc.GEN_AI_PROVIDER_NAME])
@@ -280,6 +303,21 @@ def test_every_curated_model_costs_what_the_python_collector_says_with_every_pro
     assert {("gpt-4o", "azure.ai.openai"), ("claude-sonnet-4-5", "gcp.vertex_ai"), ("claude-opus-4-5", "aws")} <= priced
     send_spans(otelcol.http_endpoint, list(cases.items()))
     _check(otelcol, cases, expected, _model_and_provider)  # every attribute (cost source too), costs to 1e-12
+
+
+def test_a_provider_name_genai_prices_does_not_know_is_priced_as_the_python_collector_prices_it(
+    otelcol: Otelcol,
+) -> None:
+    cases = dict(provider_cases(UNKNOWN_PROVIDER_NAMES, "unknown-provider"))
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    priced = {
+        (attrs[sc.GEN_AI_REQUEST_MODEL], attrs[sc.GEN_AI_PROVIDER_NAME])
+        for name, attrs in cases.items()
+        if expected[name][sc.COST_SOURCE] == PRICE_SOURCE
+    }
+    assert {("gpt-4o", "litellm"), ("gpt-4o", "my-proxy"), ("claude-opus-4-5", "ibm.watsonx.ai")} <= priced
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected, _model_and_provider)
 
 
 def test_tokens_are_normalised_and_priced_like_the_python_collector(otelcol: Otelcol) -> None:
