@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import genai_prices
 import pytest
 import yaml
 
@@ -22,9 +23,29 @@ def fresh() -> str:
 
 
 def test_checked_in_yaml_equals_a_fresh_generation(fresh: str) -> None:
-    assert CONFIG.read_text() == fresh, (
-        "otel-collector.yaml is stale: run agentops-otel collector-config -o otel-collector.yaml"
+    reason = gen.stale_reason(CONFIG, fresh)
+    assert reason is None, reason
+
+
+def test_a_file_of_another_genai_prices_release_is_stale_with_that_reason(tmp_path: Path, fresh: str) -> None:
+    old = tmp_path / "otel-collector.yaml"
+    old.write_text(fresh.replace(PRICE_SOURCE, "genai-prices 0.0.1"))
+    reason = gen.stale_reason(old, fresh)
+    assert f"generated with genai-prices 0.0.1, but genai-prices {genai_prices.__version__} is installed" in reason
+    assert "pip install -c .ci/constraints.txt" in reason  # back to the pinned release
+    assert f"agentops-otel collector-config --output {old}" in reason  # or regenerate for the installed one
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(fresh.replace("batch:", "batch: ", 1))
+    assert gen.stale_reason(edited, fresh) == (
+        f"{edited} is out of date: run `agentops-otel collector-config --output {edited}` and commit it"
     )
+
+
+def test_ci_installs_the_genai_prices_release_the_yaml_was_generated_from() -> None:
+    """pyproject only bounds genai-prices below; CI pins the release the checked-in prices come from."""
+    constraints = (REPO_ROOT / ".ci" / "constraints.txt").read_text().splitlines()
+    assert f"genai-prices=={gen.generated_with(CONFIG.read_text())}" in constraints
+    assert "-c .ci/constraints.txt" in (REPO_ROOT / ".ci" / "run").read_text()
 
 
 def test_check_flag_fails_on_a_stale_file(tmp_path: Path) -> None:
