@@ -14,9 +14,11 @@ from typing import Any
 import anthropic
 import anthropic._base_client as anthropic_base
 import openai._base_client as openai_base
+import pytest
 import wrapt
+from packaging.requirements import Requirement
 
-from agentops_otel.instrumentation import instrument, uninstrument
+from agentops_otel.instrumentation import instrument, instrumentors, uninstrument
 from tests.support.replay import REPO_ROOT
 
 PATCHED = [
@@ -52,6 +54,15 @@ def test_uninstrument_restores_the_originals_exactly(tracing: Any) -> None:
     uninstrument()  # harmless when not instrumented
     assert [owner.__dict__[name] for owner, name in PATCHED] == originals
     assert all(owner.__dict__[name] is original for (owner, name), original in zip(PATCHED, originals, strict=True))
+
+
+def test_supported_versions_are_the_package_extras() -> None:
+    """``opentelemetry-instrument`` checks an instrumentor's requirement, pip the extra: one range for both."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for instrumentor in instrumentors():
+        (extra,) = extras[instrumentor.package]
+        assert Requirement(extra) == Requirement(instrumentor.requirement), instrumentor.package
 
 
 def test_no_spans_after_uninstrument(tracing: Any, replay_server: Any, anthropic_client: anthropic.Anthropic) -> None:

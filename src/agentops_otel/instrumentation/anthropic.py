@@ -1,4 +1,4 @@
-"""Instrumentation of the ``anthropic`` library (0.x to 2.x): ``messages.create`` (sync, async,
+"""Instrumentation of the ``anthropic`` library (0.43 to 2.x): ``messages.create`` (sync, async,
 streamed), ``messages.stream(...)``, ``messages.parse`` and their beta variants, each as one LLM span.
 
 Anthropic reports ``input_tokens`` *without* cache reads and writes; the span's
@@ -196,7 +196,8 @@ class AnthropicInstrumentor(StainlessInstrumentor):
     """``BaseInstrumentor`` for ``anthropic``; the ``agentops_anthropic`` ``opentelemetry_instrumentor`` entry point."""
 
     package = "anthropic"
-    requirement = "anthropic >= 0.8"  # the Messages API
+    # Before 0.43, messages.stream() read a Stream of its own built from the response: no response attributes.
+    requirement = "anthropic >= 0.43"
     provider = sc.PROVIDER_ANTHROPIC
     endpoints: Mapping[str, Endpoint] = {"/v1/messages": Messages()}
 

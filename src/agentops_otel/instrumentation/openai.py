@@ -1,4 +1,4 @@
-"""Instrumentation of the ``openai`` library (1.x to 3.x): chat completions, legacy completions,
+"""Instrumentation of the ``openai`` library (1.40 to 3.x): chat completions, legacy completions,
 embeddings and the Responses API, each as one LLM span.
 
 The library is never imported here: :class:`OpenAIInstrumentor` patches it once the application has.
@@ -393,7 +393,7 @@ class OpenAIInstrumentor(StainlessInstrumentor):
     """``BaseInstrumentor`` for ``openai``; also the ``agentops_openai`` ``opentelemetry_instrumentor`` entry point."""
 
     package = "openai"
-    requirement = "openai >= 1.0"
+    requirement = "openai >= 1.40"  # checked down to 1.40; 1.0's raw responses and async streams lose attributes
     provider = sc.PROVIDER_OPENAI
     endpoints: Mapping[str, Endpoint] = {
         "/chat/completions": ChatCompletions(),
