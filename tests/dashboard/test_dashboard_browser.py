@@ -51,6 +51,39 @@ def assert_money_shown(text: str, exact: Decimal) -> None:
         assert abs(Decimal(text.lstrip("$").replace(",", "")) - exact) <= Decimal("0.005" if exact >= 1 else "0.00005")
 
 
+def shown_seconds(text: str) -> float:
+    """A duration as the dashboard prints it ("803 ms", "9.42 s", "1m 05s"), in seconds."""
+    if text.endswith(" ms"):
+        return float(text[:-3]) / 1000
+    if text.endswith(" s"):
+        return float(text[:-2])
+    minutes, secs = re.fullmatch(r"(\d+)m (\d+)s", text).groups()
+    return int(minutes) * 60 + int(secs)
+
+
+def shown_count(text: str) -> tuple[float, float]:
+    """The range a count as printed ("9,079", "14.9K", "2.5M") stands for."""
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9}.get(text[-1:])
+    if scale is None:
+        value = int(text.replace(",", ""))
+        return value, value
+    value = float(text[:-1]) * scale
+    return value - 0.05 * scale, value + 0.05 * scale
+
+
+def assert_count_shown(text: str, exact: int) -> None:
+    low, high = shown_count(text)
+    assert low <= exact <= high, (text, exact)
+
+
+def cell_texts(browser: Browser) -> dict[str, list[str]]:
+    return dict(
+        browser.page.eval_on_selector_all(
+            ROWS, "rows => rows.map(r => [r.dataset.sessionId, [...r.children].map(td => td.innerText.trim())])"
+        )
+    )
+
+
 def open_span(browser: Browser, name: str) -> None:
     """Select a span in the waterfall by its name (filtering first so it is on screen)."""
     page = browser.page
@@ -204,6 +237,75 @@ def test_sessions_table_at_narrow_widths(browser: Browser, showcase: Showcase) -
     assert page.evaluate(widths)[0] <= 600
     page.set_viewport_size({"width": 1440, "height": 900})
     assert len(visible_headers(browser)) == 10
+    assert browser.errors == []
+
+
+def test_sessions_list_shows_the_api_figures(browser: Browser, showcase: Showcase, collector: CollectorProcess) -> None:
+    """Every row's duration, LLM calls, tool calls, tokens, cost and errors are the API's."""
+    browser.login(DEMO_KEY)
+    api = get_json(collector, "/v2/sessions?limit=50", DEMO_KEY)["sessions"]
+    shown = cell_texts(browser)
+    assert list(shown) == [s["session_id"] for s in api]
+    for summary in api:
+        _, _, _, duration, _, llm_calls, tool_calls, tokens, cost, errors = shown[summary["session_id"]]
+        where = summary["session_id"]
+        exact = summary["duration_s"]
+        assert abs(shown_seconds(duration) - exact) <= (0.0005 if exact < 1 else 0.005 if exact < 10 else 0.05), where
+        assert llm_calls == f"{summary['llm_calls']:,}", where
+        assert tool_calls == f"{summary['tool_calls']:,}", where
+        assert_count_shown(tokens, summary["prompt_tokens"] + summary["completion_tokens"])
+        assert_money_shown(cost, Decimal(summary["cost"]))
+        assert errors == f"{summary['errors']:,}", where
+    # The session the other tests look at, spelled out.
+    error_row = shown[showcase.error_session]
+    assert error_row[3] == "9.42 s" and error_row[5:10] == ["2", "1", "8,840", "$0.0208", "1"]
+    assert browser.errors == []
+
+
+def test_sort_ascending_and_by_other_keys(browser: Browser, showcase: Showcase, collector: CollectorProcess) -> None:
+    page = browser.page
+    browser.login(DEMO_KEY)
+    ids = row_ids(browser)
+    for key, order in (
+        ("tokens", "desc"),
+        ("tokens", "asc"),
+        ("duration", "desc"),
+        ("duration", "asc"),
+        ("cost", "desc"),
+    ):
+        page.click(f'button[data-sort="{key}"]')
+        ids = wait_rows_change(browser, ids)
+        expected = get_json(collector, f"/v2/sessions?limit=50&sort={key}&order={order}", DEMO_KEY)["sessions"]
+        assert ids == [s["session_id"] for s in expected], (key, order)
+        assert f"sort={key}" in page.url and (f"order={order}" in page.url) == (order == "asc")
+        header = page.locator(f"th:has(button[data-sort='{key}'])")
+        assert header.get_attribute("aria-sort") == ("ascending" if order == "asc" else "descending")
+    # Ascending, as shown: the smallest token counts first (exact counts are in each cell's tooltip).
+    page.click('button[data-sort="tokens"]')
+    ids = wait_rows_change(browser, ids)
+    page.click('button[data-sort="tokens"]')
+    ids = wait_rows_change(browser, ids)
+    titles = page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.children[7].title)")
+    tokens = [
+        sum(int(n.replace(",", "")) for n in re.search(r"Prompt ([\d,]+) · Completion ([\d,]+)", t).groups())
+        for t in titles
+    ]
+    assert tokens == sorted(tokens) and tokens[0] < tokens[-1]
+    assert browser.errors == []
+
+
+def test_a_new_session_appears_while_the_list_is_open(browser: Browser, live_sender: OtlpSessions) -> None:
+    page = browser.page
+    browser.login(LIVE_KEY)  # other tests' sessions, or none yet
+    page.evaluate("() => { window.__sameDocument = true; }")  # gone if the page reloaded
+    with live_sender.session(time.time_ns() - 1_000_000_000, tags=["arrived-live"], reason="late") as late:
+        late.llm("gpt-4o-mini", ms=300)
+    live_sender.flush()
+    page.wait_for_selector(f'{ROWS}[data-session-id="{late.session_id}"]', timeout=20_000)  # the next poll
+    assert row_ids(browser)[0] == late.session_id
+    row = page.locator(f'{ROWS}[data-session-id="{late.session_id}"]')
+    assert "Success" in row.inner_text() and "arrived-live" in row.locator(".col-tags").inner_text()
+    assert page.evaluate("() => window.__sameDocument") is True
     assert browser.errors == []
 
 
@@ -461,9 +563,49 @@ def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProc
     assert page.locator("#chart-models svg .donut-seg").count() == 5
     assert page.locator("#top-sessions tbody tr").count() == 10
     assert "%" in page.inner_text("#error-rate")
-    # Hovering a bar shows its values.
-    page.locator("#chart-cost svg .hit").last.hover()
-    assert "Cost" in page.inner_text("#chart-cost .chart-tip")
+
+    # The figures are the API's: totals...
+    totals = data["totals"]
+    assert_money_shown(cards[2], Decimal(totals["cost"]))
+    assert page.get_attribute("#overview-totals .stat-accent .money", "title") == f"${totals['cost']}"
+    assert_count_shown(cards[3], totals["prompt_tokens"] + totals["completion_tokens"])
+    assert abs(float(cards[4].rstrip("%")) - data["error_rate"] * 100) <= 0.05
+    assert f"{totals['errors']:,} error" in page.inner_text("#overview-totals")
+    # ...the cost by model, most expensive first...
+    models = page.eval_on_selector_all(
+        "#chart-models .model-table tbody tr", "rows => rows.map(r => [...r.children].map(td => td.innerText.trim()))"
+    )
+    by_cost = sorted(data["cost_by_model"], key=lambda m: Decimal(m["cost"]), reverse=True)
+    assert [m[0] for m in models] == [m["model"] for m in by_cost]
+    for (_, calls, tokens, cost), expected in zip(models, by_cost, strict=True):
+        assert calls == f"{expected['calls']:,}"
+        assert_count_shown(tokens, expected["prompt_tokens"] + expected["completion_tokens"])
+        assert_money_shown(cost, Decimal(expected["cost"]))
+    # ...and every day's bars (their tooltips; the last bar is today, UTC).
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    charts = {
+        "#chart-cost": (("Cost", "cost"),),
+        "#chart-tokens": (("Prompt", "prompt_tokens"), ("Completion", "completion_tokens")),
+        "#chart-errors": (("Sessions", "sessions"), ("Errors", "errors")),
+    }
+    for chart, fields in charts.items():
+        hits = page.locator(f"{chart} svg .hit")
+        for bucket in data["buckets"]:
+            days_back = (today - datetime.fromisoformat(bucket["start"].replace("Z", "+00:00"))).days
+            hits.nth(hits.count() - 1 - days_back).hover()
+            tip = dict(
+                page.eval_on_selector_all(
+                    f"{chart} .chart-tip .tip-row",
+                    "rows => rows.map(r => [r.querySelector('.tip-label').textContent,"
+                    " r.querySelector('.tip-value').textContent])",
+                )
+            )
+            for label, key in fields:
+                if key == "cost":
+                    assert_money_shown(tip[label], Decimal(bucket[key]))
+                else:
+                    assert tip[label] == f"{bucket[key]:,}", (chart, bucket, tip)
+    assert sum(b["sessions"] for b in data["buckets"]) == totals["sessions"]
     page.mouse.move(0, 0)
     browser.screenshot("07-overview")
     # Top sessions link to their detail.
