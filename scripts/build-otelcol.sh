@@ -4,7 +4,8 @@
 # The build lives outside the repository, keyed by a hash of the manifest and the builder version,
 # and is reused when present:
 #   ${AGENTOPS_OTELCOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agentops-otel/otelcol}/<hash>/otelcol-agentops
-# Progress goes to stderr; stdout is only the binary path. tests/otelcol/binary.py mirrors this layout.
+# Progress goes to stderr; stdout is only the binary path. With --cached it never builds: it prints
+# the cached build's path, or exits 3 when there is none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,10 @@ BIN="$OUT/otelcol-agentops"
 if [ -x "$BIN" ]; then
   echo "$BIN"
   exit 0
+fi
+if [ "${1:-}" = --cached ]; then
+  echo "no cached build at $BIN" >&2
+  exit 3
 fi
 
 command -v go >/dev/null 2>&1 || { echo "go is not installed: cannot build the collector" >&2; exit 1; }

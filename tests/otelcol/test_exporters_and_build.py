@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.otelcol.otelcol import (
     BUILD_SCRIPT,
     CONFIG,
     FILE_EXPORTER,
+    REPO_ROOT,
     BinaryUnavailable,
     Otelcol,
     attribute_differences,
@@ -78,3 +80,34 @@ def test_without_go_or_a_cached_build_the_reason_is_given(tmp_path: Path) -> Non
     env = {"PATH": "/usr/bin:/bin", "AGENTOPS_OTELCOL_CACHE": str(tmp_path / "empty-cache")}
     with pytest.raises(BinaryUnavailable, match="Go is not installed"):
         otelcol_binary(env)
+
+
+# Stands in for Go (a real build takes minutes here): `go install .../cmd/builder@...` installs a
+# builder that takes 3 s and writes a shell script where the collector binary goes.
+FAKE_GO = """#!/bin/sh
+mkdir -p "$GOBIN"
+cat > "$GOBIN/builder" <<'EOF'
+#!/bin/sh
+sleep 3
+for arg in "$@"; do case "$arg" in --output-path=*) out="${arg#--output-path=}";; esac; done
+printf '#!/bin/sh\necho stand-in collector\n' > "$out/otelcol-agentops"
+chmod +x "$out/otelcol-agentops"
+EOF
+chmod +x "$GOBIN/builder"
+"""
+
+
+def test_a_build_longer_than_the_per_test_timeout_does_not_fail_the_tests(tmp_path: Path) -> None:
+    """Plain pytest with Go and no cached build: the build is not charged to the first test's timeout."""
+    go_dir = tmp_path / "go-bin"
+    go_dir.mkdir()
+    (go_dir / "go").write_text(FAKE_GO)
+    (go_dir / "go").chmod(0o755)
+    test_file = tmp_path / "test_needs_the_build.py"
+    test_file.write_text("def test_it(otelcol_bin):\n    assert otelcol_bin.name == 'otelcol-agentops'\n")
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    env.update(PATH=f"{go_dir}:/usr/bin:/bin", AGENTOPS_OTELCOL_CACHE=str(tmp_path / "cache"))
+    command = [sys.executable, "-m", "pytest", "-p", "tests.otelcol.conftest", "-o", "timeout=1", "-q", str(test_file)]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "building the OpenTelemetry Collector" in result.stdout and "1 passed" in result.stdout
