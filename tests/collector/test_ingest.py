@@ -318,3 +318,17 @@ def test_out_of_range_values_reject_only_their_span_over_grpc(collector):
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
         partial = stub.Export(request, timeout=30, metadata=[("x-agentops-api-key", KEY)]).partial_success
     _check_out_of_range_session(collector, session, partial.rejected_spans, partial.error_message)
+
+
+def test_every_member_of_a_gzip_body_is_stored_and_trailing_garbage_refused(collector):
+    session = SessionBuilder.new(seed=11)
+    first, second = otlp_request([session.llm("gpt-4o", 5, 5)]), otlp_request([session.root()])
+    # two concatenated protobuf messages parse as one with both resource_spans; each gzipped on its own
+    answer = post(collector, gzipped(first) + b"\0\0" + gzipped(second), encoding="gzip")
+    assert answer.status == 200, answer
+    assert stored_span_count(collector) == 2
+
+    other = SessionBuilder.new(seed=12)
+    answer = post(collector, gzipped(otlp_request([other.root()])) + b"not gzip", encoding="gzip")
+    assert answer.status == 400 and b"trailing data" in answer.body
+    assert stored_span_count(collector) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import zlib
 from typing import Any
 
@@ -20,7 +21,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
 JSON_TYPES = frozenset({"application/json"})
-_DECOMPRESSORS = {"gzip": 31, "x-gzip": 31, "deflate": 15}  # zlib wbits: 31 = gzip header, 15 = zlib
+_GZIP = 31  # zlib wbits: 31 = gzip header, 15 = zlib
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZEROS = re.compile(rb"\0*")
+_FIRST_CHUNK, _MAX_CHUNK = 256, 1 << 20
+_DECOMPRESSORS = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": 15}
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 
 
@@ -58,16 +63,40 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     wbits = _DECOMPRESSORS.get(encoding)
     if wbits is None:
         raise OtlpError(415, f"unsupported content encoding {encoding!r}: use gzip, deflate or identity")
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise OtlpError(400, f"body is not valid {encoding} data: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise OtlpError(413, f"decompressed body is larger than the limit of {limit} bytes")
-    if not inflater.eof:
-        raise OtlpError(400, f"body is truncated {encoding} data")
-    return out
+    return _inflate(body, wbits, encoding, limit)
+
+
+def _inflate(body: bytes, wbits: int, encoding: str, limit: int) -> bytes:
+    """Every member of a gzip body (RFC 1952 allows several, one after the other), or the one zlib stream."""
+    view, end, pos = memoryview(body), len(body), 0
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        chunk = _FIRST_CHUNK
+        while not inflater.eof and pos < end:
+            # a member's first bytes go in a small piece: what is left after its end is copied
+            # (unused_data), so tiny members back to back stay linear, not quadratic
+            data = view[pos : pos + chunk]
+            pos += len(data)
+            chunk = min(chunk * 4, _MAX_CHUNK)
+            try:
+                part = inflater.decompress(data, limit + 1 - size)  # never 0, which would mean no limit
+            except zlib.error as exc:
+                raise OtlpError(400, f"body is not valid {encoding} data: {exc}") from None
+            size += len(part)
+            if size > limit or inflater.unconsumed_tail:
+                raise OtlpError(413, f"decompressed body is larger than the limit of {limit} bytes")
+            parts.append(part)
+        if not inflater.eof:
+            raise OtlpError(400, f"body is truncated {encoding} data")
+        pos -= len(inflater.unused_data)
+        if wbits == _GZIP:
+            pos = _ZEROS.match(body, pos).end()  # zero padding after a member, as gzip itself allows
+        if pos == end:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if wbits != _GZIP or body[pos : pos + 2] != _GZIP_MAGIC:
+            raise OtlpError(400, f"body has {end - pos} bytes of trailing data after the {encoding} stream")
 
 
 def decode_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
