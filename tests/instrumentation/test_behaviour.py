@@ -293,7 +293,7 @@ def test_content_capture_openai(tracing: Any, replay_server: ReplayServer, opena
     first, second = json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])
     assert first == {
         "role": "assistant",
-        "parts": [{"type": "tool_call", "id": "call_own_1", "name": "get_weather", "arguments": '{"city": "Oslo"}'}],
+        "parts": [{"type": "tool_call", "id": "call_own_1", "name": "get_weather", "arguments": {"city": "Oslo"}}],
         "finish_reason": "tool_calls",
     }
     assert second["parts"] == [{"type": "text", "content": '{"answer": "cold"}'}]
@@ -306,9 +306,35 @@ def test_content_capture_streams(tracing: Any, replay_server: ReplayServer, open
     (message,) = json.loads(tracing.only_llm_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["finish_reason"] == "tool_calls"
     assert [(p["id"], p["arguments"]) for p in message["parts"]] == [
-        ("call_own_a", '{"city": "Oslo"}'),
-        ("call_own_b", '{"city": "Rome"}'),
+        ("call_own_a", {"city": "Oslo"}),  # the streamed JSON text, parsed as the conventions want
+        ("call_own_b", {"city": "Rome"}),
     ]
+
+
+def test_tool_call_arguments_are_the_same_object_streamed_or_not(
+    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    tracing.instrument(capture_message_content=True)
+    replay_server.load(fixture_path("anthropic/messages_thinking_tools.json"))
+    replay_server.load(fixture_path("anthropic/messages_stream_tools.json"))
+    replay_server.load(fixture_path("anthropic/messages_stream_tools.json"))
+    anthropic_client.messages.create(**MESSAGES)
+    list(anthropic_client.messages.create(**MESSAGES, stream=True))
+    with anthropic_client.messages.stream(**MESSAGES) as stream:
+        assert stream.get_final_message().content[1].input == {"city": "Oslo"}
+    calls = [
+        [p for p in json.loads(span.attributes[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"] if p["type"] == "tool_call"]
+        for span in tracing.llm_spans()
+    ]
+    expected = [{"type": "tool_call", "id": "toolu_own_1", "name": "get_weather", "arguments": {"city": "Oslo"}}]
+    assert calls == [expected, expected, expected]
+
+
+def test_cut_short_tool_call_arguments_are_kept_as_text() -> None:
+    from agentops_otel.instrumentation._content import tool_call
+
+    assert tool_call("c", "f", '{"city": "Os')["arguments"] == '{"city": "Os'
+    assert tool_call("c", "f", {"city": "Oslo"})["arguments"] == {"city": "Oslo"}
 
 
 def test_content_capture_streamed_choices_without_index(

@@ -32,6 +32,16 @@ def text(content: Any) -> Part:
 
 
 def tool_call(call_id: Any, name: Any, arguments: Any) -> Part:
+    """``arguments`` as an object, as the conventions' ToolCallRequestPart has them.
+
+    JSON text (OpenAI's arguments, Anthropic's streamed tool input) is parsed, so a call reads the same
+    streamed or not; text that does not parse (a stream cut short) is kept as it came.
+    """
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            pass
     return {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
 
 

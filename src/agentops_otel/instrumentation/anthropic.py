@@ -170,8 +170,9 @@ class _MessagesStream(StreamRecorder):
             acc = self.blocks[index]
             block, streamed = acc["block"], "".join(acc["text"])
             kind = field(block, "type") if block is not None else "text"
-            if kind in ("tool_use", "server_tool_use"):
-                parts.append(content.tool_call(field(block, "id"), field(block, "name"), streamed))
+            if kind in ("tool_use", "server_tool_use"):  # a call without arguments streams no input: the start's {}
+                arguments = streamed or field(block, "input")
+                parts.append(content.tool_call(field(block, "id"), field(block, "name"), arguments))
             elif kind == "thinking":
                 parts.append(content.reasoning(streamed))
             elif kind == "text":
