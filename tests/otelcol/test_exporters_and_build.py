@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,21 @@ def test_a_build_longer_than_the_per_test_timeout_does_not_fail_the_tests(tmp_pa
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "building the OpenTelemetry Collector" in result.stdout and "1 passed" in result.stdout
+
+
+def _ci_run_copy(root: Path) -> Path:
+    """.ci/run with what its collector step reads, in a scratch tree (it would otherwise set up this repository)."""
+    for part in (".ci/run", "scripts/build-otelcol.sh", "otelcol/builder-config.yaml"):
+        (root / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / part, root / part)
+    return root / ".ci" / "run"
+
+
+def test_ci_run_under_ci_true_without_go_fails_at_once_with_the_reason(tmp_path: Path) -> None:
+    """With CI=true the otel-collector.yaml tests fail without a collector: .ci/run stops before installing anything."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CI": "true", "AGENTOPS_OTELCOL_CACHE": str(tmp_path / "c")}
+    result = subprocess.run(["bash", str(_ci_run_copy(tmp_path))], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "CI=true but Go is not installed and no OpenTelemetry Collector build is cached" in result.stderr
+    assert "will skip" not in result.stdout
+    assert not (tmp_path / ".venv").exists()
