@@ -5,7 +5,7 @@
 
 Each figure is the median of several loads of a fresh document (HTML, modules, API calls, render).
 A page counts as loaded when its content is on screen:
-- sessions page: the 50 rows of the first page;
+- sessions page: the 50 rows of the first page (all sessions; then one tag's, most expensive first);
 - session detail, first content: the header and totals (from ``/stats``), spans still loading;
 - session detail, full waterfall: every span of the session in the waterfall tree (the span count
   shows all of them) and the rows in view drawn; any other row is one scroll frame away;
@@ -128,6 +128,12 @@ def main() -> None:
                 page_load(page, collector.url, "#/sessions", "#view[data-loaded] tr.row-link") for _ in range(runs)
             ]
             row(f"sessions page (50 of {sessions:,})", loads, bare(page, "/v2/sessions?limit=50", runs)[0])
+            loads = [
+                page_load(page, collector.url, "#/sessions?tags=batch-7&sort=cost", "#view[data-loaded] tr.row-link")
+                for _ in range(runs)
+            ]
+            filtered_api = bare(page, "/v2/sessions?limit=50&tags=batch-7&sort=cost", runs)[0]
+            row("sessions page, one tag, by cost", loads, filtered_api)
 
             detail = [detail_load(page, collector.url, big_id, big) for _ in range(runs)]
             first, full, server, parse, draw = (list(column) for column in zip(*detail, strict=True))
