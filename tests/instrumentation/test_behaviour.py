@@ -148,6 +148,31 @@ def test_with_streaming_response(tracing: Any, replay_server: ReplayServer, open
     assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2006
 
 
+@pytest.mark.parametrize("read", ["json", "read", "text"])
+def test_with_streaming_response_read_without_parse(
+    read: str, tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+) -> None:
+    replay_server.load(fixture_path("openai/chat_cached_reasoning.json"))
+    with openai_client.chat.completions.with_streaming_response.create(**CHAT) as response:
+        getattr(response, read)()
+        assert tracing.llm_spans() == []
+    span = assert_ended_once(tracing)  # at the exit, with what the body said
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-own-cached-1"
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2006
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+async def test_async_with_streaming_response_read_without_parse(
+    tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
+) -> None:
+    replay_server.load(fixture_path("anthropic/messages_cache.json"))
+    async with async_anthropic_client.messages.with_streaming_response.create(**MESSAGES) as response:
+        assert (await response.json())["id"] == "msg_own_cache_1"
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "msg_own_cache_1"
+    assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 12 + 2048 + 310
+
+
 def test_with_streaming_response_closed_unread(
     tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
 ) -> None:

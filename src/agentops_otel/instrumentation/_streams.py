@@ -133,7 +133,8 @@ class RawResponseProxy(wrapt.ObjectProxy):
     """A ``with_raw_response`` / ``with_streaming_response`` result whose body the application reads.
 
     ``parse()`` gives the parsed body (recorded on the span) or the stream (wrapped, so it is traced
-    like any other); ``close()``, the context manager's exit, or garbage collection end the span.
+    like any other); ``close()``, the context manager's exit, or garbage collection end the span, with
+    the body if the application read it another way (``.json()``, ``.read()``, ``.text()``).
     Once the stream is handed out, garbage collection of this response leaves the span to the stream:
     ``with_raw_response.create(stream=True).parse()`` drops the response at once.
     """
@@ -142,7 +143,7 @@ class RawResponseProxy(wrapt.ObjectProxy):
         super().__init__(response)
         self._self_call = call
         self._self_wrap_stream = wrap_stream
-        self._self_stream_handed_out = False
+        self._self_parsed = False  # parse() handed out the body (recorded) or the stream (its proxy ends the span)
 
     def parse(self, *args: Any, **kwargs: Any) -> Any:
         parsed = self.__wrapped__.parse(*args, **kwargs)
@@ -154,9 +155,9 @@ class RawResponseProxy(wrapt.ObjectProxy):
         return self._self_take(await parsed)
 
     def _self_take(self, parsed: Any) -> Any:
+        self._self_parsed = True
         call = self._self_call
         if call.recorder is not None:
-            self._self_stream_handed_out = True
             return self._self_wrap_stream(parsed, call)
         call.complete(parsed)
         return parsed
@@ -165,15 +166,36 @@ class RawResponseProxy(wrapt.ObjectProxy):
         result = self.__wrapped__.close()
         if inspect.isawaitable(result):
             return self._self_closed_later(result)
-        self._self_call.finish_stream()
+        self._self_end()
         return result
 
     async def _self_closed_later(self, result: Awaitable[Any]) -> Any:
         try:
             return await result
         finally:
-            self._self_call.finish_stream()
+            self._self_end()
+
+    def _self_end(self, *, abandoned: bool = False) -> None:
+        call = self._self_call
+        if not self._self_parsed and call.recorder is None:
+            body = _body_if_read(self.__wrapped__.http_response)
+            if body is not None:
+                call.complete(body)
+                return
+        call.finish_stream(abandoned=abandoned)
 
     def __del__(self) -> None:
-        if not self._self_stream_handed_out:
-            _finish_abandoned(self._self_call)
+        if self._self_parsed:
+            return
+        try:
+            self._self_end(abandoned=True)
+        except Exception:
+            pass
+
+
+def _body_if_read(http_response: Any) -> Any:
+    """The JSON body when the application has read it, else ``None``; never reads from the network."""
+    try:
+        return http_response.json()  # an unread body raises ResponseNotRead
+    except Exception:
+        return None
