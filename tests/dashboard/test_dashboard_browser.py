@@ -537,6 +537,9 @@ def test_a_session_silent_for_over_an_hour_shows_as_inactive(browser: Browser, l
         assert badge.inner_text().strip() == label
     silent_row = page.locator(f'{ROWS}[data-session-id="{silent.session_id}"]')
     assert "over an hour" in silent_row.locator(".badge").get_attribute("title")
+    assert silent_row.locator(".col-tags").inner_text() == "not received"  # they come with the end
+    recent_row = page.locator(f'{ROWS}[data-session-id="{recent.session_id}"]')
+    assert recent_row.locator(".col-tags").inner_text() == "arrive at session end"
 
     silent_row.locator("td").nth(3).click()
     page.wait_for_selector("#view[data-loaded] .wf-row")

@@ -68,6 +68,7 @@ export function moneyText(value, cls = "money") {
  */
 export function sessionTags(session, onClick, active) {
   if (session.in_progress && !(session.tags && session.tags.length)) {
+    if (isInactive(session)) return h("span", { class: "tags-pending", title: "Tags are sent with the session's root span, at its end, which never came" }, "not received");
     return h("span", { class: "tags-pending", title: "Tags are sent with the session's root span, so they arrive when the session ends" }, "arrive at session end");
   }
   return tagList(session.tags, onClick, active);
