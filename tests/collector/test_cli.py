@@ -27,6 +27,7 @@ def test_environment_supplies_defaults_and_flags_win(tmp_path):
         "AGENTOPS_COLLECTOR_FORWARD_HEADERS": "Authorization=Bearer x,X-Team=t",
         "AGENTOPS_COLLECTOR_KEYS": "p:k",
         "AGENTOPS_COLLECTOR_GRPC": "false",
+        "AGENTOPS_COLLECTOR_FORWARD_QUEUE_BYTES": "1048576",
     }
     import argparse
 
@@ -36,6 +37,8 @@ def test_environment_supplies_defaults_and_flags_win(tmp_path):
     assert (chosen.host, chosen.http_port, chosen.grpc, chosen.data_dir) == ("127.0.0.2", 1234, False, tmp_path)
     assert chosen.forward == ["http://a:4318", "http://b:4318/v1/traces"]
     assert chosen.forward_headers == {"Authorization": "Bearer x", "X-Team": "t"}
+    assert chosen.forward_queue_bytes == 1048576
+    assert settings.from_args(parser.parse_args(["--forward-queue-bytes", "5"]), env).forward_queue_bytes == 5
     assert chosen.keys == "p:k" and chosen.loopback
     assert not settings.CollectorSettings(host="0.0.0.0").loopback
 

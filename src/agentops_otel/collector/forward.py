@@ -1,9 +1,11 @@
 """Forward enriched spans to other OTLP/HTTP backends without ever slowing ingestion.
 
-Each target has a bounded queue and one sender thread. ``submit`` never blocks: when a queue is
-full the request is dropped, counted and logged (at most once every few seconds). The sender
-merges queued requests into one export, and retries retryable failures (connection errors, 429,
-502, 503, 504) with exponential backoff before giving up, counting the spans it dropped.
+Each target has a queue bounded in requests and in bytes, and one sender thread. ``submit`` never
+blocks: when a queue is full the request is dropped, counted and logged (at most once every few
+seconds). The sender merges queued requests into one export, and retries retryable failures
+(connection errors, 429, 502, 503, 504) with exponential backoff before giving up, counting the
+spans it dropped. At shutdown what is queued gets a few seconds to go out; whatever is left then
+is dropped, counted and logged.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import gzip
 import http.client
 import logging
+import math
 import queue
+import socket
 import threading
 import time
 import urllib.parse
@@ -23,6 +27,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 logger = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 502, 503, 504})
+DEFAULT_MAX_QUEUE = 1024
+DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 _STOP = object()
 
 
@@ -49,7 +55,8 @@ class ForwardTarget:
         url: str,
         headers: Mapping[str, str] | None = None,
         *,
-        max_queue: int = 1024,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         max_batch_spans: int = 8192,
         retries: int = 5,
         timeout_s: float = 10.0,
@@ -59,24 +66,43 @@ class ForwardTarget:
         self._parts = urllib.parse.urlsplit(self.url)
         self._headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", **(headers or {})}
         self._queue: queue.Queue = queue.Queue(max_queue)
+        self._max_queue_bytes = max_queue_bytes
+        self._queued_bytes = 0
         self._max_batch_spans = max_batch_spans
         self._retries = retries
         self._timeout = timeout_s
         self._last_warning = 0.0
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._deadline = math.inf  # set by close(): queued spans not sent by then are dropped
+        self._dropped_at_shutdown = 0
+        self._in_flight = 0  # spans of the export being sent; whoever counts them sets it back to 0
+        self._conn: http.client.HTTPConnection | None = None  # the export's connection, for close() to cut
         self._thread = threading.Thread(target=self._run, name=f"agentops-forward {self.url}", daemon=True)
         self._thread.start()
 
     def submit(self, request: ExportTraceServiceRequest, spans: int) -> None:
-        try:
-            self._queue.put_nowait((request, spans))
-        except queue.Full:
-            self._dropped(spans, "queue full")
+        size = request.ByteSize()
+        with self._lock:
+            # a request larger than the whole bound still goes when nothing else waits
+            fits = not self._queued_bytes or self._queued_bytes + size <= self._max_queue_bytes
+            if fits:
+                self._queued_bytes += size
+        if fits:
+            try:
+                self._queue.put_nowait((request, spans, size))
+                return
+            except queue.Full:
+                with self._lock:
+                    self._queued_bytes -= size
+        self._dropped(spans, "queue full")
 
     def _dropped(self, spans: int, why: str) -> None:
         with self._lock:
             self.stats.dropped_spans += spans
             total = self.stats.dropped_spans
+            if self._closing.is_set():
+                self._dropped_at_shutdown += spans
         now = time.monotonic()
         if now - self._last_warning > 5:
             self._last_warning = now
@@ -88,54 +114,82 @@ class ForwardTarget:
                 total,
             )
 
+    def _next(self) -> object:
+        """The next queued item; _STOP once closing with nothing left (close() may find the queue full)."""
+        if not self._closing.is_set():
+            return self._queue.get()
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return _STOP
+
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
+        stop = False
+        while not stop:
+            item = self._next()
             if item is _STOP:
                 return
             merged = ExportTraceServiceRequest()
-            merged.resource_spans.extend(item[0].resource_spans)
-            spans = item[1]
-            while spans < self._max_batch_spans:
+            spans = 0
+            while True:
+                request, count, size = item  # type: ignore[misc]
+                with self._lock:
+                    self._queued_bytes -= size
+                merged.resource_spans.extend(request.resource_spans)
+                spans += count
+                if spans >= self._max_batch_spans:
+                    break
                 try:
-                    more = self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if more is _STOP:
-                    self._send(merged, spans)
-                    return
-                merged.resource_spans.extend(more[0].resource_spans)
-                spans += more[1]
-            self._send(merged, spans)
+                if item is _STOP:
+                    stop = True
+                    break
+            with self._lock:
+                self._in_flight = spans
+            problem = self._send(merged)
+            with self._lock:
+                ours, self._in_flight = self._in_flight != 0, 0  # 0: close() gave up on them and counted them
+                if ours and problem is None:
+                    self.stats.sent_spans += spans
+                elif ours:
+                    self.stats.failed_requests += 1
+            if ours and problem is not None:
+                self._dropped(spans, problem)
 
-    def _send(self, request: ExportTraceServiceRequest, spans: int) -> None:
+    def _send(self, request: ExportTraceServiceRequest) -> str | None:
+        """Export ``request`` with retries; None once delivered, else why it was not."""
         body = gzip.compress(request.SerializeToString(), compresslevel=1)
         delay = 0.5
         problem = ""
         for attempt in range(self._retries + 1):
             if attempt:
-                time.sleep(delay)
+                if self._closing.wait(delay) and time.monotonic() >= self._deadline:  # close() cuts the wait
+                    break
                 delay = min(delay * 2, 10.0)
+            timeout = min(self._timeout, self._deadline - time.monotonic())
+            if timeout <= 0:
+                problem = "collector shutting down"
+                break
             try:
-                status = self._post(body)
-            except OSError as exc:
+                status = self._post(body, max(timeout, 0.05))
+            except (OSError, http.client.HTTPException) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
                 continue
             if 200 <= status < 300:
-                with self._lock:
-                    self.stats.sent_spans += spans
-                return
+                return None
             problem = f"HTTP {status}"
             if status not in RETRYABLE:
                 break
-        with self._lock:
-            self.stats.failed_requests += 1
-        self._dropped(spans, problem)
+        return problem or "collector shutting down"
 
-    def _post(self, body: bytes) -> int:
+    def _post(self, body: bytes, timeout: float) -> int:
         parts = self._parts
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = cls(parts.hostname, parts.port, timeout=self._timeout)
+        conn = cls(parts.hostname, parts.port, timeout=timeout)
+        with self._lock:
+            self._conn = conn
         try:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             conn.request("POST", path, body=body, headers=self._headers)
@@ -143,14 +197,63 @@ class ForwardTarget:
             response.read()
             return response.status
         finally:
+            with self._lock:
+                self._conn = None
             conn.close()
 
+    def _cut_in_flight(self) -> None:
+        """Make a send stuck on an unresponsive backend fail now."""
+        with self._lock:
+            conn = self._conn
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued within ``timeout``; what is left then is dropped, counted and logged."""
+        self.start_closing(time.monotonic() + timeout)
+        self.finish_closing()
+
+    def start_closing(self, deadline: float) -> None:
+        self._deadline = deadline
+        self._closing.set()
         try:
-            self._queue.put(_STOP, timeout=timeout)
+            self._queue.put_nowait(_STOP)
         except queue.Full:
-            return
-        self._thread.join(timeout)
+            pass  # the sender stops once it has emptied the queue
+
+    def finish_closing(self) -> None:
+        self._thread.join(max(0.0, self._deadline - time.monotonic()))
+        if self._thread.is_alive():
+            self._cut_in_flight()
+            self._thread.join(1.0)
+        left = 0
+        while True:  # only if the sender is stuck: what it never took
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                left += item[1]
+        with self._lock:
+            left += self._in_flight
+            self._in_flight = 0
+        if left:
+            with self._lock:
+                self.stats.failed_requests += 1
+            self._dropped(left, "collector shutting down")
+        with self._lock:
+            at_shutdown, total = self._dropped_at_shutdown, self.stats.dropped_spans
+        if total:
+            logger.warning(
+                "agentops-otel collector: forwarding to %s dropped %d spans in all, %d of them at shutdown",
+                self.url,
+                total,
+                at_shutdown,
+            )
 
 
 class Forwarder:
@@ -166,6 +269,10 @@ class Forwarder:
     def stats(self) -> list[dict]:
         return [{"url": t.url, **t.stats.__dict__} for t in self.targets]
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Give every target the same ``timeout`` to send what is queued (not one after the other)."""
+        deadline = time.monotonic() + timeout
         for target in self.targets:
-            target.close()
+            target.start_closing(deadline)
+        for target in self.targets:
+            target.finish_closing()

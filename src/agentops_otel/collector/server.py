@@ -77,6 +77,7 @@ async def _serve(settings: CollectorSettings) -> None:
                 settings.forward_headers,
                 retries=settings.forward_retries,
                 max_queue=settings.forward_queue,
+                max_queue_bytes=settings.forward_queue_bytes,
             )
         except ValueError as exc:
             raise StartupError(str(exc)) from None

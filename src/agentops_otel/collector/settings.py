@@ -13,6 +13,7 @@
 | --forward-header    | AGENTOPS_COLLECTOR_FORWARD_HEADERS (k=v,k=v) | none         |
 | --forward-retries   | AGENTOPS_COLLECTOR_FORWARD_RETRIES    | 5                   |
 | --forward-queue     | AGENTOPS_COLLECTOR_FORWARD_QUEUE      | 1024 requests       |
+| --forward-queue-bytes | AGENTOPS_COLLECTOR_FORWARD_QUEUE_BYTES | 64 MiB            |
 | --max-body-bytes    | AGENTOPS_COLLECTOR_MAX_BODY_BYTES     | 20 MiB              |
 | --sync              | AGENTOPS_COLLECTOR_SYNC               | normal              |
 | --ingest-workers    | AGENTOPS_COLLECTOR_INGEST_WORKERS     | 1 (0 on one core)   |
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentops_otel.collector.forward import DEFAULT_MAX_QUEUE, DEFAULT_MAX_QUEUE_BYTES
 from agentops_otel.collector.otlp import DEFAULT_MAX_BODY
 
 ENV_PREFIX = "AGENTOPS_COLLECTOR_"
@@ -52,7 +54,8 @@ class CollectorSettings:
     forward: list[str] = field(default_factory=list)
     forward_headers: dict[str, str] = field(default_factory=dict)
     forward_retries: int = 5
-    forward_queue: int = 1024
+    forward_queue: int = DEFAULT_MAX_QUEUE
+    forward_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES  # per target: a dead backend holds at most this much memory
     max_body_bytes: int = DEFAULT_MAX_BODY
     sync: str = "normal"  # SQLite synchronous: normal survives kill -9, full also power loss
     ingest_workers: int = field(default_factory=default_ingest_workers)  # processes preparing OTLP requests
@@ -135,8 +138,14 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
     parser.add_argument(
         "--forward-queue",
         type=int,
-        default=int(get("FORWARD_QUEUE", "1024")),
+        default=int(get("FORWARD_QUEUE", str(DEFAULT_MAX_QUEUE))),
         help="requests waiting to be forwarded, per target, before new ones are dropped (default 1024)",
+    )
+    parser.add_argument(
+        "--forward-queue-bytes",
+        type=int,
+        default=int(get("FORWARD_QUEUE_BYTES", str(DEFAULT_MAX_QUEUE_BYTES))),
+        help="bytes of requests waiting to be forwarded, per target, before new ones are dropped (default 64 MiB)",
     )
     parser.add_argument(
         "--max-body-bytes",
@@ -179,6 +188,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         forward_headers=headers,
         forward_retries=args.forward_retries,
         forward_queue=args.forward_queue,
+        forward_queue_bytes=args.forward_queue_bytes,
         max_body_bytes=args.max_body_bytes,
         sync=args.sync,
         ingest_workers=max(0, args.ingest_workers),
