@@ -610,7 +610,9 @@ def _yaml_quote(statement: str) -> str:
 
 
 def _per_mtok(value: Decimal) -> str:
-    return f"{value * 1_000_000:f}".rstrip("0").rstrip(".")
+    """USD per million tokens, without trailing zeros (only those after a decimal point: 0 and 10 stay)."""
+    text = f"{value * 1_000_000:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _describe(groups: Sequence[PriceGroup]) -> str:

@@ -67,6 +67,9 @@ def test_the_build_has_exactly_the_components_the_yaml_uses(otelcol_bin: Path) -
     for kind in used:
         assert {c["name"] for c in built.get(kind) or []} == used[kind], kind
     assert not built.get("extensions") and not built.get("connectors")
+    # confmap providers: env for the ${env:...} references, file for --config PATH (the tests' overlay too)
+    assert "${env:" in CONFIG.read_text()
+    assert {p["scheme"] for p in built.get("providers") or []} == {"env", "file"}
 
 
 def test_the_build_script_reuses_the_cached_binary_without_go(otelcol_bin: Path) -> None:

@@ -98,6 +98,13 @@ def test_float_literals_are_plain_decimals() -> None:
     assert gen._float(Decimal("1.25E-7")) == "0.000000125"
 
 
+def test_header_prices_are_written_in_full() -> None:
+    assert gen._per_mtok(Decimal(0)) == "0"  # GitHub Copilot's included models
+    assert gen._per_mtok(Decimal(1)) == "1000000"  # an integral Decimal has no decimal point to strip to
+    assert gen._per_mtok(Decimal("0.0000025")) == "2.5"
+    assert gen._per_mtok(Decimal("0.00001250")) == "12.5"
+
+
 def test_ottl_strings_and_yaml_quotes_are_escaped() -> None:
     assert gen._str('a"b\\c') == '"a\\"b\\\\c"'
     assert gen._yaml_quote("x == 'y' and IsMatch(z, \"^a$\")") == "'x == ''y'' and IsMatch(z, \"^a$$\")'"
