@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python bench/bench_sdk.py [--quick]``. Prints, each as the median of several runs:
 
 - cost per ``record(ActionEvent)``, per ``record(LLMEvent)`` (priced in the export thread, which
-  runs alongside), per ``@record_action`` call and per ``@record_tool`` generator call, against a
+  runs alongside), per ``@record_action`` call (also with a 50 MB string argument, cut to 8 KB
+  before it is serialised) and per ``@record_tool`` generator call, against a
   bare OpenTelemetry span (``start_as_current_span`` on an SDK TracerProvider with a
   BatchSpanProcessor) measured in the same run; and the same calls with ``OTEL_SDK_DISABLED``;
 - ``end_session`` latency with 1,000 events pending and a live OTLP/HTTP receiver (its own process),
@@ -85,6 +86,12 @@ def bench_overhead(n: int, runs: int) -> None:
     def decorated(a: int, b: int = 2) -> int:
         return a + b
 
+    @ao.record_action("takes")
+    def takes(blob: str) -> None:
+        return None
+
+    huge = "x" * 50_000_000
+
     @ao.record_tool("gen")
     def gen_tool() -> object:
         yield 1
@@ -99,6 +106,7 @@ def bench_overhead(n: int, runs: int) -> None:
         ("record(ActionEvent)", record_action),
         ("record(LLMEvent)", record_llm),
         ("@record_action call", lambda: decorated(1, b=3)),
+        ("@record_action, 50 MB str argument", lambda: takes(huge)),
         ("@record_tool generator", lambda: list(gen_tool())),
     ]
     client, session = fresh_client(exporter=DiscardExporter())

@@ -7,6 +7,7 @@ instrumented calls do; message content is only recorded when capture is turned o
 
 from __future__ import annotations
 
+import itertools
 import json
 import traceback
 import uuid
@@ -51,10 +52,18 @@ def to_ns(timestamp: str | datetime | float | int | None) -> int | None:
 
 
 def text_value(value: Any) -> str:
-    """A span-friendly string for any value: str as is, else JSON (repr for what JSON cannot hold)."""
+    """A span-friendly string for any value: str as is, else JSON (repr for what JSON cannot hold).
+
+    At most ``MAX_VALUE_CHARS`` characters are kept (then a marker). A huge value costs no more
+    than one of about that size: it is cut (:class:`_Cutter`) before it is serialised, not after.
+    """
     if isinstance(value, str):
         text = value
     else:
+        cutter = _Cutter()
+        bounded = cutter.cut(value)
+        if cutter.truncated:
+            value = bounded  # else exactly as given (a cycle included: repr shows it as usual)
         try:
             text = json.dumps(value, default=repr, ensure_ascii=False)
         except (TypeError, ValueError):  # circular structures and the like
@@ -62,6 +71,108 @@ def text_value(value: Any) -> str:
     if len(text) > MAX_VALUE_CHARS:
         text = text[:MAX_VALUE_CHARS] + "...[truncated]"
     return text
+
+
+class _Recursion:
+    """Stands for a container inside itself, in a cut copy: shown as repr shows it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_LEAVES = frozenset((int, float, bool, type(None)))  # one JSON character at least, never cut
+
+
+class _Cutter:
+    """Cuts strings, bytes, lists, tuples and dicts where their JSON text is sure to be past
+    ``MAX_VALUE_CHARS`` characters, so only about that much is ever walked or serialised.
+
+    ``left`` counts down a lower bound of the JSON characters written before the current point:
+    a cut happens only once that text is ``MAX_VALUE_CHARS`` long, so the first
+    ``MAX_VALUE_CHARS`` characters (all that is kept) are those of the whole value. Unchanged
+    parts are returned themselves, not copied.
+    """
+
+    __slots__ = ("left", "path", "truncated")
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUE_CHARS
+        self.path: set[int] = set()  # ids of the containers being walked, to see cycles
+        self.truncated = False
+
+    def cut(self, value: Any) -> Any:
+        kind = type(value)
+        if kind in _LEAVES:
+            self.left -= 1
+            return value
+        if isinstance(value, (str, bytes, bytearray)):  # bytes: repr, of a bounded slice
+            self.left -= len(value) + 2
+            if len(value) <= MAX_VALUE_CHARS:
+                return value
+            self.truncated = True
+            return value[:MAX_VALUE_CHARS]
+        if isinstance(value, (list, tuple, dict)):
+            if id(value) in self.path:
+                return _Recursion("{...}" if isinstance(value, dict) else "[...]")
+            self.path.add(id(value))
+            try:
+                return self._dict(value) if isinstance(value, dict) else self._sequence(value)
+            finally:
+                self.path.discard(id(value))
+        self.left -= 1  # another object: its repr, at least one character
+        return value
+
+    def _sequence(self, items: list[Any] | tuple[Any, ...]) -> Any:
+        self.left -= 1  # [
+        if self.left > 2 * len(items) and set(map(type, items)) <= _LEAVES:
+            self.left -= 2 * len(items)  # numbers and the like, with ", " between: the usual short list
+            return items
+        out: list[Any] | None = None  # a copy, from the first item that changes
+        for index, item in enumerate(items):
+            if self.left <= 0:  # the rest is past the limit
+                self.truncated = True
+                out = list(items[:index]) if out is None else out
+                break
+            self.left -= 1  # at least one character of ", " (none before the first item: a lower bound still)
+            kind = type(item)  # the usual numbers and short strings without a call
+            if kind in _LEAVES or (kind is str and len(item) <= MAX_VALUE_CHARS):
+                self.left -= len(item) + 2 if kind is str else 1
+                child = item
+            else:
+                child = self.cut(item)
+            if out is None and child is not item:
+                out = list(items[:index])
+            if out is not None:
+                out.append(child)
+        if out is None:
+            return items
+        return tuple(out) if isinstance(items, tuple) else out
+
+    def _dict(self, items: dict[Any, Any]) -> Any:
+        self.left -= 1  # {
+        out: dict[Any, Any] | None = None
+        for index, (key, item) in enumerate(items.items()):
+            if self.left <= 0:
+                self.truncated = True
+                out = dict(itertools.islice(items.items(), index)) if out is None else out
+                break
+            self.left -= (len(key) if type(key) is str else 1) + 4  # "key": (and at least one of ", ")
+            kind = type(item)  # the usual numbers and short strings without a call
+            if kind in _LEAVES or (kind is str and len(item) <= MAX_VALUE_CHARS):
+                self.left -= len(item) + 2 if kind is str else 1
+                child = item
+            else:
+                child = self.cut(item)
+            if out is None and child is not item:
+                out = dict(itertools.islice(items.items(), index))
+            if out is not None:
+                out[key] = child
+        return items if out is None else out
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 
 import pydantic
 import pytest
@@ -397,3 +398,31 @@ async def test_track_agent_class_async_generator_and_classmethod_methods(sdk):
     for name in ("fetch", "steps", "stream"):
         assert spans[name].attributes[sc.AGENT_ID] == agent_id_of(worker)
     assert sc.AGENT_ID not in spans["create"].attributes  # called on the class, not an agent instance
+
+
+def test_huge_arguments_are_cut_before_they_are_serialised(sdk):
+    session = sdk.init()
+    reprs = 0
+
+    class Row:
+        def __repr__(self):
+            nonlocal reprs
+            reprs += 1
+            return "<row>"
+
+    @ao.record_tool("ingest")
+    def ingest(blob, rows):
+        return len(blob) + len(rows)
+
+    blob, rows = "x" * 50_000_000, [Row() for _ in range(1_000_000)]
+    start = time.perf_counter()
+    assert ingest(blob, rows) == 51_000_000
+    elapsed = time.perf_counter() - start
+    assert reprs == 0  # the 50 MB string alone fills the limit: no row is even looked at
+    assert elapsed < 1.0  # a sanity bound only: serialising all of it takes about 0.3 s more per call
+    assert ingest("", rows) == 1_000_000
+    assert reprs < 5_000  # about as many rows as fit in 8 KB, not a million
+    session.end_session("Success")
+    first, second = (s.attributes[sc.EVENT_PARAMS] for s in sdk.by_name("execute_tool ingest"))
+    assert first.startswith('{"blob": "xxx') and second.startswith('{"blob": "", "rows": ["<row>", "<row>"')
+    assert all(p.endswith("...[truncated]") and len(p) == 8192 + len("...[truncated]") for p in (first, second))

@@ -11,6 +11,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import agentops_otel as ao
 from agentops_otel import semconv as sc
+from agentops_otel.events import MAX_VALUE_CHARS, text_value
 
 
 def test_action_event_fields_and_timestamps(sdk):
@@ -219,3 +220,24 @@ def test_error_event_details_default_to_the_exception_and_end_timestamp_is_setta
     (span,) = sdk.by_name("KeyError")
     assert span.attributes[sc.ERROR_DETAILS] == "'missing'"
     assert span.end_time - span.start_time == 3 * 10**9
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"x": 1, "y": [True, None, 1.5, "s"]},
+        ("tuple", {"nested": {"deep": ["é😀"]}}, b"bytes"),
+        ["a" * 8186],  # just within the limit, and just past it
+        ["a" * 8187],
+        [1] * 2731,
+        {str(i): [i, str(i)] for i in range(1000)},
+        {"blob": '\n"' * 5000, 7: None},
+        [[["z" * 3000] * 3]] * 3,
+    ],
+    ids=lambda v: type(v).__name__ + str(len(v)),
+)
+def test_text_value_is_the_plain_json_cut_at_the_limit(value):
+    expected = json.dumps(value, default=repr, ensure_ascii=False)
+    if len(expected) > MAX_VALUE_CHARS:
+        expected = expected[:MAX_VALUE_CHARS] + "...[truncated]"
+    assert text_value(value) == expected
