@@ -15,12 +15,15 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import genai_prices
 from genai_prices import Usage as _PricesUsage
 from genai_prices import calc_price as _calc_price
+from genai_prices import data_snapshot as _prices_data
 from genai_prices.types import TieredPrices as _TieredPrices
 
 logger = logging.getLogger(__name__)
@@ -132,22 +135,83 @@ def _rate(value: Decimal | _TieredPrices | None, fallback: Rate | None = None) -
     return Rate(Decimal(value) / _PER_MTOK)
 
 
-@functools.lru_cache(maxsize=4096)
+# Model names come from clients, so anything kept per name is bounded: a client inventing names
+# costs lookups, not memory. Each cache keeps this many of the most recently used names.
+NAME_CACHE_SIZE = 4096
+
+
+class _RecentKeys:
+    """A thread-safe set of the ``NAME_CACHE_SIZE`` most recently used keys."""
+
+    def __init__(self) -> None:
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: Hashable) -> bool:
+        if key not in self._keys:  # the common answer, without the lock (a dict read is atomic)
+            return False
+        with self._lock:
+            if key not in self._keys:
+                return False
+            self._keys.move_to_end(key)
+            return True
+
+    def add(self, key: Hashable) -> bool:
+        """Remember ``key``; True when it was not remembered yet."""
+        with self._lock:
+            new = key not in self._keys
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+            while len(self._keys) > NAME_CACHE_SIZE:
+                self._keys.popitem(last=False)
+            return new
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class _NoPrice(LookupError):
+    """genai-prices has no price for the name (raised, so lru_cache keeps only priced names)."""
+
+
+# Names without a price, kept apart so that a flood of them never evicts the priced names' rates.
+_unpriced = _RecentKeys()
+
+
 def rates_for(model: str | None, provider: str | None = None) -> ModelRates | None:
     """Rates for ``model`` (request or response model name), or None when genai-prices has none."""
-    if not model:
+    if not model or (model, provider) in _unpriced:
         return None
+    try:
+        return _priced_rates(model, provider)
+    except _NoPrice:
+        _unpriced.add((model, provider))
+        return None
+
+
+def _bound_genai_prices_caches() -> None:
+    """genai-prices (0.2.x) memoises every name it is asked about, unbounded: empty its memos when large."""
+    snapshot = _prices_data.get_snapshot()
+    for memo in ("_lookup_cache", "_provider_cache", "_provider_misses"):
+        entries = getattr(snapshot, memo, None)
+        if entries is not None and len(entries) > NAME_CACHE_SIZE:
+            entries.clear()
+
+
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
+def _priced_rates(model: str, provider: str | None) -> ModelRates:
+    _bound_genai_prices_caches()  # only here: a name's first lookup, the only one reaching genai-prices
     model_ref, provider = split_model_ref(model, provider)
     pid = provider_id(provider)
     try:
         found = _calc_price(_PricesUsage(input_tokens=0, output_tokens=0), model_ref, provider_id=pid)
     except LookupError:
         if pid is None:
-            return None
+            raise _NoPrice(model) from None
         try:  # an unfamiliar provider name, or a model genai-prices files under another one
             found = _calc_price(_PricesUsage(input_tokens=0, output_tokens=0), model_ref)
         except LookupError:
-            return None
+            raise _NoPrice(model) from None
     prices = found.model_price
     input_rate = _rate(prices.input_mtok)
     return ModelRates(
@@ -174,21 +238,17 @@ def cost_of(usage: TokenUsage, rates: ModelRates) -> Cost:
     return Cost(input=input_cost, output=usage.output_tokens * rates.output.at(total_in))
 
 
-_warned_models: set[tuple[str | None, str | None]] = set()
-_warned_lock = threading.Lock()
+# Unknown models already warned about (bounded too: one forgotten long ago may warn again).
+_warned_models = _RecentKeys()
 
 
 def llm_cost(model: str | None, provider: str | None, usage: TokenUsage) -> Cost | None:
     """Cost of one LLM call, or None (with one warning per model) when the model is unknown."""
     rates = rates_for(model, provider)
     if rates is None:
-        key = (model, provider)
-        if key not in _warned_models:
-            with _warned_lock:
-                if key not in _warned_models:
-                    _warned_models.add(key)
-                    logger.warning(
-                        "agentops-otel: no price known for model %r (provider %r); cost counted as 0", model, provider
-                    )
+        if _warned_models.add((model, provider)):
+            logger.warning(
+                "agentops-otel: no price known for model %r (provider %r); cost counted as 0", model, provider
+            )
         return None
     return cost_of(usage, rates)

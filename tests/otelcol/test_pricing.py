@@ -1,0 +1,53 @@
+"""pricing.py (shared by the collector, the SDK's analytics and the otel-collector.yaml generator):
+what it keeps per model name stays bounded, whatever names clients send."""
+
+from __future__ import annotations
+
+import logging
+import tracemalloc
+import uuid
+
+import pytest
+
+from agentops_otel import pricing
+
+USAGE = pricing.TokenUsage(input_tokens=10, output_tokens=1)
+
+
+def test_an_unknown_model_is_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    name = f"never-a-model-{uuid.uuid4()}"
+    with caplog.at_level(logging.WARNING, logger=pricing.__name__):
+        for _ in range(3):
+            assert pricing.llm_cost(name, "openai", USAGE) is None
+        assert pricing.llm_cost(name + "-2", "openai", USAGE) is None
+    warned = [r.getMessage() for r in caplog.records if "no price known" in r.getMessage()]
+    assert len(warned) == 2 and name in warned[0]
+
+
+def test_invented_model_names_neither_grow_memory_nor_evict_the_priced_models(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger=pricing.__name__)  # 4,400 warnings would be records kept in memory
+    monkeypatch.setattr(pricing, "NAME_CACHE_SIZE", 100)
+    assert pricing.rates_for("gpt-4o") is not None
+    prefix = f"invented-{uuid.uuid4()}"
+
+    def invent(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            assert pricing.llm_cost(f"{prefix}-{i}", None, USAGE) is None
+
+    invent(0, 300)  # every bounded cache full
+    tracemalloc.start()
+    try:
+        before, _peak = tracemalloc.get_traced_memory()
+        invent(300, 4200)  # more names than the priced models' cache holds
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000, f"{grown} bytes kept for 4,200 invented names"
+
+    lookups = []
+    real_calc_price = pricing._calc_price
+    monkeypatch.setattr(pricing, "_calc_price", lambda *a, **k: lookups.append(a) or real_calc_price(*a, **k))
+    assert pricing.rates_for("gpt-4o") is not None
+    assert lookups == []  # still cached: no genai-prices lookup
