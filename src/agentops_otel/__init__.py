@@ -110,7 +110,11 @@ def start_session(
     inherited_session_id: str | uuid.UUID | None = None,
     config: Configuration | None = None,
 ) -> Session:
-    """Start a session (or join ``inherited_session_id``) and make it current for the code that follows."""
+    """Start a session (or join ``inherited_session_id``) and make it current for the code that follows.
+
+    ``config`` replaces the client's :class:`Configuration` for this session (it is not merged with
+    ``init()``'s); the host environment in the resource stays per process (see the README).
+    """
     return get_client().start_session(tags=tags, inherited_session_id=inherited_session_id, config=config)
 
 

@@ -80,7 +80,7 @@ class Client:
         self.config: Configuration | None = None
         self.tracer: trace.Tracer = trace.NoOpTracer()
         self.recording = False  # False until init(), and with OTEL_SDK_DISABLED
-        self.owns_resource = False
+        self.host_data_in_resource = False  # our provider's resource carries the host environment
         self.provider: TracerProvider | None = None
         self._owns_provider = False
         self._ids: SessionIdGenerator | None = None
@@ -159,7 +159,7 @@ class Client:
         else:
             sdk_provider = TracerProvider(resource=self._resource(config), shutdown_on_exit=False)
             self._owns_provider = True
-            self.owns_resource = True
+            self.host_data_in_resource = not config.env_data_opt_out
             if provider is None and type(current).__name__ == "ProxyTracerProvider":
                 trace.set_tracer_provider(sdk_provider)
             else:
@@ -224,6 +224,13 @@ class Client:
             self.init(Configuration.from_env(auto_start_session=False))
         assert self.config is not None
         session_config = config or self.config
+        if config is not None and config.env_data_opt_out and self.host_data_in_resource:
+            # One resource per TracerProvider, so per process: it cannot drop host data for one session.
+            logger.warning(
+                "agentops-otel: env_data_opt_out=True in a session's Configuration cannot remove the host "
+                "environment from the resource, which is per process; set env_data_opt_out in init() "
+                "(this session gets no host_env)"
+            )
         inherited = inherited_session_id is not None
         session_id = parse_session_id(inherited_session_id, "inherited_session_id") if inherited else uuid.uuid4()
         with self._lock:

@@ -126,8 +126,8 @@ class Session:
             sc.SESSION_ID_GENERIC: self.session_id,
             sc.SESSION_TAGS: tuple(self.tags),
         }
-        if not self._client.owns_resource and not self.config.env_data_opt_out:
-            attrs.update(host_attributes())  # the application's resource lacks them
+        if not self._client.host_data_in_resource and not self.config.env_data_opt_out:
+            attrs.update(host_attributes())  # the resource (the application's, or opted out at init) lacks them
         return attrs
 
     def _start_root(self) -> trace.Span:

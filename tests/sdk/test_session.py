@@ -406,3 +406,45 @@ def test_tags_are_final_once_the_session_ended(sdk, caplog):
     with caplog.at_level(logging.WARNING):
         session.add_tags(["late"])
     assert session.tags == ["a"] and "tags are final" in caplog.text
+
+
+def _host_keys(attributes) -> set[str]:
+    return {key for key in attributes if key.startswith(("host.", "os.", "agentops.host"))}
+
+
+def test_env_data_opt_out_per_session_is_per_process_for_the_resource(sdk, caplog):
+    # A provider that is not the SDK's: the client makes its own, whose resource it fills (as without one).
+    ao.init(
+        tracer_provider=trace.NoOpTracerProvider(),
+        exporter=sdk.exporter,
+        auto_start_session=False,
+        instrument_llm_calls=False,
+        exit_handlers=False,
+    )
+    with caplog.at_level(logging.WARNING):
+        opted_out = ao.start_session(config=ao.Configuration(env_data_opt_out=True))
+    assert "cannot remove the host environment from the resource" in caplog.text
+    assert opted_out.host_env is None
+    opted_out.end_session("Success")
+    (root,) = sdk.by_name("session")
+    assert _host_keys(root.resource.attributes)  # said so in the warning: the resource is shared
+
+
+def test_a_session_may_add_env_data_the_client_opted_out_of(sdk):
+    ao.init(
+        tracer_provider=trace.NoOpTracerProvider(),
+        exporter=sdk.exporter,
+        env_data_opt_out=True,
+        auto_start_session=False,
+        instrument_llm_calls=False,
+        exit_handlers=False,
+    )
+    plain = sdk.client.start_session(attach=False)
+    with_env = sdk.client.start_session(config=ao.Configuration(), attach=False)
+    plain.end_session("Success")
+    with_env.end_session("Success")
+    roots = {s.context.trace_id: s for s in sdk.by_name("session")}
+    assert not _host_keys(roots[plain.trace_id].resource.attributes) and not _host_keys(
+        roots[plain.trace_id].attributes
+    )
+    assert _host_keys(roots[with_env.trace_id].attributes) and with_env.host_env is not None
