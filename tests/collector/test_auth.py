@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import socket
 import subprocess
 import sys
 
@@ -122,3 +124,29 @@ def test_keyring_rules():
     assert open_ring.project_for("a") != open_ring.project_for("b")
     with pytest.raises(KeysFileError):
         parse_entries(["p:sha256:nothex"])
+
+
+def test_health_is_liveness_only_and_counters_need_the_projects_key(tmp_path):
+    with socket.socket() as closed:  # a forward target nobody listens on, its URL holding credentials
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    target = f"http://forwarder:s3cret@127.0.0.1:{port}/v1/traces?token=t0ken"
+    collector = start_collector(tmp_path / "c", args=["--forward", target, "--forward-retries", "0"])
+    try:
+        session = SessionBuilder.new(seed=13)
+        send(collector, [session.llm("gpt-4o-mini", 1, 1), session.root()], key=KEY)
+        status, health = collector.get("/health", None)
+        assert (status, health) == (200, {"status": "ok"})
+
+        assert collector.get("/v2/status", None)[0] == 401
+        status, mine = collector.get("/v2/status", KEY)
+        assert status == 200 and mine["project_id"] == derived_project_id(key_hash(KEY))
+        assert mine["ingest"]["requests"] == 1 and mine["ingest"]["spans_stored"] == 2
+        assert [t["url"] for t in mine["forward"]] == [f"http://127.0.0.1:{port}/v1/traces"]
+        assert "s3cret" not in json.dumps(mine) and "t0ken" not in json.dumps(mine)
+        status, theirs = collector.get("/v2/status", OTHER_KEY)
+        assert status == 200 and theirs["ingest"] == {key: 0 for key in mine["ingest"]}
+        assert theirs["forward"][0]["sent_spans"] == theirs["forward"][0]["dropped_spans"] == 0
+    finally:
+        collector.stop()
+    assert "s3cret" not in collector.log() and "t0ken" not in collector.log(), "nor do the logs show them"

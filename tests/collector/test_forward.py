@@ -25,9 +25,9 @@ from tests.support.otlp_sink import OtlpSink
 
 
 def forward_stats(collector: CollectorProcess) -> dict:
-    """The collector's counters of its one forward target."""
-    _, health = collector.get("/health", None)
-    (target,) = health["forward"]
+    """The collector's counters of KEY's spans at its one forward target."""
+    _, status = collector.get("/v2/status", KEY)
+    (target,) = status["forward"]
     return target
 
 

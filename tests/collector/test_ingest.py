@@ -228,8 +228,8 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path):
 
         assert post(collector, gzipped(good), encoding="gzip").status == 200, "and the collector is still up"
         assert stored_span_count(collector) == 1
-        status, health = collector.get("/health", None)
-        assert status == 200 and health["ingest"]["spans_stored"] == 1
+        status, counters = collector.get("/v2/status", KEY)
+        assert status == 200 and counters["ingest"]["spans_stored"] == 1
     finally:
         collector.stop()
 

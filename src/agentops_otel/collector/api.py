@@ -152,7 +152,11 @@ def routes(collector: Collector) -> list[Route]:
         )
         return JSONResponse(found)
 
+    async def status(request: Request, project_id: str) -> Response:
+        return JSONResponse(collector.status(project_id))
+
     return [
+        Route("/v2/status", _authorised(collector, status), methods=["GET"]),
         Route("/v2/sessions", _authorised(collector, list_sessions), methods=["GET"]),
         Route("/v2/sessions/{session_id}/stats", _authorised(collector, stats), methods=["GET"]),
         Route("/v2/sessions/{session_id}/export", _authorised(collector, export), methods=["GET"]),

@@ -44,7 +44,7 @@ class Collector:
         self.keyring = keyring
         self.forwarder = forwarder
         self.workers = workers  # prepare OTLP request bodies in worker processes; None: in the receiving thread
-        self.counters = IngestCounters()
+        self._counters: dict[str, IngestCounters] = {}  # per project: each key sees only its own
         self._lock = threading.Lock()
 
     def project_for(self, key: str | None) -> str | None:
@@ -65,17 +65,18 @@ class Collector:
             return self.store.write(batch)
         except queue.Full:
             with self._lock:
-                self.counters.requests_refused += 1
+                self._counters_of(batch.project_id).requests_refused += 1
             raise Busy("the collector is busy storing earlier requests; retry later") from None
 
     def committed(self, request: ExportTraceServiceRequest | None, batch: PreparedBatch) -> ExportTraceServiceResponse:
         """After the commit: count, forward (the enriched ``request``), and build the OTLP response."""
         with self._lock:
-            self.counters.requests += 1
-            self.counters.spans_stored += len(batch.spans)
-            self.counters.spans_rejected += batch.rejected
+            counters = self._counters_of(batch.project_id)
+            counters.requests += 1
+            counters.spans_stored += len(batch.spans)
+            counters.spans_rejected += batch.rejected
         if self.forwarder is not None and batch.spans and request is not None:
-            self.forwarder.submit(request, len(batch.spans))
+            self.forwarder.submit(request, len(batch.spans), batch.project_id)
         response = ExportTraceServiceResponse()
         if batch.rejected:
             response.partial_success.CopyFrom(
@@ -83,8 +84,15 @@ class Collector:
             )
         return response
 
-    def status(self) -> dict:
+    def _counters_of(self, project_id: str) -> IngestCounters:
+        counters = self._counters.get(project_id)
+        if counters is None:
+            counters = self._counters[project_id] = IngestCounters()
+        return counters
+
+    def status(self, project_id: str) -> dict:
+        """The project's ingest counters since start, and what became of its spans at each forward target."""
         with self._lock:
-            status = {"status": "ok", "ingest": dict(self.counters.__dict__)}
-        status["forward"] = self.forwarder.stats() if self.forwarder is not None else []
-        return status
+            ingest = dict(self._counters.get(project_id, IngestCounters()).__dict__)
+        forward = self.forwarder.stats(project_id) if self.forwarder is not None else []
+        return {"project_id": project_id, "ingest": ingest, "forward": forward}

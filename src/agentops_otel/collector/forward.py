@@ -5,7 +5,8 @@ blocks: when a queue is full the request is dropped, counted and logged (at most
 seconds). The sender merges queued requests into one export, and retries retryable failures
 (connection errors, 429, 502, 503, 504) with exponential backoff before giving up, counting the
 spans it dropped. At shutdown what is queued gets a few seconds to go out; whatever is left then
-is dropped, counted and logged.
+is dropped, counted and logged. Spans are counted per project (an export merges several), and a
+target is only ever shown without the credentials or query its URL may hold.
 """
 
 from __future__ import annotations
@@ -32,11 +33,22 @@ DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 _STOP = object()
 
 
+Spans = dict[str, int]  # project id -> spans
+
+
 @dataclass
 class ForwardStats:
     sent_spans: int = 0
     dropped_spans: int = 0
-    failed_requests: int = 0
+    failed_requests: int = 0  # exports given up on (retries spent, or shutdown) that held the project's spans
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info and query, which may hold credentials: what logs and the API show."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def traces_url(url: str) -> str:
@@ -62,7 +74,9 @@ class ForwardTarget:
         timeout_s: float = 10.0,
     ) -> None:
         self.url = traces_url(url)
-        self.stats = ForwardStats()
+        self.public_url = public_url(self.url)
+        self.stats = ForwardStats()  # every project's
+        self._by_project: dict[str, ForwardStats] = {}
         self._parts = urllib.parse.urlsplit(self.url)
         self._headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", **(headers or {})}
         self._queue: queue.Queue = queue.Queue(max_queue)
@@ -76,12 +90,16 @@ class ForwardTarget:
         self._closing = threading.Event()
         self._deadline = math.inf  # set by close(): queued spans not sent by then are dropped
         self._dropped_at_shutdown = 0
-        self._in_flight = 0  # spans of the export being sent; whoever counts them sets it back to 0
+        self._in_flight: Spans = {}  # spans of the export being sent; whoever counts them empties it
         self._conn: http.client.HTTPConnection | None = None  # the export's connection, for close() to cut
-        self._thread = threading.Thread(target=self._run, name=f"agentops-forward {self.url}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"agentops-forward {self.public_url}", daemon=True)
         self._thread.start()
 
-    def submit(self, request: ExportTraceServiceRequest, spans: int) -> None:
+    def project_stats(self, project_id: str) -> ForwardStats:
+        with self._lock:
+            return ForwardStats(**self._by_project.get(project_id, ForwardStats()).__dict__)
+
+    def submit(self, request: ExportTraceServiceRequest, spans: int, project_id: str) -> None:
         size = request.ByteSize()
         with self._lock:
             # a request larger than the whole bound still goes when nothing else waits
@@ -90,26 +108,39 @@ class ForwardTarget:
                 self._queued_bytes += size
         if fits:
             try:
-                self._queue.put_nowait((request, spans, size))
+                self._queue.put_nowait((request, project_id, spans, size))
                 return
             except queue.Full:
                 with self._lock:
                     self._queued_bytes -= size
-        self._dropped(spans, "queue full")
+        self._dropped({project_id: spans}, "queue full")
 
-    def _dropped(self, spans: int, why: str) -> None:
+    def _count(self, spans: Spans, field: str, failed: bool = False) -> None:
+        """Add ``spans`` to ``field`` of the totals and of each project's stats (the lock held)."""
+        for stats, count in ((self.stats, sum(spans.values())), *((self._project(p), n) for p, n in spans.items())):
+            setattr(stats, field, getattr(stats, field) + count)
+            stats.failed_requests += failed
+
+    def _project(self, project_id: str) -> ForwardStats:
+        stats = self._by_project.get(project_id)
+        if stats is None:
+            stats = self._by_project[project_id] = ForwardStats()
+        return stats
+
+    def _dropped(self, spans: Spans, why: str, failed: bool = False) -> None:
+        count = sum(spans.values())
         with self._lock:
-            self.stats.dropped_spans += spans
+            self._count(spans, "dropped_spans", failed)
             total = self.stats.dropped_spans
             if self._closing.is_set():
-                self._dropped_at_shutdown += spans
+                self._dropped_at_shutdown += count
         now = time.monotonic()
         if now - self._last_warning > 5:
             self._last_warning = now
             logger.warning(
                 "agentops-otel collector: dropped %d spans forwarding to %s (%s); %d dropped so far",
-                spans,
-                self.url,
+                count,
+                self.public_url,
                 why,
                 total,
             )
@@ -130,14 +161,16 @@ class ForwardTarget:
             if item is _STOP:
                 return
             merged = ExportTraceServiceRequest()
-            spans = 0
+            spans: Spans = {}
+            total = 0
             while True:
-                request, count, size = item  # type: ignore[misc]
+                request, project_id, count, size = item  # type: ignore[misc]
                 with self._lock:
                     self._queued_bytes -= size
                 merged.resource_spans.extend(request.resource_spans)
-                spans += count
-                if spans >= self._max_batch_spans:
+                spans[project_id] = spans.get(project_id, 0) + count
+                total += count
+                if total >= self._max_batch_spans:
                     break
                 try:
                     item = self._queue.get_nowait()
@@ -150,13 +183,11 @@ class ForwardTarget:
                 self._in_flight = spans
             problem = self._send(merged)
             with self._lock:
-                ours, self._in_flight = self._in_flight != 0, 0  # 0: close() gave up on them and counted them
+                ours, self._in_flight = bool(self._in_flight), {}  # empty: close() gave up on them and counted them
                 if ours and problem is None:
-                    self.stats.sent_spans += spans
-                elif ours:
-                    self.stats.failed_requests += 1
+                    self._count(spans, "sent_spans")
             if ours and problem is not None:
-                self._dropped(spans, problem)
+                self._dropped(spans, problem, failed=True)
 
     def _send(self, request: ExportTraceServiceRequest) -> str | None:
         """Export ``request`` with retries; None once delivered, else why it was not."""
@@ -230,27 +261,24 @@ class ForwardTarget:
         if self._thread.is_alive():
             self._cut_in_flight()
             self._thread.join(1.0)
-        left = 0
+        with self._lock:
+            left, self._in_flight = self._in_flight, {}
         while True:  # only if the sender is stuck: what it never took
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is not _STOP:
-                left += item[1]
-        with self._lock:
-            left += self._in_flight
-            self._in_flight = 0
+                _, project_id, count, _ = item
+                left[project_id] = left.get(project_id, 0) + count
         if left:
-            with self._lock:
-                self.stats.failed_requests += 1
-            self._dropped(left, "collector shutting down")
+            self._dropped(left, "collector shutting down", failed=True)
         with self._lock:
             at_shutdown, total = self._dropped_at_shutdown, self.stats.dropped_spans
         if total:
             logger.warning(
                 "agentops-otel collector: forwarding to %s dropped %d spans in all, %d of them at shutdown",
-                self.url,
+                self.public_url,
                 total,
                 at_shutdown,
             )
@@ -262,12 +290,13 @@ class Forwarder:
     def __init__(self, urls: list[str], headers: Mapping[str, str] | None = None, **options) -> None:
         self.targets = [ForwardTarget(url, headers, **options) for url in urls]
 
-    def submit(self, request: ExportTraceServiceRequest, spans: int) -> None:
+    def submit(self, request: ExportTraceServiceRequest, spans: int, project_id: str) -> None:
         for target in self.targets:
-            target.submit(request, spans)
+            target.submit(request, spans, project_id)
 
-    def stats(self) -> list[dict]:
-        return [{"url": t.url, **t.stats.__dict__} for t in self.targets]
+    def stats(self, project_id: str) -> list[dict]:
+        """Each target (its public URL) and what happened to the project's spans there."""
+        return [{"url": t.public_url, **t.project_stats(project_id).__dict__} for t in self.targets]
 
     def close(self, timeout: float = 5.0) -> None:
         """Give every target the same ``timeout`` to send what is queued (not one after the other)."""

@@ -156,6 +156,32 @@ OVERVIEW = _obj(
 )
 
 
+STATUS = _obj(
+    {
+        "project_id": _STR,
+        "ingest": _obj(
+            {
+                "requests": {"type": "integer", "description": "OTLP requests stored"},
+                "spans_stored": _INT,
+                "spans_rejected": {"type": "integer", "description": "invalid spans, reported in partial success"},
+                "requests_refused": {"type": "integer", "description": "answered 503 / UNAVAILABLE: busy"},
+            }
+        ),
+        "forward": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "url": {"type": "string", "description": "the target, without user info or query"},
+                    "sent_spans": _INT,
+                    "dropped_spans": _INT,
+                    "failed_requests": _INT,
+                }
+            ),
+        },
+    }
+)
+
+
 def _param(name: str, where: str, description: str, schema: dict | None = None, required: bool = False) -> dict:
     return {
         "name": name,
@@ -198,6 +224,7 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
                 "SessionSpan": SESSION_SPAN,
                 "SessionSpans": SESSION_SPANS,
                 "Overview": OVERVIEW,
+                "Status": STATUS,
             },
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-Agentops-Api-Key"},
@@ -256,6 +283,20 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
                         _param("bucket", "query", "hour or day (default by range)", {"enum": ["hour", "day"]}),
                     ],
                     "responses": _responses(_ref("Overview"), "the overview", 400, 401),
+                }
+            },
+            "/v2/status": {
+                "get": {
+                    "summary": "This project's ingest counters since the collector started, and what became of "
+                    "its spans at each forward target",
+                    "responses": _responses(_ref("Status"), "the project's counters", 401),
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness (no key needed, nothing about any project)",
+                    "security": [],
+                    "responses": {"200": {"description": 'serving: {"status": "ok"}'}},
                 }
             },
             "/v1/traces": {
