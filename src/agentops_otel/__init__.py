@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from agentops_otel.client import MultipleSessionsError, get_client, warn_deprecated
-from agentops_otel.config import Configuration
+from agentops_otel.config import Configuration, normalise_tags
 from agentops_otel.decorators import record_action, record_tool, track_agent
 from agentops_otel.events import ActionEvent, AgentEvent, ErrorEvent, Event, EventType, LLMEvent, ToolEvent
 from agentops_otel.session import EndState, Session, parse_session_id, root_span_id
@@ -67,7 +67,8 @@ def init(
     5000 ms, ``max_queue_size`` 100000, ``instrument_llm_calls`` and ``auto_start_session`` True).
     ``options`` may set any other :class:`Configuration` field, plus ``tracer_provider`` (attach to
     this SDK TracerProvider) and ``exporter`` (export with this SpanExporter instead of OTLP).
-    Calling ``init()`` again changes nothing and returns the running session, if there is one.
+    Calling ``init()`` again changes nothing and returns the running session, if there is one;
+    it logs a warning naming the arguments it ignored.
     """
     tracer_provider = options.pop("tracer_provider", None)
     exporter = options.pop("exporter", None)
@@ -76,13 +77,31 @@ def init(
         raise TypeError(f"init() got unexpected arguments {sorted(unknown)}; valid: {sorted(_CONFIG_FIELDS)}")
     if tags is not None:
         warn_deprecated("init(tags=...) is deprecated; use default_tags=...")
-        default_tags = [*(default_tags or []), *([tags] if isinstance(tags, str) else tags)]
+        default_tags = [*normalise_tags(default_tags, "default_tags"), *normalise_tags(tags, "tags")]
     if inherited_session_id is not None:
         inherited_session_id = str(parse_session_id(inherited_session_id, "inherited_session_id"))
     client = get_client()
     if client.initialized:
-        logger.info("agentops-otel: init() called again; keeping the existing setup")
-        return client.init(client.config)  # type: ignore[arg-type]
+        assert client.config is not None
+        given = {
+            "api_key": api_key,
+            "endpoint": endpoint,
+            "max_wait_time": max_wait_time,
+            "max_queue_size": max_queue_size,
+            "default_tags": default_tags,
+            "instrument_llm_calls": instrument_llm_calls,
+            "auto_start_session": auto_start_session,
+            "inherited_session_id": inherited_session_id,
+            "skip_auto_end_session": skip_auto_end_session,
+            "env_data_opt_out": env_data_opt_out,
+            **options,
+        }
+        if tracer_provider is not None and tracer_provider is not client.provider:
+            given["tracer_provider"] = tracer_provider
+        if exporter is not None and exporter is not client.injected_exporter:
+            given["exporter"] = exporter
+        _warn_ignored_on_second_init(client.config, given)
+        return client.init(client.config)
     config = Configuration.from_env(
         api_key=api_key,
         endpoint=endpoint,
@@ -103,6 +122,24 @@ def init(
             logger.warning("agentops-otel: ignoring the inherited session id in the environment: %s", error)
             config.inherited_session_id = None
     return client.init(config, tracer_provider=tracer_provider, exporter=exporter)
+
+
+def _warn_ignored_on_second_init(config: Configuration, given: dict[str, Any]) -> None:
+    """A second init() keeps the first one's setup: say which of its arguments that ignores."""
+    ignored = [
+        name
+        for name, value in given.items()
+        if value is not None
+        and (normalise_tags(value, name) if name == "default_tags" else value) != getattr(config, name, None)
+    ]
+    if ignored:
+        logger.warning(
+            "agentops-otel: init() called again; keeping the existing setup and ignoring %s "
+            "(start_session(inherited_session_id=..., config=...) starts another session)",
+            ", ".join(ignored),
+        )
+    else:
+        logger.debug("agentops-otel: init() called again; keeping the existing setup")
 
 
 def start_session(

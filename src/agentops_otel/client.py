@@ -100,6 +100,11 @@ class Client:
     def initialized(self) -> bool:
         return self.config is not None
 
+    @property
+    def injected_exporter(self) -> SpanExporter | None:
+        """The exporter given to init() in place of OTLP, if any."""
+        return self._pipelines.injected
+
     # --- init -------------------------------------------------------------------------------
     def init(
         self,

@@ -105,6 +105,10 @@ class Pipelines:
         # True after a flush ran out of time: the backend is down or too slow; the exit flush skips it.
         self.last_flush_timed_out = False
 
+    @property
+    def injected(self) -> SpanExporter | None:
+        return self._exporter
+
     def for_config(self, config: Configuration) -> BatchSpanProcessor:
         key = ("injected",) if self._exporter is not None else config.export_key
         with self._lock:

@@ -126,6 +126,28 @@ def test_init_twice_is_harmless(sdk):
     assert len([s for s in sdk.spans() if s.parent is None]) == 1
 
 
+def test_a_second_init_warns_which_arguments_it_ignores(sdk, caplog):
+    first = sdk.init(api_key="first", default_tags=["a"])
+    with caplog.at_level(logging.DEBUG, logger="agentops_otel"):
+        assert sdk.init(api_key="first", default_tags="a") is first  # the same setup: nothing to say
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert sdk.init(api_key="second", inherited_session_id=str(uuid.uuid4()), max_wait_time=1) is first
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "ignoring api_key, max_wait_time, inherited_session_id" in warning.getMessage()
+    assert sdk.client.config.api_key == "first"
+    first.end_session("Success")
+
+
+def test_init_tags_must_be_a_list_of_strings(sdk):
+    with pytest.deprecated_call(), pytest.raises(TypeError, match="tags must be a list of str, got int"):
+        ao.init(tags=5)
+    with pytest.deprecated_call(), pytest.raises(TypeError, match="tags must contain only str"):
+        ao.init(tags=["ok", 5])
+    assert not sdk.client.initialized
+
+
 def test_auto_start_session_false_returns_none(sdk):
     assert sdk.init(auto_start_session=False) is None
     assert sdk.client.active_sessions() == []
