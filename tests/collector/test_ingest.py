@@ -174,6 +174,8 @@ def test_resent_spans_are_stored_and_counted_once(collector):
     expected = pricing.cost_of(TokenUsage(100, 10), pricing.rates_for("gpt-4o", "openai")).total
     assert Decimal(stats["cost"]) == expected
     assert stored_span_count(collector) == 3
+    _, counters = collector.get("/v2/status", KEY)
+    assert (counters["ingest"]["spans_stored"], counters["ingest"]["spans_duplicate"]) == (3, 5)
 
 
 def test_invalid_ids_are_rejected_and_counted(collector):

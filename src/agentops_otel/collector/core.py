@@ -27,7 +27,8 @@ class Busy(Exception):
 @dataclass
 class IngestCounters:
     requests: int = 0
-    spans_stored: int = 0
+    spans_stored: int = 0  # stored for the first time
+    spans_duplicate: int = 0  # re-sent (same trace and span id as one stored): acknowledged, stored once
     spans_rejected: int = 0
     requests_refused: int = 0
 
@@ -68,12 +69,15 @@ class Collector:
                 self._counters_of(batch.project_id).requests_refused += 1
             raise Busy("the collector is busy storing earlier requests; retry later") from None
 
-    def committed(self, request: ExportTraceServiceRequest | None, batch: PreparedBatch) -> ExportTraceServiceResponse:
+    def committed(
+        self, request: ExportTraceServiceRequest | None, batch: PreparedBatch, result: WriteResult
+    ) -> ExportTraceServiceResponse:
         """After the commit: count, forward (the enriched ``request``), and build the OTLP response."""
         with self._lock:
             counters = self._counters_of(batch.project_id)
             counters.requests += 1
-            counters.spans_stored += len(batch.spans)
+            counters.spans_stored += result.new
+            counters.spans_duplicate += result.accepted - result.new
             counters.spans_rejected += batch.rejected
         if self.forwarder is not None and batch.spans and request is not None:
             self.forwarder.submit(request, len(batch.spans), batch.project_id)

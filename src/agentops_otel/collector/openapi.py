@@ -162,7 +162,8 @@ STATUS = _obj(
         "ingest": _obj(
             {
                 "requests": {"type": "integer", "description": "OTLP requests stored"},
-                "spans_stored": _INT,
+                "spans_stored": {"type": "integer", "description": "spans stored for the first time"},
+                "spans_duplicate": {"type": "integer", "description": "re-sent spans, already stored (kept once)"},
                 "spans_rejected": {"type": "integer", "description": "invalid spans, reported in partial success"},
                 "requests_refused": {"type": "integer", "description": "answered 503 / UNAVAILABLE: busy"},
             }

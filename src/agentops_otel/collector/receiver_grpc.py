@@ -43,14 +43,14 @@ class _TraceService:
             else:
                 request = decode_request(body, PROTOBUF)
                 batch = prepare(request, project_id)
-            collector.store_batch(batch).result(timeout=COMMIT_TIMEOUT_S)
+            result = collector.store_batch(batch).result(timeout=COMMIT_TIMEOUT_S)
         except OtlpError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         except Busy as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except Exception as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"could not store the spans: {type(exc).__name__}: {exc}")
-        return collector.committed(request, batch)
+        return collector.committed(request, batch, result)
 
 
 def start_grpc(collector: Collector, host: str, port: int, max_message_bytes: int) -> tuple[grpc.Server, int]:

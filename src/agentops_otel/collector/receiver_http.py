@@ -69,7 +69,7 @@ def traces_endpoint(collector: Collector, max_body_bytes: int):
             else:
                 message = decode_request(decompress(body, encoding, max_body_bytes), kind)
                 batch = prepare(message, project_id)
-            await asyncio.wrap_future(collector.store_batch(batch))
+            result = await asyncio.wrap_future(collector.store_batch(batch))
         except OtlpError as exc:
             return error(exc.status, exc.message, protobuf=protobuf)
         except Busy as exc:
@@ -77,7 +77,7 @@ def traces_endpoint(collector: Collector, max_body_bytes: int):
         except Exception as exc:  # the store failed to commit: nothing was acknowledged
             problem = f"could not store the spans: {type(exc).__name__}: {exc}"
             return error(503, problem, {"Retry-After": "1"}, protobuf=protobuf)
-        response = collector.committed(message, batch)
+        response = collector.committed(message, batch, result)
         if kind in PROTOBUF_TYPES:
             return Response(response.SerializeToString(), media_type="application/x-protobuf")
         return Response(json_format.MessageToJson(response, indent=None), media_type="application/json")
