@@ -8,8 +8,11 @@ generator for ``otel-collector.yaml`` mirrors the same rules statement for state
 Rules, in order:
 - each contract count is taken from its current name, else from the first older name present;
 - Anthropic reports input tokens *excluding* cache reads and writes. A count for an Anthropic span
-  taken from an older name, or one smaller than its cache tokens, is exclusive: the cache tokens
-  are added so that ``gen_ai.usage.input_tokens`` includes them, as the GenAI conventions say;
+  taken from ``gen_ai.usage.prompt_tokens`` (older instrumentations copy Anthropic's own count
+  there), or one smaller than its cache tokens, is exclusive: the cache tokens are added so that
+  ``gen_ai.usage.input_tokens`` includes them, as the GenAI conventions say. OpenInference's
+  ``llm.token_count.prompt`` already includes them (openinference-instrumentation-anthropic sums
+  input, cache read and cache creation tokens): it is taken as it is;
 - the model priced is the response model, else the request model (else OpenInference's
   ``llm.model_name``); a provider prefix like ``openai/`` is understood.
 """
@@ -35,6 +38,8 @@ TOKEN_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: (sc.LEGACY_REASONING_TOKENS, sc.OPENINFERENCE_REASONING_TOKENS),
 }
+# older input-count names that carry Anthropic's count excluding cache tokens
+EXCLUSIVE_INPUT_ALIASES = frozenset({sc.LEGACY_PROMPT_TOKENS})
 # contract name -> every name it may be read from, in order (the contract's own first)
 _TOKEN_KEYS = tuple((name, (name, *aliases)) for name, aliases in TOKEN_ALIASES.items())
 PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OPENINFERENCE_PROVIDER)
@@ -87,7 +92,7 @@ def is_llm_span(attrs: Mapping[str, Any]) -> bool:
 def normalised_usage(attrs: Mapping[str, Any]) -> dict[str, int]:
     """The contract's ``gen_ai.usage.*`` counts for a span (only those it reports)."""
     found: dict[str, int] = {}
-    from_alias: set[str] = set()
+    input_key = None
     for name, keys in _TOKEN_KEYS:
         for key in keys:
             value = attrs.get(key)
@@ -96,15 +101,15 @@ def normalised_usage(attrs: Mapping[str, Any]) -> dict[str, int]:
             value = _as_int(value)
             if value is not None and value >= 0:
                 found[name] = value
-                if key != name:
-                    from_alias.add(name)
+                if name == sc.GEN_AI_USAGE_INPUT_TOKENS:
+                    input_key = key
                 break
     input_tokens = found.get(sc.GEN_AI_USAGE_INPUT_TOKENS)
     if input_tokens is not None and (llm_provider(attrs) or "").lower() == sc.PROVIDER_ANTHROPIC:
         cached = found.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0) + found.get(
             sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, 0
         )
-        exclusive = sc.GEN_AI_USAGE_INPUT_TOKENS in from_alias or input_tokens < cached
+        exclusive = input_key in EXCLUSIVE_INPUT_ALIASES or input_tokens < cached
         if exclusive and input_tokens + cached <= MAX_COUNT:
             found[sc.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens + cached
     return found

@@ -84,6 +84,25 @@ def test_anthropic_exclusive_input_count_includes_cache():
     assert enrichment(attrs).cost == cost.total
 
 
+def test_openinference_anthropic_prompt_count_already_includes_cache():
+    # openinference-instrumentation-anthropic: prompt = input + cache creation + cache read
+    attrs = {
+        sc.OPENINFERENCE_MODEL_NAME: "claude-3-5-sonnet-20241022",
+        sc.OPENINFERENCE_PROVIDER: "anthropic",
+        sc.OPENINFERENCE_PROMPT_TOKENS: 1205,
+        sc.OPENINFERENCE_CACHE_READ_TOKENS: 1000,
+        sc.OPENINFERENCE_CACHE_WRITE_TOKENS: 200,
+        sc.OPENINFERENCE_COMPLETION_TOKENS: 30,
+    }
+    out = enrich_attributes(attrs)
+    assert out[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1205, "cache tokens are not added a second time"
+    cost = expected_cost("claude-3-5-sonnet-20241022", "anthropic", TokenUsage(1205, 30, 1000, 200))
+    assert enrichment(attrs).cost == cost.total
+    # a prompt count smaller than its cache tokens cannot include them: still treated as exclusive
+    smaller = enrich_attributes({**attrs, sc.OPENINFERENCE_PROMPT_TOKENS: 5})
+    assert smaller[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1205
+
+
 def test_unknown_model_has_no_cost_and_says_so():
     attrs = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_REQUEST_MODEL: "no-such-model-xyz", sc.GEN_AI_USAGE_INPUT_TOKENS: 3}
     out = enrich_attributes(attrs)
