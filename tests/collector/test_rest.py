@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from agentops_otel import pricing
 from agentops_otel import semconv as sc
+from agentops_otel.collector.format import iso
 from agentops_otel.pricing import TokenUsage
 from tests.collector.conftest import KEY, SessionBuilder, send
 
@@ -82,6 +84,32 @@ def test_filters_and_sorting(collector):
     for bad in ("limit=0", "limit=x", "sort=name", "order=up", "end_state=Done", "start_after=yesterday", "cursor=zz"):
         status, body = collector.get(f"/v2/sessions?{bad}", KEY)
         assert status == 400 and body["error"], bad
+
+
+def test_end_state_filter_tells_running_inactive_and_ended_indeterminate_apart(collector):
+    now = time.time_ns()
+    running = SessionBuilder.new(start_ns=now - 60 * 10**9, seed=60)  # last span a minute ago, no end yet
+    inactive = SessionBuilder.new(start_ns=now - 3 * HOUR_NS, seed=61)  # no end, silent for hours
+    indeterminate = SessionBuilder.new(start_ns=now - 2 * HOUR_NS, seed=62)
+    succeeded = SessionBuilder.new(start_ns=now - 2 * HOUR_NS, seed=63)
+    send(collector, [running.llm("gpt-4o-mini", 1, 1)])
+    send(collector, [inactive.llm("gpt-4o-mini", 1, 1)])
+    send(collector, [indeterminate.llm("gpt-4o-mini", 1, 1), indeterminate.root(end_state="Indeterminate")])
+    send(collector, [succeeded.root(end_state="Success")])
+    expected = {
+        "Running": [running],
+        "Inactive": [inactive],
+        "Indeterminate": [indeterminate],  # ended so: in-progress sessions are not among them
+        "Success": [succeeded],
+        "Failure": [],
+    }
+    for state, sessions in expected.items():
+        status, page = collector.get(f"/v2/sessions?end_state={state}", KEY)
+        assert status == 200 and _ids(page) == [s.session_id for s in sessions], state
+    _, page = collector.get(f"/v2/sessions?end_state=Inactive&start_after={iso(now - 2 * HOUR_NS)}", KEY)
+    assert _ids(page) == [], "combines with the other filters"
+    _, page = collector.get(f"/v2/sessions?end_state=Running&start_after={iso(now - 2 * HOUR_NS)}", KEY)
+    assert _ids(page) == [running.session_id]
 
 
 def test_stats_shape_and_agentops_keys(collector):

@@ -19,7 +19,7 @@ from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Collector
 from agentops_otel.collector.format import parse_iso, parse_session_id
 from agentops_otel.collector.ingest import END_STATES
-from agentops_otel.collector.store.base import SORT_KEYS, ListQuery
+from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS, ListQuery
 
 MAX_LIMIT = 500
 # Left out of each span by ``/spans``: the trace id is the session id, and the resource is the
@@ -63,9 +63,9 @@ def _list_query(request: Request) -> ListQuery:
     tags = tuple(dict.fromkeys(t.strip() for value in params.getlist("tags") for t in value.split(",") if t.strip()))
     end_state = params.get("end_state") or None
     if end_state is not None:
-        if end_state not in END_STATES:
-            raise BadParameter(f"end_state must be one of Success, Failure, Indeterminate, got {end_state!r}")
-        end_state = END_STATES[end_state]
+        end_state = END_STATES.get(end_state, end_state)  # the AgentOps alias Fail
+        if end_state not in END_STATE_FILTERS:
+            raise BadParameter(f"end_state must be one of {', '.join(END_STATE_FILTERS)}, got {end_state!r}")
     return ListQuery(
         limit=limit,
         cursor=params.get("cursor") or None,

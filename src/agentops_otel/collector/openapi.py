@@ -11,7 +11,7 @@ from typing import Any
 
 from agentops_otel import __name__ as _package
 from agentops_otel.collector.api import LEAN_OMITS
-from agentops_otel.collector.store.base import SORT_KEYS
+from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS
 
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
@@ -241,7 +241,13 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
                         _param("limit", "query", "page size, 1-500 (default 50)", {"type": "integer"}),
                         _param("cursor", "query", "next_cursor of the previous page"),
                         _param("tags", "query", "comma-separated: sessions having all these tags"),
-                        _param("end_state", "query", "Success, Failure or Indeterminate"),
+                        _param(
+                            "end_state",
+                            "query",
+                            "ended sessions by end state: Success, Failure (alias Fail) or Indeterminate; sessions "
+                            "not ended yet: Running (a span within the last hour) or Inactive (none for longer)",
+                            {"enum": [*END_STATE_FILTERS, "Fail"]},
+                        ),
                         *_RANGE,
                         _param("sort", "query", "sort key (default init_timestamp)", {"enum": list(SORT_KEYS)}),
                         _param("order", "query", "desc (default) or asc", {"enum": ["desc", "asc"]}),

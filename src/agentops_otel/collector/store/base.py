@@ -13,6 +13,11 @@ from typing import Any, Protocol
 from agentops_otel.collector.ingest import PreparedBatch
 
 SORT_KEYS = ("init_timestamp", "cost", "duration", "tokens", "errors")
+# What a session's state filter may ask for: how it ended (its root span received), or, not ended
+# yet, Running (a span within the last hour) or Inactive (silent for longer: its process most
+# likely died), as the dashboard shows them. Indeterminate is an ended session's state only.
+END_STATE_FILTERS = ("Success", "Failure", "Indeterminate", "Running", "Inactive")
+INACTIVE_AFTER_NS = 3600 * 10**9
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class ListQuery:
     limit: int = 50
     cursor: str | None = None
     tags: tuple[str, ...] = ()
-    end_state: str | None = None
+    end_state: str | None = None  # one of END_STATE_FILTERS
     start_after_ns: int | None = None  # inclusive
     start_before_ns: int | None = None  # exclusive
     sort: str = "init_timestamp"

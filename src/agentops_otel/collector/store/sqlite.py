@@ -21,6 +21,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,7 @@ from agentops_otel import semconv as sc
 from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money, session_uuid
 from agentops_otel.collector.ingest import INDETERMINATE, STATUS_ERROR, PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict, id_hex
-from agentops_otel.collector.store.base import ListQuery, WriteResult
+from agentops_otel.collector.store.base import INACTIVE_AFTER_NS, ListQuery, WriteResult
 from agentops_otel.usage import MAX_COUNT
 
 logger = logging.getLogger(__name__)
@@ -616,8 +617,12 @@ class SQLiteStore:
                 where.append("s.trace_id IN (SELECT trace_id FROM session_tags WHERE pid = ? AND tag = ?)")
                 params += [pid, tag]
             time_column = "s.init_ns"
-        if query.end_state:
-            where.append("s.end_state = ?")
+        if query.end_state in ("Running", "Inactive"):
+            op = ">=" if query.end_state == "Running" else "<"
+            where.append(f"s.has_root = 0 AND s.last_ns {op} ?")
+            params.append(time.time_ns() - INACTIVE_AFTER_NS)
+        elif query.end_state:  # an end state is an ended session's: in-progress ones are Indeterminate too
+            where.append("s.has_root = 1 AND s.end_state = ?")
             params.append(query.end_state)
         if query.start_after_ns is not None:
             where.append(f"{time_column} >= ?")
