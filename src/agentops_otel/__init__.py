@@ -115,12 +115,6 @@ def init(
         env_data_opt_out=env_data_opt_out,
         **options,
     )
-    if inherited_session_id is None and config.inherited_session_id is not None:
-        try:  # from the environment: a bad value must not stop the program
-            parse_session_id(config.inherited_session_id)
-        except ValueError as error:
-            logger.warning("agentops-otel: ignoring the inherited session id in the environment: %s", error)
-            config.inherited_session_id = None
     return client.init(config, tracer_provider=tracer_provider, exporter=exporter)
 
 

@@ -16,7 +16,7 @@ import uuid
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -89,6 +89,7 @@ class Client:
         self._exit_handlers: ExitHandlers | None = None
         self._instrumented = False
         self._fork_hooks = False
+        self._started_any = False  # a session was started or joined here (the inherited id is used once)
         self._active: dict[int, Session] = {}  # running sessions by trace id
         self._known: dict[int, Session] = {}  # every session whose spans we route, by trace id
         self._ended: OrderedDict[int, None] = OrderedDict()
@@ -129,13 +130,19 @@ class Client:
     def _init(
         self, config: Configuration, tracer_provider: trace.TracerProvider | None, exporter: SpanExporter | None
     ) -> Session | None:
+        if config.inherited_session_id is not None:
+            try:  # init() checked its argument: this one is from the environment, and must not stop the program
+                parse_session_id(config.inherited_session_id)
+            except ValueError as error:
+                logger.warning("agentops-otel: ignoring the inherited session id in the environment: %s", error)
+                config.inherited_session_id = None
         self.config = config
         if config.log_level is not None:
             level = config.log_level
             logger.setLevel(level.strip().upper() if isinstance(level, str) else level)
         if not config.sdk_disabled:
             self._setup_tracing(config, tracer_provider, exporter)
-            context_threads.install()
+            context_threads.install(self.env_for_child)
             if config.exit_handlers:
                 self._exit_handlers = ExitHandlers(self._on_exit, self._on_exception, self._on_signal)
                 self._exit_handlers.install()
@@ -236,9 +243,14 @@ class Client:
                 "environment from the resource, which is per process; set env_data_opt_out in init() "
                 "(this session gets no host_env)"
             )
+        if inherited_session_id is None and not self._started_any:
+            # The first session of a process started by a session's process joins that one (the
+            # inherited id of init() or the environment), also with init(auto_start_session=False).
+            inherited_session_id = self.config.inherited_session_id
         inherited = inherited_session_id is not None
         session_id = parse_session_id(inherited_session_id, "inherited_session_id") if inherited else uuid.uuid4()
         with self._lock:
+            self._started_any = True
             existing = self._active.get(session_id.int)
             if existing is not None:
                 return existing
@@ -268,6 +280,22 @@ class Client:
             previous = self._attached.pop(session.trace_id, None)
         if previous is not None and trace.get_current_span().get_span_context().trace_id == session.trace_id:
             otel_context.attach(previous)  # leave the session's context in the caller that started it
+
+    def env_for_child(self, env: Mapping[Any, Any] | None) -> Mapping[Any, Any] | None:
+        """The environment for a child process started here: the inherited session id is that of
+        the session current in this context, not the process-wide newest one. An ``env`` the caller
+        built without the id stays as it is."""
+        session = self._active.get(trace.get_current_span().get_span_context().trace_id)
+        if session is None or not session.config.propagate_to_children:
+            return env
+        process_wide = os.environ.get(INHERITED_SESSION_ENV)
+        if process_wide == session.session_id:
+            return env
+        if env is None:  # the child would inherit os.environ
+            return {**os.environ, INHERITED_SESSION_ENV: session.session_id}
+        if process_wide is not None and env.get(INHERITED_SESSION_ENV) == process_wide:  # a copy of os.environ
+            return {**env, INHERITED_SESSION_ENV: session.session_id}
+        return env
 
     def flush(self, sessions: list[Session], timeout_s: float) -> bool:
         pipelines = list({id(s.pipeline): s.pipeline for s in sessions if s.pipeline is not None}.values())

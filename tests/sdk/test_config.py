@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
+import uuid
 
 import pytest
+from opentelemetry import context as otel_context
 
 import agentops_otel as ao
 from agentops_otel.config import API_KEY_HEADER, Configuration, parse_key_values
@@ -256,8 +260,6 @@ def test_log_level(sdk, monkeypatch):
 def test_session_id_is_exported_to_child_processes_and_restored(sdk, monkeypatch):
     monkeypatch.setenv("AGENTOPS_INHERITED_SESSION_ID", "")
     session = sdk.init()
-    import os
-
     assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == session.session_id
     second = ao.start_session()
     assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == second.session_id
@@ -265,3 +267,40 @@ def test_session_id_is_exported_to_child_processes_and_restored(sdk, monkeypatch
     assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == session.session_id
     session.end_session("Success")
     assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == ""
+
+
+def _child_sees(**popen: object) -> str:
+    """What a real child process finds in AGENTOPS_INHERITED_SESSION_ID."""
+    code = "import os; print(os.environ.get('AGENTOPS_INHERITED_SESSION_ID'))"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, **popen
+    ).stdout.strip()
+
+
+def test_a_child_process_joins_the_session_current_where_it_is_started(sdk):
+    sdk.init(auto_start_session=False)
+    first = sdk.client.start_session(attach=False)
+    second = sdk.client.start_session(attach=False)  # the newest: the process-wide value
+    assert os.environ["AGENTOPS_INHERITED_SESSION_ID"] == second.session_id
+    token = otel_context.attach(first.root_context)
+    try:
+        assert _child_sees() == first.session_id
+        assert _child_sees(env={**os.environ, "EXTRA": "1"}) == first.session_id  # a copy of os.environ
+        assert _child_sees(env={"PATH": os.environ.get("PATH", "")}) == "None"  # built without it: kept so
+    finally:
+        otel_context.detach(token)
+    assert _child_sees() == second.session_id  # no session current here: the newest, as before
+    first.end_session("Success")
+    second.end_session("Success")
+
+
+def test_start_session_after_init_without_auto_start_joins_the_inherited_session_once(sdk, monkeypatch):
+    parent_session = str(uuid.uuid4())
+    monkeypatch.setenv("AGENTOPS_INHERITED_SESSION_ID", parent_session)
+    assert sdk.init(auto_start_session=False) is None
+    joined = ao.start_session()
+    assert joined.session_id == parent_session and joined.is_inherited
+    joined.end_session("Success")
+    own = ao.start_session()
+    assert own.session_id != parent_session and not own.is_inherited
+    own.end_session("Success")
