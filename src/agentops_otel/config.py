@@ -108,10 +108,10 @@ class Configuration:
         tags = env.get("AGENTOPS_DEFAULT_TAGS")
         if tags:
             values["default_tags"] = [t.strip() for t in tags.split(",") if t.strip()]
-        put("instrument_llm_calls", _bool(env, "AGENTOPS_INSTRUMENT_LLM_CALLS"))
-        put("auto_start_session", _bool(env, "AGENTOPS_AUTO_START_SESSION"))
-        put("skip_auto_end_session", _bool(env, "AGENTOPS_SKIP_AUTO_END_SESSION"))
-        put("env_data_opt_out", _bool(env, "AGENTOPS_ENV_DATA_OPT_OUT"))
+        put("instrument_llm_calls", _bool(env, "AGENTOPS_INSTRUMENT_LLM_CALLS", "instrument_llm_calls"))
+        put("auto_start_session", _bool(env, "AGENTOPS_AUTO_START_SESSION", "auto_start_session"))
+        put("skip_auto_end_session", _bool(env, "AGENTOPS_SKIP_AUTO_END_SESSION", "skip_auto_end_session"))
+        put("env_data_opt_out", _bool(env, "AGENTOPS_ENV_DATA_OPT_OUT", "env_data_opt_out"))
         put("inherited_session_id", env.get(INHERITED_SESSION_ENV) or None)
         put("exporter_protocol", _protocol_from_env(env))
         headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS")
@@ -121,12 +121,15 @@ class Configuration:
         resource = env.get("OTEL_RESOURCE_ATTRIBUTES")
         if resource:
             values["resource_attributes"] = parse_key_values(resource, "OTEL_RESOURCE_ATTRIBUTES")
-        put("sdk_disabled", _bool(env, "OTEL_SDK_DISABLED"))
+        put("sdk_disabled", _bool(env, "OTEL_SDK_DISABLED", "sdk_disabled"))
         put("log_level", _log_level_from_env(env))
-        put("exit_handlers", _bool(env, "AGENTOPS_EXIT_HANDLERS"))
-        put("propagate_to_children", _bool(env, "AGENTOPS_PROPAGATE_SESSION"))
-        put("capture_message_content", _bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))
-        put("openai_stream_usage", _bool(env, "AGENTOPS_OPENAI_STREAM_USAGE"))
+        put("exit_handlers", _bool(env, "AGENTOPS_EXIT_HANDLERS", "exit_handlers"))
+        put("propagate_to_children", _bool(env, "AGENTOPS_PROPAGATE_SESSION", "propagate_to_children"))
+        put(
+            "capture_message_content",
+            _bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "capture_message_content"),
+        )
+        put("openai_stream_usage", _bool(env, "AGENTOPS_OPENAI_STREAM_USAGE", "openai_stream_usage"))
         if overrides.get("endpoint") is not None:
             values["endpoint_is_traces_url"] = False  # an endpoint argument is a base URL
         for name, value in overrides.items():
@@ -220,11 +223,23 @@ def _protocol_from_env(env: Mapping[str, str], warn: bool = True) -> str | None:
     if raw in (PROTOCOL_HTTP, PROTOCOL_GRPC):
         return raw
     if warn:
-        logger.warning("agentops-otel: OTLP protocol %r is not supported; using %s", raw, PROTOCOL_HTTP)
+        name = (
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+            if env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            else "OTEL_EXPORTER_OTLP_PROTOCOL"
+        )
+        logger.warning(
+            "agentops-otel: ignoring %s=%r (expected %s or %s); using the default %s",
+            name,
+            raw,
+            PROTOCOL_HTTP,
+            PROTOCOL_GRPC,
+            PROTOCOL_HTTP,
+        )
     return PROTOCOL_HTTP
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool | None:
+def _bool(env: Mapping[str, str], name: str, field_name: str) -> bool | None:
     raw = env.get(name)
     if raw is None:
         return None
@@ -233,7 +248,8 @@ def _bool(env: Mapping[str, str], name: str) -> bool | None:
         return True
     if value in _FALSE:
         return False
-    logger.warning("agentops-otel: ignoring %s=%r (expected true or false)", name, raw)
+    default = str(_FIELD_DEFAULTS[field_name]).lower()
+    logger.warning("agentops-otel: ignoring %s=%r (expected true or false); using the default %s", name, raw, default)
     return None
 
 

@@ -137,7 +137,9 @@ def test_bad_environment_values_are_ignored_with_a_warning(caplog):
             {"AGENTOPS_MAX_WAIT_TIME": "soon", "OTEL_SDK_DISABLED": "maybe", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}
         )
     assert config.max_wait_time == 5000 and not config.sdk_disabled and config.exporter_protocol == "http/protobuf"
-    assert "AGENTOPS_MAX_WAIT_TIME" in caplog.text and "OTEL_SDK_DISABLED" in caplog.text and "http/json" in caplog.text
+    assert "AGENTOPS_MAX_WAIT_TIME='soon'" in caplog.text and "using the default 5000" in caplog.text
+    assert "OTEL_SDK_DISABLED='maybe' (expected true or false); using the default false" in caplog.text
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL='http/json'" in caplog.text and "using the default http/protobuf" in caplog.text
 
 
 @pytest.mark.parametrize(
