@@ -236,9 +236,13 @@ def test_overview(collector):
         "cost": format(total.normalize(), "f"),
         "prompt_tokens": 2800,
         "completion_tokens": 70,
+        "failed_sessions": 4,
     }
     assert overview["error_rate"] == 4 / 7  # three with errors, one more ending Failure
     assert [b["sessions"] for b in overview["buckets"]] == [1] * 7
+    failed = [n % 3 == 0 or n == 5 for n in range(7)]
+    assert [b["failed_sessions"] for b in overview["buckets"]] == [int(f) for f in failed]
+    assert [b["error_rate"] for b in overview["buckets"]] == [float(f) for f in failed]
     assert overview["buckets"][0]["start"] == "2025-11-13T02:00:00.000000+00:00"
     assert overview["cost_by_model"] == [
         {
@@ -254,6 +258,27 @@ def test_overview(collector):
     assert day["totals"]["sessions"] == 4 and [b["sessions"] for b in day["buckets"]] == [4]
     assert day["cost_by_model"][0]["calls"] == 4
     assert collector.get("/v2/overview?bucket=week", KEY)[0] == 400
+
+
+def test_overview_figures_share_one_time_basis_the_session_start(collector):
+    # started before the range, with an LLM call inside it: none of its figures count
+    early = SessionBuilder.new(start_ns=T0 - HOUR_NS // 2, seed=70)
+    late_call = early.llm("gpt-4o", 1000, 100)
+    late_call.start_time_unix_nano += HOUR_NS
+    late_call.end_time_unix_nano += HOUR_NS
+    send(collector, [late_call, early.root(duration_ms=2 * 3600 * 1000)])
+    inside = SessionBuilder.new(start_ns=T0 + HOUR_NS // 6, seed=71)
+    send(collector, [inside.llm("gpt-4o-mini", 100, 10), inside.span("x", {}, error=True), inside.root()])
+    inside_failed = SessionBuilder.new(start_ns=T0 + HOUR_NS // 3, seed=72)
+    send(collector, [inside_failed.llm("gpt-4o-mini", 200, 20), inside_failed.root(end_state="Failure")])
+    _, overview = collector.get(f"/v2/overview?bucket=hour&start_after={iso(T0)}", KEY)
+    totals = overview["totals"]
+    assert (totals["sessions"], totals["llm_calls"], totals["failed_sessions"]) == (2, 2, 2)
+    assert sum(Decimal(m["cost"]) for m in overview["cost_by_model"]) == Decimal(totals["cost"])
+    assert [m["model"] for m in overview["cost_by_model"]] == ["gpt-4o-mini"]
+    assert sum(m["calls"] for m in overview["cost_by_model"]) == totals["llm_calls"]
+    assert sum(b["failed_sessions"] for b in overview["buckets"]) == totals["failed_sessions"]
+    assert [b["error_rate"] for b in overview["buckets"]] == [overview["error_rate"]] == [1.0]
 
 
 def test_openapi_and_docs(collector):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -51,3 +53,27 @@ def test_a_failed_first_batch_of_a_project_leaves_no_trace_for_the_next_project(
     assert export is not None and export["session"]["host_env"] == {"service.name": "test-agent"}, (
         "the resource row rolled back with the failed batch is written again"
     )
+
+
+def test_a_database_from_before_session_models_gets_cost_by_model_from_its_spans(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    session = SessionBuilder.new(seed=93)
+    spans = [session.llm("gpt-4o", 1000, 100), session.llm("gpt-4o-mini", 10, 1), session.root()]
+    store = SQLiteStore(path)
+    try:
+        store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
+        before = store.overview("project-a", None, None, None)
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:  # as an older collector left it
+        db.execute("DROP TABLE session_models")
+        db.execute("CREATE TABLE model_usage (pid INTEGER, hour_ns INTEGER, model TEXT)")
+    store = SQLiteStore(path)
+    try:
+        after = store.overview("project-a", None, None, None)
+        tables = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        store.close()
+    assert after["cost_by_model"] == before["cost_by_model"] and len(after["cost_by_model"]) == 2
+    assert sum(Decimal(m["cost"]) for m in after["cost_by_model"]) == Decimal(after["totals"]["cost"])
+    assert "model_usage" not in tables

@@ -128,9 +128,10 @@ OVERVIEW = _obj(
                 "cost": _MONEY,
                 "prompt_tokens": _INT,
                 "completion_tokens": _INT,
+                "failed_sessions": {"type": "integer", "description": "sessions ending Failure or with errors"},
             }
         ),
-        "error_rate": {"type": "number", "description": "sessions ending Failure or with errors / sessions"},
+        "error_rate": {"type": "number", "description": "failed_sessions / sessions"},
         "bucket": {"type": "string", "enum": ["hour", "day"]},
         "buckets": {
             "type": "array",
@@ -141,12 +142,16 @@ OVERVIEW = _obj(
                     "cost": _MONEY,
                     "prompt_tokens": _INT,
                     "completion_tokens": _INT,
-                    "errors": _INT,
+                    "errors": {"type": "integer", "description": "error spans"},
+                    "failed_sessions": _INT,
+                    "error_rate": {"type": "number", "description": "failed_sessions / sessions of the bucket"},
                 }
             ),
+            "description": "sessions by their start time, the bucket wide",
         },
         "cost_by_model": {
             "type": "array",
+            "description": "the LLM calls of the same sessions (by session start): costs add up to totals.cost",
             "items": _obj(
                 {"model": _STR, "calls": _INT, "cost": _MONEY, "prompt_tokens": _INT, "completion_tokens": _INT}
             ),

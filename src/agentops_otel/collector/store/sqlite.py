@@ -35,7 +35,7 @@ from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money,
 from agentops_otel.collector.ingest import INDETERMINATE, STATUS_ERROR, PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict, id_hex
 from agentops_otel.collector.store.base import INACTIVE_AFTER_NS, ListQuery, WriteResult
-from agentops_otel.usage import MAX_COUNT
+from agentops_otel.usage import MAX_COUNT, llm_model
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +66,10 @@ CREATE TABLE IF NOT EXISTS session_tags (
     pid INTEGER NOT NULL, tag TEXT NOT NULL, init_ns INTEGER NOT NULL, trace_id BLOB NOT NULL,
     PRIMARY KEY (pid, tag, init_ns, trace_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS model_usage (
-    pid INTEGER NOT NULL, hour_ns INTEGER NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS session_models (
+    seq INTEGER NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
     cost TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-    PRIMARY KEY (pid, hour_ns, model)
+    PRIMARY KEY (seq, model)
 ) WITHOUT ROWID;
 """
 
@@ -119,9 +119,11 @@ UPSERT_SESSION = (
     + ", cost = add_money(cost, excluded.cost), cost_sort = CAST(add_money(cost, excluded.cost) AS REAL),"
     " models = merge_models(models, excluded.models)"
 )
+# Per session and model (keyed by the session's seq: appended, like spans), so that cost by model
+# is over the same sessions, by their start, as every other overview figure.
 UPSERT_MODEL = (
-    "INSERT INTO model_usage (pid, hour_ns, model, calls, cost, prompt_tokens, completion_tokens)"
-    " VALUES (?,?,?,?,?,?,?) ON CONFLICT (pid, hour_ns, model) DO UPDATE SET calls = calls + excluded.calls,"
+    "INSERT INTO session_models (seq, model, calls, cost, prompt_tokens, completion_tokens)"
+    " VALUES (?,?,?,?,?,?) ON CONFLICT (seq, model) DO UPDATE SET calls = calls + excluded.calls,"
     " cost = add_money(cost, excluded.cost),"
     f" prompt_tokens = min(prompt_tokens + excluded.prompt_tokens, {MAX_COUNT}),"
     f" completion_tokens = min(completion_tokens + excluded.completion_tokens, {MAX_COUNT})"
@@ -139,6 +141,7 @@ SORT_COLUMNS = {
     "errors": "errors",
 }
 HOUR_NS = 3600 * 10**9
+FAILED = "(end_state = 'Failure' OR errors > 0)"  # a failed session, for the error rates
 BUCKETS_NS = {"hour": HOUR_NS, "day": 24 * HOUR_NS}
 UNKNOWN_MODEL = "(unknown)"
 SPAN_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
@@ -215,7 +218,7 @@ class _Rollup:
         self.resource_key = record.resource_key
         self.counts = [0] * len(_SUMMED)
         self.cost = Decimal(0)
-        self.models: dict[str, list] = {}
+        self.models: dict[str, list] = {}  # model -> [calls, cost, prompt tokens, completion tokens]
 
     def add(self, r: SpanRecord) -> None:
         self.init_ns = min(self.init_ns, r.start_ns)
@@ -240,7 +243,7 @@ class _Rollup:
             counts[10] += usage[0] + usage[1]
             cost = r.cost if r.cost is not None else Decimal(0)
             self.cost = MONEY_CONTEXT.add(self.cost, cost)
-            key = (r.start_ns // HOUR_NS * HOUR_NS, r.model or UNKNOWN_MODEL)
+            key = r.model or UNKNOWN_MODEL
             model = self.models.get(key)
             if model is None:
                 model = self.models[key] = [0, Decimal(0), 0, 0]
@@ -274,7 +277,7 @@ class _Rollup:
             *[c if c <= MAX_COUNT else MAX_COUNT for c in self.counts],  # sums of valid counts may not fit
             cost,
             float(cost),
-            json.dumps(sorted({model for _, model in self.models})),
+            json.dumps(sorted(self.models)),
         )
 
 
@@ -298,7 +301,11 @@ class SQLiteStore:
         self._lock_file = _lock(self.path)
         self._synchronous = synchronous.upper()
         self._conn = _connect(self.path, self._synchronous)
+        had_spans = self._table_exists("spans")
+        had_session_models = self._table_exists("session_models")
         self._conn.executescript(SCHEMA)
+        if had_spans and not had_session_models:
+            self._backfill_session_models()
         self._pids: dict[str, int] = dict(
             (name, pid) for pid, name in self._conn.execute("SELECT pid, name FROM projects")
         )
@@ -318,6 +325,39 @@ class SQLiteStore:
         self._writer.start()
         self._checkpointer = threading.Thread(target=self._run_checkpointer, name="agentops-sqlite-ckpt", daemon=True)
         self._checkpointer.start()
+
+    def _table_exists(self, name: str) -> bool:
+        found = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return found.fetchone() is not None
+
+    def _backfill_session_models(self) -> None:
+        """Once, for a database written before session_models: per-session model usage from the
+        stored LLM spans (their enriched attributes), in place of the hourly model_usage table."""
+        started = time.monotonic()
+        usage: dict[tuple[int, str], list] = {}
+        for seq, cost, body in self._conn.execute("SELECT seq, cost, body FROM spans WHERE llm = 1"):
+            attrs = attributes_dict(Span.FromString(body).attributes)
+            counts = usage.setdefault((seq, llm_model(attrs) or UNKNOWN_MODEL), [0, Decimal(0), 0, 0])
+            counts[0] += 1
+            counts[1] = MONEY_CONTEXT.add(counts[1], Decimal(cost or 0))
+            for i, key in ((2, sc.GEN_AI_USAGE_INPUT_TOKENS), (3, sc.GEN_AI_USAGE_OUTPUT_TOKENS)):
+                value = attrs.get(key)
+                counts[i] += value if isinstance(value, int) and not isinstance(value, bool) else 0
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                UPSERT_MODEL,
+                [
+                    (seq, model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
+                    for (seq, model), (c, cost, p, o) in usage.items()
+                ],
+            )
+            self._conn.execute("DROP TABLE IF EXISTS model_usage")
+        logger.info(
+            "agentops-otel collector: cost by model of %d stored sessions rebuilt in %.1f s",
+            len({seq for seq, _ in usage}),
+            time.monotonic() - started,
+        )
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -494,25 +534,13 @@ class SQLiteStore:
             rollup.add(record)
         conn = self._conn
         conn.executemany(UPSERT_SESSION, [r.session_row(pid, t, seqs[t]) for t, r in rollups.items()])
-        usage: dict[tuple[int, str], list] = {}
-        for rollup in rollups.values():
-            for key, (calls, cost, prompt, completion) in rollup.models.items():
-                total = usage.get(key)
-                if total is None:
-                    usage[key] = [calls, cost, prompt, completion]
-                else:
-                    total[0] += calls
-                    total[1] = MONEY_CONTEXT.add(total[1], cost)
-                    total[2] += prompt
-                    total[3] += completion
+        usage = [
+            (seqs[trace_id], model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
+            for trace_id, rollup in rollups.items()
+            for model, (c, cost, p, o) in rollup.models.items()
+        ]
         if usage:
-            conn.executemany(
-                UPSERT_MODEL,
-                [
-                    (pid, hour, model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
-                    for (hour, model), (c, cost, p, o) in usage.items()
-                ],
-            )
+            conn.executemany(UPSERT_MODEL, usage)
         # Tags come only with the root span, which is stored once: they are written once per session.
         tags = [
             (pid, tag, rollup.init_ns, trace_id)
@@ -749,7 +777,7 @@ class SQLiteStore:
         totals = conn.execute(
             "SELECT count(*), coalesce(sum(llm_calls), 0), coalesce(sum(errors), 0), sum_money(cost),"
             " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"
-            " coalesce(sum(end_state = 'Failure' OR errors > 0), 0), min(init_ns), max(init_ns)"
+            f" coalesce(sum({FAILED}), 0), min(init_ns), max(init_ns)"
             f" FROM sessions s WHERE {where}",
             params,
         ).fetchone()
@@ -765,28 +793,24 @@ class SQLiteStore:
                 "cost": cost,
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
-                "errors": errors,
+                "errors": errors,  # error spans
+                "failed_sessions": failed,
+                "error_rate": failed / count,  # as the headline error_rate, for this bucket's sessions
             }
-            for start, count, cost, prompt, completion, errors in conn.execute(
+            for start, count, cost, prompt, completion, errors, failed in conn.execute(
                 f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum(prompt_tokens),"
-                f" sum(completion_tokens), sum(errors) FROM sessions s WHERE {where} GROUP BY b ORDER BY b",
+                f" sum(completion_tokens), sum(errors), sum({FAILED}) FROM sessions s WHERE {where}"
+                " GROUP BY b ORDER BY b",
                 params,
             )
         ]
-        # by the hour of each LLM call (model_usage rows are hourly)
-        hour_where, hour_params = "pid = ?", [params[0]]
-        if start_after_ns is not None:
-            hour_where += " AND hour_ns >= ?"
-            hour_params.append(start_after_ns // HOUR_NS * HOUR_NS)
-        if start_before_ns is not None:
-            hour_where += " AND hour_ns < ?"
-            hour_params.append(start_before_ns)
+        # the LLM calls of the same sessions (by session start), so the costs add up to the total
         by_model = [
             {"model": model, "calls": calls, "cost": cost, "prompt_tokens": prompt, "completion_tokens": completion}
             for model, calls, cost, prompt, completion in conn.execute(
-                "SELECT model, sum(calls), sum_money(cost), sum(prompt_tokens), sum(completion_tokens)"
-                f" FROM model_usage WHERE {hour_where} GROUP BY model",
-                hour_params,
+                "SELECT m.model, sum(m.calls), sum_money(m.cost), sum(m.prompt_tokens), sum(m.completion_tokens)"
+                f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
+                params,
             )
         ]
         by_model.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
@@ -802,6 +826,7 @@ class SQLiteStore:
                 "cost": totals[3],
                 "prompt_tokens": totals[4],
                 "completion_tokens": totals[5],
+                "failed_sessions": totals[6],
             },
             "error_rate": totals[6] / sessions if sessions else 0.0,
             "bucket": bucket,
