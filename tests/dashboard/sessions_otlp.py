@@ -2,7 +2,7 @@
 
 The dashboard tests fill a real collector with these: a varied "showcase" project (tags, end
 states, models, captured messages, errors with stack traces, a video link, a running session,
-the ``<script>`` prompt) and a "bulk" project (10,000 sessions, one 5,000-span session).
+an inactive one, the ``<script>`` prompt) and a "bulk" project (10,000 sessions, one 5,000-span session).
 """
 
 from __future__ import annotations
@@ -296,12 +296,17 @@ class Showcase:
     video_session: str
     tagged: dict[str, int]  # tag -> number of sessions carrying it
     total: int
+    inactive_session: str
+    # session id -> its state as the list shows it: Success, Failure, Indeterminate (ended), or
+    # Running / Inactive (no root span yet; a span within the last hour or not)
+    states: dict[str, str]
 
 
 def send_showcase(sender: OtlpSessions, now_ns: int, seed: int = 7) -> Showcase:
     """About 40 varied sessions over the last 7 days, plus the special cases."""
     rng = random.Random(seed)
     tagged: dict[str, int] = {}
+    states: dict[str, str] = {}
     day = 86_400_000 * MS
     total = 0
     for _ in range(36):
@@ -332,6 +337,7 @@ def send_showcase(sender: OtlpSessions, now_ns: int, seed: int = 7) -> Showcase:
                     s.error_on(action, RuntimeError("payment gateway returned 502"))
         for tag in tags:
             tagged[tag] = tagged.get(tag, 0) + 1
+        states[s.session_id] = state
         total += 1
 
     # The untrusted-content case: a prompt, a completion and a tag that are HTML.
@@ -347,6 +353,7 @@ def send_showcase(sender: OtlpSessions, now_ns: int, seed: int = 7) -> Showcase:
         )
     total += 1
     tagged["xss-check"] = 1
+    states[script_id] = "Success"
 
     # A failing session with a stack trace and a video.
     error_id = str(uuid.uuid4())
@@ -386,6 +393,7 @@ def send_showcase(sender: OtlpSessions, now_ns: int, seed: int = 7) -> Showcase:
         )
     for tag in ("prod", "checkout-agent"):
         tagged[tag] = tagged.get(tag, 0) + 1
+    states[error_id] = "Failure"
     total += 1
 
     # A session still running: no root span yet, spans keep arriving.
@@ -393,9 +401,18 @@ def send_showcase(sender: OtlpSessions, now_ns: int, seed: int = 7) -> Showcase:
     with sender.session(now_ns - 30_000 * MS, tags=["nightly"], end_state=None, session_id=running_id) as s:
         s.llm("gpt-4o", ms=900, prompt="Plan tonight's data migration.")
         s.tool("run_migration", ms=1200)
+    states[running_id] = "Running"
+    total += 1
+
+    # A session whose process died 3 hours ago: spans, but no root span and nothing since.
+    inactive_id = str(uuid.uuid4())
+    with sender.session(now_ns - 3 * 3600_000 * MS, end_state=None, session_id=inactive_id) as s:
+        s.llm("gpt-4o-mini", ms=700, prompt="Reconcile yesterday's invoices.")
+        s.tool("fetch_invoices", ms=300, fail="worker killed")
+    states[inactive_id] = "Inactive"
     total += 1
     sender.flush()
-    return Showcase(script_id, error_id, running_id, error_id, tagged, total)
+    return Showcase(script_id, error_id, running_id, error_id, tagged, total, inactive_id, states)
 
 
 def send_bulk(sender: OtlpSessions, now_ns: int, sessions: int = 10_000, big_spans: int = 5_000, seed: int = 11) -> str:

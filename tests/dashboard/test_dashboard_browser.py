@@ -197,6 +197,60 @@ def test_sessions_list_sorts_filters_and_paginates(browser: Browser, showcase: S
     assert browser.errors == []
 
 
+def test_state_filter_tells_running_inactive_and_ended_sessions_apart(
+    browser: Browser, showcase: Showcase, collector: CollectorProcess
+) -> None:
+    """Running and Inactive (not ended, a span within the last hour or not) beside the end states;
+    Indeterminate is an ended session's state only, never one still open."""
+    page = browser.page
+    browser.login(DEMO_KEY)
+    ids = row_ids(browser)
+    labels = page.eval_on_selector_all("#filter-state button", "bs => bs.map(b => b.textContent)")
+    assert labels == ["All", "Success", "Failure", "Indeterminate", "Running", "Inactive"]
+    assert "last hour" in page.get_attribute('#filter-state button[data-value="Running"]', "title")
+    assert "over an hour" in page.get_attribute('#filter-state button[data-value="Inactive"]', "title")
+    assert showcase.states[showcase.running_session] == "Running"
+    assert showcase.states[showcase.inactive_session] == "Inactive"
+    for state in ("Running", "Inactive", "Indeterminate", "Failure", "Success"):
+        page.click(f'#filter-state button[data-value="{state}"]')
+        ids = wait_rows_change(browser, ids)
+        expected = {sid for sid, shown in showcase.states.items() if shown == state}
+        assert expected and set(ids) == expected, state
+        api = get_json(collector, f"/v2/sessions?limit=50&end_state={state}", DEMO_KEY)["sessions"]
+        assert ids == [s["session_id"] for s in api], state  # newest first, as the API lists them
+        badges = page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.querySelector('.badge').textContent)")
+        assert set(badges) == {state}, (state, badges)
+        assert f"end_state={state}" in page.url
+        pressed = page.eval_on_selector_all("#filter-state button[aria-pressed=true]", "bs => bs.map(b => b.dataset.value)")
+        assert pressed == [state]
+        if state == "Inactive":
+            # The session whose process died: its failed tool call counts, but it has not ended Failure.
+            row = page.locator(f'{ROWS}[data-session-id="{showcase.inactive_session}"]')
+            assert row.locator(".count-error").inner_text() == "1"
+            assert row.locator(".col-tags").inner_text() == "not received"
+            page.mouse.move(0, 0)
+            browser.screenshot("19-sessions-filtered-inactive", full_page=False)
+        if state == "Indeterminate":
+            assert showcase.running_session not in ids and showcase.inactive_session not in ids
+            browser.screenshot("20-sessions-filtered-indeterminate", full_page=False)
+
+    # A shared link opens filtered; a project with nothing running says what Running means.
+    page.goto(f"{browser.url}/#/sessions?end_state=Running")
+    page.wait_for_function(
+        "id => [...document.querySelectorAll('#sessions-table tbody tr.row-link')].map(r => r.dataset.sessionId)"
+        ".join() === id",
+        arg=showcase.running_session,
+    )
+    assert page.get_attribute('#filter-state button[data-value="Running"]', "aria-pressed") == "true"
+    page.click("#sign-out")
+    browser.login(EMPTY_KEY, "#/sessions?end_state=Running")
+    page.wait_for_selector("#sessions-table .notice")
+    assert "No running sessions" in page.inner_text("#sessions-table .notice")
+    page.click('#filter-state button[data-value="Inactive"]')
+    page.wait_for_function("() => document.querySelector('#sessions-table .notice')?.textContent.includes('No inactive')")
+    assert browser.errors == []
+
+
 def visible_headers(browser: Browser) -> list[str]:
     return browser.page.eval_on_selector_all(
         "#sessions-table thead th",

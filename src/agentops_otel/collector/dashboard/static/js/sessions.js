@@ -15,7 +15,17 @@ const RANGES = [
   ["30d", "Last 30 days", 30 * 86400e3],
   ["custom", "Custom range…", null],
 ];
-const STATES = [["", "All"], ["Success", "Success"], ["Failure", "Failure"], ["Indeterminate", "Indeterminate"]];
+// [value, label, tooltip]: how a session ended, then (after a divider) sessions not ended yet, as
+// their badges read; the API sorts them apart the same way (a span within the last hour or not).
+const STATES = [
+  ["", "All", "Every session"],
+  ["Success", "Success", "Ended Success"],
+  ["Failure", "Failure", "Ended Failure"],
+  ["Indeterminate", "Indeterminate", "Ended Indeterminate"],
+  ["Running", "Running", "Not ended yet, a span within the last hour"],
+  ["Inactive", "Inactive", "Not ended, and no span for over an hour: the process may have exited without ending it"],
+];
+const NOT_ENDED = new Set(["Running", "Inactive"]);
 const PAGE_SIZES = [25, 50, 100];
 
 // [label, sort key or null, css class]; on narrow screens "col-secondary" columns give way, then
@@ -96,9 +106,10 @@ export function sessionsView(root, ctx) {
 
   // --- filter bar -------------------------------------------------------------------------
   const tagInput = h("input", { class: "input", id: "filter-tags", type: "search", placeholder: "e.g. prod, checkout", value: state.tags, spellcheck: "false", autocomplete: "off" });
-  const stateButtons = STATES.map(([value, label]) =>
-    h("button", { type: "button", class: "seg-btn", "data-value": value, "aria-pressed": String(state.end_state === value), onclick: () => { state.end_state = value; refilter(); } }, label),
+  const stateButtons = STATES.map(([value, label, title]) =>
+    h("button", { type: "button", class: "seg-btn", "data-value": value, title, "aria-pressed": String(state.end_state === value), onclick: () => { state.end_state = value; refilter(); } }, label),
   );
+  const stateGroup = stateButtons.flatMap((btn) => (btn.dataset.value === "Running" ? [h("span", { class: "seg-sep", "aria-hidden": "true" }), btn] : [btn]));
   const rangeSelect = h("select", { class: "input select", id: "filter-range" }, RANGES.map(([key, label]) => h("option", { value: key, selected: state.range === key }, label)));
   const fromInput = h("input", { class: "input", type: "datetime-local", id: "filter-from", value: state.from, "aria-label": "From" });
   const toInput = h("input", { class: "input", type: "datetime-local", id: "filter-to", value: state.to, "aria-label": "To" });
@@ -138,7 +149,7 @@ export function sessionsView(root, ctx) {
     "div",
     { class: "card filter-bar" },
     h("div", { class: "field field-grow" }, h("label", { class: "label", for: "filter-tags" }, "Tags"), h("div", { class: "input-icon" }, icon("search"), tagInput)),
-    h("div", { class: "field" }, h("span", { class: "label" }, "End state"), h("div", { class: "segmented", role: "group", "aria-label": "End state", id: "filter-state" }, stateButtons)),
+    h("div", { class: "field" }, h("span", { class: "label" }, "State"), h("div", { class: "segmented segmented-wrap", role: "group", "aria-label": "State", id: "filter-state" }, stateGroup)),
     h("div", { class: "field" }, h("label", { class: "label", for: "filter-range" }, "Started"), rangeSelect),
     customRange,
     h("div", { class: "field field-end" }, clearButton),
@@ -210,7 +221,11 @@ export function sessionsView(root, ctx) {
           h("p", { class: "muted" }, "Sessions appear here as soon as this collector receives their spans. Point your agent at it:"),
           h("pre", { class: "code-block" }, `import agentops_otel\n\nagentops_otel.init(api_key="<this project's key>", endpoint="${location.origin}")`),
           h("p", { class: "muted small" }, `Any OpenTelemetry exporter works too: OTLP/HTTP to ${location.origin}/v1/traces with the X-Agentops-Api-Key header.`))
-        : notice("info", page === 0 ? "No sessions match" : "No more sessions", "Try removing a filter.");
+        : page === 0 && NOT_ENDED.has(state.end_state)
+          ? notice("info", `No ${state.end_state.toLowerCase()} sessions`, state.end_state === "Running"
+            ? "A session is running from its first span until it ends, or until it has sent nothing for an hour."
+            : "A session is inactive when it has not ended and has sent no span for over an hour.")
+          : notice("info", page === 0 ? "No sessions match" : "No more sessions", "Try removing a filter.");
       mount(tbody, h("tr", null, h("td", { colspan: String(COLUMNS.length), class: "empty-cell" }, empty)));
     } else {
       const frag = document.createDocumentFragment();
