@@ -114,9 +114,9 @@ class Configuration:
         put("env_data_opt_out", _bool(env, "AGENTOPS_ENV_DATA_OPT_OUT", "env_data_opt_out"))
         put("inherited_session_id", env.get(INHERITED_SESSION_ENV) or None)
         put("exporter_protocol", _protocol_from_env(env))
-        headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS")
-        if headers:
-            values["exporter_headers"] = parse_key_values(headers, "OTEL_EXPORTER_OTLP_HEADERS")
+        headers_name = next((n for n in _HEADERS_ENV if env.get(n)), None)  # the traces-specific one wins
+        if headers_name:
+            values["exporter_headers"] = parse_key_values(env[headers_name], headers_name)
         put("service_name", env.get("OTEL_SERVICE_NAME") or None)
         resource = env.get("OTEL_RESOURCE_ATTRIBUTES")
         if resource:
@@ -213,6 +213,9 @@ def _endpoint_from_env(env: Mapping[str, str], protocol: str) -> tuple[str | Non
                 raw,
             )
     return None, False
+
+
+_HEADERS_ENV = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
 
 
 def _protocol_from_env(env: Mapping[str, str], warn: bool = True) -> str | None:

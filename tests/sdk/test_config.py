@@ -306,3 +306,16 @@ def test_start_session_after_init_without_auto_start_joins_the_inherited_session
     own = ao.start_session()
     assert own.session_id != parent_session and not own.is_inherited
     own.end_session("Success")
+
+
+def test_traces_specific_exporter_variables_win_over_the_generic_ones():
+    config = Configuration.from_env(
+        {
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-generic=1",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-traces=2",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+        }
+    )
+    assert config.export_headers == {"x-traces": "2"}
+    assert config.exporter_protocol == "grpc"

@@ -392,3 +392,16 @@ def test_a_process_whose_collector_is_down_waits_max_wait_time_once_not_again_at
     assert child.returncode == 0, stderr
     assert "did not finish within 2.0 s" in stderr and "exiting without waiting for the exporter" in stderr
     assert exit_took < 1.5  # a second wait at exit would take the full 2 s
+
+
+@pytest.mark.parametrize(("max_queue_size", "drops"), [(20, True), (None, False)])
+def test_max_queue_size_bounds_the_spans_held_while_the_collector_hangs(sdk, blackhole, caplog, max_queue_size, drops):
+    options = {} if max_queue_size is None else {"max_queue_size": max_queue_size, "max_export_batch_size": 20}
+    session = ao.init(
+        endpoint=blackhole, tracer_provider=TracerProvider(), exit_handlers=False, max_wait_time=500, **options
+    )
+    with caplog.at_level(logging.WARNING, logger="opentelemetry"):
+        for _ in range(2_000):  # the worker is stuck exporting the first batch to the hung collector
+            ao.record(ao.ActionEvent())
+    assert any("Queue full" in r.getMessage() for r in caplog.records) is drops
+    session.end_session("Success")
