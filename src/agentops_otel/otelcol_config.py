@@ -5,8 +5,11 @@ rule, so it writes the same attributes as the agentops-otel collector's enrichme
 (:func:`agentops_otel.collector.enrich.enrich_attributes`):
 
 - token counts: :data:`agentops_otel.usage.TOKEN_ALIASES` (current name, else the first older name
-  holding a non-negative integer, an integral double or a decimal string), and the Anthropic
-  exclusive-count correction of :func:`agentops_otel.usage.normalised_usage`;
+  holding a non-negative integer, an integral double or a decimal string that fits int64,
+  :data:`agentops_otel.usage.MAX_COUNT`), and the Anthropic exclusive-count correction of
+  :func:`agentops_otel.usage.normalised_usage` (for a count from
+  :data:`agentops_otel.usage.EXCLUSIVE_INPUT_ALIASES` or one below its cache tokens, skipped when
+  the sum would pass int64);
 - the model priced: response model, else request model, else ``llm.model_name``; a provider prefix
   such as ``openai/`` is understood; provider names as :func:`agentops_otel.pricing.rates_for` reads them,
   a name genai-prices has no id for included (matched by its ``provider_match`` clauses, else priced
@@ -18,8 +21,9 @@ Only LLM spans (:func:`agentops_otel.usage.is_llm_span`) are touched. A span tha
 ``gen_ai.usage.cost`` keeps its cost attributes. An LLM span whose model is not curated gets
 ``agentops.cost.source = "unknown-model"`` and no cost, as the Python collector does for a model
 without a price. Known differences from the Python rules, all on malformed input: token strings
-with spaces or underscores, and counts beyond 18 digits or 2**63, are not read as numbers here; a
-model name led by a provider prefix pricing.py does not strip (``x-ai/grok-3``) is not curated.
+with spaces, underscores or non-ASCII digits (which Python's ``int()`` accepts) are not read as
+numbers here; a model name led by a provider prefix pricing.py does not strip (``x-ai/grok-3``) is
+not curated.
 
 Every name listed is priced with each provider name ``rates_for`` prices it for, at that
 provider's price (the price compared, not genai-prices' provider and model ids: Azure's gpt-4o
@@ -170,13 +174,33 @@ DEFAULT_AGENTOPS_ENDPOINT = "http://localhost:4328"
 OTELCOL_VERSION = "0.161.0"
 
 # Cache keys of the OTTL (per span; they never reach the span)
-_MODEL, _REF, _PROVIDER, _PKEY, _RATE, _IN_ALIAS = "model", "ref", "provider", "pkey", "rate", "in_from_alias"
+_MODEL, _REF, _PROVIDER, _PKEY, _RATE = "model", "ref", "provider", "pkey", "rate"
+_IN_EXCLUSIVE = "in_exclusive"  # the input count came from an older name holding Anthropic's exclusive count
 _PCLASS = "price_class"
 _IN, _OUT = sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS
 _CR, _CW = sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
 _COST_IN, _COST_OUT, _CACHED = "cost_in", "cost_out", "cached"
 _RATE_FIELDS = ("in", "out", "cr", "cw")
-_INT_STRING = r"^[+-]?[0-9]{1,18}$"
+
+
+def _decimal_at_most(limit: int) -> str:
+    """An RE2 pattern of the decimal numbers from 0 to ``limit`` (no sign, no leading zeros needed)."""
+    digits = str(limit)
+    alternatives = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for index, digit in enumerate(digits):  # same length: equal up to index, then a smaller digit
+        if digit != "0":
+            rest = len(digits) - index - 1
+            smaller = "0" if digit == "1" else f"[0-{int(digit) - 1}]"
+            alternatives.append(digits[:index] + smaller + (f"[0-9]{{{rest}}}" if rest else ""))
+    alternatives.append(digits)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+# A decimal string strconv.ParseInt reads (sign, leading zeros) whose value fits int64 when it is not
+# negative: usage._as_int's strings, whitespace, underscores and non-ASCII digits aside.
+_INT_STRING = "^[+-]?0*" + _decimal_at_most(usage.MAX_COUNT) + "$"
+# Doubles from 2**63 up are past int64 (2**63 - 1 is no double); Go's int64() of one differs by CPU.
+_DOUBLE_LIMIT = f"{usage.MAX_COUNT + 1}.0"
 
 
 class CurationError(ValueError):
@@ -234,8 +258,9 @@ def _non_empty_string(path: str) -> str:
 
 def _count_like(path: str) -> str:
     """The value reads as a non-negative integer the way usage._as_int reads it."""
+    double = f"IsDouble({path}) and {path} >= 0.0 and {path} < {_DOUBLE_LIMIT} and Double(Int({path})) == {path}"
     return (
-        f"(IsInt({path}) or (IsDouble({path}) and Double(Int({path})) == {path})"
+        f"(IsInt({path}) or ({double})"
         f" or (IsString({path}) and IsMatch({path}, {_str(_INT_STRING)}))) and Int({path}) >= 0"
     )
 
@@ -363,8 +388,8 @@ def _token_statements() -> list[str]:
     for name, aliases in usage.TOKEN_ALIASES.items():
         for key in (name, *aliases):
             valid = f"{_attr(key)} != nil and {_cache(name)} == nil and {_count_like(_attr(key))}"
-            if name == sc.GEN_AI_USAGE_INPUT_TOKENS and key != name:
-                out.append(f"set({_cache(_IN_ALIAS)}, true) where {valid}")
+            if name == sc.GEN_AI_USAGE_INPUT_TOKENS and key in usage.EXCLUSIVE_INPUT_ALIASES:
+                out.append(f"set({_cache(_IN_EXCLUSIVE)}, true) where {valid}")
             out.append(f"set({_cache(name)}, Int({_attr(key)})) where {valid}")
     inp, cr, cw = (
         sc.GEN_AI_USAGE_INPUT_TOKENS,
@@ -373,13 +398,16 @@ def _token_statements() -> list[str]:
     )
     provider = _cache(_PROVIDER)
     anthropic = f"{provider} != nil and ConvertCase({provider}, {_str('lower')}) == {_str(sc.PROVIDER_ANTHROPIC)}"
-    # Anthropic's input count excludes cache tokens when it comes from an older name or is too small.
+    # Anthropic's input count excludes cache tokens when it comes from gen_ai.usage.prompt_tokens or is
+    # smaller than them; they are added unless the sum passes int64. OTTL's int64 sums wrap: cache read
+    # and creation are each at most MAX_COUNT, so a sum of them past it is negative here.
     out += [
         f"set({_cache(_CACHED)}, 0)",
         f"set({_cache(_CACHED)}, {_cache(_CACHED)} + {_cache(cr)}) where {_cache(cr)} != nil",
         f"set({_cache(_CACHED)}, {_cache(_CACHED)} + {_cache(cw)}) where {_cache(cw)} != nil",
         f"set({_cache(inp)}, {_cache(inp)} + {_cache(_CACHED)}) where {_cache(inp)} != nil and {anthropic}"
-        f" and ({_cache(_IN_ALIAS)} == true or {_cache(inp)} < {_cache(_CACHED)})",
+        f" and ({_cache(_IN_EXCLUSIVE)} == true or {_cache(inp)} < {_cache(_CACHED)})"
+        f" and {_cache(_CACHED)} >= 0 and {_cache(_CACHED)} <= {usage.MAX_COUNT} - {_cache(inp)}",
     ]
     out += [f"set({_attr(name)}, {_cache(name)}) where {_cache(name)} != nil" for name in usage.TOKEN_ALIASES]
     return out

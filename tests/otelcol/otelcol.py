@@ -256,8 +256,11 @@ def send_spans(
         provider.shutdown()
 
 
-def attribute_differences(actual: dict[str, Any], expected: dict[str, Any], tolerance: float = 1e-12) -> list[str]:
-    """How two attribute maps differ: keys, types (int vs double), values (doubles within ``tolerance``)."""
+def attribute_differences(
+    actual: dict[str, Any], expected: dict[str, Any], tolerance: float = 1e-12, relative: float = 0.0
+) -> list[str]:
+    """How two attribute maps differ: keys, types (int vs double), values (doubles within ``tolerance``,
+    or within ``relative`` of the expected value when that is larger: costs of counts near 2**63)."""
     problems = [f"missing {k}={expected[k]!r}" for k in expected.keys() - actual.keys()]
     problems += [f"unexpected {k}={actual[k]!r}" for k in actual.keys() - expected.keys()]
     for key in actual.keys() & expected.keys():
@@ -265,7 +268,7 @@ def attribute_differences(actual: dict[str, Any], expected: dict[str, Any], tole
         if type(got) is not type(want):
             problems.append(f"{key}: {got!r} ({type(got).__name__}) != {want!r} ({type(want).__name__})")
         elif isinstance(want, float):
-            if abs(got - want) > tolerance:
+            if abs(got - want) > max(tolerance, relative * abs(want)):
                 problems.append(f"{key}: {got!r} != {want!r} (off by {abs(got - want):.3g})")
         elif got != want:
             problems.append(f"{key}: {got!r} != {want!r}")

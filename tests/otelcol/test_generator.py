@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -13,6 +15,7 @@ import pytest
 import yaml
 
 from agentops_otel import otelcol_config as gen
+from agentops_otel import usage
 from agentops_otel.pricing import PRICE_SOURCE, rates_for
 from tests.otelcol.otelcol import CONFIG, REPO_ROOT
 
@@ -137,3 +140,29 @@ def test_the_builder_manifest_pins_the_version_the_yaml_names() -> None:
     modules = [entry["gomod"] for kind in ("receivers", "processors", "exporters") for entry in manifest[kind]]
     assert {module.split()[1] for module in modules} == {f"v{gen.OTELCOL_VERSION}"}
     assert f"BUILDER_VERSION=v{gen.OTELCOL_VERSION}" in (REPO_ROOT / "scripts" / "build-otelcol.sh").read_text()
+
+
+def _read_as_count(text: str) -> int | None:
+    """What the YAML's string test plus Int() >= 0 make of a string (Python's re runs this RE2 pattern alike)."""
+    return int(text) if re.fullmatch(gen._INT_STRING, text) and int(text) >= 0 else None
+
+
+def test_the_count_pattern_reads_decimal_strings_as_usage_does_up_to_int64() -> None:
+    rng = random.Random(64)
+    edges = [usage.MAX_COUNT + delta for delta in (-1000, -11, -1, 0, 1, 2, 10**17, 10**19)]
+    numbers = [0, 1, 9, 10, *edges, *(10**n + d for n in range(17, 21) for d in (-1, 0, 1))]
+    numbers += [rng.randrange(10 ** rng.randint(1, 20)) for _ in range(2000)]
+    samples = []
+    for number in numbers:
+        for sign in ("", "+", "-"):
+            for zeros in ("", "0", "0" * 25):
+                samples.append(f"{sign}{zeros}{number}")
+    samples += ["", "+", "-", "0x10", "1e3", "1.0", "--1", "+-1", "12a"]
+    for text in samples:
+        value = usage._as_int(text)
+        assert _read_as_count(text) == (value if value is not None and value >= 0 else None), text
+    assert _read_as_count(str(usage.MAX_COUNT)) == usage.MAX_COUNT
+    assert _read_as_count(str(usage.MAX_COUNT + 1)) is None
+    # docs/otel-collector.md, Limits: strings Python's int() reads and the YAML does not
+    for text in (" 12", "12\n", "1_000", "\u0661\u0662"):
+        assert usage._as_int(text) == int(text) and _read_as_count(text) is None, text

@@ -16,6 +16,7 @@ import pytest
 from genai_prices import data_snapshot
 
 from agentops_otel import semconv as sc
+from agentops_otel import usage
 from agentops_otel.collector.enrich import enrich_attributes, enrichment
 from agentops_otel.otelcol_config import CURATED_MODELS, PriceGroup, price_groups
 from agentops_otel.pricing import PRICE_SOURCE, PROVIDER_NAMES, UNKNOWN_MODEL_SOURCE
@@ -268,11 +269,12 @@ def _check(
     cases: dict[str, dict[str, Any]],
     expected: dict[str, dict[str, Any]],
     describe: Callable[[dict[str, Any]], str] | None = None,
+    relative: float = 0.0,
 ) -> None:
     received = otelcol.wait_for_names(list(cases))
     problems = {}
     for name, attrs in cases.items():
-        diff = attribute_differences(received[name]["attributes"], expected[name])
+        diff = attribute_differences(received[name]["attributes"], expected[name], relative=relative)
         if diff:
             problems[describe(attrs) if describe else name] = diff
     assert not problems, f"{len(problems)} of {len(cases)} spans differ: {dict(list(problems.items())[:12])}"
@@ -330,6 +332,217 @@ def test_tokens_are_normalised_and_priced_like_the_python_collector(otelcol: Ote
     assert legacy[sc.GEN_AI_USAGE_INPUT_TOKENS] == 2600  # 100 uncached + 2000 read + 500 written
     assert received["norm-unknown-model"]["attributes"][sc.COST_SOURCE] == UNKNOWN_MODEL_SOURCE
     assert sc.COST_INPUT not in received["norm-unknown-model"]["attributes"]
+
+
+# Anthropic input counts: which older name they come from decides whether cache tokens are added.
+# name -> (attributes, the gen_ai.usage.input_tokens written)
+ANTHROPIC_INPUT_CASES: dict[str, tuple[dict[str, Any], int]] = {
+    "openinference-prompt-above-cache": (  # OpenInference's prompt count already includes the cache
+        {
+            sc.OPENINFERENCE_MODEL_NAME: "claude-sonnet-4-5",
+            sc.OPENINFERENCE_PROVIDER: "anthropic",
+            sc.OPENINFERENCE_PROMPT_TOKENS: 1500,
+            sc.OPENINFERENCE_CACHE_READ_TOKENS: 1000,
+            sc.OPENINFERENCE_CACHE_WRITE_TOKENS: 200,
+            sc.OPENINFERENCE_COMPLETION_TOKENS: 40,
+        },
+        1500,
+    ),
+    "openinference-prompt-equal-to-cache": (
+        {
+            sc.OPENINFERENCE_MODEL_NAME: "claude-haiku-4-5",
+            sc.OPENINFERENCE_PROVIDER: "Anthropic",
+            sc.OPENINFERENCE_PROMPT_TOKENS: "1200",
+            sc.OPENINFERENCE_CACHE_READ_TOKENS: 1000,
+            sc.OPENINFERENCE_CACHE_WRITE_TOKENS: 200,
+        },
+        1200,
+    ),
+    "openinference-prompt-with-current-cache-names": (
+        {
+            sc.GEN_AI_PROVIDER_NAME: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-opus-4-5",
+            sc.OPENINFERENCE_PROMPT_TOKENS: 5000,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 4000,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: 10,
+        },
+        5000,
+    ),
+    "openinference-prompt-below-cache": (  # smaller than its cache tokens: exclusive whatever its name
+        {
+            sc.OPENINFERENCE_MODEL_NAME: "claude-sonnet-4-5",
+            sc.OPENINFERENCE_PROVIDER: "anthropic",
+            sc.OPENINFERENCE_PROMPT_TOKENS: 300,
+            sc.OPENINFERENCE_CACHE_READ_TOKENS: 1000,
+            sc.OPENINFERENCE_CACHE_WRITE_TOKENS: 200,
+            sc.OPENINFERENCE_COMPLETION_TOKENS: 40,
+        },
+        1500,
+    ),
+    "legacy-prompt-above-cache": (  # gen_ai.usage.prompt_tokens is Anthropic's own, exclusive count
+        {
+            sc.GEN_AI_SYSTEM: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+            sc.LEGACY_PROMPT_TOKENS: 1500,
+            sc.OPENINFERENCE_CACHE_READ_TOKENS: 1000,
+            sc.LEGACY_CACHE_CREATION_TOKENS: 200,
+            sc.LEGACY_COMPLETION_TOKENS: 40,
+        },
+        2700,
+    ),
+    "invalid-current-name-falls-back-to-openinference": (
+        {
+            sc.GEN_AI_PROVIDER_NAME: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: "n/a",
+            sc.OPENINFERENCE_PROMPT_TOKENS: 1500,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+        },
+        1500,
+    ),
+    "invalid-legacy-name-falls-back-to-openinference": (
+        {
+            sc.GEN_AI_PROVIDER_NAME: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+            sc.LEGACY_PROMPT_TOKENS: -3,
+            sc.OPENINFERENCE_PROMPT_TOKENS: 1500,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+        },
+        1500,
+    ),
+    "invalid-current-name-falls-back-to-legacy": (
+        {
+            sc.GEN_AI_PROVIDER_NAME: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 1.5,
+            sc.LEGACY_PROMPT_TOKENS: 1500,
+            sc.OPENINFERENCE_PROMPT_TOKENS: 9,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+        },
+        2500,
+    ),
+}
+
+
+def test_anthropic_cache_tokens_are_added_to_the_legacy_prompt_count_only(otelcol: Otelcol) -> None:
+    """llm.token_count.prompt includes cache tokens (added only when smaller than them); prompt_tokens does not."""
+    cases = {f"anthropic-input-{name}": attrs for name, (attrs, _) in ANTHROPIC_INPUT_CASES.items()}
+    want = {f"anthropic-input-{name}": tokens for name, (_, tokens) in ANTHROPIC_INPUT_CASES.items()}
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    assert {name: attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] for name, attrs in expected.items()} == want
+    assert all(attrs[sc.COST_SOURCE] == PRICE_SOURCE for attrs in expected.values())
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected)
+    received = otelcol.wait_for_names(list(cases))
+    assert {name: span["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] for name, span in received.items()} == want
+
+
+MAX = usage.MAX_COUNT
+BELOW_2_63 = 9223372036854774784.0  # the largest double below 2**63
+# name -> (attributes, the gen_ai.usage.* counts written; a count absent here is left as sent)
+INT64_CASES: dict[str, tuple[dict[str, Any], dict[str, int]]] = {
+    "strings-up-to-max": (
+        {
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: str(MAX),
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: "+0000000000000000000000042",
+            sc.LEGACY_CACHE_READ_TOKENS: "09223372036854775806",
+            sc.LEGACY_REASONING_TOKENS: "-00000000000000000000",
+        },
+        {
+            sc.GEN_AI_USAGE_INPUT_TOKENS: MAX,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: 42,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: MAX - 1,
+            sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: 0,
+        },
+    ),
+    "strings-past-max-are-not-counts": (
+        {
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: str(MAX + 1),
+            sc.LEGACY_PROMPT_TOKENS: "50",
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: "99999999999999999999",  # no older name: left as sent
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "-9223372036854775809",
+        },
+        {sc.GEN_AI_USAGE_INPUT_TOKENS: 50},
+    ),
+    "doubles-up-to-2-63": (
+        {
+            sc.GEN_AI_PROVIDER_NAME: "openai",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: BELOW_2_63,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: float(2**63),  # past int64: the older name's count
+            sc.LEGACY_COMPLETION_TOKENS: 7,
+            sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: 1e19,  # no valid older name: left as sent
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: -float(2**63),
+        },
+        {sc.GEN_AI_USAGE_INPUT_TOKENS: int(BELOW_2_63), sc.GEN_AI_USAGE_OUTPUT_TOKENS: 7},
+    ),
+    "anthropic-sum-past-max-is-not-added": (
+        {
+            sc.GEN_AI_SYSTEM: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+            sc.LEGACY_PROMPT_TOKENS: MAX - 5,
+            sc.LEGACY_CACHE_READ_TOKENS: 4,
+            sc.LEGACY_CACHE_CREATION_TOKENS: 2,
+        },
+        {
+            sc.GEN_AI_USAGE_INPUT_TOKENS: MAX - 5,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 4,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: 2,
+        },
+    ),
+    "anthropic-sum-reaching-max-is-added": (
+        {
+            sc.GEN_AI_SYSTEM: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+            sc.LEGACY_PROMPT_TOKENS: MAX - 10,
+            sc.LEGACY_CACHE_READ_TOKENS: 4,
+            sc.LEGACY_CACHE_CREATION_TOKENS: 6,
+        },
+        {
+            sc.GEN_AI_USAGE_INPUT_TOKENS: MAX,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 4,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: 6,
+        },
+    ),
+    "anthropic-input-below-a-cache-of-max": (
+        {
+            sc.GEN_AI_PROVIDER_NAME: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 5,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: MAX,
+        },
+        {sc.GEN_AI_USAGE_INPUT_TOKENS: 5, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: MAX},
+    ),
+    "anthropic-cache-tokens-summing-past-max": (  # cache read + creation alone pass int64
+        {
+            sc.GEN_AI_SYSTEM: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+            sc.LEGACY_PROMPT_TOKENS: 5,
+            sc.LEGACY_CACHE_READ_TOKENS: MAX,
+            sc.LEGACY_CACHE_CREATION_TOKENS: MAX,
+        },
+        {
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 5,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: MAX,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: MAX,
+        },
+    ),
+}
+
+
+def test_counts_outside_int64_are_left_as_sent_and_sums_never_pass_it(otelcol: Otelcol) -> None:
+    cases = {f"int64-{name}": attrs for name, (attrs, _) in INT64_CASES.items()}
+    want = {f"int64-{name}": counts for name, (_, counts) in INT64_CASES.items()}
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    for name, attrs in expected.items():  # the Python collector's rules, as the cases say
+        assert usage.normalised_usage(cases[name]) == want[name], name
+        assert attrs[sc.COST_SOURCE] == PRICE_SOURCE, name
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected, relative=1e-12)  # costs near 1e13 USD: compared to 12 digits
 
 
 def test_non_llm_spans_pass_unchanged(otelcol: Otelcol) -> None:
