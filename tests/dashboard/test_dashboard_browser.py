@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from agentops_otel.collector.process import CollectorProcess
-from tests.dashboard.conftest import DEMO_KEY, EMPTY_KEY, LIVE_KEY, Browser, get_json, wait_for
-from tests.dashboard.sessions_otlp import SCRIPT_PROMPT, OtlpSessions, Showcase
+from tests.dashboard.conftest import DEMO_KEY, EMPTY_KEY, LIVE_KEY, SCREENSHOTS, Browser, get_json, wait_for
+from tests.dashboard.sessions_otlp import PROVIDERS, SCRIPT_PROMPT, OtlpSessions, Showcase
 
 pytestmark = pytest.mark.browser
 
@@ -221,7 +221,9 @@ def test_state_filter_tells_running_inactive_and_ended_sessions_apart(
         badges = page.eval_on_selector_all(ROWS, "rows => rows.map(r => r.querySelector('.badge').textContent)")
         assert set(badges) == {state}, (state, badges)
         assert f"end_state={state}" in page.url
-        pressed = page.eval_on_selector_all("#filter-state button[aria-pressed=true]", "bs => bs.map(b => b.dataset.value)")
+        pressed = page.eval_on_selector_all(
+            "#filter-state button[aria-pressed=true]", "bs => bs.map(b => b.dataset.value)"
+        )
         assert pressed == [state]
         if state == "Inactive":
             # The session whose process died: its failed tool call counts, but it has not ended Failure.
@@ -247,7 +249,9 @@ def test_state_filter_tells_running_inactive_and_ended_sessions_apart(
     page.wait_for_selector("#sessions-table .notice")
     assert "No running sessions" in page.inner_text("#sessions-table .notice")
     page.click('#filter-state button[data-value="Inactive"]')
-    page.wait_for_function("() => document.querySelector('#sessions-table .notice')?.textContent.includes('No inactive')")
+    page.wait_for_function(
+        "() => document.querySelector('#sessions-table .notice')?.textContent.includes('No inactive')"
+    )
     assert browser.errors == []
 
 
@@ -616,8 +620,10 @@ def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProc
     assert page.locator("#chart-cost svg .bar").count() > 0
     assert page.locator("#chart-tokens svg .bar").count() > 0
     assert page.locator("#chart-errors svg .bar").count() > 0
-    assert page.locator("#chart-models .model-table tbody tr").count() == len(data["cost_by_model"]) == 5
-    assert page.locator("#chart-models svg .donut-seg").count() == 5
+    # Cost by model is over the range's sessions (by their start), as the totals: the showcase's
+    # sessions all started within the 7 days and between them call every one of the five models.
+    assert page.locator("#chart-models .model-table tbody tr").count() == len(data["cost_by_model"]) == len(PROVIDERS)
+    assert page.locator("#chart-models svg .donut-seg").count() == len(PROVIDERS)
     assert page.locator("#top-sessions tbody tr").count() == 10
     assert "%" in page.inner_text("#error-rate")
 
@@ -627,7 +633,13 @@ def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProc
     assert page.get_attribute("#overview-totals .stat-accent .money", "title") == f"${totals['cost']}"
     assert_count_shown(cards[3], totals["prompt_tokens"] + totals["completion_tokens"])
     assert abs(float(cards[4].rstrip("%")) - data["error_rate"] * 100) <= 0.05
+    assert data["error_rate"] == totals["failed_sessions"] / totals["sessions"]
+    assert f"{totals['failed_sessions']:,} of {totals['sessions']:,} failed" in page.inner_text("#error-rate")
     assert f"{totals['errors']:,} error" in page.inner_text("#overview-totals")
+    # ...the donut's total is the total cost card's, to the last digit...
+    assert sum(Decimal(m["cost"]) for m in data["cost_by_model"]) == Decimal(totals["cost"])
+    assert page.text_content("#chart-models .donut-value") == cards[2]
+    assert page.text_content("#chart-models .donut-centre > title") == f"${totals['cost']} over {len(PROVIDERS)} models"
     # ...the cost by model, most expensive first...
     models = page.eval_on_selector_all(
         "#chart-models .model-table tbody tr", "rows => rows.map(r => [...r.children].map(td => td.innerText.trim()))"
@@ -643,7 +655,7 @@ def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProc
     charts = {
         "#chart-cost": (("Cost", "cost"),),
         "#chart-tokens": (("Prompt", "prompt_tokens"), ("Completion", "completion_tokens")),
-        "#chart-errors": (("Sessions", "sessions"), ("Errors", "errors")),
+        "#chart-errors": (("Sessions", "sessions"), ("Error spans", "errors")),
     }
     for chart, fields in charts.items():
         hits = page.locator(f"{chart} svg .hit")
@@ -663,6 +675,34 @@ def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProc
                 else:
                     assert tip[label] == f"{bucket[key]:,}", (chart, bucket, tip)
     assert sum(b["sessions"] for b in data["buckets"]) == totals["sessions"]
+    # ...and every day's error rate: failed sessions of the day's sessions, as the headline one.
+    assert sum(b["failed_sessions"] for b in data["buckets"]) == totals["failed_sessions"] > 0
+    hits = page.locator("#chart-error-rate svg .hit")
+    assert hits.count() == page.locator("#chart-cost svg .hit").count() == 8  # 7 days back and today
+    assert page.locator("#chart-error-rate svg .rate-point").count() == len(data["buckets"])
+    assert page.locator("#chart-error-rate svg .rate-ref").count() == 1
+    assert f"Overall {cards[4]}" in page.inner_text("#chart-error-rate .chart-legend")
+    rates = {}
+    for i in range(hits.count()):
+        hits.nth(i).hover()
+        rows = page.eval_on_selector_all(
+            "#chart-error-rate .chart-tip .tip-row",
+            "rows => rows.map(r => [r.querySelector('.tip-label').textContent,"
+            " r.querySelector('.tip-value').textContent])",
+        )
+        rates[page.inner_text("#chart-error-rate .chart-tip .tip-title")] = dict(rows)
+    for bucket in data["buckets"]:
+        assert bucket["error_rate"] == bucket["failed_sessions"] / bucket["sessions"]
+        day = datetime.fromisoformat(bucket["start"].replace("Z", "+00:00"))
+        shown = rates.pop(f"{day:%b} {day.day} (UTC)")
+        assert shown["Failed sessions"] == f"{bucket['failed_sessions']:,} of {bucket['sessions']:,}", (bucket, shown)
+        assert shown["Error spans"] == f"{bucket['errors']:,}"
+        rate = bucket["error_rate"] * 100
+        assert shown["Error rate"] == ("0%" if rate == 0 else f"{rate:.2f}%" if rate < 1 else f"{rate:.1f}%"), shown
+    assert rates and all(row == {"Error rate": "—", "Sessions": "0"} for row in rates.values())  # days without any
+    hits.nth(hits.count() - 1).hover()  # today's: its tooltip, for the eye
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#chart-error-rate").screenshot(path=str(SCREENSHOTS / "21-overview-error-rate-tooltip.png"))
     page.mouse.move(0, 0)
     browser.screenshot("07-overview")
     # Top sessions link to their detail.
@@ -790,6 +830,9 @@ def test_number_formatting(browser: Browser) -> None:
                 millis: [0, 0.25, 38, 1800, 65000, 7300000].map(f.millis),
                 compact: [999, 12345, 2500000].map(f.compact),
                 percent: [0, 0.004, 0.128].map(f.percent),
+                percentTicks: [0, 0.025, 0.25, 1].map(f.percentTick),
+                sums: [["0.1", "0.2"], ["0.4907", "0.3185", "0.00000015"], [], ["1.5", "-0.25"], ["0.5", "-0.5"]]
+                    .map(f.sumMoney),
                 counts: [0, 1, 2, 1234].map((n) => f.count(n, "LLM call")),
                 irregular: [1, 3].map((n) => f.count(n, "reply", "replies")),
             };
@@ -805,6 +848,8 @@ def test_number_formatting(browser: Browser) -> None:
         "millis": ["0 ms", "0.25 ms", "38 ms", "1.80 s", "1m 05s", "2h 01m"],
         "compact": ["999", "12.3K", "2.5M"],
         "percent": ["0%", "0.40%", "12.8%"],
+        "percentTicks": ["0%", "2.5%", "25%", "100%"],
+        "sums": ["0.3", "0.80920015", "0", "1.25", "0"],  # exact, as the API adds money
         "counts": ["0 LLM calls", "1 LLM call", "2 LLM calls", "1,234 LLM calls"],
         "irregular": ["1 reply", "3 replies"],
     }

@@ -1,7 +1,9 @@
-// Charts drawn as inline SVG: time-bucketed bar charts (optionally stacked), a donut and a ring.
+// Charts drawn as inline SVG: time-bucketed bar charts (optionally stacked), a rate line over the
+// same buckets, a donut and a ring.
 // Charts re-draw at their real pixel width (ResizeObserver) so text never scales.
 
 import { h, svg } from "./dom.js";
+import * as fmt from "./format.js";
 
 export const PALETTE = ["#6366f1", "#06b6d4", "#f59e0b", "#10b981", "#ec4899", "#8b5cf6", "#ef4444", "#84cc16", "#64748b"];
 
@@ -18,6 +20,33 @@ export function niceTicks(max, count = 4) {
 
 function emptyState(text) {
   return h("div", { class: "chart-empty" }, text);
+}
+
+/** Call `draw(width)` now and whenever `plot`'s pixel width changes; returns the disconnect. */
+function observeWidth(plot, draw) {
+  let width = 0;
+  const observer = new ResizeObserver(() => {
+    const next = Math.floor(plot.clientWidth);
+    if (next > 0 && next !== width) {
+      width = next;
+      draw(width);
+    }
+  });
+  observer.observe(plot);
+  return () => observer.disconnect();
+}
+
+function legendSwatch(color, dashed = false) {
+  return dashed
+    ? h("span", { class: "legend-swatch legend-swatch-dashed", style: { borderTopColor: color } })
+    : h("span", { class: "legend-swatch", style: { background: color } });
+}
+
+/** Show `tip` over bucket `i` of a chart whose buckets are `band` wide from `left`. */
+function placeTip(tip, legend, width, left, band, i) {
+  tip.hidden = false;
+  const x = Math.min(Math.max(left + i * band + band / 2, 80), width - 80);
+  Object.assign(tip.style, { left: `${x}px`, top: `${legend.offsetHeight + 4}px` });
 }
 
 /**
@@ -38,8 +67,7 @@ export function barChart({ data, series, stacked = true, formatValue, formatTick
     return el;
   }
 
-  let width = 0;
-  const draw = () => {
+  const draw = (width) => {
     const m = { top: 10, right: 8, bottom: 26, left: 58 };
     const w = width - m.left - m.right;
     const ph = height - m.top - m.bottom;
@@ -78,9 +106,7 @@ export function barChart({ data, series, stacked = true, formatValue, formatTick
           h("div", { class: "tip-title" }, d.tooltipLabel || d.label),
           ...series.map((s, j) => h("div", { class: "tip-row" }, h("span", { class: "legend-swatch", style: { background: s.color } }), h("span", { class: "tip-label" }, s.label), h("span", { class: "tip-value" }, formatValue(d.values[j])))),
         );
-        tip.hidden = false;
-        const left = Math.min(Math.max(m.left + i * band + band / 2, 80), width - 80);
-        Object.assign(tip.style, { left: `${left}px`, top: `${legend.offsetHeight + 4}px` });
+        placeTip(tip, legend, width, m.left, band, i);
       });
       hit.addEventListener("mouseleave", () => {
         hit.classList.remove("active");
@@ -91,20 +117,103 @@ export function barChart({ data, series, stacked = true, formatValue, formatTick
     root.append(svg("line", { class: "axis", x1: String(m.left), x2: String(width - m.right), y1: String(y(0)), y2: String(y(0)) }));
     plot.replaceChildren(root);
   };
-  const observer = new ResizeObserver(() => {
-    const next = Math.floor(plot.clientWidth);
-    if (next > 0 && next !== width) {
-      width = next;
-      draw();
-    }
-  });
-  observer.observe(plot);
-  el.destroy = () => observer.disconnect();
+  el.destroy = observeWidth(plot, draw);
   return el;
 }
 
-/** A donut of shares: segments [{label, value, color}], with a centre label. */
-export function donut(segments, centre, sub, size = 168) {
+/**
+ * A rate in [0, 1] per time bucket, as a line with dots; a bucket whose rate is null (nothing to
+ * rate) leaves a gap. `reference` (the rate over all buckets) is drawn as a dashed line.
+ * data: [{t, label, tooltipLabel, rate, rows: [[label, value]]}], the rows making the tooltip.
+ */
+export function rateChart({ data, label, color, reference = null, referenceLabel = "", height = 200, emptyText = "No data in this range" }) {
+  const el = h("div", { class: "chart chart-rate" });
+  const tip = h("div", { class: "chart-tip", hidden: true });
+  const legend = h(
+    "div",
+    { class: "chart-legend" },
+    h("span", { class: "legend-item" }, legendSwatch(color), label),
+    reference !== null ? h("span", { class: "legend-item" }, legendSwatch("#98a2b3", true), referenceLabel) : null,
+  );
+  const plot = h("div", { class: "chart-plot", style: { minHeight: `${height}px` } });
+  el.append(legend, plot, tip);
+  if (!data.some((d) => d.rate !== null)) {
+    plot.append(emptyState(emptyText));
+    el.destroy = () => {};
+    return el;
+  }
+
+  const draw = (width) => {
+    const m = { top: 12, right: 12, bottom: 26, left: 58 };
+    const w = width - m.left - m.right;
+    const ph = height - m.top - m.bottom;
+    const highest = Math.max(reference || 0, ...data.map((d) => d.rate || 0));
+    const ticks = niceTicks(Math.min(Math.max(highest, 0.04), 1));
+    const yMax = ticks[ticks.length - 1];
+    const y = (v) => m.top + ph - (Math.min(v, yMax) / yMax) * ph;
+    const band = w / data.length;
+    const x = (i) => m.left + i * band + band / 2;
+    const root = svg("svg", { class: "chart-svg", width: String(width), height: String(height), viewBox: `0 0 ${width} ${height}`, role: "img" });
+
+    for (const t of ticks) {
+      root.append(svg("line", { class: "grid", x1: String(m.left), x2: String(width - m.right), y1: String(y(t)), y2: String(y(t)) }));
+      root.append(svg("text", { class: "axis-label", x: String(m.left - 8), y: String(y(t) + 4), "text-anchor": "end" }, fmt.percentTick(t)));
+    }
+    // Runs of consecutive buckets that have a rate: an area and a line each.
+    const runs = [];
+    data.forEach((d, i) => {
+      if (d.rate === null) return;
+      const last = runs[runs.length - 1];
+      if (last && last[last.length - 1] === i - 1) last.push(i);
+      else runs.push([i]);
+    });
+    for (const run of runs) {
+      const points = run.map((i) => `${x(i)},${y(data[i].rate)}`);
+      if (run.length > 1) {
+        root.append(svg("path", { class: "rate-area", fill: color, d: `M${x(run[0])},${y(0)}L${points.join("L")}L${x(run[run.length - 1])},${y(0)}Z` }));
+        root.append(svg("path", { class: "rate-line", stroke: color, d: `M${points.join("L")}` }));
+      }
+    }
+    root.append(svg("line", { class: "axis", x1: String(m.left), x2: String(width - m.right), y1: String(y(0)), y2: String(y(0)) }));
+    if (reference !== null) {
+      root.append(svg("line", { class: "rate-ref", x1: String(m.left), x2: String(width - m.right), y1: String(y(reference)), y2: String(y(reference)) }));
+    }
+    const dots = data.map((d, i) => {
+      if (d.rate === null) return null;
+      const dot = svg("circle", { class: "rate-point", cx: String(x(i)), cy: String(y(d.rate)), r: "3.5", stroke: color });
+      root.append(dot);
+      return dot;
+    });
+    const labelEvery = Math.max(1, Math.ceil(64 / band));
+    data.forEach((d, i) => {
+      if (i % labelEvery === 0) {
+        root.append(svg("text", { class: "axis-label", x: String(x(i)), y: String(height - 8), "text-anchor": "middle" }, d.label));
+      }
+      const hit = svg("rect", { class: "hit", x: String(m.left + i * band), y: String(m.top), width: String(band), height: String(ph) });
+      hit.addEventListener("mouseenter", () => {
+        hit.classList.add("active");
+        if (dots[i]) dots[i].setAttribute("r", "5");
+        tip.replaceChildren(
+          h("div", { class: "tip-title" }, d.tooltipLabel || d.label),
+          ...d.rows.map(([rowLabel, value], j) => h("div", { class: "tip-row" }, j === 0 ? legendSwatch(color) : h("span", { class: "legend-swatch" }), h("span", { class: "tip-label" }, rowLabel), h("span", { class: "tip-value" }, value))),
+        );
+        placeTip(tip, legend, width, m.left, band, i);
+      });
+      hit.addEventListener("mouseleave", () => {
+        hit.classList.remove("active");
+        if (dots[i]) dots[i].setAttribute("r", "3.5");
+        tip.hidden = true;
+      });
+      root.append(hit);
+    });
+    plot.replaceChildren(root);
+  };
+  el.destroy = observeWidth(plot, draw);
+  return el;
+}
+
+/** A donut of shares: segments [{label, value, color}], with a centre label (`centreTitle` its tooltip). */
+export function donut(segments, centre, sub, size = 168, centreTitle = null) {
   const r = size / 2 - 14;
   const c = 2 * Math.PI * r;
   const total = segments.reduce((a, s) => a + s.value, 0);
@@ -122,8 +231,10 @@ export function donut(segments, centre, sub, size = 168) {
     }
   }
   root.append(group);
-  root.append(svg("text", { class: "donut-value", x: String(size / 2), y: String(size / 2 + 2), "text-anchor": "middle" }, centre));
-  if (sub) root.append(svg("text", { class: "donut-sub", x: String(size / 2), y: String(size / 2 + 20), "text-anchor": "middle" }, sub));
+  const middle = svg("g", { class: "donut-centre" }, centreTitle ? svg("title", null, centreTitle) : null);
+  middle.append(svg("text", { class: "donut-value", x: String(size / 2), y: String(size / 2 + 2), "text-anchor": "middle" }, centre));
+  if (sub) middle.append(svg("text", { class: "donut-sub", x: String(size / 2), y: String(size / 2 + 20), "text-anchor": "middle" }, sub));
+  root.append(middle);
   return root;
 }
 

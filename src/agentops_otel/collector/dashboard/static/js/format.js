@@ -62,6 +62,38 @@ export function exactMoney(value) {
   return text.startsWith("-") ? `−$${text.slice(1)}` : `$${text}`;
 }
 
+/**
+ * The exact sum of money amounts as the API gives them (decimal strings), as a decimal string:
+ * sumMoney(["0.1", "0.2"]) is "0.3", not 0.30000000000000004. Anything not a plain decimal is
+ * added as a float instead.
+ */
+export function sumMoney(values) {
+  let units = 0n;
+  let scale = 0;
+  let inexact = 0;
+  for (const value of values) {
+    const match = /^(-?)(\d*)(?:\.(\d*))?$/.exec(String(value ?? "0").trim());
+    if (!match || !(match[2] || match[3])) {
+      inexact += num(value);
+      continue;
+    }
+    const [, sign, whole, frac = ""] = match;
+    if (frac.length > scale) {
+      units *= 10n ** BigInt(frac.length - scale);
+      scale = frac.length;
+    }
+    const amount = BigInt(`${whole || "0"}${frac.padEnd(scale, "0")}`);
+    units += sign ? -amount : amount;
+  }
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, "0");
+  const whole = digits.slice(0, digits.length - scale);
+  const frac = digits.slice(digits.length - scale).replace(/0+$/, "");
+  const text = `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
+  if (inexact) return String(Number(text) + inexact);
+  return text === "-0" ? "0" : text;
+}
+
 /** Money for chart axes: as few digits as the tick needs ("$0.30", "$0.0025", "$1,200"). */
 export function moneyTick(value) {
   const n = num(value);
@@ -139,6 +171,11 @@ export function percent(value) {
   const n = num(value) * 100;
   if (n === 0) return "0%";
   return n < 1 ? `${n.toFixed(2)}%` : `${n.toFixed(1)}%`;
+}
+
+/** A rate in [0, 1] for chart axes: "0%", "2.5%", "25%", "100%". */
+export function percentTick(value) {
+  return `${Number((num(value) * 100).toPrecision(6))}%`;
 }
 
 /** An attribute value for display: strings as they are, everything else as JSON. */

@@ -1,7 +1,7 @@
 // Overview page: totals, cost and tokens over time, cost by model, error rate, top sessions.
 
 import { api, ApiError } from "./api.js";
-import { barChart, donut, PALETTE, ring } from "./charts.js";
+import { barChart, donut, PALETTE, rateChart, ring } from "./charts.js";
 import { loading, moneyText, notice, pageHeader, stateBadge, statCard } from "./components.js";
 import { h, mount } from "./dom.js";
 import * as fmt from "./format.js";
@@ -45,7 +45,8 @@ function costByModel(rows) {
   const rest = sorted.slice(PALETTE.length - 1);
   const segments = top.map((r, i) => ({ label: r.model, value: fmt.num(r.cost), color: PALETTE[i] }));
   if (rest.length) segments.push({ label: fmt.count(rest.length, "other model"), value: rest.reduce((a, r) => a + fmt.num(r.cost), 0), color: PALETTE[PALETTE.length - 1] });
-  const total = sorted.reduce((a, r) => a + fmt.num(r.cost), 0);
+  // Exact, like the total cost card: the API's model costs add up to its total cost.
+  const total = fmt.sumMoney(sorted.map((r) => r.cost));
   const maxCost = Math.max(...sorted.map((r) => fmt.num(r.cost)), 1e-12);
   const list = h(
     "table",
@@ -60,7 +61,7 @@ function costByModel(rows) {
         h("td", { class: "num" }, fmt.compact(fmt.num(r.prompt_tokens) + fmt.num(r.completion_tokens))),
         h("td", { class: "num strong" }, moneyText(r.cost))))),
   );
-  return h("div", { class: "model-breakdown" }, donut(segments, fmt.money(total), fmt.count(sorted.length, "model")), list);
+  return h("div", { class: "model-breakdown" }, donut(segments, fmt.money(total), fmt.count(sorted.length, "model"), 168, `${fmt.exactMoney(total)} over ${fmt.count(sorted.length, "model")}`), list);
 }
 
 function topSessions(sessions) {
@@ -118,10 +119,25 @@ export function overviewView(root, ctx) {
     });
     const errorChart = barChart({
       data: series((b) => [fmt.num(b.sessions), fmt.num(b.errors)]),
-      series: [{ label: "Sessions", color: COLORS.sessions }, { label: "Errors", color: COLORS.errors }],
+      series: [{ label: "Sessions", color: COLORS.sessions }, { label: "Error spans", color: COLORS.errors }],
       stacked: false, formatValue: fmt.int, formatTick: fmt.compact,
     });
-    charts = [costChart, tokenChart, errorChart];
+    // Per bucket, the headline's rate: sessions that ended Failure or had an error / sessions.
+    const rateChartEl = rateChart({
+      data: filled.map(({ t, bucket: b }) => {
+        const sessions = fmt.num(b && b.sessions);
+        const failed = fmt.num(b && b.failed_sessions);
+        const rate = sessions ? (b.error_rate === undefined ? failed / sessions : fmt.num(b.error_rate)) : null;
+        const rows = sessions
+          ? [["Error rate", fmt.percent(rate)], ["Failed sessions", `${fmt.int(failed)} of ${fmt.int(sessions)}`], ["Error spans", fmt.int(b.errors)]]
+          : [["Error rate", "—"], ["Sessions", "0"]];
+        return { t, label: label(t), tooltipLabel: tooltipLabel(t), rate, rows };
+      }),
+      label: "Error rate", color: COLORS.errors, reference: errorRate, referenceLabel: `Overall ${fmt.percent(errorRate)}`,
+      emptyText: "No sessions in this range",
+    });
+    charts = [costChart, tokenChart, errorChart, rateChartEl];
+    const failedSessions = totals.failed_sessions;
 
     mount(
       content,
@@ -130,15 +146,16 @@ export function overviewView(root, ctx) {
         statCard("LLM calls", fmt.int(totals.llm_calls), fmt.count(totals.errors, "error")),
         statCard("Total cost", moneyText(totals.cost), fmt.num(totals.sessions) ? `${fmt.money(fmt.num(totals.cost) / fmt.num(totals.sessions))} per session` : "—", "stat-accent"),
         statCard("Tokens", fmt.compact(fmt.num(totals.prompt_tokens) + fmt.num(totals.completion_tokens)), `${fmt.compact(totals.prompt_tokens)} in · ${fmt.compact(totals.completion_tokens)} out`),
-        h("div", { class: `stat stat-ring${errorRate > 0.1 ? " stat-danger" : ""}`, id: "error-rate" },
-          h("div", null, h("div", { class: "stat-label" }, "Error rate"), h("div", { class: "stat-value" }, fmt.percent(errorRate)), h("div", { class: "stat-sub" }, "sessions failed or with errors")),
+        h("div", { class: `stat stat-ring${errorRate > 0.1 ? " stat-danger" : ""}`, id: "error-rate", title: "Sessions that ended Failure or had an error, of the sessions started in this range" },
+          h("div", null, h("div", { class: "stat-label" }, "Error rate"), h("div", { class: "stat-value" }, fmt.percent(errorRate)), h("div", { class: "stat-sub" }, failedSessions === undefined ? "sessions failed or with errors" : `${fmt.int(failedSessions)} of ${fmt.int(totals.sessions)} failed`)),
           ring(errorRate))),
       h("div", { class: "grid-2" },
         chartCard("Cost over time", per, costChart, "chart-cost"),
         chartCard("Tokens over time", per, tokenChart, "chart-tokens")),
       h("div", { class: "grid-2" },
         chartCard("Cost by model", null, costByModel(data.cost_by_model || []), "chart-models"),
-        chartCard("Sessions and errors", `${per} · error rate ${fmt.percent(errorRate)}`, errorChart, "chart-errors")),
+        chartCard("Sessions and errors", per, errorChart, "chart-errors")),
+      chartCard("Error rate over time", `${per} · failed sessions / sessions`, rateChartEl, "chart-error-rate"),
       h("div", { class: "card card-flush" }, h("div", { class: "card-head" }, h("h2", { class: "card-title" }, "Top sessions by cost")), topSessions(data.top_sessions || [])),
     );
     root.dataset.loaded = "true";
