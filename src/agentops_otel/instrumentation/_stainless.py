@@ -154,8 +154,6 @@ class StainlessInstrumentor(BaseInstrumentor):
         try:
             options = args[1] if len(args) > 1 else kwargs.get("options")
             endpoint = self.endpoints.get(getattr(options, "url", None))  # type: ignore[arg-type]
-            if endpoint is None:
-                endpoint = self._endpoint_without_query(options)
             if endpoint is None or options.method.lower() != "post":
                 return None
             body = options.json_data
@@ -188,14 +186,6 @@ class StainlessInstrumentor(BaseInstrumentor):
             report_bug(f"{type(self).__name__}.start", exc)
             return None
         return call, args, kwargs
-
-    def _endpoint_without_query(self, options: Any) -> Endpoint | None:
-        """The endpoint of a URL with a query string: older anthropic versions sent beta messages to
-        ``/v1/messages?beta=true``. Only looked up when the exact path is not in the table."""
-        url = getattr(options, "url", None)
-        if not isinstance(url, str) or "?" not in url:
-            return None
-        return self.endpoints.get(url.partition("?")[0])
 
     def _finish(self, call: LLMCall, result: Any) -> Any:
         """Record the response and end the span, or hand back a stream proxy that will."""

@@ -193,6 +193,9 @@ class _MessagesStream(StreamRecorder):
         return attrs
 
 
+_MESSAGES = Messages()
+
+
 class AnthropicInstrumentor(StainlessInstrumentor):
     """``BaseInstrumentor`` for ``anthropic``; the ``agentops_anthropic`` ``opentelemetry_instrumentor`` entry point."""
 
@@ -200,7 +203,9 @@ class AnthropicInstrumentor(StainlessInstrumentor):
     # Before 0.43, messages.stream() read a Stream of its own built from the response: no response attributes.
     requirement = "anthropic >= 0.43"
     provider = sc.PROVIDER_ANTHROPIC
-    endpoints: Mapping[str, Endpoint] = {"/v1/messages": Messages()}
+    # Older versions post beta messages to the literal "/v1/messages?beta=true" (as the library's own
+    # Bedrock and Vertex clients still match it): one more key, so the exact lookup stays the only one.
+    endpoints: Mapping[str, Endpoint] = {"/v1/messages": _MESSAGES, "/v1/messages?beta=true": _MESSAGES}
 
     def _extra_patches(self) -> list[Patch]:
         base_client = importlib.import_module("anthropic._base_client").BaseClient
