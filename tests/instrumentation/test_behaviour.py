@@ -195,11 +195,39 @@ def test_raw_response_of_a_stream(tracing: Any, replay_server: ReplayServer, ope
 
 
 # The raw response is dropped as soon as parse() returns: the span must wait for the stream.
-OPENAI_STREAMED = {"id": "chatcmpl-own-stream-3", "model": "gpt-4o-mini-2024-07-18", "input": 21, "output": 7}
-ANTHROPIC_STREAMED = {"id": "msg_own_stream_3", "model": "claude-sonnet-4-5-20250929", "input": 1206, "output": 14}
+RAW_STREAMS = {
+    "openai": (
+        "openai/chat_stream_usage.json",
+        CHAT,
+        {
+            "id": "chatcmpl-own-stream-3",
+            "model": "gpt-4o-mini-2024-07-18",
+            "input": 21,
+            "output": 7,
+            "events": (6, "chat.completion.chunk"),
+        },
+    ),
+    "anthropic": (
+        "anthropic/messages_stream_cache.json",
+        MESSAGES,
+        {
+            "id": "msg_own_stream_3",
+            "model": "claude-sonnet-4-5-20250929",
+            "input": 1206,
+            "output": 14,
+            "events": (7, "message_stop"),
+        },
+    ),
+}
 
 
-def assert_streamed_response(tracing: Any, expected: dict[str, Any]) -> None:
+def raw_create(provider: str, client: Any) -> Any:
+    return (client.messages if provider == "anthropic" else client.chat.completions).with_raw_response.create
+
+
+def assert_streamed_response(tracing: Any, expected: dict[str, Any], events: list[Any]) -> None:
+    last = getattr(events[-1], "type", None) or events[-1].object  # anthropic's events have a type, openai's chunks not
+    assert (len(events), last) == expected["events"]  # read to the end
     attrs = assert_ended_once(tracing).attributes
     assert attrs[sc.GEN_AI_RESPONSE_ID] == expected["id"]
     assert attrs[sc.GEN_AI_RESPONSE_MODEL] == expected["model"]
@@ -207,46 +235,34 @@ def assert_streamed_response(tracing: Any, expected: dict[str, Any]) -> None:
     assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == expected["output"]
 
 
+@pytest.mark.parametrize("provider", RAW_STREAMS)
 def test_raw_stream_parsed_in_one_expression(
-    tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI
+    provider: str,
+    tracing: Any,
+    replay_server: ReplayServer,
+    openai_client: openai.OpenAI,
+    anthropic_client: anthropic.Anthropic,
 ) -> None:
-    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
-    stream = openai_client.chat.completions.with_raw_response.create(**CHAT, stream=True).parse()
+    fixture, body, expected = RAW_STREAMS[provider]
+    replay_server.load(fixture_path(fixture))
+    client = anthropic_client if provider == "anthropic" else openai_client
+    stream = raw_create(provider, client)(**body, stream=True).parse()
     assert tracing.llm_spans() == []  # not ended with the raw response
-    assert len(list(stream)) == 6
-    assert_streamed_response(tracing, OPENAI_STREAMED)
+    assert_streamed_response(tracing, expected, list(stream))
 
 
-def test_anthropic_raw_stream_parsed_in_one_expression(
-    tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
-) -> None:
-    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
-    stream = anthropic_client.messages.with_raw_response.create(**MESSAGES, stream=True).parse()
-    assert tracing.llm_spans() == []
-    assert [event.type for event in stream][-1] == "message_stop"
-    assert_streamed_response(tracing, ANTHROPIC_STREAMED)
-
-
+@pytest.mark.parametrize("provider", RAW_STREAMS)
 async def test_async_raw_stream_parsed_in_one_expression(
-    tracing: Any, replay_server: ReplayServer, async_openai_client: Any
+    provider: str, tracing: Any, replay_server: ReplayServer, async_openai_client: Any, async_anthropic_client: Any
 ) -> None:
-    replay_server.load(fixture_path("openai/chat_stream_usage.json"))
-    create = async_openai_client.chat.completions.with_raw_response.create
-    stream = (await create(**CHAT, stream=True)).parse()  # openai's raw responses parse synchronously, even async
+    fixture, body, expected = RAW_STREAMS[provider]
+    replay_server.load(fixture_path(fixture))
+    client = async_anthropic_client if provider == "anthropic" else async_openai_client
+    parsed = (await raw_create(provider, client)(**body, stream=True)).parse()
+    # openai's raw responses parse synchronously, even async
+    stream = await parsed if provider == "anthropic" else parsed
     assert tracing.llm_spans() == []
-    assert len([chunk async for chunk in stream]) == 6
-    assert_streamed_response(tracing, OPENAI_STREAMED)
-
-
-async def test_async_anthropic_raw_stream_parsed_in_one_expression(
-    tracing: Any, replay_server: ReplayServer, async_anthropic_client: Any
-) -> None:
-    replay_server.load(fixture_path("anthropic/messages_stream_cache.json"))
-    create = async_anthropic_client.messages.with_raw_response.create
-    stream = await (await create(**MESSAGES, stream=True)).parse()
-    assert tracing.llm_spans() == []
-    assert [event.type async for event in stream][-1] == "message_stop"
-    assert_streamed_response(tracing, ANTHROPIC_STREAMED)
+    assert_streamed_response(tracing, expected, [event async for event in stream])
 
 
 async def test_async_with_streaming_response(
