@@ -124,3 +124,11 @@ def expected_attributes(provider: str, endpoint: str, body: str, stream: bool) -
         attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(c["finish_reason"] for c in response["choices"])
         _openai_usage(attrs, response.get("usage"))
     return attrs
+
+
+def response_attributes(span: Any) -> dict[str, Any]:
+    """A span's ``gen_ai.response.*`` and ``gen_ai.usage.*`` attributes, what :func:`expected_attributes`
+    predicts; the time to the first chunk is left out (measured, not recorded)."""
+    produced = {k: v for k, v in span.attributes.items() if k.startswith(("gen_ai.usage.", "gen_ai.response."))}
+    produced.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None)
+    return produced

@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from agentops_otel import semconv as sc
 from tests.conftest import fixture_path, recorded_path
-from tests.instrumentation.expected import expected_attributes
+from tests.instrumentation.expected import expected_attributes, response_attributes
 from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, endpoint_of
 
 RECORDED = {
@@ -128,8 +128,7 @@ def replay_and_check(path: Path, provider: str, server: ReplayServer, tracing: A
             assert span.status.status_code is StatusCode.UNSET
             expected = expected_attributes(provider, endpoint, response["body"], stream)
             assert expected[sc.GEN_AI_RESPONSE_MODEL]
-            produced = {k: v for k, v in attrs.items() if k.startswith(("gen_ai.usage.", "gen_ai.response."))}
-            produced.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None)
+            produced = response_attributes(span)
             if endpoint == "responses":  # finish reasons are derived from the status (tested separately)
                 produced.pop(sc.GEN_AI_RESPONSE_FINISH_REASONS, None)
             assert produced == expected

@@ -21,7 +21,7 @@ from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import uninstrument
 from agentops_otel.usage import is_llm_span
 from tests.conftest import fixture_path, recorded_path
-from tests.instrumentation.expected import expected_attributes, sse_data
+from tests.instrumentation.expected import expected_attributes, response_attributes, sse_data
 from tests.support.replay import ReplayServer, load_interactions
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Count to three"}]}
@@ -293,23 +293,24 @@ def path_of(source: tuple[str, str]) -> Path:
     return fixture_path(name) if kind == "own" else recorded_path(name)
 
 
-def recorded_exchange(server: ReplayServer, source: tuple[str, str]) -> tuple[dict[str, Any], str]:
-    """Queue the recording; returns its request body (less ``stream``) and its SSE response body."""
-    (interaction,) = server.load(path_of(source))
+def recorded_exchange(
+    server: ReplayServer, source: tuple[str, str], *, cut_after: int | None = None
+) -> tuple[dict[str, Any], str]:
+    """Queue the recording, its connection dropped after its first ``cut_after`` events if given;
+    returns its request body (less ``stream``) and its whole SSE response body."""
+    (interaction,) = copy.deepcopy(load_interactions(path_of(source)))
+    sse_body = interaction["response"]["body"]
+    if cut_after is not None:
+        interaction["response"]["truncate_at"] = len(first_events(sse_body, cut_after).encode())
+    server.load([interaction])
     body = json.loads(interaction["request"]["body"])
     body.pop("stream", None)
-    return body, interaction["response"]["body"]
+    return body, sse_body
 
 
 def first_events(sse_body: str, count: int) -> str:
     """The SSE body up to the end of its first ``count`` events."""
     return "".join(event + "\n\n" for event in sse_body.split("\n\n")[:count])
-
-
-def response_attributes(span: Any) -> dict[str, Any]:
-    attrs = {k: v for k, v in span.attributes.items() if k.startswith(("gen_ai.usage.", "gen_ai.response."))}
-    attrs.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None)
-    return attrs
 
 
 @own_and_recorded("anthropic/messages_stream_cache.json", "anthropic/messages_stream_helper.json")
@@ -347,13 +348,8 @@ def test_anthropic_stream_helper_closed_early(
 def test_anthropic_stream_helper_interrupted(
     source: tuple[str, str], tracing: Any, replay_server: ReplayServer, anthropic_client: anthropic.Anthropic
 ) -> None:
-    (interaction,) = copy.deepcopy(load_interactions(path_of(source)))
-    sse_body = interaction["response"]["body"]
+    body, sse_body = recorded_exchange(replay_server, source, cut_after=2)
     received = first_events(sse_body, 2)  # message_start and content_block_start, then the connection drops
-    interaction["response"]["truncate_at"] = len(received.encode())
-    replay_server.load([interaction])
-    body = json.loads(interaction["request"]["body"])
-    body.pop("stream")
     events = []
     with pytest.raises(CONNECTION_ERRORS) as raised, anthropic_client.messages.stream(**body) as stream:
         events.extend(event.type for event in stream)
