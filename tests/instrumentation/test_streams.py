@@ -37,6 +37,11 @@ def load_cut(server: ReplayServer, name: str) -> None:
     server.load(interactions)
 
 
+def first_events(sse_body: str, count: int) -> str:
+    """The SSE body up to the end of its first ``count`` events."""
+    return "".join(event + "\n\n" for event in sse_body.split("\n\n")[:count])
+
+
 def assert_ended_once(tracing: Any) -> Any:
     span = tracing.only_llm_span()
     assert tracing.counter.ends[span.context.span_id] == 1
@@ -122,6 +127,44 @@ def test_error_in_with_block_is_not_the_calls_error(
         raise KeyError("application bug")
     span = assert_ended_once(tracing)
     assert span.status.status_code is StatusCode.UNSET
+
+
+# An error event mid-stream: the library closes its own HTTP response (a ``finally``) before raising.
+# The span must end with the error, which is why only closes made through the stream's ``.response``
+# (helpers, the application) end it, and that response is handed out as a proxy, not the original.
+ERROR_EVENTS = {
+    "openai": ("openai/chat_stream_usage.json", 'data: {"error": {"message": "Overloaded", "type": "server_error"}}'),
+    "anthropic": (
+        "anthropic/messages_stream_cache.json",
+        'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}',
+    ),
+}
+
+
+@pytest.mark.parametrize("provider", ERROR_EVENTS)
+def test_error_event_mid_stream(
+    provider: str,
+    tracing: Any,
+    replay_server: ReplayServer,
+    openai_client: openai.OpenAI,
+    anthropic_client: anthropic.Anthropic,
+) -> None:
+    name, error_event = ERROR_EVENTS[provider]
+    (interaction,) = copy.deepcopy(load_interactions(fixture_path(name)))
+    interaction["response"]["body"] = first_events(interaction["response"]["body"], 1) + error_event + "\n\n"
+    replay_server.load([interaction])
+    if provider == "openai":
+        stream = openai_client.chat.completions.create(**CHAT, stream=True)
+    else:
+        stream = anthropic_client.messages.create(**MESSAGES, stream=True)
+    with pytest.raises((openai.APIError, anthropic.APIError)) as raised:
+        for _ in stream:
+            pass
+    assert stream.response.is_closed  # by the library, before it raised
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == type(raised.value).__qualname__
+    assert sc.GEN_AI_RESPONSE_ID in span.attributes  # the first event was kept
 
 
 def test_connection_lost_mid_stream(tracing: Any, replay_server: ReplayServer, openai_client: openai.OpenAI) -> None:
@@ -306,11 +349,6 @@ def recorded_exchange(
     body = json.loads(interaction["request"]["body"])
     body.pop("stream", None)
     return body, sse_body
-
-
-def first_events(sse_body: str, count: int) -> str:
-    """The SSE body up to the end of its first ``count`` events."""
-    return "".join(event + "\n\n" for event in sse_body.split("\n\n")[:count])
 
 
 @own_and_recorded("anthropic/messages_stream_cache.json", "anthropic/messages_stream_helper.json")
