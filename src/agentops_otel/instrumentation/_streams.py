@@ -18,10 +18,10 @@ import wrapt
 from agentops_otel.instrumentation._call import LLMCall
 
 
-def _finish_abandoned(call: LLMCall) -> None:
-    """From ``__del__``: never raise, even while the interpreter shuts down."""
+def _end_abandoned(end: Callable[..., None]) -> None:
+    """``end(abandoned=True)`` from ``__del__``: never raise, even while the interpreter shuts down."""
     try:
-        call.finish_stream(abandoned=True)
+        end(abandoned=True)
     except Exception:
         pass
 
@@ -59,7 +59,7 @@ class _StreamProxyBase(wrapt.ObjectProxy):
         return self._self_response
 
     def __del__(self) -> None:
-        _finish_abandoned(self._self_call)
+        _end_abandoned(self._self_call.finish_stream)
 
 
 class SyncStreamProxy(_StreamProxyBase):
@@ -185,12 +185,8 @@ class RawResponseProxy(wrapt.ObjectProxy):
         call.finish_stream(abandoned=abandoned)
 
     def __del__(self) -> None:
-        if self._self_parsed:
-            return
-        try:
-            self._self_end(abandoned=True)
-        except Exception:
-            pass
+        if not self._self_parsed:  # once parse() has handed out the stream, the stream's proxy ends the span
+            _end_abandoned(self._self_end)
 
 
 def _body_if_read(http_response: Any) -> Any:
