@@ -281,17 +281,6 @@ class _Rollup:
         )
 
 
-class _CacheAdditions:
-    """What one batch adds to the writer's caches, published only if the batch is kept."""
-
-    __slots__ = ("pids", "resources", "seqs")
-
-    def __init__(self) -> None:
-        self.pids: dict[str, int] = {}
-        self.resources: list[bytes] = []
-        self.seqs: dict[tuple[int, bytes], int] = {}
-
-
 class SQLiteStore:
     """The embedded store. ``path`` is the database file (created with its schema if missing)."""
 
@@ -410,26 +399,22 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             for batch, _ in items:
                 conn.execute("SAVEPOINT batch")
-                added = _CacheAdditions()
                 try:
-                    results.append(self._write_batch(batch, added))
+                    results.append(self._write_batch(batch))
                     conn.execute("RELEASE batch")
                 except Exception as exc:  # one bad batch must not fail its neighbours
                     conn.execute("ROLLBACK TO batch")
                     conn.execute("RELEASE batch")
                     logger.exception("agentops-otel collector: storing a batch failed")
                     results.append(exc)
-                else:
-                    self._publish(added)  # rows rolled back must not stay cached (a reused project rowid)
+                    self._reload_caches()  # what it cached was rolled back (a project rowid another may reuse)
             conn.execute("COMMIT")
             self._committed.set()
         except Exception as exc:
             logger.exception("agentops-otel collector: commit failed")
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._pids = dict((name, pid) for pid, name in conn.execute("SELECT pid, name FROM projects"))
-            self._known_resources.clear()
-            self._seq_cache.clear()
+            self._reload_caches()
             results = [exc] * len(items)
         for (_, future), result in zip(items, results, strict=True):
             if isinstance(result, BaseException):
@@ -437,31 +422,28 @@ class SQLiteStore:
             else:
                 future.set_result(result)
 
-    def _publish(self, added: _CacheAdditions) -> None:
-        """Cache what a batch wrote, once its savepoint is released."""
-        self._pids.update(added.pids)
-        self._known_resources.update(added.resources)
-        if added.seqs:
-            if len(self._seq_cache) + len(added.seqs) > 200_000:  # recent sessions are the ones still receiving spans
-                self._seq_cache.clear()
-            self._seq_cache.update(added.seqs)
+    def _reload_caches(self) -> None:
+        """After a rollback: the writer's caches hold only what the database (this transaction) holds."""
+        self._pids = dict((name, pid) for pid, name in self._conn.execute("SELECT pid, name FROM projects"))
+        self._known_resources.clear()
+        self._seq_cache.clear()
 
-    def _pid(self, project_id: str, added: _CacheAdditions) -> int:
+    def _pid(self, project_id: str) -> int:
         pid = self._pids.get(project_id)
         if pid is None:
             self._conn.execute("INSERT OR IGNORE INTO projects (name) VALUES (?)", (project_id,))
             pid = self._conn.execute("SELECT pid FROM projects WHERE name = ?", (project_id,)).fetchone()[0]
-            added.pids[project_id] = pid
+            self._pids[project_id] = pid
         return pid
 
-    def _write_batch(self, batch: PreparedBatch, added: _CacheAdditions) -> WriteResult:
+    def _write_batch(self, batch: PreparedBatch) -> WriteResult:
         conn = self._conn
-        pid = self._pid(batch.project_id, added)
+        pid = self._pid(batch.project_id)
         new_resources = [(k, v) for k, v in batch.resources.items() if k not in self._known_resources]
         if new_resources:
             conn.executemany("INSERT OR IGNORE INTO resources (key, body) VALUES (?, ?)", new_resources)
         records = batch.spans
-        seqs = self._seqs_for(pid, {r.trace_id for r in records}, added.seqs)
+        seqs = self._seqs_for(pid, {r.trace_id for r in records})
         rows = [
             (
                 seqs[r.trace_id],
@@ -485,12 +467,12 @@ class SQLiteStore:
             conn.execute("RELEASE spans")
             records, rows = self._only_new(records, rows)
             conn.executemany(INSERT_SPAN, rows)
-        added.resources.extend(k for k, _ in new_resources)
+        self._known_resources.update(k for k, _ in new_resources)
         self._roll_up(pid, seqs, records)
         return WriteResult(accepted=len(batch.spans), new=len(records))
 
-    def _seqs_for(self, pid: int, trace_ids: set[bytes], added: dict[tuple[int, bytes], int]) -> dict[bytes, int]:
-        """Each session's sequence number, given in order of first sight (ones not cached yet go in ``added``).
+    def _seqs_for(self, pid: int, trace_ids: set[bytes]) -> dict[bytes, int]:
+        """Each session's sequence number, given in order of first sight.
 
         Spans are keyed by (seq, span id) rather than by the random trace id: the spans of recent
         sessions then land on the last pages of the key index instead of all over it, so a commit
@@ -508,7 +490,9 @@ class SQLiteStore:
                 else:  # numbers of a rolled-back batch are never reused: gaps are harmless
                     self._next_seq += 1
                     seq = self._next_seq
-                added[(pid, trace_id)] = seq
+                if len(cache) >= 200_000:  # recent sessions are the ones still receiving spans
+                    cache.clear()
+                cache[(pid, trace_id)] = seq
             found[trace_id] = seq
         return found
 
