@@ -77,3 +77,29 @@ def test_a_database_from_before_session_models_gets_cost_by_model_from_its_spans
     assert after["cost_by_model"] == before["cost_by_model"] and len(after["cost_by_model"]) == 2
     assert sum(Decimal(m["cost"]) for m in after["cost_by_model"]) == Decimal(after["totals"]["cost"])
     assert "model_usage" not in tables
+
+
+@pytest.mark.parametrize("session_models", ["emptied", "kept"])
+def test_cost_by_model_is_rebuilt_whole_while_the_old_table_is_there(tmp_path, session_models):
+    """The old table outlives an interrupted rebuild (session_models created, left empty), or comes back
+    when an older collector opens the database again (session_models kept): rebuilt, never counted twice."""
+    path = tmp_path / "old.sqlite3"
+    session = SessionBuilder.new(seed=94)
+    spans = [session.llm("gpt-4o", 1000, 100), session.llm("gpt-4o", 10, 1), session.root()]
+    store = SQLiteStore(path)
+    try:
+        store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
+        before = store.overview("project-a", None, None, None)
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        if session_models == "emptied":
+            db.execute("DELETE FROM session_models")
+        db.execute("CREATE TABLE model_usage (pid INTEGER, hour_ns INTEGER, model TEXT)")
+    for _ in range(2):  # and once more, the rebuild done
+        store = SQLiteStore(path)
+        try:
+            after = store.overview("project-a", None, None, None)
+        finally:
+            store.close()
+        assert after["cost_by_model"] == before["cost_by_model"] and after["cost_by_model"][0]["calls"] == 2

@@ -290,11 +290,9 @@ class SQLiteStore:
         self._lock_file = _lock(self.path)
         self._synchronous = synchronous.upper()
         self._conn = _connect(self.path, self._synchronous)
-        had_spans = self._table_exists("spans")
-        had_session_models = self._table_exists("session_models")
         self._conn.executescript(SCHEMA)
-        if had_spans and not had_session_models:
-            self._backfill_session_models()
+        if self._table_exists("model_usage"):  # a database written by a collector from before session_models
+            self._rebuild_session_models()
         self._pids: dict[str, int] = dict(
             (name, pid) for pid, name in self._conn.execute("SELECT pid, name FROM projects")
         )
@@ -319,32 +317,44 @@ class SQLiteStore:
         found = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         return found.fetchone() is not None
 
-    def _backfill_session_models(self) -> None:
-        """Once, for a database written before session_models: per-session model usage from the
-        stored LLM spans (their enriched attributes), in place of the hourly model_usage table."""
+    def _rebuild_session_models(self) -> None:
+        """Per-session model usage from the stored LLM spans (their enriched attributes), in place of
+        the hourly model_usage table. One transaction, which drops that table last: interrupted, it runs
+        again at the next start; rebuilt from scratch, so nothing is counted twice (not even after an
+        older collector has written to the database since)."""
         started = time.monotonic()
+        conn = self._conn
         usage: dict[tuple[int, str], list] = {}
-        for seq, cost, body in self._conn.execute("SELECT seq, cost, body FROM spans WHERE llm = 1"):
-            attrs = attributes_dict(Span.FromString(body).attributes)
-            counts = usage.setdefault((seq, llm_model(attrs) or UNKNOWN_MODEL), [0, Decimal(0), 0, 0])
-            counts[0] += 1
-            counts[1] = MONEY_CONTEXT.add(counts[1], Decimal(cost or 0))
-            for i, key in ((2, sc.GEN_AI_USAGE_INPUT_TOKENS), (3, sc.GEN_AI_USAGE_OUTPUT_TOKENS)):
-                value = attrs.get(key)
-                counts[i] += value if isinstance(value, int) and not isinstance(value, bool) else 0
-        with self._conn:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
+
+        def flush() -> None:  # the upsert adds up: a session's spans may be flushed in several goes
+            conn.executemany(
                 UPSERT_MODEL,
                 [
                     (seq, model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
                     for (seq, model), (c, cost, p, o) in usage.items()
                 ],
             )
-            self._conn.execute("DROP TABLE IF EXISTS model_usage")
+            usage.clear()
+
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM session_models")
+            for seq, cost, body in conn.execute("SELECT seq, cost, body FROM spans WHERE llm = 1"):
+                attrs = attributes_dict(Span.FromString(body).attributes)
+                counts = usage.setdefault((seq, llm_model(attrs) or UNKNOWN_MODEL), [0, Decimal(0), 0, 0])
+                counts[0] += 1
+                counts[1] = MONEY_CONTEXT.add(counts[1], Decimal(cost or 0))
+                for i, key in ((2, sc.GEN_AI_USAGE_INPUT_TOKENS), (3, sc.GEN_AI_USAGE_OUTPUT_TOKENS)):
+                    value = attrs.get(key)
+                    counts[i] += value if isinstance(value, int) and not isinstance(value, bool) else 0
+                if len(usage) >= 10_000:  # memory bounded, however many sessions are stored
+                    flush()
+            flush()
+            conn.execute("DROP TABLE model_usage")
+            sessions = conn.execute("SELECT count(DISTINCT seq) FROM session_models").fetchone()[0]
         logger.info(
             "agentops-otel collector: cost by model of %d stored sessions rebuilt in %.1f s",
-            len({seq for seq, _ in usage}),
+            sessions,
             time.monotonic() - started,
         )
 
