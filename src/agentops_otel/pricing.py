@@ -23,8 +23,12 @@ from decimal import Decimal
 import genai_prices
 from genai_prices import Usage as _PricesUsage
 from genai_prices import calc_price as _calc_price
-from genai_prices import data_snapshot as _prices_data
 from genai_prices.types import TieredPrices as _TieredPrices
+
+try:  # genai-prices' private internals, only to bound its memos (_bound_genai_prices_caches)
+    from genai_prices.data_snapshot import get_snapshot as _get_snapshot
+except ImportError:  # a version laid out otherwise: its memos are left alone
+    _get_snapshot = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -190,12 +194,21 @@ def rates_for(model: str | None, provider: str | None = None) -> ModelRates | No
 
 
 def _bound_genai_prices_caches() -> None:
-    """genai-prices (0.2.x) memoises every name it is asked about, unbounded: empty its memos when large."""
-    snapshot = _prices_data.get_snapshot()
-    for memo in ("_lookup_cache", "_provider_cache", "_provider_misses"):
-        entries = getattr(snapshot, memo, None)
-        if entries is not None and len(entries) > NAME_CACHE_SIZE:
-            entries.clear()
+    """genai-prices (0.2.x) memoises every name it is asked about, unbounded: empty its memos when large.
+
+    Those are its private internals: in a version without them, or with others, nothing is trimmed
+    and nothing fails.
+    """
+    if _get_snapshot is None:
+        return
+    try:
+        snapshot = _get_snapshot()
+        for memo in ("_lookup_cache", "_provider_cache", "_provider_misses"):
+            entries = getattr(snapshot, memo, None)
+            if isinstance(entries, (dict, set)) and len(entries) > NAME_CACHE_SIZE:
+                entries.clear()
+    except Exception:  # internals changed: prices are still looked up, just not trimmed
+        pass
 
 
 @functools.lru_cache(maxsize=NAME_CACHE_SIZE)

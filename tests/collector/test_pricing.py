@@ -4,6 +4,8 @@ what it keeps per model name stays bounded, whatever names clients send."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import tracemalloc
 import uuid
 
@@ -51,3 +53,30 @@ def test_invented_model_names_neither_grow_memory_nor_evict_the_priced_models(
     monkeypatch.setattr(pricing, "_calc_price", lambda *a, **k: lookups.append(a) or real_calc_price(*a, **k))
     assert pricing.rates_for("gpt-4o") is not None
     assert lookups == []  # still cached: no genai-prices lookup
+
+
+def test_a_genai_prices_without_the_internals_trimmed_still_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """genai-prices' memos are trimmed through its private internals: another version may lack them."""
+    code = (
+        "import sys, types, genai_prices\n"
+        "sys.modules['genai_prices.data_snapshot'] = types.ModuleType('genai_prices.data_snapshot')\n"
+        "from agentops_otel import pricing\n"
+        "assert pricing._get_snapshot is None\n"
+        "assert pricing.rates_for('gpt-4o') is not None and pricing.rates_for('invented-model') is None\n"
+        "print('priced')\n"
+    )
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0 and child.stdout == "priced\n", child.stderr
+
+    class Odd:  # memos of another shape, or none at all
+        _lookup_cache = ["not", "a", "dict"]
+        _provider_misses = None
+
+    def broken() -> None:
+        raise AttributeError("no snapshot here")
+
+    monkeypatch.setattr(pricing, "NAME_CACHE_SIZE", 1)
+    for snapshot in (broken, Odd, object):
+        monkeypatch.setattr(pricing, "_get_snapshot", snapshot)
+        assert pricing.rates_for(f"invented-{uuid.uuid4()}") is None
+        assert pricing.rates_for("gpt-4o-mini", f"provider-{uuid.uuid4()}") is not None
