@@ -70,9 +70,10 @@ class Collector:
             raise Busy("the collector is busy storing earlier requests; retry later") from None
 
     def committed(
-        self, request: ExportTraceServiceRequest | None, batch: PreparedBatch, result: WriteResult
+        self, request: ExportTraceServiceRequest | bytes | None, batch: PreparedBatch, result: WriteResult
     ) -> ExportTraceServiceResponse:
-        """After the commit: count, forward (the enriched ``request``), and build the OTLP response."""
+        """After the commit: count, forward the enriched ``request`` (a message, or serialized as an
+        ingest worker returns it), and build the OTLP response."""
         with self._lock:
             counters = self._counters_of(batch.project_id)
             counters.requests += 1
@@ -80,7 +81,8 @@ class Collector:
             counters.spans_duplicate += result.accepted - result.new
             counters.spans_rejected += batch.rejected
         if self.forwarder is not None and batch.spans and request is not None:
-            self.forwarder.submit(request, len(batch.spans), batch.project_id)
+            body = request if isinstance(request, bytes) else request.SerializeToString()
+            self.forwarder.submit(body, len(batch.spans), batch.project_id)
         response = ExportTraceServiceResponse()
         if batch.rejected:
             response.partial_success.CopyFrom(

@@ -23,8 +23,6 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 logger = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 502, 503, 504})
@@ -99,8 +97,9 @@ class ForwardTarget:
         with self._lock:
             return ForwardStats(**self._by_project.get(project_id, ForwardStats()).__dict__)
 
-    def submit(self, request: ExportTraceServiceRequest, spans: int, project_id: str) -> None:
-        size = request.ByteSize()
+    def submit(self, body: bytes, spans: int, project_id: str) -> None:
+        """Queue ``body`` (a serialized ExportTraceServiceRequest) holding ``spans`` of the project's spans."""
+        size = len(body)
         with self._lock:
             # a request larger than the whole bound still goes when nothing else waits
             fits = not self._queued_bytes or self._queued_bytes + size <= self._max_queue_bytes
@@ -108,7 +107,7 @@ class ForwardTarget:
                 self._queued_bytes += size
         if fits:
             try:
-                self._queue.put_nowait((request, project_id, spans, size))
+                self._queue.put_nowait((body, project_id, spans, size))
                 return
             except queue.Full:
                 with self._lock:
@@ -160,14 +159,14 @@ class ForwardTarget:
             item = self._next()
             if item is _STOP:
                 return
-            merged = ExportTraceServiceRequest()
+            bodies: list[bytes] = []
             spans: Spans = {}
             total = 0
             while True:
-                request, project_id, count, size = item  # type: ignore[misc]
+                body, project_id, count, size = item  # type: ignore[misc]
                 with self._lock:
                     self._queued_bytes -= size
-                merged.resource_spans.extend(request.resource_spans)
+                bodies.append(body)
                 spans[project_id] = spans.get(project_id, 0) + count
                 total += count
                 if total >= self._max_batch_spans:
@@ -181,7 +180,8 @@ class ForwardTarget:
                     break
             with self._lock:
                 self._in_flight = spans
-            problem = self._send(merged)
+            # serialized messages one after the other parse as one: their resource_spans in order
+            problem = self._send(b"".join(bodies))
             with self._lock:
                 ours, self._in_flight = bool(self._in_flight), {}  # empty: close() gave up on them and counted them
                 if ours and problem is None:
@@ -189,9 +189,9 @@ class ForwardTarget:
             if ours and problem is not None:
                 self._dropped(spans, problem, failed=True)
 
-    def _send(self, request: ExportTraceServiceRequest) -> str | None:
-        """Export ``request`` with retries; None once delivered, else why it was not."""
-        body = gzip.compress(request.SerializeToString(), compresslevel=1)
+    def _send(self, request: bytes) -> str | None:
+        """Export ``request`` (serialized) with retries; None once delivered, else why it was not."""
+        body = gzip.compress(request, compresslevel=1)
         delay = 0.5
         problem = ""
         for attempt in range(self._retries + 1):
@@ -290,9 +290,9 @@ class Forwarder:
     def __init__(self, urls: list[str], headers: Mapping[str, str] | None = None, **options) -> None:
         self.targets = [ForwardTarget(url, headers, **options) for url in urls]
 
-    def submit(self, request: ExportTraceServiceRequest, spans: int, project_id: str) -> None:
+    def submit(self, body: bytes, spans: int, project_id: str) -> None:
         for target in self.targets:
-            target.submit(request, spans, project_id)
+            target.submit(body, spans, project_id)
 
     def stats(self, project_id: str) -> list[dict]:
         """Each target (its public URL) and what happened to the project's spans there."""

@@ -33,13 +33,12 @@ class _TraceService:
         project_id = collector.project_for(key_from_headers(metadata))
         if project_id is None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or unknown API key (x-agentops-api-key)")
-        request: ExportTraceServiceRequest | None
+        request: ExportTraceServiceRequest | bytes | None
         try:
             if collector.workers is not None:
-                batch, enriched = collector.workers.prepare_blocking(
+                batch, request = collector.workers.prepare_blocking(
                     body, PROTOBUF, None, self.max_message_bytes, project_id, collector.forwarder is not None
-                )
-                request = ExportTraceServiceRequest.FromString(enriched) if enriched is not None else None
+                )  # the enriched request serialized, forwarded as it is
             else:
                 request = decode_request(body, PROTOBUF)
                 batch = prepare(request, project_id)

@@ -59,13 +59,12 @@ def traces_endpoint(collector: Collector, max_body_bytes: int):
             kind = check_media_type(request.headers.get("content-type"))
             body = await read_limited(request, max_body_bytes)
             encoding = request.headers.get("content-encoding")
-            message: ExportTraceServiceRequest | None
+            message: ExportTraceServiceRequest | bytes | None
             if collector.workers is not None:
                 forwarding = collector.forwarder is not None
-                batch, enriched = await collector.workers.prepare(
+                batch, message = await collector.workers.prepare(
                     body, kind, encoding, max_body_bytes, project_id, forwarding
-                )
-                message = ExportTraceServiceRequest.FromString(enriched) if enriched is not None else None
+                )  # the enriched request serialized, forwarded as it is
             else:
                 message = decode_request(decompress(body, encoding, max_body_bytes), kind)
                 batch = prepare(message, project_id)
