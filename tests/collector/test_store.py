@@ -103,3 +103,18 @@ def test_cost_by_model_is_rebuilt_whole_while_the_old_table_is_there(tmp_path, s
         finally:
             store.close()
         assert after["cost_by_model"] == before["cost_by_model"] and after["cost_by_model"][0]["calls"] == 2
+
+
+def test_spans_ending_before_they_start_are_stored_as_sent_and_last_no_time(store):
+    """The OTel SDK stamps start and end from the wall clock: one stepped back between them gives such spans."""
+    ended, running = SessionBuilder.new(seed=95), SessionBuilder.new(seed=96)
+    backwards = ended.span("act", {"agentops.span.kind": "action"}, offset_ms=5, duration_ms=-3)
+    spans = [ended.root(duration_ms=-2), backwards, running.span("act", {}, offset_ms=10, duration_ms=-7)]
+    request = ExportTraceServiceRequest.FromString(otlp_request(spans))
+    assert store.write(prepare(request, "project-a")).result(timeout=30).new == 3
+    sessions = {s["session_id"]: s for s in store.list_sessions("project-a", ListQuery())["sessions"]}
+    assert sessions[ended.session_id]["duration_s"] == 0.0  # up to its root's end: its start, not 2 ms before
+    assert sessions[running.session_id]["duration_s"] == 0.0  # up to its last end: its only span's start
+    export = store.export("project-a", ended.trace_id)
+    (act,) = export["actions"]
+    assert act["end_time"] < act["start_time"] and act["duration_ms"] == 0.0

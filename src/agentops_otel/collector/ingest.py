@@ -52,7 +52,7 @@ class SpanRecord(NamedTuple):
     span_id: bytes
     kind: str | None  # agentops.span.kind
     start_ns: int
-    end_ns: int
+    end_ns: int  # never before start_ns (the span, stored as sent, may say otherwise)
     status_code: int
     resource_key: bytes
     body: bytes  # the enriched Span, serialized protobuf (name, parent, events... live here)
@@ -192,12 +192,13 @@ def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key
         cost_text = None if cost is None else money(cost)
     else:
         usage, is_llm, cost, cost_text, model = _NO_USAGE, False, None, None, None
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
     return SpanRecord(
         trace_id,
         span_id,
         kind,
-        span.start_time_unix_nano,
-        span.end_time_unix_nano,
+        start,
+        end if end >= start else start,  # ended "before" it started (a wall clock stepped back): no duration
         span.status.code,
         resource_key,
         span.SerializeToString(),

@@ -741,7 +741,7 @@ class SQLiteStore:
                 "span_kind": SPAN_KIND_NAMES.get(span.kind, str(span.kind)),
                 "start_time": iso(start),
                 "end_time": iso(end),
-                "duration_ms": (end - start) / 1e6,
+                "duration_ms": max(end - start, 0) / 1e6,  # as in the session's rollup
                 "status_code": STATUS_NAMES.get(span.status.code, str(span.status.code)),
                 "status_message": span.status.message,
                 "attributes": attributes_dict(span.attributes),
