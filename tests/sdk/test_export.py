@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
 
 import agentops_otel as ao
+from agentops_otel import export as export_module
 from agentops_otel import semconv as sc
 from agentops_otel.client import EXIT_REASON
 from agentops_otel.session import root_span_id
@@ -21,6 +24,26 @@ from tests.sdk.conftest import child_env, refused_endpoint, run_child
 from tests.support.otlp_sink import trace_hex
 
 ROOT = sc.KIND_SESSION
+
+
+@pytest.fixture
+def exporters(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SpanExporter]]:
+    """The OTLP exporters the SDK makes, shut down after the test, before a blackhole it sends to closes.
+
+    The SDK's wait is bounded: an exporter still retrying against a refused or closed endpoint would
+    otherwise log "Transient error ... retrying" for seconds after the test (even after the whole run).
+    """
+    made: list[SpanExporter] = []
+    real = export_module.make_exporter
+
+    def make(config: ao.Configuration) -> SpanExporter:
+        made.append(real(config))
+        return made[-1]
+
+    monkeypatch.setattr(export_module, "make_exporter", make)
+    yield made
+    for exporter in made:
+        exporter.shutdown()
 
 
 def session_id_from(stdout: str) -> str:
@@ -98,7 +121,7 @@ def test_spans_reach_a_real_otlp_receiver_with_ids_parents_and_api_key(sdk, sink
     assert cost > 0
 
 
-def test_end_session_with_a_refused_collector_is_bounded_and_warns_where_it_sends(sdk, caplog):
+def test_end_session_with_a_refused_collector_is_bounded_and_warns_where_it_sends(sdk, caplog, exporters):
     endpoint = refused_endpoint()
     session = ao.init(endpoint=endpoint, max_wait_time=1000, tracer_provider=TracerProvider(), exit_handlers=False)
     for _ in range(200):
@@ -110,7 +133,7 @@ def test_end_session_with_a_refused_collector_is_bounded_and_warns_where_it_send
     assert f"flush to {endpoint}/v1/traces did not finish within 1.0 s" in caplog.text
 
 
-def test_end_session_with_a_hung_collector_is_bounded(sdk, blackhole):
+def test_end_session_with_a_hung_collector_is_bounded(sdk, blackhole, exporters):
     session = ao.init(endpoint=blackhole, max_wait_time=1000, tracer_provider=TracerProvider(), exit_handlers=False)
     for _ in range(200):
         ao.record(ao.ActionEvent())
@@ -395,7 +418,9 @@ def test_a_process_whose_collector_is_down_waits_max_wait_time_once_not_again_at
 
 
 @pytest.mark.parametrize(("max_queue_size", "drops"), [(20, True), (None, False)])
-def test_max_queue_size_bounds_the_spans_held_while_the_collector_hangs(sdk, blackhole, caplog, max_queue_size, drops):
+def test_max_queue_size_bounds_the_spans_held_while_the_collector_hangs(
+    sdk, blackhole, exporters, caplog, max_queue_size, drops
+):
     options = {} if max_queue_size is None else {"max_queue_size": max_queue_size, "max_export_batch_size": 20}
     session = ao.init(
         endpoint=blackhole, tracer_provider=TracerProvider(), exit_handlers=False, max_wait_time=500, **options
