@@ -11,10 +11,11 @@ import itertools
 import json
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
+from operator import length_hint
 from typing import Any, ClassVar
 
 from opentelemetry.trace import SpanKind
@@ -55,22 +56,91 @@ def text_value(value: Any) -> str:
     """A span-friendly string for any value: str as is, else JSON (repr for what JSON cannot hold).
 
     At most ``MAX_VALUE_CHARS`` characters are kept (then a marker). A huge value costs no more
-    than one of about that size: it is cut (:class:`_Cutter`) before it is serialised, not after.
+    than one of about that size: unless :func:`_room` proves it short, it is cut
+    (:class:`_Cutter`) before it is serialised, not after.
     """
     if isinstance(value, str):
         text = value
     else:
-        cutter = _Cutter()
-        bounded = cutter.cut(value)
-        if cutter.truncated:
-            value = bounded  # else exactly as given (a cycle included: repr shows it as usual)
+        if _room(value, MAX_VALUE_CHARS, _MAX_DEPTH) >= 0:
+            encode = _encode_tree
+        else:
+            cutter = _Cutter()
+            bounded = cutter.cut(value)
+            if cutter.truncated:
+                value = bounded  # else exactly as given (a cycle included: repr shows it as usual)
+            encode = _encode
         try:
-            text = json.dumps(value, default=repr, ensure_ascii=False)
+            text = encode(value)
         except (TypeError, ValueError):  # circular structures and the like
             text = repr(value)
     if len(text) > MAX_VALUE_CHARS:
         text = text[:MAX_VALUE_CHARS] + "...[truncated]"
     return text
+
+
+# json.dumps(value, default=repr, ensure_ascii=False) without building an encoder per call; the
+# second skips the check for cycles, for a value _room() has walked to its end (so has none)
+_encode = json.JSONEncoder(default=repr, ensure_ascii=False).encode
+_encode_tree = json.JSONEncoder(default=repr, ensure_ascii=False, check_circular=False).encode
+
+_MAX_DEPTH = 32  # containers nested deeper (a cycle, say) are left to the cutter
+_FLAT = frozenset((str, bytes, bytearray, int, float, bool, type(None)))
+_CUT_KINDS = (str, bytes, bytearray, list, tuple, dict)  # what the cutter cuts, subclasses included
+
+
+def _room(value: Any, room: int, depth: int) -> int:
+    """What is left of ``room`` after the characters of the strings and the items of the
+    containers in ``value`` (a lower bound of its JSON's length, a measure of serialising it);
+    negative once that runs out or cannot be told: past ``depth`` nested containers, a subclass
+    of a container or str, a key that is not a str. A container is measured before it is
+    looked into, so a huge one costs a ``len``. Calls no code of the value's own."""
+    kind = type(value)
+    if kind in _FLAT:
+        return room - length_hint(value)  # a number: 0, its parent counted it as an item
+    if kind is dict:
+        room -= len(value)
+        if room < 0:
+            return -1
+        try:
+            room -= sum(map(len, value))
+        except TypeError:  # a number
+            return -1
+        value = value.values()
+    elif kind is list or kind is tuple:
+        room -= len(value)
+    elif issubclass(kind, _CUT_KINDS):
+        return -1
+    else:
+        return room  # another object: its repr, counted as an item of its parent
+    if room < 0 or depth == 0:
+        return -1
+    return _room_all(value, room, depth - 1)
+
+
+def _room_all(values: Iterable[Any], room: int, depth: int) -> int:
+    """:func:`_room` of all ``values`` (a list, tuple or dict view): strings and numbers are
+    counted at once, as are the items of containers all of one kind (a list of records, say),
+    by C-level builtins instead of a Python loop."""
+    kinds = set(map(type, values))
+    if kinds <= _FLAT:
+        return room - sum(map(length_hint, values))
+    if len(kinds) == 1 and (dict in kinds or list in kinds or tuple in kinds):
+        room -= sum(map(len, values))
+        if room < 0 or depth == 0:
+            return -1
+        if dict in kinds:
+            try:
+                room -= sum(map(len, itertools.chain.from_iterable(values)))  # the keys
+            except TypeError:
+                return -1
+            values = map(dict.values, values)
+        return _room_all([*itertools.chain.from_iterable(values)], room, depth - 1)
+    for value in values:
+        room = _room(value, room, depth)
+        if room < 0:
+            return -1
+    return room
 
 
 class _Recursion:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
+from collections import OrderedDict, namedtuple
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
@@ -241,3 +244,100 @@ def test_text_value_is_the_plain_json_cut_at_the_limit(value):
     if len(expected) > MAX_VALUE_CHARS:
         expected = expected[:MAX_VALUE_CHARS] + "...[truncated]"
     assert text_value(value) == expected
+
+
+class _Colour(str, Enum):
+    RED = "red"
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque ✓>"
+
+
+_Point = namedtuple("_Point", "x y")
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> object:
+    """A random JSON-ish value: short and long strings (quotes, control and wide characters),
+    numbers, bytes, containers and their subclasses, objects that only repr shows."""
+    if depth > 3 or rng.random() < 0.4:
+        leaves = [
+            lambda: rng.randint(-(10**12), 10**12),
+            lambda: rng.random() * 1e6,
+            lambda: float("nan"),
+            lambda: rng.random() < 0.5,
+            lambda: None,
+            lambda: "".join(rng.choices('ab"\\\n\x01é😀', k=4)) * rng.choice([0, 1, 10, 750, 2250]),
+            lambda: b"\x00b" * rng.choice([1, 5000]),
+            lambda: _Colour.RED,
+            lambda: _Opaque(),
+        ]
+        return rng.choice(leaves)()
+    size = rng.choice([0, 1, 2, 5, 30, 900 if depth else 3000])
+    children = [_random_value(rng, depth + 1 if size < 30 else 4) for _ in range(size)]  # long ones: of leaves
+    kind = rng.choice([list, tuple, _Point, dict, dict, OrderedDict])
+    if kind is _Point:
+        return _Point(children, size)
+    if kind in (list, tuple):
+        return kind(children)
+    keys = [rng.choice([f"k{i}", "é" * 50 + str(i), i, i + 0.5, None, True]) for i in range(size)]
+    return kind(zip(keys, children, strict=True))
+
+
+def test_text_value_is_the_plain_json_cut_at_the_limit_for_random_values():
+    rng = random.Random(20260102)
+    lengths = []
+    for _ in range(400):
+        value = _random_value(rng)
+        expected = value if isinstance(value, str) else json.dumps(value, default=repr, ensure_ascii=False)
+        lengths.append(len(expected))
+        if len(expected) > MAX_VALUE_CHARS:
+            expected = expected[:MAX_VALUE_CHARS] + "...[truncated]"
+        assert text_value(value) == expected, value
+    assert sum(n <= MAX_VALUE_CHARS for n in lengths) > 100 and sum(n > MAX_VALUE_CHARS for n in lengths) > 50
+
+
+def _nested(value: object, depth: int) -> object:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _circular(huge: str) -> list:
+    value: list = [huge]
+    value.append(value)
+    return value
+
+
+_HUGE_PARTS = {
+    "bytes": lambda huge: huge.encode(),
+    "in-records": lambda huge: [{"a": 1}, {"b": [huge]}],
+    "in-tuple": lambda huge: ((1,), huge),
+    "namedtuple": lambda huge: _Point(huge, 1),
+    "ordered": lambda huge: OrderedDict(a=huge),
+    "deep": lambda huge: _nested(huge, 3),
+    "deeper": lambda huge: _nested(huge, 100),
+    "cycle": _circular,
+    "ints": lambda huge: [0] * len(huge),
+    "lists": lambda huge: [[0]] * len(huge),
+    "records": lambda huge: [{"k": 1}] * len(huge),
+    "int-keys": lambda huge: dict.fromkeys(range(len(huge) // 10)),
+}
+
+
+@pytest.mark.parametrize("make", _HUGE_PARTS.values(), ids=_HUGE_PARTS.keys())
+def test_text_value_serialises_no_huge_part(monkeypatch, make):
+    """Wherever the huge part is, what is serialised is about the limit's size, not the value's."""
+    from agentops_otel import events
+
+    serialised: list[str] = []
+
+    def recorded(encode):
+        return lambda value: serialised.append(encode(value)) or serialised[-1]
+
+    monkeypatch.setattr(events, "_encode", recorded(events._encode))
+    monkeypatch.setattr(events, "_encode_tree", recorded(events._encode_tree))
+    text = text_value(make("x" * 1_000_000))
+    assert text.endswith("...[truncated]") and len(text) == MAX_VALUE_CHARS + len("...[truncated]")
+    assert len(serialised) == 1 and len(serialised[0]) < 10 * MAX_VALUE_CHARS
