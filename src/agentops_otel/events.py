@@ -209,12 +209,7 @@ class _Cutter:
                 out = list(items[:index]) if out is None else out
                 break
             self.left -= 1  # at least one character of ", " (none before the first item: a lower bound still)
-            kind = type(item)  # the usual numbers and short strings without a call
-            if kind in _LEAVES or (kind is str and len(item) <= MAX_VALUE_CHARS):
-                self.left -= len(item) + 2 if kind is str else 1
-                child = item
-            else:
-                child = self.cut(item)
+            child = self.cut(item)
             if out is None and child is not item:
                 out = list(items[:index])
             if out is not None:
@@ -231,17 +226,12 @@ class _Cutter:
                 self.truncated = True
                 out = dict(itertools.islice(items.items(), index)) if out is None else out
                 break
-            self.left -= (len(key) if type(key) is str else 1) + 4  # "key": (and at least one of ", ")
-            kind = type(item)  # the usual numbers and short strings without a call
-            if kind in _LEAVES or (kind is str and len(item) <= MAX_VALUE_CHARS):
-                self.left -= len(item) + 2 if kind is str else 1
-                child = item
-            else:
-                child = self.cut(item)
-            if out is None and child is not item:
+            self.left -= 2  # ": " (the key's quotes are counted by cut) and at least one of ", "
+            cut_key, child = self.cut(key), self.cut(item)  # a key too can be a huge str
+            if out is None and (cut_key is not key or child is not item):
                 out = dict(itertools.islice(items.items(), index))
             if out is not None:
-                out[key] = child
+                out[cut_key] = child
         return items if out is None else out
 
 

@@ -312,6 +312,7 @@ def _circular(huge: str) -> list:
 
 _HUGE_PARTS = {
     "bytes": lambda huge: huge.encode(),
+    "key": lambda huge: {"a": 1, huge: 2, "b": 3},
     "in-records": lambda huge: [{"a": 1}, {"b": [huge]}],
     "in-tuple": lambda huge: ((1,), huge),
     "namedtuple": lambda huge: _Point(huge, 1),
