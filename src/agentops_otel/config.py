@@ -98,7 +98,8 @@ class Configuration:
                 values[name] = value
 
         put("api_key", env.get("AGENTOPS_API_KEY") or None)
-        endpoint, is_traces_url = _endpoint_from_env(env, _protocol_from_env(env, warn=False) or PROTOCOL_HTTP)
+        protocol = _protocol_from_env(env)
+        endpoint, is_traces_url = _endpoint_from_env(env, protocol or PROTOCOL_HTTP)
         put("endpoint", endpoint)
         values["endpoint_is_traces_url"] = is_traces_url
         put("max_wait_time", _int(env, "AGENTOPS_MAX_WAIT_TIME"))
@@ -113,8 +114,8 @@ class Configuration:
         put("skip_auto_end_session", _bool(env, "AGENTOPS_SKIP_AUTO_END_SESSION", "skip_auto_end_session"))
         put("env_data_opt_out", _bool(env, "AGENTOPS_ENV_DATA_OPT_OUT", "env_data_opt_out"))
         put("inherited_session_id", env.get(INHERITED_SESSION_ENV) or None)
-        put("exporter_protocol", _protocol_from_env(env))
-        headers_name = next((n for n in _HEADERS_ENV if env.get(n)), None)  # the traces-specific one wins
+        put("exporter_protocol", protocol)
+        headers_name = _first_set(env, _HEADERS_ENV)
         if headers_name:
             values["exporter_headers"] = parse_key_values(env[headers_name], headers_name)
         put("service_name", env.get("OTEL_SERVICE_NAME") or None)
@@ -216,29 +217,29 @@ def _endpoint_from_env(env: Mapping[str, str], protocol: str) -> tuple[str | Non
 
 
 _HEADERS_ENV = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+_PROTOCOL_ENV = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 
 
-def _protocol_from_env(env: Mapping[str, str], warn: bool = True) -> str | None:
-    raw = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-    if not raw:
+def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` set (non-empty) in ``env``: the traces-specific variable wins."""
+    return next((name for name in names if env.get(name)), None)
+
+
+def _protocol_from_env(env: Mapping[str, str]) -> str | None:
+    name = _first_set(env, _PROTOCOL_ENV)
+    if name is None:
         return None
-    raw = raw.strip().lower()
+    raw = env[name].strip().lower()
     if raw in (PROTOCOL_HTTP, PROTOCOL_GRPC):
         return raw
-    if warn:
-        name = (
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-            if env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            else "OTEL_EXPORTER_OTLP_PROTOCOL"
-        )
-        logger.warning(
-            "agentops-otel: ignoring %s=%r (expected %s or %s); using the default %s",
-            name,
-            raw,
-            PROTOCOL_HTTP,
-            PROTOCOL_GRPC,
-            PROTOCOL_HTTP,
-        )
+    logger.warning(
+        "agentops-otel: ignoring %s=%r (expected %s or %s); using the default %s",
+        name,
+        raw,
+        PROTOCOL_HTTP,
+        PROTOCOL_GRPC,
+        PROTOCOL_HTTP,
+    )
     return PROTOCOL_HTTP
 
 
