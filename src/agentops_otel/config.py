@@ -97,22 +97,28 @@ class Configuration:
             if value is not None:
                 values[name] = value
 
+        def put_bool(name: str, variable: str) -> None:
+            put(name, _bool(env, variable, name))
+
+        def put_int(name: str, variable: str) -> None:
+            put(name, _int(env, variable, name))
+
         put("api_key", env.get("AGENTOPS_API_KEY") or None)
         protocol = _protocol_from_env(env)
         endpoint, is_traces_url = _endpoint_from_env(env, protocol or PROTOCOL_HTTP)
         put("endpoint", endpoint)
         values["endpoint_is_traces_url"] = is_traces_url
-        put("max_wait_time", _int(env, "AGENTOPS_MAX_WAIT_TIME"))
-        put("max_queue_size", _int(env, "AGENTOPS_MAX_QUEUE_SIZE"))
-        put("max_export_batch_size", _int(env, "AGENTOPS_MAX_EXPORT_BATCH_SIZE"))
-        put("export_interval", _int(env, "AGENTOPS_EXPORT_INTERVAL"))
+        put_int("max_wait_time", "AGENTOPS_MAX_WAIT_TIME")
+        put_int("max_queue_size", "AGENTOPS_MAX_QUEUE_SIZE")
+        put_int("max_export_batch_size", "AGENTOPS_MAX_EXPORT_BATCH_SIZE")
+        put_int("export_interval", "AGENTOPS_EXPORT_INTERVAL")
         tags = env.get("AGENTOPS_DEFAULT_TAGS")
         if tags:
             values["default_tags"] = [t.strip() for t in tags.split(",") if t.strip()]
-        put("instrument_llm_calls", _bool(env, "AGENTOPS_INSTRUMENT_LLM_CALLS", "instrument_llm_calls"))
-        put("auto_start_session", _bool(env, "AGENTOPS_AUTO_START_SESSION", "auto_start_session"))
-        put("skip_auto_end_session", _bool(env, "AGENTOPS_SKIP_AUTO_END_SESSION", "skip_auto_end_session"))
-        put("env_data_opt_out", _bool(env, "AGENTOPS_ENV_DATA_OPT_OUT", "env_data_opt_out"))
+        put_bool("instrument_llm_calls", "AGENTOPS_INSTRUMENT_LLM_CALLS")
+        put_bool("auto_start_session", "AGENTOPS_AUTO_START_SESSION")
+        put_bool("skip_auto_end_session", "AGENTOPS_SKIP_AUTO_END_SESSION")
+        put_bool("env_data_opt_out", "AGENTOPS_ENV_DATA_OPT_OUT")
         put("inherited_session_id", env.get(INHERITED_SESSION_ENV) or None)
         put("exporter_protocol", protocol)
         headers_name = _first_set(env, _HEADERS_ENV)
@@ -122,15 +128,12 @@ class Configuration:
         resource = env.get("OTEL_RESOURCE_ATTRIBUTES")
         if resource:
             values["resource_attributes"] = parse_key_values(resource, "OTEL_RESOURCE_ATTRIBUTES")
-        put("sdk_disabled", _bool(env, "OTEL_SDK_DISABLED", "sdk_disabled"))
+        put_bool("sdk_disabled", "OTEL_SDK_DISABLED")
         put("log_level", _log_level_from_env(env))
-        put("exit_handlers", _bool(env, "AGENTOPS_EXIT_HANDLERS", "exit_handlers"))
-        put("propagate_to_children", _bool(env, "AGENTOPS_PROPAGATE_SESSION", "propagate_to_children"))
-        put(
-            "capture_message_content",
-            _bool(env, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "capture_message_content"),
-        )
-        put("openai_stream_usage", _bool(env, "AGENTOPS_OPENAI_STREAM_USAGE", "openai_stream_usage"))
+        put_bool("exit_handlers", "AGENTOPS_EXIT_HANDLERS")
+        put_bool("propagate_to_children", "AGENTOPS_PROPAGATE_SESSION")
+        put_bool("capture_message_content", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+        put_bool("openai_stream_usage", "AGENTOPS_OPENAI_STREAM_USAGE")
         if overrides.get("endpoint") is not None:
             values["endpoint_is_traces_url"] = False  # an endpoint argument is a base URL
         for name, value in overrides.items():
@@ -257,11 +260,10 @@ def _bool(env: Mapping[str, str], name: str, field_name: str) -> bool | None:
     return None
 
 
-def _int(env: Mapping[str, str], name: str) -> int | None:
+def _int(env: Mapping[str, str], name: str, field_name: str) -> int | None:
     raw = env.get(name)
     if not raw:
         return None
-    field_name = name.removeprefix("AGENTOPS_").lower()
     minimum = _INT_MINIMUMS[field_name]
     try:
         value = int(raw)
