@@ -159,8 +159,8 @@ _LEAVES = frozenset((int, float, bool, type(None)))  # one JSON character at lea
 
 
 class _Cutter:
-    """Cuts strings, bytes, lists, tuples and dicts where their JSON text is sure to be past
-    ``MAX_VALUE_CHARS`` characters, so only about that much is ever walked or serialised.
+    """Cuts strings (dict keys too), bytes, lists, tuples and dicts where their JSON text is sure
+    to be past ``MAX_VALUE_CHARS`` characters, so only about that much is ever walked or serialised.
 
     ``left`` counts down a lower bound of the JSON characters written before the current point:
     a cut happens only once that text is ``MAX_VALUE_CHARS`` long, so the first
@@ -226,7 +226,7 @@ class _Cutter:
                 self.truncated = True
                 out = dict(itertools.islice(items.items(), index)) if out is None else out
                 break
-            self.left -= 2  # ": " (the key's quotes are counted by cut) and at least one of ", "
+            self.left -= 2  # ":" and at least one character of ", " (cut() counts the key with its quotes)
             cut_key, child = self.cut(key), self.cut(item)  # a key too can be a huge str
             if out is None and (cut_key is not key or child is not item):
                 out = dict(itertools.islice(items.items(), index))
