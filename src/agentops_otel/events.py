@@ -103,8 +103,8 @@ def _room(value: Any, room: int, depth: int) -> int:
         if room < 0:
             return -1
         try:
-            room -= sum(map(len, value))
-        except TypeError:  # a number
+            room -= sum(map(str.__len__, value))  # the keys
+        except TypeError:  # one is not a str (str.__len__ calls no code of the key's own)
             return -1
         value = value.values()
     elif kind is list or kind is tuple:
@@ -131,7 +131,7 @@ def _room_all(values: Iterable[Any], room: int, depth: int) -> int:
             return -1
         if dict in kinds:
             try:
-                room -= sum(map(len, itertools.chain.from_iterable(values)))  # the keys
+                room -= sum(map(str.__len__, itertools.chain.from_iterable(values)))  # the keys
             except TypeError:
                 return -1
             values = map(dict.values, values)
