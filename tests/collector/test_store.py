@@ -55,16 +55,21 @@ def test_a_failed_first_batch_of_a_project_leaves_no_trace_for_the_next_project(
     )
 
 
+def stored_overview(path, spans) -> dict:
+    """Store ``spans`` for project-a in a new database at ``path``; its overview."""
+    store = SQLiteStore(path)
+    try:
+        store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
+        return store.overview("project-a", None, None, None)
+    finally:
+        store.close()
+
+
 def test_a_database_from_before_session_models_gets_cost_by_model_from_its_spans(tmp_path):
     path = tmp_path / "old.sqlite3"
     session = SessionBuilder.new(seed=93)
     spans = [session.llm("gpt-4o", 1000, 100), session.llm("gpt-4o-mini", 10, 1), session.root()]
-    store = SQLiteStore(path)
-    try:
-        store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
-        before = store.overview("project-a", None, None, None)
-    finally:
-        store.close()
+    before = stored_overview(path, spans)
     with sqlite3.connect(path) as db:  # as an older collector left it
         db.execute("DROP TABLE session_models")
         db.execute("CREATE TABLE model_usage (pid INTEGER, hour_ns INTEGER, model TEXT)")
@@ -86,12 +91,7 @@ def test_cost_by_model_is_rebuilt_whole_while_the_old_table_is_there(tmp_path, s
     path = tmp_path / "old.sqlite3"
     session = SessionBuilder.new(seed=94)
     spans = [session.llm("gpt-4o", 1000, 100), session.llm("gpt-4o", 10, 1), session.root()]
-    store = SQLiteStore(path)
-    try:
-        store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
-        before = store.overview("project-a", None, None, None)
-    finally:
-        store.close()
+    before = stored_overview(path, spans)
     with sqlite3.connect(path) as db:
         if session_models == "emptied":
             db.execute("DELETE FROM session_models")
