@@ -32,7 +32,18 @@ EnvForChild = Callable[[Mapping[Any, Any] | None], Mapping[Any, Any] | None]
 _previous: Callable[..., Future[Any]] | None = None
 _previous_execute_child: Callable[..., Any] | None = None
 _env_for_child: EnvForChild | None = None
-_ENV_INDEX = list(inspect.signature(subprocess.Popen._execute_child).parameters).index("env") - 1  # type: ignore[attr-defined]
+
+
+def _env_index() -> int | None:
+    """Where ``env`` sits in ``Popen._execute_child``'s positional arguments (after self), or None
+    when this Python's private signature has no such parameter (then children are left alone)."""
+    try:
+        return list(inspect.signature(subprocess.Popen._execute_child).parameters).index("env") - 1  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+_ENV_INDEX = _env_index()
 
 
 def _submit_in_context(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -45,7 +56,7 @@ def _execute_child_in_context(self: subprocess.Popen[Any], *args: Any, **kwargs:
     env_for_child = _env_for_child
     if env_for_child is not None:
         try:  # Popen passes env positionally; the keyword form is for other callers
-            if len(args) > _ENV_INDEX:
+            if len(args) > _ENV_INDEX:  # type: ignore[operator]
                 args = (*args[:_ENV_INDEX], env_for_child(args[_ENV_INDEX]), *args[_ENV_INDEX + 1 :])
             elif "env" in kwargs:
                 kwargs["env"] = env_for_child(kwargs["env"])
@@ -60,7 +71,11 @@ def install(env_for_child: EnvForChild | None = None) -> None:
         _previous = ThreadPoolExecutor.submit
         ThreadPoolExecutor.submit = _submit_in_context  # type: ignore[method-assign]
     _env_for_child = env_for_child
-    if env_for_child is not None and subprocess.Popen._execute_child is not _execute_child_in_context:  # type: ignore[attr-defined]
+    if (
+        env_for_child is not None
+        and _ENV_INDEX is not None
+        and subprocess.Popen._execute_child is not _execute_child_in_context  # type: ignore[attr-defined]
+    ):
         _previous_execute_child = subprocess.Popen._execute_child  # type: ignore[attr-defined]
         subprocess.Popen._execute_child = _execute_child_in_context  # type: ignore[attr-defined]
 

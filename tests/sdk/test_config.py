@@ -296,6 +296,22 @@ def test_a_child_process_joins_the_session_current_where_it_is_started(sdk):
     second.end_session("Success")
 
 
+def test_without_the_private_popen_signature_children_get_the_newest_session(sdk, monkeypatch):
+    from agentops_otel import context_threads
+
+    monkeypatch.setattr(context_threads, "_ENV_INDEX", None)  # a Python whose _execute_child has no env
+    sdk.init(auto_start_session=False)
+    first = sdk.client.start_session(attach=False)
+    second = sdk.client.start_session(attach=False)
+    token = otel_context.attach(first.root_context)
+    try:
+        assert _child_sees() == second.session_id  # the process-wide value, as before the patch existed
+    finally:
+        otel_context.detach(token)
+    first.end_session("Success")
+    second.end_session("Success")
+
+
 def test_start_session_after_init_without_auto_start_joins_the_inherited_session_once(sdk, monkeypatch):
     parent_session = str(uuid.uuid4())
     monkeypatch.setenv("AGENTOPS_INHERITED_SESSION_ID", parent_session)
