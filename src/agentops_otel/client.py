@@ -35,7 +35,7 @@ from agentops_otel.events import ErrorEvent
 from agentops_otel.exit_handlers import ExitHandlers
 from agentops_otel.export import Pipelines, SessionSpanProcessor, run_bounded
 from agentops_otel.host import host_attributes, sdk_version
-from agentops_otel.session import EndState, Session, parse_session_id
+from agentops_otel.session import ROOT_SPAN_NAME, EndState, Session, SessionWiring, parse_session_id
 
 logger = logging.getLogger("agentops_otel")
 
@@ -218,10 +218,25 @@ class Client:
     def pipeline_for(self, config: Configuration) -> BatchSpanProcessor | None:
         return self._pipelines.for_config(config) if self.recording else None
 
-    def start_root_span(self, session: Session, name: str, attributes: dict[str, Any], start_ns: int) -> trace.Span:
+    def _start_root_span(self, trace_id: int, span_id: int, attributes: dict[str, Any], start_ns: int) -> trace.Span:
         assert self._ids is not None
-        with self._ids.forced(session.trace_id, session.root_span_id):
-            return self.tracer.start_span(name, context=Context(), attributes=attributes, start_time=start_ns)
+        with self._ids.forced(trace_id, span_id):
+            return self.tracer.start_span(ROOT_SPAN_NAME, context=Context(), attributes=attributes, start_time=start_ns)
+
+    def _flush_pipeline(self, pipeline: Any, timeout_s: float) -> bool:
+        return self._pipelines.flush([pipeline], timeout_s)
+
+    def _wiring(self, config: Configuration) -> SessionWiring:
+        """What a session of ``config`` needs from this client's tracing set-up."""
+        return SessionWiring(
+            tracer=self.tracer,
+            recording=self.recording,
+            host_data_in_resource=self.host_data_in_resource,
+            pipeline=self.pipeline_for(config),
+            start_root=self._start_root_span,
+            ended=self.session_ended,
+            flush=self._flush_pipeline,
+        )
 
     def start_session(
         self,
@@ -254,7 +269,7 @@ class Client:
             existing = self._active.get(session_id.int)
             if existing is not None:
                 return existing
-            session = Session(self, session_config, normalise_tags(tags), session_id, inherited)
+            session = Session(self._wiring(session_config), session_config, normalise_tags(tags), session_id, inherited)
             self._known[session.trace_id] = session
             self._active[session.trace_id] = session
             self._ended.pop(session.trace_id, None)
@@ -296,10 +311,6 @@ class Client:
         if process_wide is not None and env.get(INHERITED_SESSION_ENV) == process_wide:  # a copy of os.environ
             return {**env, INHERITED_SESSION_ENV: session.session_id}
         return env
-
-    def flush(self, sessions: list[Session], timeout_s: float) -> bool:
-        pipelines = list({id(s.pipeline): s.pipeline for s in sessions if s.pipeline is not None}.values())
-        return self._pipelines.flush(pipelines, timeout_s) if pipelines else True
 
     def active_sessions(self) -> list[Session]:
         with self._lock:

@@ -16,12 +16,15 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
 from agentops_otel import semconv as sc
@@ -30,9 +33,6 @@ from agentops_otel.config import Configuration, normalise_tags
 from agentops_otel.events import AnyEvent, ErrorEvent, Event, iso_now
 from agentops_otel.host import host_attributes, host_env
 from agentops_otel.recording import record_event
-
-if TYPE_CHECKING:
-    from agentops_otel.client import Client
 
 logger = logging.getLogger("agentops_otel")
 
@@ -89,13 +89,31 @@ def root_span_id(session_id: str | uuid.UUID) -> int:
     return int.from_bytes(digest[:8], "big") or 1
 
 
+@dataclass(frozen=True)
+class SessionWiring:
+    """What a session needs from the tracing set-up, given when it is created (by the Client).
+
+    ``start_root(trace_id, span_id, attributes, start_ns)`` starts a root span with those ids;
+    ``ended(session)`` is told once the root span has ended; ``flush(pipeline, timeout_s)`` waits,
+    bounded, for the pipeline to export what it holds.
+    """
+
+    tracer: trace.Tracer
+    recording: bool  # False before init() and with OTEL_SDK_DISABLED: the session exports nothing
+    host_data_in_resource: bool  # the resource carries the host environment already
+    pipeline: SpanProcessor | None
+    start_root: Callable[[int, int, dict[str, Any], int], trace.Span]
+    ended: Callable[[Session], None]
+    flush: Callable[[SpanProcessor, float], bool]
+
+
 class Session:
     """One run of an agent workflow. Create it with ``start_session()``, finish it with ``end_session()``."""
 
     def __init__(
-        self, client: Client, config: Configuration, tags: list[str], session_id: uuid.UUID, inherited: bool
+        self, wiring: SessionWiring, config: Configuration, tags: list[str], session_id: uuid.UUID, inherited: bool
     ) -> None:
-        self._client = client
+        self._wiring = wiring
         self.config = config
         self.session_id = str(session_id)
         self.trace_id = session_id.int
@@ -109,7 +127,7 @@ class Session:
         self.video: str | None = None
         self.host_env: dict[str, Any] | None = None if config.env_data_opt_out else host_env()
         self.stats = SessionStats()
-        self.pipeline = client.pipeline_for(config)
+        self.pipeline = wiring.pipeline
         self._start_ns = time.time_ns()
         self._start_monotonic = time.monotonic()
         self._end_monotonic: float | None = None
@@ -126,17 +144,18 @@ class Session:
             sc.SESSION_ID_GENERIC: self.session_id,
             sc.SESSION_TAGS: tuple(self.tags),
         }
-        if not self._client.host_data_in_resource and not self.config.env_data_opt_out:
+        if not self._wiring.host_data_in_resource and not self.config.env_data_opt_out:
             attrs.update(host_attributes())  # the resource (the application's, or opted out at init) lacks them
         return attrs
 
-    def _start_root(self) -> trace.Span:
-        if self.is_inherited or not self._client.recording:
+    def _start_root(self, emit: bool = False) -> trace.Span:
+        """The root span: recording if this process emits it (``emit``: an inherited session ending here)."""
+        if not emit and (self.is_inherited or not self._wiring.recording):
             remote = SpanContext(
                 self.trace_id, self.root_span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
             )
             return NonRecordingSpan(remote)
-        return self._client.start_root_span(self, ROOT_SPAN_NAME, self._root_attributes(), self._start_ns)
+        return self._wiring.start_root(self.trace_id, self.root_span_id, self._root_attributes(), self._start_ns)
 
     def _close(self, state: EndState, reason: str | None, video: str | None, emit_root: bool) -> bool:
         """Mark the session ended and end its root span; False if it had already ended."""
@@ -148,8 +167,8 @@ class Session:
             self.end_timestamp = iso_now()
             self._end_monotonic = time.monotonic()
             root = self._root
-            if self.is_inherited and emit_root and self._client.recording:
-                root = self._client.start_root_span(self, ROOT_SPAN_NAME, self._root_attributes(), self._start_ns)
+            if self.is_inherited and emit_root and self._wiring.recording:
+                root = self._start_root(emit=True)
             if not root.is_recording():
                 return True
             root.set_attribute(sc.SESSION_TAGS, tuple(self.tags))
@@ -185,8 +204,8 @@ class Session:
         trigger = event.trigger_event if isinstance(event, ErrorEvent) else None
         if trigger is not None and not trigger.recorded:
             # As AgentOps does: the event that caused the error is recorded too, once, before it.
-            record_event(self._client.tracer, trigger, parent, capture, self.session_id)
-        record_event(self._client.tracer, event, parent, capture, self.session_id)
+            record_event(self._wiring.tracer, trigger, parent, capture, self.session_id)
+        record_event(self._wiring.tracer, event, parent, capture, self.session_id)
 
     def add_tags(self, tags: list[str] | str) -> None:
         """Append tags (duplicates ignored)."""
@@ -233,8 +252,9 @@ class Session:
         if not self._close(state, end_state_reason, video, emit_root=True):
             logger.warning("agentops-otel: session %s has already ended", self.session_id)
             return self.stats.cost
-        self._client.session_ended(self)
-        self._client.flush([self], self.config.max_wait_time / 1000)
+        self._wiring.ended(self)
+        if self.pipeline is not None:
+            self._wiring.flush(self.pipeline, self.config.max_wait_time / 1000)
         return self.stats.cost
 
     def __enter__(self) -> Session:
