@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,13 @@ DEMO_KEY = "demo-key-0123456789"
 BULK_KEY = "bulk-key-9876543210"
 LIVE_KEY = "live-key-5555555555"  # sessions that tests add while they run, apart from the showcase
 EMPTY_KEY = "empty-key-0000000000"  # a project that never receives anything
+# Projects holding the showcase placed before a fixed instant, to check the day buckets at any hour
+# (just after midnight, midday, just before midnight; across a month's and a year's end).
+CLOCK_PROJECTS = {
+    "2026-03-01T00:30:00+00:00": "clock-key-0030-000000",
+    "2025-12-31T12:00:00+00:00": "clock-key-1200-000000",
+    "2026-06-15T23:30:00+00:00": "clock-key-2330-000000",
+}
 BULK_SESSIONS = 10_000
 BIG_SESSION_SPANS = 5_000
 
@@ -66,7 +74,10 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 @pytest.fixture(scope="session")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
     """`agentops-otel collector` on a free port with a temp SQLite file and four projects."""
-    keys = f"demo:{DEMO_KEY},bulk:{BULK_KEY},live:{LIVE_KEY},empty:{EMPTY_KEY}"
+    keys = ",".join(
+        [f"demo:{DEMO_KEY},bulk:{BULK_KEY},live:{LIVE_KEY},empty:{EMPTY_KEY}"]
+        + [f"clock{i}:{key}" for i, key in enumerate(CLOCK_PROJECTS.values())]
+    )
     # Forwarding settings from the outer environment must not leak in.
     env = {"AGENTOPS_COLLECTOR_KEYS": keys, "AGENTOPS_COLLECTOR_FORWARD": "", "AGENTOPS_COLLECTOR_FORWARD_HEADERS": ""}
     with collector_process(
@@ -96,13 +107,29 @@ def live_sender(collector: CollectorProcess) -> Iterator[OtlpSessions]:
 @pytest.fixture(scope="session")
 def showcase(collector: CollectorProcess, demo_sender: OtlpSessions) -> Showcase:
     """The varied demo project, stored and queryable."""
-    data = send_showcase(demo_sender, time.time_ns())
+    return store_showcase(collector, demo_sender, DEMO_KEY, time.time_ns())
+
+
+def store_showcase(collector: CollectorProcess, sender: OtlpSessions, key: str, now_ns: int) -> Showcase:
+    data = send_showcase(sender, now_ns)
     wait_for(
-        lambda: get_json(collector, "/v2/overview", DEMO_KEY)["totals"]["sessions"] >= data.total,
+        lambda: get_json(collector, "/v2/overview", key)["totals"]["sessions"] >= data.total,
         60,
         "the showcase sessions to be stored",
     )
     return data
+
+
+@pytest.fixture(scope="session", params=list(CLOCK_PROJECTS))
+def showcase_at(request: pytest.FixtureRequest, collector: CollectorProcess) -> tuple[Showcase, str]:
+    """The showcase placed before a fixed instant, in a project of its own: (data, API key)."""
+    key = CLOCK_PROJECTS[request.param]
+    sender = OtlpSessions(collector.url, key)
+    try:
+        now_ns = int(datetime.fromisoformat(request.param).timestamp()) * 1_000_000_000
+        return store_showcase(collector, sender, key, now_ns), key
+    finally:
+        sender.close()
 
 
 @dataclass

@@ -300,17 +300,27 @@ class Showcase:
     # session id -> its state as the list shows it: Success, Failure, Indeterminate (ended), or
     # Running / Inactive (no root span yet; a span within the last hour or not)
     states: dict[str, str]
+    now_ns: int  # the reference time the sessions were placed before (the tests pin the browser's clock to it)
+    empty_day_ns: int  # start of the UTC day, three days before now_ns's, that holds no session
+
+
+# Day buckets need a day without sessions whatever the hour: the showcase leaves this one empty.
+EMPTY_DAYS_BACK = 3
+DAY_NS = 86_400_000 * MS
 
 
 def send_showcase(sender: OtlpSessions, now_ns: int, seed: int = 7) -> Showcase:
-    """About 40 varied sessions over the last 7 days, plus the special cases."""
+    """About 40 varied sessions over the 7 days before `now_ns`, plus the special cases; none on the UTC
+    day EMPTY_DAYS_BACK days before `now_ns`'s."""
     rng = random.Random(seed)
     tagged: dict[str, int] = {}
     states: dict[str, str] = {}
-    day = 86_400_000 * MS
+    empty_day_ns = (now_ns // DAY_NS - EMPTY_DAYS_BACK) * DAY_NS
     total = 0
     for _ in range(36):
-        start = now_ns - int(rng.uniform(0.02, 6.9) * day)
+        start = now_ns - int(rng.uniform(0.02, 6.9) * DAY_NS)
+        if start // DAY_NS * DAY_NS == empty_day_ns:
+            start += DAY_NS  # onto the next day, still a whole day before now_ns's
         tags = sorted(rng.sample(TAG_POOL, rng.randint(1, 3)))
         state = rng.choices(["Success", "Failure", "Indeterminate"], weights=[7, 2, 1])[0]
         reason = {"Success": "Task completed", "Failure": "Agent gave up after 3 retries", "Indeterminate": None}[state]
@@ -412,7 +422,7 @@ def send_showcase(sender: OtlpSessions, now_ns: int, seed: int = 7) -> Showcase:
     states[inactive_id] = "Inactive"
     total += 1
     sender.flush()
-    return Showcase(script_id, error_id, running_id, error_id, tagged, total, inactive_id, states)
+    return Showcase(script_id, error_id, running_id, error_id, tagged, total, inactive_id, states, now_ns, empty_day_ns)
 
 
 def send_bulk(sender: OtlpSessions, now_ns: int, sessions: int = 10_000, big_spans: int = 5_000, seed: int = 11) -> str:

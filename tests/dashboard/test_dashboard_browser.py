@@ -369,6 +369,7 @@ def test_a_new_session_appears_while_the_list_is_open(browser: Browser, live_sen
 
 def test_time_filter(browser: Browser, showcase: Showcase) -> None:
     page = browser.page
+    now = pin_clock(browser, showcase.now_ns)  # ranges relative to when the showcase was sent
     browser.login(DEMO_KEY)
     ids = row_ids(browser)
     page.select_option("#filter-range", "1h")
@@ -380,7 +381,6 @@ def test_time_filter(browser: Browser, showcase: Showcase) -> None:
     # A custom range (the browser runs in UTC): 90 to 30 minutes ago holds the 1-hour-old session.
     page.select_option("#filter-range", "custom")
     ids = wait_rows_change(browser, ids)  # no bounds yet: every session
-    now = datetime.now(timezone.utc)
     page.fill("#filter-from", (now - timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M"))
     ids = wait_rows_change(browser, ids)
     page.fill("#filter-to", (now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"))
@@ -606,10 +606,29 @@ def test_a_session_silent_for_over_an_hour_shows_as_inactive(browser: Browser, l
     assert browser.errors == []
 
 
-def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProcess) -> None:
+def pin_clock(browser: Browser, now_ns: int) -> datetime:
+    """The tab's clock (Date.now, new Date()) stands at ``now_ns``: the day buckets the dashboard asks
+    for and draws follow the data's reference time, not the hour the test happens to run at."""
+    now = datetime.fromtimestamp(now_ns / 1e9, timezone.utc)
+    browser.page.clock.set_fixed_time(now)
+    return now
+
+
+def test_overview(browser: Browser, showcase: Showcase) -> None:
+    check_overview(browser, showcase, DEMO_KEY, screenshots=True)
+
+
+def test_overview_at_any_hour(browser: Browser, showcase_at: tuple[Showcase, str]) -> None:
+    """The same page for data placed before 00:30, 12:00 and 23:30 UTC (a day's first and last bucket
+    nearly empty or nearly full), across a month's and a year's end."""
+    check_overview(browser, *showcase_at)
+
+
+def check_overview(browser: Browser, showcase: Showcase, key: str, screenshots: bool = False) -> None:
     page = browser.page
+    now = pin_clock(browser, showcase.now_ns)
     with page.expect_response(lambda r: "/v2/overview" in r.url) as response:
-        browser.login(DEMO_KEY, "#/overview")
+        browser.login(key, "#/overview")
     data = response.value.json()
     assert "bucket=day" in response.value.url and "start_after=" in response.value.url
     page.wait_for_selector("#overview-totals")
@@ -651,7 +670,7 @@ def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProc
         assert_count_shown(tokens, expected["prompt_tokens"] + expected["completion_tokens"])
         assert_money_shown(cost, Decimal(expected["cost"]))
     # ...and every day's bars (their tooltips; the last bar is today, UTC).
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     charts = {
         "#chart-cost": (("Cost", "cost"),),
         "#chart-tokens": (("Prompt", "prompt_tokens"), ("Completion", "completion_tokens")),
@@ -699,12 +718,16 @@ def test_overview(browser: Browser, showcase: Showcase, collector: CollectorProc
         assert shown["Error spans"] == f"{bucket['errors']:,}"
         rate = bucket["error_rate"] * 100
         assert shown["Error rate"] == ("0%" if rate == 0 else f"{rate:.2f}%" if rate < 1 else f"{rate:.1f}%"), shown
-    assert rates and all(row == {"Error rate": "—", "Sessions": "0"} for row in rates.values())  # days without any
-    hits.nth(hits.count() - 1).hover()  # today's: its tooltip, for the eye
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#chart-error-rate").screenshot(path=str(SCREENSHOTS / "21-overview-error-rate-tooltip.png"))
-    page.mouse.move(0, 0)
-    browser.screenshot("07-overview")
+    # Days without any: the one the showcase leaves empty among them.
+    empty_day = datetime.fromtimestamp(showcase.empty_day_ns / 1e9, timezone.utc)
+    assert f"{empty_day:%b} {empty_day.day} (UTC)" in rates
+    assert all(row == {"Error rate": "—", "Sessions": "0"} for row in rates.values())
+    if screenshots:
+        hits.nth(hits.count() - 1).hover()  # today's: its tooltip, for the eye
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator("#chart-error-rate").screenshot(path=str(SCREENSHOTS / "21-overview-error-rate-tooltip.png"))
+        page.mouse.move(0, 0)
+        browser.screenshot("07-overview")
     # Top sessions link to their detail.
     page.locator("#top-sessions tbody tr a").first.click()
     page.wait_for_selector("#view[data-loaded] .wf-row")
@@ -715,6 +738,7 @@ def test_overview_days_are_utc_days_in_any_time_zone(browser_in_los_angeles: Bro
     """Day buckets run UTC midnight to UTC midnight: labelled as UTC days, not as the viewer's dates."""
     browser = browser_in_los_angeles
     page = browser.page
+    now = pin_clock(browser, showcase.now_ns)
     with page.expect_response(lambda r: "/v2/overview" in r.url) as response:
         browser.login(DEMO_KEY, "#/overview")
     data = response.value.json()
@@ -727,13 +751,11 @@ def test_overview_days_are_utc_days_in_any_time_zone(browser_in_los_angeles: Bro
         return f"{day:%b} {day.day}"
 
     page.locator("#chart-cost svg .hit").last.hover()
-    today = datetime.now(timezone.utc).isoformat()
-    assert page.inner_text("#chart-cost .chart-tip .tip-title") == f"{utc_label(today)} (UTC)"
+    assert page.inner_text("#chart-cost .chart-tip .tip-title") == f"{utc_label(now.isoformat())} (UTC)"
     # The axis names exactly the days the API bucketed, in UTC.
     axis = page.eval_on_selector_all(
         "#chart-cost svg text.axis-label[text-anchor=middle]", "els => els.map(e => e.textContent)"
     )
-    now = datetime.now(timezone.utc)
     assert axis == [utc_label((now - timedelta(days=back)).isoformat()) for back in range(len(axis) - 1, -1, -1)]
     assert {utc_label(b["start"]) for b in data["buckets"]} <= set(axis)
     page.mouse.move(0, 0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,7 +40,19 @@ def started(session: ao.Session | None) -> ao.Session:
     return session
 
 
+def as_if_started_from_a_terminal() -> None:
+    """The signal dispositions of a program run in a terminal, whatever the test run inherited.
+
+    A process started from a background job (``cmd &``), ``nohup`` or some CI runners inherits
+    SIGINT as ignored, and the SDK rightly leaves an ignored signal ignored: the SIGINT tests would
+    then wait for an exit that never comes.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main() -> None:
+    as_if_started_from_a_terminal()
     mode, endpoint = sys.argv[1], sys.argv[2]
     arg = sys.argv[3] if len(sys.argv) > 3 else None
     common = {"endpoint": endpoint, "api_key": "child-key", "instrument_llm_calls": False}
