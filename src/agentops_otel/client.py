@@ -35,6 +35,7 @@ from agentops_otel.events import ErrorEvent
 from agentops_otel.exit_handlers import ExitHandlers
 from agentops_otel.export import Pipelines, SessionSpanProcessor, run_bounded
 from agentops_otel.host import host_attributes, sdk_version
+from agentops_otel.instrumentation._settings import RunTarget
 from agentops_otel.session import ROOT_SPAN_NAME, EndState, Session, SessionWiring, parse_session_id
 
 logger = logging.getLogger("agentops_otel")
@@ -209,7 +210,12 @@ class Client:
             logger.debug("agentops-otel: LLM instrumentation unavailable: %s", error)
             return
         try:
-            instrument(tracer_provider=self.provider, config=config, orphan_parent=self.lone_session_context)
+            instrument(
+                tracer_provider=self.provider,
+                config=config,
+                orphan_parent=self.lone_session_context,
+                run_target=self.run_target,
+            )
             self._instrumented = True
         except Exception:
             logger.exception("agentops-otel: could not instrument LLM clients; continuing without")
@@ -324,6 +330,21 @@ class Client:
         """The root context of the only running session (None with none or several running)."""
         session = self._only_active()
         return session.root_context if session is not None else None
+
+    def run_target(self, framework: str) -> RunTarget:
+        """Where an agent framework's run records: the current session (under its current span, else
+        its root); with none running here, a session of its own tagged ``framework``, which the
+        run ends (``RunTarget.end``)."""
+        try:
+            session = self.current_session()
+        except MultipleSessionsError:
+            session = None  # several running, none current: the run is a session of its own
+        if session is not None:
+            return RunTarget(session.parent_context())
+        if not self.recording:
+            return RunTarget(None)
+        own = self.start_session(tags=[framework], attach=False)
+        return RunTarget(own.root_context, own.end_run)
 
     def running_session(self, session_id: str | uuid.UUID) -> Session | None:
         """The session ``session_id`` if it is running in this process (a bad id is a ValueError)."""

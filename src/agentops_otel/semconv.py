@@ -46,6 +46,12 @@ ERROR_TRIGGER_EVENT_ID: Final = "agentops.error.trigger_event.id"
 ERROR_TRIGGER_EVENT_KIND: Final = "agentops.error.trigger_event.kind"
 AGENT_ID: Final = "agentops.agent.id"
 AGENT_NAME: Final = "agentops.agent.name"
+FRAMEWORK: Final = "agentops.framework"  # the agent framework whose run made the span
+
+# Values of agentops.framework, also the tag of a session a framework run opened
+FRAMEWORK_OPENAI_AGENTS: Final = "openai-agents"
+FRAMEWORK_LANGCHAIN: Final = "langchain"
+FRAMEWORK_CREWAI: Final = "crewai"
 
 # Cost, computed by a collector (or the OTTL transform), never trusted from a client
 COST_INPUT: Final = "agentops.cost.input"

@@ -61,7 +61,7 @@ def test_supported_versions_are_the_package_extras() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     for instrumentor in instrumentors():
-        (extra,) = extras[instrumentor.package]
+        (extra,) = extras[getattr(instrumentor, "extra", instrumentor.package)]
         assert Requirement(extra) == Requirement(instrumentor.requirement), instrumentor.package
 
 

@@ -75,6 +75,7 @@ class ReplayServer:
         self.requests: list[ReceivedRequest] = []
         self._queue = _Queue()
         self._last: dict[str, dict[str, Any]] = {}
+        self._always: dict[str, dict[str, Any]] = {}
         self.repeat = repeat
         server = self
 
@@ -118,9 +119,17 @@ class ReplayServer:
         self._queue.push(interactions)
         return interactions
 
+    def answer_always(self, endpoint: str, status: int, body: str = "") -> None:
+        """Answer every request to ``endpoint`` (e.g. ``traces/ingest``) alike, whatever their number
+        and order, instead of from the queue (uploads a client sends from a thread of its own)."""
+        self._always[endpoint] = {"response": {"status": status, "headers": {}, "body": body}}
+
+    def requests_to(self, endpoint: str) -> list[ReceivedRequest]:
+        return [r for r in self.requests if endpoint_of(r.path) == endpoint]
+
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         endpoint = endpoint_of(handler.path)
-        interaction = self._queue.pop(endpoint)
+        interaction = self._always.get(endpoint) or self._queue.pop(endpoint)
         if interaction is None and self.repeat:
             interaction = self._last.get(endpoint)
         if interaction is None:

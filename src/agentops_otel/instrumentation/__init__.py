@@ -1,4 +1,5 @@
-"""LLM client instrumentation: every OpenAI and Anthropic call becomes an LLM span, with no code change.
+"""LLM client instrumentation: every OpenAI and Anthropic call becomes an LLM span, with no code change;
+agent frameworks (the OpenAI Agents SDK) become agent, tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
 library the application has not imported: a library imported later is patched by a wrapt post-import
@@ -17,17 +18,26 @@ from opentelemetry.context import Context
 from opentelemetry.trace import TracerProvider
 
 from agentops_otel.config import Configuration
-from agentops_otel.instrumentation._settings import make_settings
+from agentops_otel.instrumentation._framework import FrameworkInstrumentor
+from agentops_otel.instrumentation._settings import RunTarget, make_settings
 from agentops_otel.instrumentation._stainless import StainlessInstrumentor
 from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
+from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
-__all__ = ["AnthropicInstrumentor", "OpenAIInstrumentor", "instrument", "instrumentors", "uninstrument"]
+__all__ = [
+    "AnthropicInstrumentor",
+    "OpenAIAgentsInstrumentor",
+    "OpenAIInstrumentor",
+    "instrument",
+    "instrumentors",
+    "uninstrument",
+]
 
 
-def instrumentors() -> tuple[StainlessInstrumentor, ...]:
-    """The instrumentor of every supported library (singletons)."""
-    return (OpenAIInstrumentor(), AnthropicInstrumentor())
+def instrumentors() -> tuple[StainlessInstrumentor | FrameworkInstrumentor, ...]:
+    """The instrumentor of every supported library and agent framework (singletons)."""
+    return (OpenAIInstrumentor(), AnthropicInstrumentor(), OpenAIAgentsInstrumentor())
 
 
 def instrument(
@@ -35,15 +45,17 @@ def instrument(
     tracer_provider: TracerProvider | None = None,
     config: Configuration | None = None,
     orphan_parent: Callable[[], Context | None] | None = None,
+    run_target: Callable[[str], RunTarget] | None = None,
 ) -> None:
     """Instrument every supported library, now or when the application imports it. Idempotent.
 
     Spans come from ``tracer_provider`` (else the global provider) as children of the current
     context; where no span is current, of ``orphan_parent()`` when it gives a context.
+    ``run_target(framework)`` says where an agent framework's run records (see ``RunTarget``).
     ``config`` supplies ``capture_message_content`` and ``openai_stream_usage`` (else the
     environment, through ``Configuration.from_env()``).
     """
-    settings = make_settings(tracer_provider, config, orphan_parent)
+    settings = make_settings(tracer_provider, config, orphan_parent, run_target)
     for instrumentor in instrumentors():
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.configure(settings)

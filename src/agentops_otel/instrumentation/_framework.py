@@ -1,0 +1,187 @@
+"""What the agent-framework instrumentors share: lazy installation, the session of a run, and the
+framework's steps as event spans of the span contract.
+
+A framework step (an agent run, a tool call, a chain, a handoff) becomes the same span a
+``track_agent`` / ``record_tool`` / ``record_action`` call makes (kind, name and attributes come
+from the event classes), plus ``agentops.framework``. Model calls are not framework spans: the
+provider library's instrumentor records them, nested under the step current when they are made.
+"""
+
+from __future__ import annotations
+
+import sys
+from abc import abstractmethod
+from collections.abc import Collection
+from types import ModuleType
+from typing import Any, ClassVar
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from agentops_otel import semconv as sc
+from agentops_otel.events import ActionEvent, AgentEvent, Event, ToolEvent, text_value
+from agentops_otel.instrumentation._patching import report_bug, warn_once
+from agentops_otel.instrumentation._settings import RunError, RunTarget, Settings, make_settings
+
+_NO_TARGET = RunTarget(None)
+
+
+class FrameworkInstrumentor(BaseInstrumentor):
+    """Installs a framework's hook when the application imports ``package`` (never importing it here).
+
+    A hook that cannot be removed (a registered processor or callback handler) stays installed and
+    does nothing while the instrumentor is off (``settings`` is None).
+    """
+
+    package: ClassVar[str]  # the module whose import installs the hook
+    extra: ClassVar[str]  # the package's extra in pyproject.toml, the same range as ``requirement``
+    requirement: ClassVar[str]
+    framework: ClassVar[str]  # agentops.framework, and the tag of a session a run opens
+
+    # BaseInstrumentor is a singleton whose __init__ runs on every construction: state lives here.
+    _settings: Settings | None = None
+    _hook_registered: bool = False
+    _installed: bool = False
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return (self.requirement,)
+
+    @property
+    def settings(self) -> Settings | None:
+        return self._settings
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = kwargs.get("settings")
+        if not isinstance(settings, Settings):
+            settings = make_settings(kwargs.get("tracer_provider"), kwargs.get("config"))
+        self._settings = settings
+        module = sys.modules.get(self.package)
+        if module is not None:
+            self._on_import(module)
+        elif not self._hook_registered:
+            type(self)._hook_registered = True
+            wrapt.register_post_import_hook(self._on_import, self.package)
+
+    def configure(self, settings: Settings) -> None:
+        """Change tracer or switches of an instrumented framework (``init()`` called again)."""
+        self._settings = settings
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._settings = None
+        self._remove()
+
+    def _on_import(self, module: ModuleType) -> None:
+        if self._settings is None or self._installed:
+            return
+        try:
+            self._install(module)
+            self._installed = True
+        except Exception as exc:
+            warn_once(
+                f"unsupported:{self.package}",
+                "agentops-otel: %s %s is not supported by the framework instrumentation (%r); its runs are not traced",
+                self.package,
+                getattr(module, "__version__", "?"),
+                exc,
+            )
+
+    @abstractmethod
+    def _install(self, module: ModuleType) -> None:
+        """Register the framework's hook (once per process)."""
+
+    def _remove(self) -> None:
+        """Undo what ``_install`` did, where the framework allows it."""
+
+
+# --- runs and their sessions -------------------------------------------------------------------
+def open_run(settings: Settings, framework: str) -> RunTarget:
+    """Where a run that starts outside any other run of the framework records (never raises)."""
+    if settings.run_target is None:
+        return _NO_TARGET
+    try:
+        return settings.run_target(framework)
+    except Exception as exc:
+        report_bug(f"{framework}.open_run", exc)
+        return _NO_TARGET
+
+
+def close_run(target: RunTarget, error: RunError, framework: str) -> None:
+    if target.end is None:
+        return
+    try:
+        target.end(error)
+    except Exception as exc:
+        report_bug(f"{framework}.close_run", exc)
+
+
+# --- steps as event spans ----------------------------------------------------------------------
+def agent_event(name: str | None, agent_id: Any = None) -> AgentEvent:
+    return AgentEvent(name=name, agent_id=str(agent_id) if agent_id is not None else None)
+
+
+def tool_event(name: str | None) -> ToolEvent:
+    return ToolEvent(name=name)
+
+
+def action_event(action_type: str | None) -> ActionEvent:
+    return ActionEvent(action_type=action_type)
+
+
+def start_step(
+    settings: Settings,
+    framework: str,
+    event: Event,
+    parent: Context | None,
+    params: Any = None,
+    start_time: int | None = None,
+) -> Span:
+    """The span of one framework step, shaped like the ``event`` it stands for."""
+    attributes = event.attributes(capture_content=False)
+    attributes[sc.FRAMEWORK] = framework
+    if params is not None:
+        attributes[sc.EVENT_PARAMS] = text_value(params)
+    return settings.tracer.start_span(
+        event.span_name(), context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=start_time
+    )
+
+
+def end_step(span: Span, returns: Any = None, error: RunError = None) -> None:
+    """End a step's span with what it returned, or as failed (status ERROR, ``error.type``)."""
+    if returns is not None:
+        span.set_attribute(sc.EVENT_RETURNS, text_value(returns))
+    if isinstance(error, BaseException):
+        error_type = type(error).__qualname__
+        span.record_exception(error, escaped=True)
+        span.set_attribute(sc.ERROR_TYPE, error_type)
+        span.set_status(Status(StatusCode.ERROR, f"{error_type}: {error}"))
+    elif error is not None:
+        span.set_attribute(sc.ERROR_TYPE, error)
+        span.set_status(Status(StatusCode.ERROR, error))
+    span.end()
+
+
+class Attached:
+    """A context made current for the code a step runs, put back when the step ends.
+
+    Frameworks start and end a step in the same task or thread, so the context is swapped there;
+    if the step ends elsewhere, or something else became current meanwhile, nothing is touched.
+    """
+
+    __slots__ = ("context", "previous")
+
+    def __init__(self, context: Context) -> None:
+        self.previous = otel_context.get_current()
+        self.context = context
+        otel_context.attach(context)
+
+    def restore(self) -> None:
+        if otel_context.get_current() is self.context:
+            otel_context.attach(self.previous)
+
+
+def in_context(span: Span, parent: Context | None) -> Context:
+    return trace.set_span_in_context(span, parent)

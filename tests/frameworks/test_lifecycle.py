@@ -1,0 +1,90 @@
+"""Framework instrumentation is lazy (nothing imported that the application did not import), found
+through the ``opentelemetry_instrumentor`` entry points, and switched by instrument()/uninstrument().
+Import-order cases run in fresh interpreters, since a framework can only be imported once."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from agentops_otel.instrumentation import instrumentors
+from tests.instrumentation.test_lifecycle import run_script
+
+FRAMEWORK_MODULES = ("agents", "langchain_core", "langgraph", "crewai")
+
+
+def test_entry_points_name_every_instrumentor() -> None:
+    found = {ep.value for ep in metadata.entry_points(group="opentelemetry_instrumentor")}
+    for instrumentor in instrumentors():
+        assert f"{type(instrumentor).__module__}:{type(instrumentor).__name__}" in found
+
+
+def test_init_imports_no_framework(tmp_path: Path) -> None:
+    result = run_script(
+        f"""
+    import sys, json
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    import agentops_otel
+    agentops_otel.init(exporter=InMemorySpanExporter(), exit_handlers=False)
+    print(json.dumps([m for m in {FRAMEWORK_MODULES!r} if m in sys.modules]))
+    """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+AGENT_RUN = """
+    import json
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from tests.support.replay import ReplayServer, FIXTURES_DIR
+
+    def run(agents):
+        import openai
+        from agents.models.openai_provider import OpenAIProvider
+
+        with ReplayServer() as server:
+            server.answer_always("traces/ingest", 204)  # the SDK's own upload
+            agents.tracing.default_exporter().endpoint = server.openai_base_url + "/traces/ingest"
+            agents.set_tracing_export_api_key("k")
+            server.load(FIXTURES_DIR / "openai_agents/handoff_run.json")
+            client = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="k", max_retries=0)
+            billing = agents.Agent(name="Billing agent", instructions="Answer.", model="gpt-4.1")
+            triage = agents.Agent(name="TriageAgent", instructions="Route.", model="gpt-4.1", handoffs=[billing])
+            config = agents.RunConfig(model_provider=OpenAIProvider(openai_client=client, use_responses=True))
+            agents.Runner.run_sync(triage, "When was my invoice paid?", run_config=config)
+            agents.flush_traces()
+"""
+
+INIT = "agentops_otel.init(exporter=exporter, exit_handlers=False, auto_start_session=False)"
+
+
+@pytest.mark.parametrize("order", ["init-first", "import-first"])
+def test_agents_sdk_in_either_import_order(tmp_path: Path, order: str) -> None:
+    first, then = (INIT, "import agents") if order == "init-first" else ("import agents", INIT)
+    result = run_script(
+        AGENT_RUN
+        + f"""
+    import sys
+    import agentops_otel
+    exporter = InMemorySpanExporter()
+    {first}
+    {then}
+    run(agents)
+    agentops_otel.get_client().flush_all(10)
+    print(json.dumps(sorted(s.name for s in exporter.get_finished_spans())))
+    """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        "chat gpt-4.1",
+        "chat gpt-4.1",
+        "handoff",
+        "invoke_agent Billing agent",
+        "invoke_agent TriageAgent",
+        "session",
+    ]
