@@ -2,12 +2,58 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer
+
+# Settings of the code under test that a developer's shell or a CI runner may hold: none may reach a
+# test or a process it starts (an exporter pointed elsewhere, a provider key that would send an
+# example to the real provider). AGENTOPS_OTELCOL_CACHE says where the harness caches its
+# OpenTelemetry Collector build, the same for scripts/build-otelcol.sh and the tests: kept.
+SCRUBBED_ENV_PREFIXES = ("AGENTOPS_", "OTEL_", "OPENAI_", "ANTHROPIC_")
+KEPT_ENV = frozenset({"AGENTOPS_OTELCOL_CACHE"})
+
+
+def _scrubbed(name: str) -> bool:
+    return name.startswith(SCRUBBED_ENV_PREFIXES) and name not in KEPT_ENV
+
+
+def isolate_run_from_the_caller() -> None:
+    """Run the tests, and every process they start, apart from the caller's environment and HOME.
+
+    HOME is a fresh directory for the run (the collector's default data dir is under it, for one);
+    the tools' own caches and settings (pip, Go, the Collector build) stay where they were, through
+    the XDG and Go variables when the caller did not set them. Traffic to 127.0.0.1 never goes
+    through a proxy the caller configured.
+    """
+    for name in [n for n in os.environ if _scrubbed(n)]:
+        del os.environ[name]
+    home = Path.home()
+    os.environ.setdefault("XDG_CACHE_HOME", str(home / ".cache"))
+    os.environ.setdefault("XDG_CONFIG_HOME", str(home / ".config"))
+    os.environ.setdefault("GOPATH", str(home / "go"))
+    run_home = tempfile.mkdtemp(prefix="agentops-tests-home-")
+    atexit.register(shutil.rmtree, run_home, ignore_errors=True)
+    os.environ["HOME"] = run_home
+    for name in ("NO_PROXY", "no_proxy"):
+        os.environ[name] = ",".join(filter(None, [os.environ.get(name), "127.0.0.1", "localhost"]))
+
+
+isolate_run_from_the_caller()  # at import, before any test module or fixture reads the environment
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting left behind by an earlier test (the SDK sets its inherited-session variable) leaks in."""
+    for name in [n for n in os.environ if _scrubbed(n)]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -130,22 +130,23 @@ class Otelcol:
         workdir.mkdir(parents=True, exist_ok=True)
         self.spans_path = workdir / "spans.json"
         self.log_path = workdir / "otelcol.log"
-        self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
         overlay_path = workdir / "overlay.yaml"
         overlay_path.write_text(
             f"exporters:\n  {FILE_EXPORTER}:\n    path: {self.spans_path}\n    format: json\n"
             f"    flush_interval: 100ms\n{overlay}"
         )
-        self.env = {
-            **os.environ,
-            "AGENTOPS_OTELCOL_GRPC_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
-            "AGENTOPS_OTELCOL_HTTP_ENDPOINT": f"127.0.0.1:{self.http_port}",
-            "AGENTOPS_OTELCOL_METRICS_PORT": str(self.metrics_port),
-            "AGENTOPS_OTELCOL_EXPORTERS": "[" + ", ".join(exporters) + "]",
-            **(env or {}),
-        }
+        self.env = {**os.environ, "AGENTOPS_OTELCOL_EXPORTERS": "[" + ", ".join(exporters) + "]", **(env or {})}
+        self._pick_ports()
         self.command = [str(binary), "--config", str(config), "--config", str(overlay_path)]
         self.process: subprocess.Popen | None = None
+
+    def _pick_ports(self) -> None:
+        self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.env.update(
+            AGENTOPS_OTELCOL_GRPC_ENDPOINT=f"127.0.0.1:{self.grpc_port}",
+            AGENTOPS_OTELCOL_HTTP_ENDPOINT=f"127.0.0.1:{self.http_port}",
+            AGENTOPS_OTELCOL_METRICS_PORT=str(self.metrics_port),
+        )
 
     @property
     def http_endpoint(self) -> str:
@@ -155,12 +156,18 @@ class Otelcol:
     def grpc_endpoint(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
-    def start(self, timeout: float = 60) -> Otelcol:
+    def start(self, timeout: float = 60, attempts: int = 5) -> Otelcol:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while True:  # ready once both receivers accept connections
             if self.process.poll() is not None:
+                # A free port is only free until someone else binds it (other test runs share the
+                # machine): take new ones rather than fail.
+                if "address already in use" in self.log() and attempts > 1:
+                    self.log_path.unlink()
+                    self._pick_ports()
+                    return self.start(timeout, attempts - 1)
                 raise RuntimeError(f"otelcol exited with {self.process.returncode}:\n{self.log()}")
             if all(_accepts(port) for port in (self.http_port, self.grpc_port)):
                 return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 
 from agentops_otel import semconv as sc
 from agentops_otel.collector.enrich import enrich_attributes
+from tests.otelcol import otelcol as otelcol_module
 from tests.otelcol.otelcol import (
     BUILD_SCRIPT,
     CONFIG,
@@ -57,6 +59,22 @@ def test_both_otlp_exporters_send_enriched_spans_with_their_headers(otelcol_bin:
         assert {s["api_key"] for s in spans} == {key}
         assert attribute_differences(by_name["llm"]["attributes"], expected) == []
         assert by_name["other"]["attributes"] == {"k": "v"}
+
+
+def test_a_port_taken_between_its_pick_and_the_start_is_replaced(
+    otelcol_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Free ports are picked before the collector binds them: another run on the machine may take one first."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        picks = iter([taken.getsockname()[1]])
+        real_free_port = otelcol_module.free_port
+        monkeypatch.setattr(otelcol_module, "free_port", lambda: next(picks, None) or real_free_port())
+        with Otelcol(otelcol_bin, tmp_path) as otelcol:
+            assert taken.getsockname()[1] not in (otelcol.grpc_port, otelcol.http_port, otelcol.metrics_port)
+            send_spans(otelcol.http_endpoint, [("after-a-retry", {"k": "v"})])
+            otelcol.wait_for_names(["after-a-retry"])
 
 
 def test_the_build_has_exactly_the_components_the_yaml_uses(otelcol_bin: Path) -> None:

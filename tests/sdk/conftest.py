@@ -23,14 +23,6 @@ CHILD_APP = Path(__file__).with_name("child_app.py")
 _SDK_ENV_PREFIXES = ("AGENTOPS_", "OTEL_")
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No AGENTOPS_* / OTEL_* variable from the outside leaks into a test."""
-    for name in list(os.environ):
-        if name.startswith(_SDK_ENV_PREFIXES):
-            monkeypatch.delenv(name)
-
-
 class InMemorySdk:
     """A fresh, initialised Client exporting to memory through its own (non-global) TracerProvider."""
 

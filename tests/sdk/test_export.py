@@ -129,7 +129,8 @@ def test_end_session_with_a_refused_collector_is_bounded_and_warns_where_it_send
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="agentops_otel"):
         assert session.end_session("Success") == Decimal(0)
-    assert time.monotonic() - started < 1.0 + 1.0  # the bound, plus scheduling on a busy box
+    # The 1 s bound plus room for a loaded machine; unbounded, it would last the exporter's 10 s timeout.
+    assert time.monotonic() - started < 1.0 + 3.0
     assert f"flush to {endpoint}/v1/traces did not finish within 1.0 s" in caplog.text
 
 
@@ -139,7 +140,8 @@ def test_end_session_with_a_hung_collector_is_bounded(sdk, blackhole, exporters)
         ao.record(ao.ActionEvent())
     started = time.monotonic()
     session.end_session("Success")
-    assert time.monotonic() - started < 1.0 + 1.0  # the bound, plus scheduling on a busy box
+    # The 1 s bound plus room for a loaded machine; unbounded, it would last the exporter's 10 s timeout.
+    assert time.monotonic() - started < 1.0 + 3.0
 
 
 def test_a_burst_of_50k_events_loses_nothing(sdk, sink):
@@ -163,11 +165,11 @@ def test_otel_sdk_disabled_is_a_cheap_no_op(sdk, sink, monkeypatch):
     def tool(x):
         return x * 2
 
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: what the calls cost, not how busy the machine is
     for i in range(10_000):
         ao.record(ao.ActionEvent())
         assert tool(i) == i * 2
-    per_call = (time.perf_counter() - started) / 10_000
+    per_call = (time.thread_time() - started) / 10_000
     ao.add_tags(["x"])
     assert ao.get_analytics()["Cost"] == "0.00"
     assert ao.end_session("Success") == Decimal(0)
@@ -396,7 +398,7 @@ def test_a_session_configuration_with_its_own_api_key_exports_with_it(sdk, sink)
 def test_a_process_whose_collector_is_down_waits_max_wait_time_once_not_again_at_exit():
     code = (
         "import agentops_otel as ao\n"
-        f"ao.init(endpoint={refused_endpoint()!r}, max_wait_time=2000)\n"
+        f"ao.init(endpoint={refused_endpoint()!r}, max_wait_time=4000)\n"
         "ao.record(ao.ActionEvent())\n"
         "ao.end_session('Success')\n"
         "print('ended', flush=True)\n"
@@ -413,8 +415,8 @@ def test_a_process_whose_collector_is_down_waits_max_wait_time_once_not_again_at
         child.kill()
         child.wait()
     assert child.returncode == 0, stderr
-    assert "did not finish within 2.0 s" in stderr and "exiting without waiting for the exporter" in stderr
-    assert exit_took < 1.5  # a second wait at exit would take the full 2 s
+    assert "did not finish within 4.0 s" in stderr and "exiting without waiting for the exporter" in stderr
+    assert exit_took < 3.0  # a second wait at exit would take the full 4 s (room left for a loaded machine)
 
 
 @pytest.mark.parametrize(("max_queue_size", "drops"), [(20, True), (None, False)])
