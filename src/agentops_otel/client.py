@@ -97,6 +97,7 @@ class Client:
         self._lock = threading.RLock()
         self._env_before: str | None = None
         self._attached: dict[int, Context] = {}  # module-level sessions: context to restore at end
+        self._warned_unrouted = False  # an LLM call was left out of every session for want of session=
 
     @property
     def initialized(self) -> bool:
@@ -327,9 +328,25 @@ class Client:
         return active[0] if len(active) == 1 else None
 
     def lone_session_context(self) -> Context | None:
-        """The root context of the only running session (None with none or several running)."""
-        session = self._only_active()
-        return session.root_context if session is not None else None
+        """Where an LLM call made outside any span goes: the root of the only running session.
+        With several running it belongs to none of them (it is not guessed): said once."""
+        active = self.active_sessions()
+        if len(active) == 1:
+            return active[0].root_context
+        if active:
+            self._warn_unrouted(len(active))
+        return None
+
+    def _warn_unrouted(self, running: int) -> None:
+        if self._warned_unrouted:
+            return
+        self._warned_unrouted = True
+        logger.warning(
+            "agentops-otel: a call was made with %d sessions running and none current; it is recorded "
+            "in no session. Pass session=<Session> to the call (LLM calls and decorated functions take "
+            "it), call it through session.patch(fn), or make it inside the session (said once)",
+            running,
+        )
 
     def run_target(self, framework: str) -> RunTarget:
         """Where an agent framework's run records: the current session (under its current span, else
@@ -369,6 +386,7 @@ class Client:
         try:
             session = self.current_session()
         except MultipleSessionsError:
+            self._warn_unrouted(len(self.active_sessions()))
             return None
         return (session, session.parent_context()) if session is not None else None
 

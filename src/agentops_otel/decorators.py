@@ -29,6 +29,7 @@ from agentops_otel import semconv as sc
 from agentops_otel.client import get_client
 from agentops_otel.events import ActionEvent, AgentEvent, Event, ToolEvent, text_value
 from agentops_otel.recording import EventSpan, session_attributes
+from agentops_otel.session import Session, pop_session
 
 logger = logging.getLogger("agentops_otel")
 
@@ -75,12 +76,22 @@ class _Call:
         self.qualname = qualname
         self.positional: tuple[str, ...] = ()
         self.signature: inspect.Signature | None = None
+        self.takes_session = False  # the function has a parameter of its own named session
         try:
             self.signature = inspect.signature(fn)
             kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
             self.positional = tuple(p.name for p in self.signature.parameters.values() if p.kind in kinds)
+            self.takes_session = "session" in self.signature.parameters
         except (TypeError, ValueError):
             pass
+
+    def session_argument(self, kwargs: dict[str, Any]) -> tuple[Session | None, dict[str, Any]]:
+        """AgentOps' ``session=`` (the session to record the call in), removed from the arguments
+        unless the function declares a ``session`` parameter of its own."""
+        if "session" not in kwargs:
+            return None, kwargs
+        session, rest = pop_session(kwargs)
+        return session, (kwargs if self.takes_session else rest)
 
     def params(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.method:
@@ -93,13 +104,14 @@ class _Call:
             return arguments
         return {"args": list(args), "kwargs": kwargs}
 
-    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> EventSpan | None:
-        """Start this call's span, or None (outside a session, or on any internal error)."""
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any], session: Session | None = None) -> EventSpan | None:
+        """Start this call's span in ``session`` (default: the current one), or None (outside a
+        session, or on any internal error)."""
         try:
             client = get_client()
             if not client.recording:
                 return None  # not initialised, or OTEL_SDK_DISABLED: just run the function
-            target = client.event_parent()
+            target = (session, session.parent_context()) if session is not None else client.event_parent()
             if target is None:
                 return None
             session, parent = target
@@ -144,7 +156,8 @@ def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
 
         @functools.wraps(fn)
         async def async_gen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-            recording = call.start(args, kwargs)
+            session, kwargs = call.session_argument(kwargs)
+            recording = call.start(args, kwargs, session)
             agen = fn(*args, **kwargs)
             send: Any = agen.asend
             payload: Any = None
@@ -177,7 +190,8 @@ def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
 
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-            recording = call.start(args, kwargs)
+            session, kwargs = call.session_argument(kwargs)
+            recording = call.start(args, kwargs, session)
             gen = fn(*args, **kwargs)
             send: Any = gen.send
             payload: Any = None
@@ -210,7 +224,8 @@ def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            recording = call.start(args, kwargs)
+            session, kwargs = call.session_argument(kwargs)
+            recording = call.start(args, kwargs, session)
             if recording is None:
                 return await fn(*args, **kwargs)
             token = otel_context.attach(recording.context())
@@ -228,7 +243,8 @@ def _wrap_function(fn: F, spec: _Spec, method: bool = False) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        recording = call.start(args, kwargs)
+        session, kwargs = call.session_argument(kwargs)
+        recording = call.start(args, kwargs, session)
         if recording is None:
             return fn(*args, **kwargs)
         token = otel_context.attach(recording.context())

@@ -11,17 +11,21 @@ it joined) with the end state, reason, tags and video given: end a session in ex
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
+import wrapt
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import SpanProcessor
@@ -58,6 +62,57 @@ class EndState(str, Enum):
             raise ValueError(
                 f"end_state must be one of 'Success', 'Failure' (or 'Fail'), 'Indeterminate'; got {value!r}"
             ) from None
+
+
+_R = TypeVar("_R")
+
+
+def pop_session(kwargs: dict[str, Any]) -> tuple[Session | None, dict[str, Any]]:
+    """The session given as ``session=`` and the other arguments; a ``session`` argument that is not
+    one of ours (a library's own parameter) is left where it is."""
+    value = kwargs.get("session", kwargs)
+    if value is kwargs or not (value is None or isinstance(value, Session)):
+        return None, kwargs
+    rest = dict(kwargs)
+    del rest["session"]
+    return value, rest
+
+
+async def _awaited_in(context: Context, coroutine: Coroutine[Any, Any, _R]) -> _R:
+    token = otel_context.attach(context)
+    try:
+        return await coroutine
+    finally:
+        otel_context.detach(token)
+
+
+class _EnteredIn(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A context manager whose ``__enter__``/``__aenter__`` (where a stream manager sends its
+    request) runs in a session's context; otherwise the object itself."""
+
+    def __init__(self, wrapped: Any, context: Context) -> None:
+        super().__init__(wrapped)
+        self._self_context = context
+
+    def __enter__(self) -> Any:
+        token = otel_context.attach(self._self_context)
+        try:
+            return self.__wrapped__.__enter__()
+        finally:
+            otel_context.detach(token)
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self.__wrapped__.__exit__(*exc_info)
+
+    async def __aenter__(self) -> Any:
+        token = otel_context.attach(self._self_context)
+        try:
+            return await self.__wrapped__.__aenter__()
+        finally:
+            otel_context.detach(token)
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self.__wrapped__.__aexit__(*exc_info)
 
 
 _STATUS = {
@@ -191,6 +246,34 @@ class Session:
         if trace.get_current_span().get_span_context().trace_id == self.trace_id:
             return None  # the current context
         return self.root_context
+
+    def call(self, fn: Callable[..., _R], /, *args: Any, **kwargs: Any) -> _R:
+        """``fn(*args, **kwargs)`` with this session current: the LLM calls and events it makes
+        belong to this session, whichever sessions run beside it. A coroutine it returns runs in
+        the session when awaited, a context manager (a stream manager) is entered in it."""
+        context = self.parent_context()
+        if context is None:  # already inside this session
+            return fn(*args, **kwargs)
+        token = otel_context.attach(context)
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+        if inspect.iscoroutine(result):
+            return _awaited_in(context, result)  # type: ignore[return-value]
+        if hasattr(type(result), "__enter__") or hasattr(type(result), "__aenter__"):
+            return _EnteredIn(result, context)  # type: ignore[return-value]
+        return result
+
+    def patch(self, fn: Callable[..., _R]) -> Callable[..., _R]:
+        """``fn`` bound to this session (AgentOps' multi-session helper): each call of the result
+        runs in this session, e.g. ``create = session.patch(openai.chat.completions.create)``."""
+
+        @functools.wraps(fn)
+        def in_session(*args: Any, **kwargs: Any) -> _R:
+            return self.call(fn, *args, **kwargs)
+
+        return in_session
 
     def record(self, event: AnyEvent) -> None:
         """Record a finished event as a span of this session; an ``ErrorEvent``'s ``trigger_event``

@@ -9,6 +9,8 @@ from typing import Any
 
 import wrapt
 
+from agentops_otel.instrumentation._sessions import passthrough, routing_session
+
 logger = logging.getLogger("agentops_otel.instrumentation")
 
 _reported: set[str] = set()
@@ -50,12 +52,24 @@ class Patch:
             setattr(self.owner, self.name, self.original)
 
 
-def wrap_method(owner: type, name: str, wrapper: Callable[..., Any]) -> Patch:
-    """Replace ``owner.name`` (defined on ``owner`` itself) by a wrapt ``FunctionWrapper``."""
+def wrap_method(owner: type, name: str, wrapper: Callable[..., Any], sessions: bool = True) -> Patch:
+    """Replace ``owner.name`` (defined on ``owner`` itself) by a wrapt ``FunctionWrapper``.
+
+    With ``sessions``, the call takes AgentOps' ``session=`` argument: removed before the library
+    sees it, it makes that session current for the call (:mod:`._sessions`). Leave it off only
+    for an internal method that never sees the application's arguments.
+    """
     original = owner.__dict__[name]
+    if sessions:
+        wrapper = routing_session(wrapper, getattr(original, "__func__", original))
     replacement = wrapt.FunctionWrapper(original, wrapper)
     setattr(owner, name, replacement)
     return Patch(owner, name, original, replacement)
+
+
+def accept_session(owner: type, name: str) -> Patch:
+    """Let ``owner.name`` take ``session=`` when another patch (deeper in the library) records the call."""
+    return wrap_method(owner, name, passthrough)
 
 
 def replace_attribute(owner: type, name: str, replacement: Any) -> Patch:

@@ -24,7 +24,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, put
-from agentops_otel.instrumentation._patching import Patch, report_bug, warn_once, wrap_method
+from agentops_otel.instrumentation._patching import Patch, accept_session, report_bug, warn_once, wrap_method
 from agentops_otel.instrumentation._settings import Settings, make_settings
 from agentops_otel.instrumentation._streams import AsyncStreamProxy, RawResponseProxy, SyncStreamProxy
 
@@ -42,6 +42,8 @@ class StainlessInstrumentor(BaseInstrumentor):
     requirement: ClassVar[str]
     provider: ClassVar[str]
     endpoints: ClassVar[Mapping[str, Endpoint]]  # by request path, e.g. "/chat/completions"
+    # (module under the package, classes, methods): the public calls of those endpoints, which take session=
+    session_methods: ClassVar[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = ()
 
     # BaseInstrumentor is a singleton whose __init__ runs on every construction: state lives here.
     _settings: Settings | None = None
@@ -85,9 +87,10 @@ class StainlessInstrumentor(BaseInstrumentor):
             self._stream_types = self._find_stream_types()
             self._raw_types = self._find_raw_types()
             base = importlib.import_module(f"{self.package}._base_client")
-            patches.append(wrap_method(base.SyncAPIClient, "request", self._wrap_sync))
-            patches.append(wrap_method(base.AsyncAPIClient, "request", self._wrap_async))
+            patches.append(wrap_method(base.SyncAPIClient, "request", self._wrap_sync, sessions=False))
+            patches.append(wrap_method(base.AsyncAPIClient, "request", self._wrap_async, sessions=False))
             patches.extend(self._extra_patches())
+            patches.extend(self._session_patches())
             self._patches = tuple(patches)
         except Exception as exc:
             for patch in reversed(patches):  # all or nothing
@@ -112,6 +115,20 @@ class StainlessInstrumentor(BaseInstrumentor):
             except (ImportError, AttributeError):
                 continue
         return tuple(found)
+
+    def _session_patches(self) -> list[Patch]:
+        """``session=`` on the public methods of :attr:`session_methods` this version has."""
+        patches: list[Patch] = []
+        for module_name, class_names, methods in self.session_methods:
+            try:
+                module = importlib.import_module(f"{self.package}.{module_name}")
+            except ImportError:
+                continue
+            for class_name in class_names:
+                owner = getattr(module, class_name, None)
+                if isinstance(owner, type):
+                    patches.extend(accept_session(owner, name) for name in methods if name in owner.__dict__)
+        return patches
 
     # --- per-library hooks ----------------------------------------------------------------------
     def _extra_patches(self) -> list[Patch]:

@@ -206,6 +206,10 @@ class AnthropicInstrumentor(StainlessInstrumentor):
     # Older versions post beta messages to the literal "/v1/messages?beta=true" (as the library's own
     # Bedrock and Vertex clients still match it): one more key, so the exact lookup stays the only one.
     endpoints: Mapping[str, Endpoint] = {"/v1/messages": _MESSAGES, "/v1/messages?beta=true": _MESSAGES}
+    session_methods = (
+        ("resources.messages", ("Messages", "AsyncMessages"), ("create", "parse", "stream")),
+        ("resources.beta.messages", ("Messages", "AsyncMessages"), ("create", "parse", "stream")),
+    )
 
     def _extra_patches(self) -> list[Patch]:
         base_client = importlib.import_module("anthropic._base_client").BaseClient

@@ -401,6 +401,13 @@ class OpenAIInstrumentor(StainlessInstrumentor):
         "/embeddings": Embeddings(),
         "/responses": Responses(),
     }
+    session_methods = (
+        ("resources.chat.completions", ("Completions", "AsyncCompletions"), ("create", "parse", "stream")),
+        ("resources.beta.chat.completions", ("Completions", "AsyncCompletions"), ("parse", "stream")),  # older versions
+        ("resources.completions", ("Completions", "AsyncCompletions"), ("create",)),
+        ("resources.embeddings", ("Embeddings", "AsyncEmbeddings"), ("create",)),
+        ("resources.responses", ("Responses", "AsyncResponses"), ("create", "parse", "stream")),
+    )
 
     def _provider_for(self, client: Any) -> str:
         azure = sys.modules.get("openai.lib.azure")  # imported by openai itself; never imported here

@@ -1,0 +1,151 @@
+"""AgentOps' multi-session style: ``session=`` on instrumented calls and decorated functions, and
+``Session.patch``; a call that names no session while several run goes to none of them, said once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+
+import anthropic
+import openai
+import pytest
+
+import agentops_otel as ao
+from agentops_otel import semconv as sc
+from agentops_otel.instrumentation._patching import wrap_method
+from agentops_otel.instrumentation._sessions import passthrough
+from tests.conftest import fixture_path
+
+CHAT = "openai/chat_cached_reasoning.json"
+MESSAGES = "anthropic/messages_cache.json"
+MESSAGES_STREAM = "anthropic/messages_stream_cache.json"
+
+
+def request_of(recording: str) -> dict:
+    return json.loads(json.loads(fixture_path(recording).read_text())["interactions"][0]["request"]["body"])
+
+
+def anthropic_body(recording: str) -> dict:
+    body = request_of(recording)
+    return {key: body[key] for key in ("model", "max_tokens", "messages", "system") if key in body}
+
+
+def llm_spans(sdk) -> list:
+    return [s for s in sdk.spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_LLM]
+
+
+@pytest.fixture
+def two_sessions(sdk):
+    sdk.init(instrument_llm_calls=True, auto_start_session=False)
+    first, second = ao.start_session(tags=["one"]), ao.start_session(tags=["two"])
+    yield first, second
+    for session in (first, second):
+        if session.is_running:
+            session.end_session("Success")
+
+
+def test_session_argument_routes_the_openai_call_and_never_reaches_the_library(sdk, replay_server, two_sessions):
+    first, second = two_sessions
+    replay_server.load(fixture_path(CHAT))
+    client = openai.OpenAI(api_key="test", base_url=replay_server.openai_base_url, max_retries=0)
+    response = client.chat.completions.create(**request_of(CHAT), session=first)
+    assert response.choices
+    assert "session" not in replay_server.requests[-1].json()
+    [span] = llm_spans(sdk)
+    assert span.context.trace_id == first.trace_id != second.trace_id
+    assert span.parent.span_id == first.root_span_id
+
+
+def test_session_argument_on_an_async_call(sdk, replay_server, two_sessions):
+    first, _second = two_sessions
+    replay_server.load(fixture_path(CHAT))
+
+    async def main() -> None:
+        async with openai.AsyncOpenAI(api_key="t", base_url=replay_server.openai_base_url, max_retries=0) as client:
+            response = await client.chat.completions.create(**request_of(CHAT), session=first)
+            assert response.choices
+
+    asyncio.run(main())
+    [span] = llm_spans(sdk)
+    assert span.context.trace_id == first.trace_id
+
+
+def test_session_argument_on_anthropic_create_and_stream_manager(sdk, replay_server, two_sessions):
+    first, second = two_sessions
+    replay_server.load(fixture_path(MESSAGES))
+    replay_server.load(fixture_path(MESSAGES_STREAM))
+    client = anthropic.Anthropic(api_key="test", base_url=replay_server.base_url, max_retries=0)
+    client.messages.create(**anthropic_body(MESSAGES), session=second)
+    body = anthropic_body(MESSAGES_STREAM)
+    with client.messages.stream(**body, session=first) as stream:  # the request is sent on __enter__
+        stream.until_done()
+    assert all("session" not in r.json() for r in replay_server.requests)
+    assert sorted(s.context.trace_id for s in llm_spans(sdk)) == sorted([first.trace_id, second.trace_id])
+
+
+def test_patch_binds_a_call_to_its_session(sdk, replay_server, two_sessions):
+    first, _second = two_sessions
+    replay_server.load(fixture_path(CHAT))
+    client = openai.OpenAI(api_key="test", base_url=replay_server.openai_base_url, max_retries=0)
+    create = first.patch(client.chat.completions.create)
+    assert create.__name__ == "create"
+    create(**request_of(CHAT))
+    [span] = llm_spans(sdk)
+    assert span.context.trace_id == first.trace_id
+
+
+def test_session_argument_on_decorated_functions(sdk, two_sessions):
+    first, second = two_sessions
+    seen: list[dict] = []
+
+    @ao.record_action("lookup")
+    def lookup(query, **kwargs):
+        seen.append(kwargs)
+        return query.upper()
+
+    @ao.record_tool("search")
+    def search(query, session=None):  # its own parameter: it keeps it
+        seen.append({"session": session})
+        return query
+
+    assert lookup("a", session=first) == "A"
+    assert search("b", session=second) == "b"
+    assert seen == [{}, {"session": second}]
+    spans = {s.name: s for s in sdk.spans()}
+    assert spans["lookup"].context.trace_id == first.trace_id
+    assert spans["execute_tool search"].context.trace_id == second.trace_id
+
+
+def test_a_call_naming_no_session_while_several_run_goes_to_none_with_one_warning(
+    sdk, replay_server, two_sessions, caplog
+):
+    replay_server.repeat = True
+    replay_server.load(fixture_path(CHAT))
+    client = openai.OpenAI(api_key="test", base_url=replay_server.openai_base_url, max_retries=0)
+
+    def outside_any_session() -> None:  # a plain thread starts with no current span
+        client.chat.completions.create(**request_of(CHAT))
+        client.chat.completions.create(**request_of(CHAT))
+
+    with caplog.at_level(logging.WARNING, logger="agentops_otel"):
+        worker = threading.Thread(target=outside_any_session)
+        worker.start()
+        worker.join()
+    warnings = [r.getMessage() for r in caplog.records if "none current" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "session=" in warnings[0] and "session.patch" in warnings[0]
+    assert all(s.context.trace_id not in (t.trace_id for t in two_sessions) for s in llm_spans(sdk))
+
+
+def test_a_libraries_own_session_argument_passes_through():
+    class Library:
+        def call(self, x, session=None):
+            return (x, session)
+
+    patch = wrap_method(Library, "call", passthrough)
+    try:
+        assert Library().call(1, session="db-session") == (1, "db-session")
+    finally:
+        patch.restore()
