@@ -88,3 +88,37 @@ def test_agents_sdk_in_either_import_order(tmp_path: Path, order: str) -> None:
         "invoke_agent TriageAgent",
         "session",
     ]
+
+
+CHAIN_RUN = """
+    def run():
+        from langchain_core.runnables import RunnableLambda
+
+        chain = RunnableLambda(lambda x: x + 1).with_config(run_name="add") | RunnableLambda(lambda x: x * 2)
+        assert chain.invoke(1) == 4
+"""
+
+
+@pytest.mark.parametrize("order", ["init-first", "import-first", "uninstrumented"])
+def test_langchain_in_either_import_order(tmp_path: Path, order: str) -> None:
+    imports = "import langchain_core.runnables"
+    first, then = (INIT, imports) if order == "init-first" else (imports, INIT)
+    stop = "from agentops_otel.instrumentation import uninstrument; uninstrument()" if order == "uninstrumented" else ""
+    result = run_script(
+        AGENT_RUN
+        + CHAIN_RUN
+        + f"""
+    import agentops_otel
+    exporter = InMemorySpanExporter()
+    {first}
+    {then}
+    {stop}
+    run()
+    agentops_otel.get_client().flush_all(10)
+    print(json.dumps(sorted(s.name for s in exporter.get_finished_spans())))
+    """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = [] if order == "uninstrumented" else ["RunnableLambda", "RunnableSequence", "add", "session"]
+    assert json.loads(result.stdout) == expected

@@ -10,8 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import agents
 import openai
 import pytest
+from agents import Agent, GuardrailFunctionOutput, RunConfig, Runner, function_tool, input_guardrail
+from agents.exceptions import InputGuardrailTripwireTriggered
+from agents.models.openai_provider import OpenAIProvider
 from opentelemetry.trace import StatusCode
 
 import agentops_otel as ao
@@ -20,11 +24,6 @@ from agentops_otel.session import root_span_id
 from agentops_otel.usage import span_cost
 from tests.conftest import fixture_path, recorded_path
 from tests.frameworks.conftest import Tree
-
-agents = pytest.importorskip("agents")
-from agents import Agent, GuardrailFunctionOutput, RunConfig, Runner, function_tool, input_guardrail  # noqa: E402
-from agents.exceptions import InputGuardrailTripwireTriggered  # noqa: E402
-from agents.models.openai_provider import OpenAIProvider  # noqa: E402
 
 INGEST = "traces/ingest"
 

@@ -1,5 +1,5 @@
 """LLM client instrumentation: every OpenAI and Anthropic call becomes an LLM span, with no code change;
-agent frameworks (the OpenAI Agents SDK) become agent, tool and action spans around them.
+agent frameworks (the OpenAI Agents SDK, LangChain and LangGraph) become agent, tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
 library the application has not imported: a library imported later is patched by a wrapt post-import
@@ -22,11 +22,13 @@ from agentops_otel.instrumentation._framework import FrameworkInstrumentor
 from agentops_otel.instrumentation._settings import RunTarget, make_settings
 from agentops_otel.instrumentation._stainless import StainlessInstrumentor
 from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
+from agentops_otel.instrumentation.langchain import LangChainInstrumentor
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
 from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
 __all__ = [
     "AnthropicInstrumentor",
+    "LangChainInstrumentor",
     "OpenAIAgentsInstrumentor",
     "OpenAIInstrumentor",
     "instrument",
@@ -37,7 +39,7 @@ __all__ = [
 
 def instrumentors() -> tuple[StainlessInstrumentor | FrameworkInstrumentor, ...]:
     """The instrumentor of every supported library and agent framework (singletons)."""
-    return (OpenAIInstrumentor(), AnthropicInstrumentor(), OpenAIAgentsInstrumentor())
+    return (OpenAIInstrumentor(), AnthropicInstrumentor(), OpenAIAgentsInstrumentor(), LangChainInstrumentor())
 
 
 def instrument(

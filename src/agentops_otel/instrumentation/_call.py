@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
@@ -19,6 +20,11 @@ from agentops_otel import semconv as sc
 from agentops_otel.instrumentation._patching import report_bug
 
 Attributes = dict[str, Any]
+
+# A framework step that calls a model (a LangChain chat model run) puts a list under this context key
+# while the model runs; each LLM span an instrumentor starts below it is appended, so the step knows
+# the call was recorded by the provider's instrumentor and records none of its own.
+LLM_CALLS_KEY = otel_context.create_key("agentops-llm-calls")
 
 
 def field(obj: Any, name: str) -> Any:
@@ -138,6 +144,9 @@ class LLMCall:
         model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
         name = f"{endpoint.operation} {model}" if model else endpoint.operation
         self.span: Span = tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attrs)
+        calls = otel_context.get_value(LLM_CALLS_KEY)
+        if calls is not None:
+            calls.append(self.span)  # type: ignore[attr-defined]
 
     # --- non-streamed responses -----------------------------------------------------------------
     def complete(self, response: Any) -> None:
