@@ -5,7 +5,7 @@ from __future__ import annotations
 from opentelemetry.sdk.trace import ReadableSpan
 
 from agentops_otel import semconv as sc
-from tests.sdk.conftest import clean_env, sdk  # noqa: F401 (fixtures shared with the SDK tests)
+from tests.sdk.conftest import sdk  # noqa: F401 (the fixture shared with the SDK tests)
 
 
 class Tree:
