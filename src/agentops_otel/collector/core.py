@@ -13,15 +13,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from agentops_otel.collector.admission import Admission, Busy, Ticket
 from agentops_otel.collector.auth import KeyRing
 from agentops_otel.collector.forward import Forwarder
 from agentops_otel.collector.ingest import PreparedBatch, prepare
 from agentops_otel.collector.store.base import Store, WriteResult
 from agentops_otel.collector.workers import IngestWorkers
 
-
-class Busy(Exception):
-    """The store's write queue is full: the client should retry later (HTTP 503 / gRPC UNAVAILABLE)."""
+__all__ = ["Busy", "Collector", "IngestCounters"]
 
 
 @dataclass
@@ -40,16 +39,39 @@ class Collector:
         keyring: KeyRing,
         forwarder: Forwarder | None = None,
         workers: IngestWorkers | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.store = store
         self.keyring = keyring
         self.forwarder = forwarder
-        self.workers = workers  # prepare OTLP request bodies in worker processes; None: in the receiving thread
+        # prepare OTLP request bodies in worker processes (default: one thread of this process)
+        self.workers = workers if workers is not None else IngestWorkers(0)
+        self.admission = admission or Admission()
         self._counters: dict[str, IngestCounters] = {}  # per project: each key sees only its own
         self._lock = threading.Lock()
 
     def project_for(self, key: str | None) -> str | None:
         return self.keyring.project_for(key)
+
+    def admit(self, project_id: str, size: int) -> Ticket:
+        """A place for a request whose body holds ``size`` bytes; raises (and counts) :class:`Busy`."""
+        try:
+            return self.admission.enter(size)
+        except Busy:
+            self._refused(project_id)
+            raise
+
+    def hold(self, project_id: str, ticket: Ticket, size: int) -> None:
+        """The admitted request now holds ``size`` bytes; raises (and counts) :class:`Busy` past the limit."""
+        try:
+            self.admission.hold(ticket, size)
+        except Busy:
+            self._refused(project_id)
+            raise
+
+    def _refused(self, project_id: str) -> None:
+        with self._lock:
+            self._counters_of(project_id).requests_refused += 1
 
     def submit(self, request: ExportTraceServiceRequest, project_id: str) -> tuple[PreparedBatch, Future[WriteResult]]:
         """Enrich and queue a request; the future resolves when it is committed."""
@@ -65,8 +87,7 @@ class Collector:
         try:
             return self.store.write(batch)
         except queue.Full:
-            with self._lock:
-                self._counters_of(batch.project_id).requests_refused += 1
+            self._refused(batch.project_id)
             raise Busy("the collector is busy storing earlier requests; retry later") from None
 
     def committed(

@@ -71,6 +71,7 @@ class PreparedBatch:
     resources: dict[bytes, bytes] = field(default_factory=dict)  # key -> serialized Resource
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    size: int = 0  # bytes of the decoded request it came from (set by prepare_body): what it holds, about
 
     @property
     def error_message(self) -> str:
@@ -150,9 +151,12 @@ def prepare_body(
 
     Raises :class:`~agentops_otel.collector.otlp.OtlpError` for a body it cannot read.
     """
-    request = decode_request(decompress(body, encoding, limit), kind)
+    data = decompress(body, encoding, limit)
+    request = decode_request(data, kind)
     batch = prepare(request, project_id)
-    return batch, request.SerializeToString() if keep_request else None
+    enriched = request.SerializeToString() if keep_request else None
+    batch.size = len(data) + (len(enriched) if enriched is not None else 0)
+    return batch, enriched
 
 
 def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key: bytes) -> SpanRecord:

@@ -5,19 +5,39 @@ from __future__ import annotations
 from concurrent import futures
 
 import grpc
+from google.protobuf import any_pb2
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Busy, Collector
-from agentops_otel.collector.ingest import prepare
-from agentops_otel.collector.otlp import OtlpError, decode_request
+from agentops_otel.collector.otlp import OtlpError
 
 COMMIT_TIMEOUT_S = 60
+THREADS = 8
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 PROTOBUF = "application/x-protobuf"  # what a gRPC request body is
+
+
+def refuse_busy(context: grpc.ServicerContext, message: str, retry_after: int) -> None:
+    """RESOURCE_EXHAUSTED with a ``RetryInfo``: the OTLP spec's signal that the client may retry after
+    that delay (without it, RESOURCE_EXHAUSTED means "never retry"). It is sent both as the status
+    details (``grpc-status-details-bin``) and on its own (``google.rpc.retryinfo-bin``, which the
+    Python exporter reads); UNAVAILABLE would also make that exporter reconnect before retrying."""
+    retry = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=retry_after))
+    detail = any_pb2.Any()
+    detail.Pack(retry)
+    status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=[detail])
+    context.set_trailing_metadata(
+        (
+            ("grpc-status-details-bin", status.SerializeToString()),
+            ("google.rpc.retryinfo-bin", retry.SerializeToString()),
+        )
+    )
+    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
 
 class _TraceService:
@@ -33,29 +53,31 @@ class _TraceService:
         project_id = collector.project_for(key_from_headers(metadata))
         if project_id is None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or unknown API key (x-agentops-api-key)")
-        request: ExportTraceServiceRequest | bytes | None
+        ticket = None
         try:
-            if collector.workers is not None:
-                batch, request = collector.workers.prepare_blocking(
-                    body, PROTOBUF, None, self.max_message_bytes, project_id, collector.forwarder is not None
-                )  # the enriched request serialized, forwarded as it is
-            else:
-                request = decode_request(body, PROTOBUF)
-                batch = prepare(request, project_id)
+            # gRPC reads the whole message before this runs (in at most ``THREADS`` calls at once)
+            ticket = collector.admit(project_id, len(body))
+            batch, request = collector.workers.prepare_blocking(
+                body, PROTOBUF, None, self.max_message_bytes, project_id, collector.forwarder is not None
+            )  # request: the enriched request serialized (when forwarding), forwarded as it is
+            collector.hold(project_id, ticket, batch.size)
             result = collector.store_batch(batch).result(timeout=COMMIT_TIMEOUT_S)
         except OtlpError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         except Busy as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            refuse_busy(context, str(exc), exc.retry_after)
         except Exception as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"could not store the spans: {type(exc).__name__}: {exc}")
+        finally:
+            if ticket is not None:
+                collector.admission.leave(ticket)
         return collector.committed(request, batch, result)
 
 
 def start_grpc(collector: Collector, host: str, port: int, max_message_bytes: int) -> tuple[grpc.Server, int]:
     """Start the gRPC server; returns it and the bound port (``port`` 0 picks a free one)."""
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="agentops-otlp-grpc"),
+        futures.ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="agentops-otlp-grpc"),
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.so_reuseport", 0),

@@ -11,6 +11,7 @@ import sys
 
 import uvicorn
 
+from agentops_otel.collector.admission import Admission
 from agentops_otel.collector.app import create_app
 from agentops_otel.collector.auth import KeyRing, load_keys
 from agentops_otel.collector.core import Collector
@@ -90,8 +91,9 @@ async def _serve(settings: CollectorSettings) -> None:
     except StartupError:
         store.close()
         raise
-    workers = IngestWorkers(settings.ingest_workers) if settings.ingest_workers > 0 else None
-    collector = Collector(store, keyring, forwarder, workers)
+    workers = IngestWorkers(settings.ingest_workers)
+    admission = Admission(settings.max_requests, settings.max_body_memory)
+    collector = Collector(store, keyring, forwarder, workers, admission)
     grpc_server = None
     try:
         grpc_port = None
@@ -118,8 +120,7 @@ async def _serve(settings: CollectorSettings) -> None:
     finally:
         if grpc_server is not None:
             grpc_server.stop(grace=2).wait(5)
-        if workers is not None:
-            workers.close()
+        workers.close()
         store.close()  # commits whatever was already queued
         if forwarder is not None:
             forwarder.close()

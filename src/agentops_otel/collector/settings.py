@@ -15,6 +15,8 @@
 | --forward-queue     | AGENTOPS_COLLECTOR_FORWARD_QUEUE      | 1024 requests       |
 | --forward-queue-bytes | AGENTOPS_COLLECTOR_FORWARD_QUEUE_BYTES | 64 MiB            |
 | --max-body-bytes    | AGENTOPS_COLLECTOR_MAX_BODY_BYTES     | 20 MiB              |
+| --max-body-memory   | AGENTOPS_COLLECTOR_MAX_BODY_MEMORY    | 128 MiB             |
+| --max-requests      | AGENTOPS_COLLECTOR_MAX_REQUESTS       | 64                  |
 | --sync              | AGENTOPS_COLLECTOR_SYNC               | normal              |
 | --ingest-workers    | AGENTOPS_COLLECTOR_INGEST_WORKERS     | 1 (0 on one core)   |
 | --ready-file        | (none)                                | none                |
@@ -30,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentops_otel.collector.admission import DEFAULT_MAX_BODY_MEMORY, DEFAULT_MAX_REQUESTS
 from agentops_otel.collector.forward import DEFAULT_MAX_QUEUE, DEFAULT_MAX_QUEUE_BYTES
 from agentops_otel.collector.otlp import DEFAULT_MAX_BODY
 
@@ -57,6 +60,8 @@ class CollectorSettings:
     forward_queue: int = DEFAULT_MAX_QUEUE
     forward_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES  # per target: a dead backend holds at most this much memory
     max_body_bytes: int = DEFAULT_MAX_BODY
+    max_body_memory: int = DEFAULT_MAX_BODY_MEMORY  # bytes of OTLP request bodies held at once, over all requests
+    max_requests: int = DEFAULT_MAX_REQUESTS  # OTLP requests handled at once; more are refused (503 + Retry-After)
     sync: str = "normal"  # SQLite synchronous: normal survives kill -9, full also power loss
     ingest_workers: int = field(default_factory=default_ingest_workers)  # processes preparing OTLP requests
     ready_file: Path | None = None
@@ -154,6 +159,22 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
         help="largest accepted request body, after decompression (default 20 MiB)",
     )
     parser.add_argument(
+        "--max-body-memory",
+        type=int,
+        default=int(get("MAX_BODY_MEMORY", str(DEFAULT_MAX_BODY_MEMORY))),
+        metavar="BYTES",
+        help="bytes of OTLP request bodies held at once (decompressed, once decoded), over all requests;"
+        " a request that would pass it is refused with 503 and Retry-After before its body is read (default 128 MiB)",
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=int(get("MAX_REQUESTS", str(DEFAULT_MAX_REQUESTS))),
+        metavar="N",
+        help="OTLP requests (HTTP and gRPC) handled at once; more are refused at once with 503 and Retry-After"
+        " (gRPC: RESOURCE_EXHAUSTED with RetryInfo), which OTLP exporters retry (default 64)",
+    )
+    parser.add_argument(
         "--sync",
         choices=("normal", "full"),
         default=(get("SYNC", "normal") or "normal").lower(),
@@ -190,6 +211,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         forward_queue=args.forward_queue,
         forward_queue_bytes=args.forward_queue_bytes,
         max_body_bytes=args.max_body_bytes,
+        max_body_memory=max(1, args.max_body_memory),
+        max_requests=max(1, args.max_requests),
         sync=args.sync,
         ingest_workers=max(0, args.ingest_workers),
         ready_file=args.ready_file,

@@ -5,6 +5,11 @@ span costs about 22 µs of Python, and storing it about as much again. With work
 receiving process only stores, so both halves run at once on a machine with two cores or more.
 A worker that dies is replaced; meanwhile requests are prepared in the receiving process. gRPC
 requests are handed over undecoded, the same way.
+
+With no worker process (``--ingest-workers 0``) requests are prepared in one thread of the
+receiving process: never on its event loop, which keeps answering REST and the dashboard between
+two requests (and, a GIL switch interval apart, during one), and never in more than one thread at a
+time, so a crowd of clients cannot make the receiving threads all decode at once.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from agentops_otel.collector.ingest import PreparedBatch, prepare_body
@@ -41,14 +46,17 @@ def _started() -> int:
 
 
 class IngestWorkers:
-    """A pool of ``processes`` worker processes that turn OTLP request bodies into prepared batches."""
+    """A pool of ``processes`` worker processes that turn OTLP request bodies into prepared batches
+    (``processes`` 0: one thread of this process)."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._lock = threading.Lock()
         self._pool = self._start()
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self) -> Executor:
+        if self.processes <= 0:
+            return ThreadPoolExecutor(1, thread_name_prefix="agentops-ingest")
         pool = ProcessPoolExecutor(
             self.processes,
             mp_context=multiprocessing.get_context("spawn"),  # never fork a process that runs threads
@@ -83,11 +91,11 @@ class IngestWorkers:
             self._worker_died(pool)
             return prepare_body(*args)
 
-    def _worker_died(self, pool: ProcessPoolExecutor) -> None:
+    def _worker_died(self, pool: Executor) -> None:
         logger.warning("agentops-otel collector: an ingest worker died; this request is prepared in process")
         self._replace(pool)
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
+    def _replace(self, broken: Executor) -> None:
         with self._lock:
             if self._pool is broken:
                 broken.shutdown(wait=False, cancel_futures=True)
