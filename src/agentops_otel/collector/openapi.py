@@ -170,7 +170,10 @@ STATUS = _obj(
                 "spans_stored": {"type": "integer", "description": "spans stored for the first time"},
                 "spans_duplicate": {"type": "integer", "description": "re-sent spans, already stored (kept once)"},
                 "spans_rejected": {"type": "integer", "description": "invalid spans, reported in partial success"},
-                "requests_refused": {"type": "integer", "description": "answered 503 / UNAVAILABLE: busy"},
+                "requests_refused": {
+                    "type": "integer",
+                    "description": "refused under load (503 + Retry-After, gRPC RESOURCE_EXHAUSTED), to retry",
+                },
             }
         ),
         "forward": {
