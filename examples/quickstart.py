@@ -3,10 +3,13 @@
     python examples/quickstart.py            # offline: a local canned OpenAI-compatible server
     OPENAI_API_KEY=sk-... python examples/quickstart.py   # the real OpenAI API instead
 
-It starts the embedded collector (``agentops-otel collector``; on 4318/4317 when free), runs a
-small weather agent whose OpenAI calls are instrumented with no code change, ends the session,
-prints the SDK's analytics and the collector's REST stats for the session, and keeps the collector
-running so you can open the dashboard (Ctrl-C to stop; ``--exit`` to stop right away).
+It starts the embedded collector (``agentops-otel collector``; on 4318/4317 when free, with the
+same data directory as a plain ``agentops-otel collector``, so the sessions are there when you
+start one later), runs a small weather agent whose OpenAI calls are instrumented with no code
+change, ends the session, prints the SDK's analytics and the collector's REST stats for the
+session, and keeps the collector running so you can open the dashboard (Ctrl-C to stop; ``--exit``
+to stop right away). A collector already serving on the port is used instead of starting another.
+The collector it started stops with it however it ends (Ctrl-C, SIGTERM, SIGHUP, even ``kill -9``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import shutil
+import signal
 import socket
 import sys
 import time
@@ -23,7 +29,8 @@ from pathlib import Path
 import openai
 
 import agentops_otel as ao
-from agentops_otel.collector.process import start_collector
+from agentops_otel.collector.process import CollectorProcess, start_collector
+from agentops_otel.collector.settings import CollectorSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from canned_openai_server import CannedOpenAIServer
@@ -73,6 +80,49 @@ def run_agent(client: openai.OpenAI, model: str, question: str) -> str:
     return "(no answer)"
 
 
+def default_data_dir() -> Path:
+    """Where a plain ``agentops-otel collector`` keeps its data (the same variable, the same default)."""
+    return Path(os.environ.get("AGENTOPS_COLLECTOR_DATA_DIR") or CollectorSettings().data_dir).expanduser()
+
+
+def running_collector(port: int) -> str | None:
+    """The URL of an agentops-otel collector already serving on ``port`` of 127.0.0.1, if any."""
+    if port == 0:
+        return None
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return url if json.loads(response.read()).get("status") == "ok" else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def cli_command() -> str:
+    """How to run ``agentops-otel`` from this shell: the bare name when it is on PATH (an activated
+    venv), else its path in this interpreter's environment (``.venv/bin/agentops-otel``)."""
+    installed = Path(sys.executable).parent / "agentops-otel"
+    on_path = shutil.which("agentops-otel")
+    if on_path and Path(on_path).resolve() == installed.resolve():
+        return "agentops-otel"
+    try:
+        return shlex.quote(os.path.relpath(installed))
+    except ValueError:  # another drive (Windows)
+        return shlex.quote(str(installed))
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP end the quickstart like Ctrl-C does, so its ``finally`` stops the collector."""
+
+    def exit_now(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), exit_now)
+    # Started from a background job, Python may have inherited SIGINT ignored: Ctrl-C must still stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def rest_get(url: str) -> dict:
     request = urllib.request.Request(url, headers={"X-Agentops-Api-Key": API_KEY})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -83,15 +133,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="agentops-otel quickstart")
     parser.add_argument("--exit", action="store_true", help="stop the collector when done instead of waiting")
     parser.add_argument(
-        "--data-dir", type=Path, default=Path.home() / ".agentops-otel" / "quickstart", help="collector data"
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="collector data (default: the collector's own, $AGENTOPS_COLLECTOR_DATA_DIR or ~/.agentops-otel)",
     )
     parser.add_argument("--http-port", type=int, default=4318, help="OTLP/HTTP + REST port (0: any free port)")
     parser.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port (0: any free port)")
     args = parser.parse_args()
 
-    print("Starting the agentops-otel collector...")
-    ports = {"http_port": port_or_any(args.http_port), "grpc_port": port_or_any(args.grpc_port)}
-    collector = start_collector(args.data_dir, **ports)
+    stop_on_signals()
+    existing = running_collector(args.http_port)
+    collector: CollectorProcess | None = None
+    if existing:
+        print(f"Using the agentops-otel collector already running at {existing}")
+        collector_url = existing
+    else:
+        print(f"Starting the agentops-otel collector (data in {args.data_dir})...")
+        ports = {"http_port": port_or_any(args.http_port), "grpc_port": port_or_any(args.grpc_port)}
+        collector = start_collector(args.data_dir, exit_with_parent=True, **ports)
+        collector_url = collector.url
     canned = None
     try:
         if os.environ.get("OPENAI_API_KEY"):
@@ -102,27 +163,32 @@ def main() -> int:
             model, provider = "gpt-4o-mini", f"a local canned OpenAI-compatible server ({canned.base_url})"
         print(f"Running the agent against {provider}...")
 
-        session = ao.init(api_key=API_KEY, endpoint=collector.url, default_tags=["quickstart", "weather"])
+        session = ao.init(api_key=API_KEY, endpoint=collector_url, default_tags=["quickstart", "weather"])
         answer = run_agent(client, model, "What should I wear in Paris today?")
         analytics = session.get_analytics()
         cost = session.end_session("Success", "answered the question")
 
-        stats = rest_get(f"{collector.url}/v2/sessions/{session.session_id}/stats")
+        stats = rest_get(f"{collector_url}/v2/sessions/{session.session_id}/stats")
         print(f"\nAgent answer: {answer}")
         print(f"\nSession {session.session_id} ended; end_session() returned ${cost}")
         print("\nAnalytics (computed by the SDK, locally):")
         for key, value in analytics.items():
             print(f"  {key:<11} {value}")
-        print(f"\nREST stats (GET {collector.url}/v2/sessions/{session.session_id}/stats):")
+        print(f"\nREST stats (GET {collector_url}/v2/sessions/{session.session_id}/stats):")
         print("  " + json.dumps(stats, indent=2).replace("\n", "\n  "))
         print(
             "\nWhere to look next:\n"
-            f"  dashboard   {collector.url}/   (API key: {API_KEY})\n"
-            f"  REST docs   {collector.url}/docs\n"
+            f"  dashboard   {collector_url}/   (API key: {API_KEY}; every key is its own project here)\n"
+            f"  REST docs   {collector_url}/docs\n"
             f"  export      curl -H 'X-Agentops-Api-Key: {API_KEY}' "
-            f"{collector.url}/v2/sessions/{session.session_id}/export\n"
-            f"  data        {collector.db_path}  (reopen later: agentops-otel collector --data-dir {args.data_dir})"
+            f"{collector_url}/v2/sessions/{session.session_id}/export"
         )
+        if collector is None:
+            return 0
+        reopen = f"{cli_command()} collector"
+        if args.data_dir.expanduser().resolve() != default_data_dir().resolve():
+            reopen += f" --data-dir {shlex.quote(str(args.data_dir))}"
+        print(f"  data        {collector.db_path}\n  reopen      {reopen}   (the sessions are kept there)")
         if args.exit:
             return 0
         print("\nThe collector keeps running; press Ctrl-C to stop it.")
@@ -134,7 +200,8 @@ def main() -> int:
     finally:
         if canned is not None:
             canned.close()
-        collector.stop()
+        if collector is not None:
+            collector.stop()
 
 
 if __name__ == "__main__":

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
+
+import psutil
+import pytest
 
 from tests.support.replay import REPO_ROOT
 
@@ -41,6 +46,11 @@ def test_quickstart_runs_offline_and_prints_analytics_stats_and_next_steps(tmp_p
     assert '"llm_calls": 2' in out and '"end_state": "Success"' in out and '"cache_read_tokens": 1024' in out
     assert re.search(r"dashboard\s+http://127\.0\.0\.1:\d+/", out) and re.search(r"REST docs\s+http://\S+/docs", out)
     assert (tmp_path / "agentops.sqlite3").exists()
+    # The reopen hint works as printed: the venv's own script when agentops-otel is not on PATH.
+    reopen = re.search(r"reopen\s+(\S+) collector --data-dir (\S+)", out)
+    assert reopen and reopen.group(2) == str(tmp_path), out
+    script, installed = reopen.group(1), Path(sys.executable).parent / "agentops-otel"
+    assert script == "agentops-otel" or (REPO_ROOT / script).resolve() == installed.resolve()
 
 
 def test_canned_server_streams_tool_calls_the_openai_stream_helper_accepts():
@@ -61,3 +71,37 @@ def test_canned_server_streams_tool_calls_the_openai_stream_helper_accepts():
         assert final.choices[0].finish_reason == "tool_calls"
         assert (call.function.name, call.function.arguments) == ("get_weather", '{"city": "Paris"}')
         client.close()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "SIGINT", "SIGKILL"])
+def test_quickstart_leaves_no_collector_behind_however_it_is_stopped(tmp_path, how):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_", "OPENAI_"))}
+    env["HOME"] = str(tmp_path / "home")
+    command = [sys.executable, "examples/quickstart.py", "--data-dir", str(tmp_path / "data")]
+    command += ["--http-port", "0", "--grpc-port", "0"]
+    quickstart = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
+    )
+    children: list[psutil.Process] = []
+    try:
+        output = []
+        for line in quickstart.stdout:
+            output.append(line)
+            if "press Ctrl-C to stop it" in line:
+                break
+        assert output and "press Ctrl-C" in output[-1], "".join(output)
+        children = psutil.Process(quickstart.pid).children(recursive=True)
+        assert any("collector" in child.cmdline() for child in children)
+
+        quickstart.send_signal(getattr(signal, how))
+        quickstart.wait(timeout=60)
+        _, alive = psutil.wait_procs(children, timeout=60)
+        assert not alive, [child.cmdline() for child in alive]
+        if how != "SIGKILL":
+            assert quickstart.returncode in (0, 128 + getattr(signal, how))
+    finally:
+        for process in [*children, psutil.Process(quickstart.pid) if quickstart.poll() is None else None]:
+            if process is not None and process.is_running():
+                process.kill()
+        quickstart.stdout.close()
+        quickstart.wait(timeout=30)

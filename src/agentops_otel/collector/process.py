@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +77,13 @@ def start_collector(
     args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    exit_with_parent: bool = False,
 ) -> CollectorProcess:
-    """Start ``agentops-otel collector`` (free ports by default) and wait until it is ready."""
+    """Start ``agentops-otel collector`` (free ports by default) and wait until it is ready.
+
+    ``exit_with_parent``: the collector gets SIGTERM (a clean shutdown) when this process dies, however
+    it dies, ``kill -9`` included (Linux; elsewhere only this process's own exit paths stop it).
+    """
     data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="agentops-collector-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     ready_file = data_dir / f"ready-{os.getpid()}-{time.monotonic_ns()}.json"
@@ -101,7 +107,13 @@ def start_collector(
     ]
     child_env = {**os.environ, **(env or {})}
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env)
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            preexec_fn=_terminate_with(os.getpid()) if exit_with_parent else None,
+        )
     deadline = time.monotonic() + timeout
     while not ready_file.exists():
         if process.poll() is not None:
@@ -114,6 +126,26 @@ def start_collector(
     ready = json.loads(ready_file.read_text())
     ready_file.unlink()
     return CollectorProcess(process, ready["http_port"], ready["grpc_port"], data_dir, log_path)
+
+
+def _terminate_with(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to send the child SIGTERM when its parent dies (``PR_SET_PDEATHSIG``)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+    def set_parent_death_signal() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_parent_death_signal
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 @contextmanager
