@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import agentops_otel
 from agentops_otel import client as client_module
 from agentops_otel.config import INHERITED_SESSION_ENV
+from tests.conftest import clean_env  # noqa: F401 (autouse everywhere from tests/conftest.py; other areas import it from here)
 from tests.support.otlp_sink import REPO_ROOT, OtlpSink
 
 CHILD_APP = Path(__file__).with_name("child_app.py")
