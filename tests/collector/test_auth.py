@@ -11,7 +11,14 @@ import sys
 import pytest
 
 from agentops_otel import semconv as sc
-from agentops_otel.collector.auth import KeyRing, KeysFileError, derived_project_id, key_hash, parse_entries
+from agentops_otel.collector.auth import (
+    KeyRing,
+    KeysFileError,
+    RefusedKeyLog,
+    derived_project_id,
+    key_hash,
+    parse_entries,
+)
 from agentops_otel.collector.process import start_collector
 from tests.collector.conftest import KEY, OTHER_KEY, SessionBuilder, post, send
 
@@ -150,3 +157,42 @@ def test_health_is_liveness_only_and_counters_need_the_projects_key(tmp_path):
     finally:
         collector.stop()
     assert "s3cret" not in collector.log() and "t0ken" not in collector.log(), "nor do the logs show them"
+
+
+def test_refused_keys_are_logged_once_per_key_masked(tmp_path):
+    secret = "sk-proj-typo-" + "x" * 40
+    collector = start_collector(tmp_path / "c", env={"AGENTOPS_COLLECTOR_KEYS": f"team-a:{KEY}"})
+    try:
+        for _ in range(5):
+            assert post(collector, b"", key=secret).status == 401
+            assert collector.get("/v2/sessions", secret)[0] == 401
+            assert post(collector, b"", key=None).status == 401
+        assert post(collector, b"", key="another-wrong-key").status == 401
+    finally:
+        collector.stop()
+    log = collector.log()
+    unknown = [line for line in log.splitlines() if "unknown API key" in line]
+    assert len(unknown) == 2, log
+    assert f"sk-p…xx, sha256 {key_hash(secret)[:8]}" in unknown[0] and "keys file" in unknown[0]
+    assert f"sha256 {key_hash('another-wrong-key')[:8]}" in unknown[1]
+    assert log.count("without an API key") == 1
+    assert secret not in log and secret[:12] not in log and "another-wrong-key" not in log
+
+
+def test_refused_key_log_is_rate_limited_per_key_and_bounded(caplog):
+    now = [0.0]
+    refused = RefusedKeyLog(interval=60, max_keys=3, clock=lambda: now[0])
+    with caplog.at_level("WARNING", logger="agentops_otel.collector.auth"):
+        for key in ("key-one-xxxxxxxx", "key-one-xxxxxxxx", "short", None, None):
+            refused.refused(key)
+        assert len(caplog.records) == 3
+        now[0] = 59.0
+        refused.refused("key-one-xxxxxxxx")
+        assert len(caplog.records) == 3
+        now[0] = 60.0
+        refused.refused("key-one-xxxxxxxx")
+        assert len(caplog.records) == 4
+        for i in range(100):  # a flood of made-up keys: remembered keys stay bounded
+            refused.refused(f"made-up-key-{i:04d}")
+        assert len(refused._last) == 3
+    assert "5 characters" in caplog.records[1].getMessage()

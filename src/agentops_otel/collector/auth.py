@@ -9,8 +9,14 @@ loopback only), every distinct key is its own project, named after its hash.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 KEY_HEADER = "x-agentops-api-key"
 
@@ -89,3 +95,49 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
+
+
+def masked_key(key: str) -> str:
+    """Enough of a key for an operator to recognise it, never enough to use it."""
+    if len(key) < 12:
+        return f"{len(key)} characters, sha256 {key_hash(key)[:8]}"
+    return f"{key[:4]}…{key[-2:]}, sha256 {key_hash(key)[:8]}"
+
+
+class RefusedKeyLog:
+    """One warning per refused key per ``interval`` seconds, so an operator sees why an app's spans do
+    not arrive without an app retrying every second flooding the log. Keys are masked; at most
+    ``max_keys`` are remembered (the oldest forgotten), so a flood of made-up keys holds no memory."""
+
+    def __init__(
+        self, interval: float = 60.0, max_keys: int = 1024, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval = interval
+        self.max_keys = max_keys
+        self._clock = clock
+        self._last: OrderedDict[str, float] = OrderedDict()  # key hash -> when it was last logged
+        self._lock = threading.Lock()
+
+    def refused(self, key: str | None) -> None:
+        digest = key_hash(key) if key else ""
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(digest)
+            if last is not None and now - last < self.interval:
+                return
+            self._last[digest] = now
+            self._last.move_to_end(digest)
+            while len(self._last) > self.max_keys:
+                self._last.popitem(last=False)
+        quiet = f"(the next {self.interval:g} s of refusals of this key are not logged)"
+        if not key:
+            logger.warning(
+                "refused a request without an API key: send X-Agentops-Api-Key or Authorization: Bearer %s", quiet
+            )
+        else:
+            logger.warning(
+                "refused a request with an unknown API key (%s): register it in the keys file or"
+                " AGENTOPS_COLLECTOR_KEYS, or check the key the app sends (AGENTOPS_API_KEY) %s",
+                masked_key(key),
+                quiet,
+            )

@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from agentops_otel.collector.admission import Admission, Busy, Ticket
-from agentops_otel.collector.auth import KeyRing
+from agentops_otel.collector.auth import KeyRing, RefusedKeyLog
 from agentops_otel.collector.forward import Forwarder
 from agentops_otel.collector.ingest import PreparedBatch, prepare
 from agentops_otel.collector.store.base import Store, WriteResult
@@ -49,9 +49,14 @@ class Collector:
         self.admission = admission or Admission()
         self._counters: dict[str, IngestCounters] = {}  # per project: each key sees only its own
         self._lock = threading.Lock()
+        self.refused_keys = RefusedKeyLog()
 
     def project_for(self, key: str | None) -> str | None:
-        return self.keyring.project_for(key)
+        """The project of an API key; None (the caller answers 401) is logged, rate-limited per key."""
+        project_id = self.keyring.project_for(key)
+        if project_id is None:
+            self.refused_keys.refused(key)
+        return project_id
 
     def admit(self, project_id: str, size: int) -> Ticket:
         """A place for a request whose body holds ``size`` bytes; raises (and counts) :class:`Busy`."""
