@@ -26,6 +26,9 @@ API_KEY_HEADER = "X-Agentops-Api-Key"
 # Set by a running session so that child processes join it (see session inheritance).
 INHERITED_SESSION_ENV = "AGENTOPS_INHERITED_SESSION_ID"
 
+# What a repr or a log line shows in place of a secret (the API key, a header value).
+HIDDEN = "***"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 # Smallest valid value of each integer field (the export pipeline refuses a 0 interval or queue).
@@ -87,6 +90,15 @@ class Configuration:
             raise ValueError(f"endpoint must be a non-empty str, got {self.endpoint!r}")
         self.endpoint = with_scheme(self.endpoint.strip(), self.exporter_protocol, "endpoint")
 
+    def __repr__(self) -> str:
+        """Every field, the API key and header values hidden: a repr ends up in logs and tracebacks."""
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.api_key is not None:
+            shown["api_key"] = HIDDEN
+        headers = self.exporter_headers
+        shown["exporter_headers"] = {n: HIDDEN for n in headers} if isinstance(headers, dict) else HIDDEN
+        return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Configuration:
         """Defaults, then the environment, then ``overrides`` (arguments that are ``None`` are ignored)."""
@@ -123,7 +135,7 @@ class Configuration:
         put("exporter_protocol", protocol)
         headers_name = _first_set(env, _HEADERS_ENV)
         if headers_name:
-            values["exporter_headers"] = parse_key_values(env[headers_name], headers_name)
+            values["exporter_headers"] = parse_key_values(env[headers_name], headers_name, secret=True)
         put("service_name", env.get("OTEL_SERVICE_NAME") or None)
         resource = env.get("OTEL_RESOURCE_ATTRIBUTES")
         if resource:
@@ -309,15 +321,26 @@ def _log_level_from_env(env: Mapping[str, str]) -> str | int | None:
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Configuration)}
 
 
-def parse_key_values(raw: str, source: str) -> dict[str, str]:
-    """Parse the W3C-baggage-like ``key1=value1,key2=value2`` format of the ``OTEL_*`` variables."""
+def parse_key_values(raw: str, source: str, secret: bool = False) -> dict[str, str]:
+    """Parse the W3C-baggage-like ``key1=value1,key2=value2`` format of the ``OTEL_*`` variables.
+
+    With ``secret`` (headers: ``Name:value`` is a common slip, and the value is often an API key)
+    a malformed entry is logged by its position only."""
     result: dict[str, str] = {}
-    for item in raw.split(","):
+    for number, item in enumerate(raw.split(","), 1):
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            logger.warning("agentops-otel: ignoring malformed entry %r in %s", item, source)
+            if secret:
+                logger.warning(
+                    "agentops-otel: ignoring malformed entry %d in %s (expected name=value; "
+                    "the entry is not shown, it may hold a secret)",
+                    number,
+                    source,
+                )
+            else:
+                logger.warning("agentops-otel: ignoring malformed entry %r in %s", item, source)
             continue
         result[unquote(key.strip())] = unquote(value.strip())
     return result

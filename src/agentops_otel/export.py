@@ -29,6 +29,23 @@ if TYPE_CHECKING:
 logger = logging.getLogger("agentops_otel")
 
 
+class _HideHeaderEntries(logging.Filter):
+    """OpenTelemetry's exporters parse OTEL_EXPORTER_OTLP_*HEADERS again themselves and log a malformed
+    entry in full, API key included: its record is replaced by one that says what is wrong, not what."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "header" in str(record.msg).lower():
+            record.msg = (
+                "Header format invalid in OTEL_EXPORTER_OTLP_HEADERS or OTEL_EXPORTER_OTLP_TRACES_HEADERS: "
+                "expected name=value entries (the entry is not shown, it may hold a secret)"
+            )
+            record.args = ()
+        return True
+
+
+logging.getLogger("opentelemetry.util.re").addFilter(_HideHeaderEntries())
+
+
 def run_bounded(fn: Callable[[], object], timeout_s: float, what: str) -> bool:
     """Run ``fn`` in a daemon thread and wait at most ``timeout_s``; True if it finished in time."""
     done = threading.Event()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agentops_otel.cli import build_parser
+from agentops_otel.collector import forward as forward_module
 from agentops_otel.collector import settings
 
 
@@ -41,6 +45,23 @@ def test_environment_supplies_defaults_and_flags_win(tmp_path):
     assert settings.from_args(parser.parse_args(["--forward-queue-bytes", "5"]), env).forward_queue_bytes == 5
     assert chosen.keys == "p:k" and chosen.loopback
     assert not settings.CollectorSettings(host="0.0.0.0").loopback
+
+
+def test_a_malformed_forward_header_is_an_error_that_never_shows_its_value(tmp_path):
+    env = {"AGENTOPS_COLLECTOR_FORWARD_HEADERS": "X-Team=t,Authorization: Bearer sk-SECRET"}
+    result = subprocess.run(
+        [sys.executable, "-m", "agentops_otel.cli", "collector", "--http-port", "0", "--data-dir", str(tmp_path)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "forward header 2 must be NAME=VALUE" in result.stderr
+    assert "sk-SECRET" not in result.stdout + result.stderr
+    with pytest.raises(ValueError, match="ftp://backend:21") as raised:
+        forward_module.traces_url("ftp://user:sk-SECRET@backend:21")
+    assert "sk-SECRET" not in str(raised.value)
 
 
 def test_subcommands_are_registered():

@@ -222,6 +222,29 @@ def test_parse_key_values_skips_malformed_entries(caplog):
     assert "broken" in caplog.text
 
 
+SECRET = "sk-SECRET-0123456789"
+
+
+def test_a_malformed_header_entry_is_ignored_by_its_position_never_shown(caplog):
+    """``Name:value`` (a colon, as in HTTP) is the usual slip, and the value is an API key."""
+    env = {"OTEL_EXPORTER_OTLP_HEADERS": f"X-Agentops-Api-Key:{SECRET},x-team=ops,={SECRET}"}
+    with caplog.at_level(logging.DEBUG):
+        config = Configuration.from_env(env)
+    assert config.exporter_headers == {"x-team": "ops"}
+    assert "malformed entry 1 in OTEL_EXPORTER_OTLP_HEADERS" in caplog.text
+    assert "malformed entry 3 in OTEL_EXPORTER_OTLP_HEADERS" in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_the_repr_of_a_configuration_hides_the_api_key_and_header_values():
+    config = Configuration(api_key=SECRET, exporter_headers={"Authorization": f"Bearer {SECRET}", "x-team": "ops"})
+    for shown in (repr(config), str(config), f"{config}", repr([config]), repr(config.replace(max_wait_time=1))):
+        assert SECRET not in shown and "ops" not in shown
+        assert "api_key='***'" in shown and "'Authorization': '***'" in shown and "max_wait_time=" in shown
+    assert "api_key=None" in repr(Configuration())
+    assert config.api_key == SECRET and config.export_headers[API_KEY_HEADER] == SECRET  # only the repr hides them
+
+
 def test_configure_updates_in_place_and_validates():
     config = Configuration()
     config.configure(api_key="k", max_wait_time=10, default_tags=None)

@@ -419,6 +419,35 @@ def test_a_process_whose_collector_is_down_waits_max_wait_time_once_not_again_at
     assert exit_took < 3.0  # a second wait at exit would take the full 4 s (room left for a loaded machine)
 
 
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_no_api_key_or_header_value_reaches_any_log_line(sink, protocol):
+    """A malformed OTEL_EXPORTER_OTLP_HEADERS entry, every logger at DEBUG, a repr: the key shows nowhere."""
+    secret = "sk-SECRET-0123456789"
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n"
+        "import agentops_otel as ao\n"
+        "session = ao.init(instrument_llm_calls=False)\n"
+        "print(repr(ao.Configuration.from_env()), flush=True)\n"
+        "ao.record(ao.ActionEvent(action_type='with-a-key'))\n"
+        "session.end_session('Success')\n"
+        "print('SESSION', session.session_id, flush=True)\n"
+    )
+    endpoint = sink.grpc_endpoint if protocol == "grpc" else sink.endpoint
+    env = child_env(
+        AGENTOPS_API_KEY=secret,
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+        OTEL_EXPORTER_OTLP_HEADERS=f"X-Agentops-Api-Key:{secret},authorization=Bearer%20{secret},bad",
+    )
+    child = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0, child.stderr
+    assert secret not in child.stdout + child.stderr
+    assert "malformed entry 1 in OTEL_EXPORTER_OTLP_HEADERS" in child.stderr
+    spans = wait_for_root(sink, session_id_from(child.stdout))
+    assert {s["api_key"] for s in spans} == {secret}  # hidden from logs, still sent
+
+
 @pytest.mark.parametrize(("max_queue_size", "drops"), [(20, True), (None, False)])
 def test_max_queue_size_bounds_the_spans_held_while_the_collector_hangs(
     sdk, blackhole, exporters, caplog, max_queue_size, drops

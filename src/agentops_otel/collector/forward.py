@@ -53,7 +53,7 @@ def traces_url(url: str) -> str:
     """``http://host:4318`` -> ``http://host:4318/v1/traces`` (a full path is kept as given)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"forward target must be an http(s) URL, got {url!r}")
+        raise ValueError(f"forward target must be an http(s) URL, got {public_url(url)!r}")
     if parts.path in ("", "/"):
         return urllib.parse.urlunsplit(parts._replace(path="/v1/traces"))
     return url

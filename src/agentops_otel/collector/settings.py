@@ -83,10 +83,10 @@ class CollectorSettings:
 
 def _headers(text: str) -> dict[str, str]:
     headers = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
+    for number, item in enumerate(filter(None, (part.strip() for part in text.split(","))), 1):
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"forward header must be NAME=VALUE, got {item!r}")
+            raise ValueError(f"forward header {number} must be NAME=VALUE (not shown: it may hold a secret)")
         headers[name.strip()] = value.strip()
     return headers
 
