@@ -41,14 +41,18 @@ def wait_rows_change(browser: Browser, before: list[str]) -> list[str]:
 
 
 def assert_money_shown(text: str, exact: Decimal) -> None:
-    """The dashboard's one money rule: 4 decimals below $1, cents from $1, "<$0.0001" for a speck."""
+    """The dashboard's one money rule: cents from $1, three significant digits below (never rounded
+    to a neighbour's price), "<$0.000001" for a speck."""
     if exact == 0:
         assert text == "$0.00", (text, exact)
-    elif exact < Decimal("0.0001"):
-        assert text == "<$0.0001", (text, exact)
+    elif exact < Decimal("0.000001"):
+        assert text == "<$0.000001", (text, exact)
+    elif exact >= 1:
+        assert re.fullmatch(r"\$[\d,]+\.\d{2}", text), (text, exact)
+        assert abs(Decimal(text.lstrip("$").replace(",", "")) - exact) <= Decimal("0.005")
     else:
-        assert re.fullmatch(r"\$0\.\d{4}" if exact < 1 else r"\$[\d,]+\.\d{2}", text), (text, exact)
-        assert abs(Decimal(text.lstrip("$").replace(",", "")) - exact) <= Decimal("0.005" if exact >= 1 else "0.00005")
+        assert re.fullmatch(r"\$0\.\d{2,}", text), (text, exact)
+        assert abs(Decimal(text.lstrip("$")) - exact) <= exact * Decimal("0.005") + Decimal("1e-12"), (text, exact)
 
 
 def shown_seconds(text: str) -> float:
@@ -718,6 +722,20 @@ def check_overview(browser: Browser, showcase: Showcase, key: str, screenshots: 
         assert shown["Error spans"] == f"{bucket['errors']:,}"
         rate = bucket["error_rate"] * 100
         assert shown["Error rate"] == ("0%" if rate == 0 else f"{rate:.2f}%" if rate < 1 else f"{rate:.1f}%"), shown
+    # Count axes count in whole numbers; no y-axis label is clipped at the chart's left edge.
+    for chart in ("#chart-tokens", "#chart-errors"):
+        ticks = page.eval_on_selector_all(
+            f"{chart} svg text.axis-label[text-anchor=end]", "els => els.map(e => e.textContent)"
+        )
+        assert ticks and all(re.fullmatch(r"[\d,]+|[\d.]+[KMB]", t) for t in ticks), (chart, ticks)
+    for chart in ("#chart-cost", "#chart-tokens", "#chart-errors", "#chart-error-rate"):
+        lefts = page.eval_on_selector_all(
+            f"{chart} svg text.axis-label[text-anchor=end]", "els => els.map(e => e.getBBox().x)"
+        )
+        assert lefts and min(lefts) >= 0, (chart, lefts)
+    # A day at 0% gets a quiet dot, not one in the alert colour.
+    quiet = sum(1 for b in data["buckets"] if b["failed_sessions"] == 0)
+    assert page.locator("#chart-error-rate svg .rate-point-zero").count() == quiet
     # Days without any: the one the showcase leaves empty among them.
     empty_day = datetime.fromtimestamp(showcase.empty_day_ns / 1e9, timezone.utc)
     assert f"{empty_day:%b} {empty_day.day} (UTC)" in rates
@@ -844,9 +862,12 @@ def test_number_formatting(browser: Browser) -> None:
     results = browser.page.evaluate(
         """async () => {
             const f = await import('/dashboard/js/format.js');
+            const c = await import('/dashboard/js/charts.js');
             return {
-                money: ["0", "0.00004", "0.000123", "0.00036", "0.006", "0.0208", "0.5", "12.345", "1234.5", "-0.25"]
-                    .map(f.money),
+                money: [
+                    "0", "0.00004", "0.000123", "0.00036", "0.006", "0.0208", "0.5", "12.345", "1234.5", "-0.25",
+                    "0.0001605", "0.0000004",
+                ].map(f.money),
                 exact: ["0.000360", 0.0145, null].map(f.exactMoney),
                 ticks: [0, 0.3, 0.0025, 2.5, 1200].map(f.moneyTick),
                 millis: [0, 0.25, 38, 1800, 65000, 7300000].map(f.millis),
@@ -857,13 +878,15 @@ def test_number_formatting(browser: Browser) -> None:
                     .map(f.sumMoney),
                 counts: [0, 1, 2, 1234].map((n) => f.count(n, "LLM call")),
                 irregular: [1, 3].map((n) => f.count(n, "reply", "replies")),
+                countTicks: [1, 3, 7, 120].map((max) => c.niceTicks(max, 4, true)),
+                moneyTicks: c.niceTicks(0.00015).map(f.moneyTick),
             };
         }"""
     )
     assert results == {
         "money": [
-            *["$0.00", "<$0.0001", "$0.0001", "$0.0004", "$0.0060", "$0.0208", "$0.5000"],
-            *["$12.35", "$1,234.50", "\u2212$0.2500"],
+            *["$0.00", "$0.00004", "$0.000123", "$0.00036", "$0.006", "$0.0208", "$0.50"],
+            *["$12.35", "$1,234.50", "\u2212$0.25", "$0.00016", "<$0.000001"],
         ],
         "exact": ["$0.000360", "$0.0145", ""],
         "ticks": ["$0", "$0.30", "$0.0025", "$2.50", "$1,200"],
@@ -874,6 +897,8 @@ def test_number_formatting(browser: Browser) -> None:
         "sums": ["0.3", "0.80920015", "0", "1.25", "0"],  # exact, as the API adds money
         "counts": ["0 LLM calls", "1 LLM call", "2 LLM calls", "1,234 LLM calls"],
         "irregular": ["1 reply", "3 replies"],
+        "countTicks": [[0, 1], [0, 1, 2, 3], [0, 2, 4, 6, 8], [0, 50, 100, 150]],  # whole numbers only
+        "moneyTicks": ["$0", "$0.00005", "$0.0001", "$0.00015"],
     }
 
 

@@ -7,15 +7,24 @@ import * as fmt from "./format.js";
 
 export const PALETTE = ["#6366f1", "#06b6d4", "#f59e0b", "#10b981", "#ec4899", "#8b5cf6", "#ef4444", "#84cc16", "#64748b"];
 
-/** Round ticks covering [0, max]: about `count` steps of 1, 2, 2.5 or 5 × 10^n. */
-export function niceTicks(max, count = 4) {
+/**
+ * Round ticks covering [0, max]: about `count` steps of 1, 2, 2.5 or 5 × 10^n; with `integer` (an
+ * axis that counts things) only whole steps, so a count of 1 never gets ticks of 0.25.
+ */
+export function niceTicks(max, count = 4, integer = false) {
   if (!(max > 0)) return [0, 1];
   const raw = max / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const steps = [1, 2, 2.5, 5, 10].map((m) => m * mag).filter((s) => !integer || (s >= 1 && Number.isInteger(s)));
+  const step = steps.find((s) => s >= raw) ?? (integer ? Math.max(1, Math.ceil(raw)) : 10 * mag);
   const ticks = [];
   for (let v = 0; v < max + step * 0.999; v += step) ticks.push(Number(v.toPrecision(12)));
   return ticks;
+}
+
+/** Left margin that fits the widest y-axis label (11px tabular digits are about 6.6px wide). */
+function axisMargin(labels) {
+  return Math.max(40, 14 + Math.ceil(6.6 * Math.max(...labels.map((l) => String(l).length))));
 }
 
 function emptyState(text) {
@@ -53,7 +62,7 @@ function placeTip(tip, legend, width, left, band, i) {
  * Bar chart over time buckets.
  * data: [{t (ms), label, values: [number per series]}]; series: [{label, color}].
  */
-export function barChart({ data, series, stacked = true, formatValue, formatTick = formatValue, height = 220, emptyText = "No data in this range" }) {
+export function barChart({ data, series, stacked = true, formatValue, formatTick = formatValue, integer = false, height = 220, emptyText = "No data in this range" }) {
   const el = h("div", { class: "chart" });
   const tip = h("div", { class: "chart-tip", hidden: true });
   // A legend even for one series, so charts side by side line up.
@@ -68,11 +77,11 @@ export function barChart({ data, series, stacked = true, formatValue, formatTick
   }
 
   const draw = (width) => {
-    const m = { top: 10, right: 8, bottom: 26, left: 58 };
+    const totals = data.map((d) => (stacked ? d.values.reduce((a, b) => a + b, 0) : Math.max(...d.values)));
+    const ticks = niceTicks(Math.max(...totals), 4, integer);
+    const m = { top: 10, right: 8, bottom: 26, left: axisMargin(ticks.map(formatTick)) };
     const w = width - m.left - m.right;
     const ph = height - m.top - m.bottom;
-    const totals = data.map((d) => (stacked ? d.values.reduce((a, b) => a + b, 0) : Math.max(...d.values)));
-    const ticks = niceTicks(Math.max(...totals));
     const yMax = ticks[ticks.length - 1];
     const y = (v) => m.top + ph - (v / yMax) * ph;
     const band = w / data.length;
@@ -144,11 +153,11 @@ export function rateChart({ data, label, color, reference = null, referenceLabel
   }
 
   const draw = (width) => {
-    const m = { top: 12, right: 12, bottom: 26, left: 58 };
-    const w = width - m.left - m.right;
-    const ph = height - m.top - m.bottom;
     const highest = Math.max(reference || 0, ...data.map((d) => d.rate || 0));
     const ticks = niceTicks(Math.min(Math.max(highest, 0.04), 1));
+    const m = { top: 12, right: 12, bottom: 26, left: axisMargin(ticks.map(fmt.percentTick)) };
+    const w = width - m.left - m.right;
+    const ph = height - m.top - m.bottom;
     const yMax = ticks[ticks.length - 1];
     const y = (v) => m.top + ph - (Math.min(v, yMax) / yMax) * ph;
     const band = w / data.length;
@@ -180,7 +189,9 @@ export function rateChart({ data, label, color, reference = null, referenceLabel
     }
     const dots = data.map((d, i) => {
       if (d.rate === null) return null;
-      const dot = svg("circle", { class: "rate-point", cx: String(x(i)), cy: String(y(d.rate)), r: "3.5", stroke: color });
+      // A bucket at 0% is nothing to worry about: a quiet dot, not one in the alert colour.
+      const zero = d.rate === 0;
+      const dot = svg("circle", { class: zero ? "rate-point rate-point-zero" : "rate-point", cx: String(x(i)), cy: String(y(d.rate)), r: "3.5", stroke: zero ? "#98a2b3" : color });
       root.append(dot);
       return dot;
     });

@@ -38,21 +38,24 @@ export function compact(value) {
 }
 
 const centsFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const subDollarFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 4, maximumFractionDigits: 4 });
-const SMALLEST_SHOWN = 0.0001;
+const SMALLEST_SHOWN = 0.000001;
 
 /**
- * Money for display, one rule everywhere: below $1 four decimals ("$0.0060", "$0.0208"), from $1
- * on cents ("$12.35", "$1,234.50"); a non-zero amount under $0.0001 is "<$0.0001", zero "$0.00".
- * The exact figure is `exactMoney` (shown as a tooltip).
+ * Money for display, one rule everywhere: from $1 on cents ("$12.35", "$1,234.50"); below $1 three
+ * significant digits and at least two decimals ("$0.50", "$0.0208", "$0.000161", "$0.00004"), so a
+ * sub-cent call is never rounded to a neighbour's price; a non-zero amount under $0.000001 is
+ * "<$0.000001", zero "$0.00". The exact figure is `exactMoney` (shown as a tooltip).
  */
 export function money(value) {
   const n = num(value);
   if (n === 0) return "$0.00";
   const sign = n < 0 ? "−" : "";
   const abs = Math.abs(n);
-  if (abs < SMALLEST_SHOWN) return `${sign}<$0.0001`;
-  return `${sign}$${(abs < 1 ? subDollarFormat : centsFormat).format(abs)}`;
+  if (abs < SMALLEST_SHOWN) return `${sign}<$${SMALLEST_SHOWN.toFixed(6)}`;
+  if (abs >= 1) return `${sign}$${centsFormat.format(abs)}`;
+  const decimals = Math.max(2, 2 - Math.floor(Math.log10(abs)));
+  const text = abs.toFixed(decimals).replace(/(\.\d\d\d*?)0+$/, "$1");
+  return `${sign}$${text}`;
 }
 
 /** The amount exactly as the API gave it (a decimal string), for tooltips: "$0.000360". */

@@ -115,12 +115,12 @@ export function overviewView(root, ctx) {
     const tokenChart = barChart({
       data: series((b) => [fmt.num(b.prompt_tokens), fmt.num(b.completion_tokens)]),
       series: [{ label: "Prompt", color: COLORS.prompt }, { label: "Completion", color: COLORS.completion }],
-      formatValue: fmt.int, formatTick: fmt.compact,
+      formatValue: fmt.int, formatTick: fmt.compact, integer: true,
     });
     const errorChart = barChart({
       data: series((b) => [fmt.num(b.sessions), fmt.num(b.errors)]),
       series: [{ label: "Sessions", color: COLORS.sessions }, { label: "Error spans", color: COLORS.errors }],
-      stacked: false, formatValue: fmt.int, formatTick: fmt.compact,
+      stacked: false, formatValue: fmt.int, formatTick: fmt.compact, integer: true,
     });
     // Per bucket, the headline's rate: sessions that ended Failure or had an error / sessions.
     const rateChartEl = rateChart({
