@@ -149,6 +149,11 @@ CURATED_MODELS: list[tuple[str, str]] = [
     ("mistral_ai", "open-mistral-nemo"),
     ("mistral_ai", "pixtral-large-latest"),
     ("mistral_ai", "mistral-embed"),
+    # Groq
+    ("groq", "llama-3.3-70b-versatile"),
+    ("groq", "llama-3.1-8b-instant"),
+    ("groq", "llama3-70b-8192"),
+    ("groq", "llama3-8b-8192"),
     # DeepSeek (deepseek-chat / deepseek-reasoner have off-peak prices: not expressible here)
     ("deepseek", "deepseek-v3.2"),
     ("deepseek", "deepseek-v3.1-terminus"),

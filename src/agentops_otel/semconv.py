@@ -108,6 +108,10 @@ OP_INVOKE_AGENT: Final = "invoke_agent"
 PROVIDER_OPENAI: Final = "openai"
 PROVIDER_ANTHROPIC: Final = "anthropic"
 PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
+PROVIDER_GROQ: Final = "groq"
+PROVIDER_MISTRAL: Final = "mistral_ai"
+PROVIDER_COHERE: Final = "cohere"
+PROVIDER_OLLAMA: Final = "ollama"  # not in the GenAI conventions' list: the name Ollama's own tooling uses
 
 # --- Older token conventions, read by the collector's normalisation only --------------------
 LEGACY_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"

@@ -132,3 +132,12 @@ def response_attributes(span: Any) -> dict[str, Any]:
     produced = {k: v for k, v in span.attributes.items() if k.startswith(("gen_ai.usage.", "gen_ai.response."))}
     produced.pop(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, None)
     return produced
+
+
+def groq_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
+    """Groq's API is OpenAI's; a stream's usage comes in the last chunk's ``x_groq.usage``."""
+    attrs = expected_attributes("openai", endpoint, body, stream)
+    if stream:
+        for chunk in sse_data(body):
+            _openai_usage(attrs, (chunk.get("x_groq") or {}).get("usage"))
+    return attrs

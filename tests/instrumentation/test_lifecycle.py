@@ -13,6 +13,7 @@ from typing import Any
 
 import anthropic
 import anthropic._base_client as anthropic_base
+import groq._base_client as groq_base
 import openai._base_client as openai_base
 import pytest
 import wrapt
@@ -27,6 +28,8 @@ PATCHED = [
     (anthropic_base.SyncAPIClient, "request"),
     (anthropic_base.AsyncAPIClient, "request"),
     (anthropic_base.BaseClient, "_tracer"),
+    (groq_base.SyncAPIClient, "request"),
+    (groq_base.AsyncAPIClient, "request"),
 ]
 
 

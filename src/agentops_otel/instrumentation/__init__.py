@@ -1,4 +1,4 @@
-"""LLM client instrumentation: every OpenAI and Anthropic call becomes an LLM span, with no code change;
+"""LLM client instrumentation: every OpenAI, Anthropic and Groq call becomes an LLM span, with no code change;
 agent frameworks (the OpenAI Agents SDK, LangChain and LangGraph) become agent, tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
@@ -6,8 +6,8 @@ library the application has not imported: a library imported later is patched by
 hook. Calling it again only updates the tracer and switches. ``uninstrument()`` restores the
 original methods exactly.
 
-For zero-code use, ``opentelemetry-instrument python app.py`` finds :class:`OpenAIInstrumentor` and
-:class:`AnthropicInstrumentor` through the ``opentelemetry_instrumentor`` entry points.
+For zero-code use, ``opentelemetry-instrument python app.py`` finds each instrumentor (``OpenAIInstrumentor``,
+``AnthropicInstrumentor``, ...) through the ``opentelemetry_instrumentor`` entry points.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ from opentelemetry.trace import TracerProvider
 
 from agentops_otel.config import Configuration
 from agentops_otel.instrumentation._framework import FrameworkInstrumentor
+from agentops_otel.instrumentation._library import LibraryInstrumentor
 from agentops_otel.instrumentation._settings import RunTarget, make_settings
-from agentops_otel.instrumentation._stainless import StainlessInstrumentor
 from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
+from agentops_otel.instrumentation.groq import GroqInstrumentor
 from agentops_otel.instrumentation.langchain import LangChainInstrumentor
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
 from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
 __all__ = [
     "AnthropicInstrumentor",
+    "GroqInstrumentor",
     "LangChainInstrumentor",
     "OpenAIAgentsInstrumentor",
     "OpenAIInstrumentor",
@@ -37,9 +39,15 @@ __all__ = [
 ]
 
 
-def instrumentors() -> tuple[StainlessInstrumentor | FrameworkInstrumentor, ...]:
+def instrumentors() -> tuple[LibraryInstrumentor | FrameworkInstrumentor, ...]:
     """The instrumentor of every supported library and agent framework (singletons)."""
-    return (OpenAIInstrumentor(), AnthropicInstrumentor(), OpenAIAgentsInstrumentor(), LangChainInstrumentor())
+    return (
+        OpenAIInstrumentor(),
+        AnthropicInstrumentor(),
+        GroqInstrumentor(),
+        OpenAIAgentsInstrumentor(),
+        LangChainInstrumentor(),
+    )
 
 
 def instrument(

@@ -1,0 +1,144 @@
+"""Groq, Mistral, Cohere, Ollama and LiteLLM: every recording, replayed through the real client
+library over HTTP, gives one LLM span whose usage equals what the provider billed, with the request's
+model and parameters; an error response gives an error span and the library's own exception.
+
+Runs over the project's own fixtures (tests/fixtures/<provider>) always, and over ../shared/recorded
+when present.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import groq
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from agentops_otel import semconv as sc
+from tests.conftest import fixture_path, recorded_path
+from tests.instrumentation import expected
+from tests.instrumentation.expected import response_attributes
+from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, endpoint_of
+
+
+@dataclass
+class Case:
+    """How to replay one provider's recordings: its client, the method for an endpoint, what to expect."""
+
+    provider: str  # gen_ai.provider.name
+    client: Callable[[ReplayServer], Any]
+    call: Callable[[Any, str, dict[str, Any]], Any]  # (client, endpoint, request body) -> result
+    errors: tuple[type[BaseException], ...]
+    expected: Callable[[str, str, bool], dict[str, Any]]  # (endpoint, response body, stream) -> attributes
+    operations: dict[str, str]  # endpoint -> gen_ai.operation.name
+
+
+def _groq_call(client: Any, endpoint: str, body: dict[str, Any]) -> Any:
+    method = client.chat.completions.create if endpoint.endswith("chat/completions") else client.embeddings.create
+    return method(**body)
+
+
+CASES = {
+    "groq": Case(
+        sc.PROVIDER_GROQ,
+        lambda server: groq.Groq(base_url=server.base_url, api_key="test-key", max_retries=0),
+        _groq_call,
+        (groq.APIStatusError,),
+        expected.groq_expected,
+        {"v1/chat/completions": "chat", "v1/embeddings": "embeddings"},
+    ),
+}
+
+RECORDED = {
+    "groq": ["chat_basic", "chat_params_via_openai_agents", "chat_then_stream", "error_invalid_api_key"],
+}
+OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for name in CASES for p in (FIXTURES_DIR / name).glob("*.json"))
+CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
+
+
+def consume(result: Any) -> list[Any]:
+    return list(result)
+
+
+def replay_and_check(path: Path, name: str, server: ReplayServer, tracing: Any, capture: bool) -> None:
+    case = CASES[name]
+    tracing.instrument(capture_message_content=capture)
+    interactions = server.load(path)
+    client = case.client(server)
+    for interaction in interactions:
+        tracing.exporter.clear()
+        request, response = interaction["request"], interaction["response"]
+        endpoint = endpoint_of(request["uri"])
+        body = json.loads(request["body"])
+        stream = body.get("stream") is True
+        error: BaseException | None = None
+        try:
+            result = case.call(client, endpoint, body)
+            if stream:
+                assert consume(result)
+        except case.errors as exc:
+            error = exc
+        span = tracing.only_llm_span()
+        attrs = dict(span.attributes)
+        operation = case.operations[endpoint]
+        assert span.kind is SpanKind.CLIENT
+        assert span.name == f"{operation} {body['model']}"
+        assert attrs[sc.GEN_AI_OPERATION_NAME] == operation
+        assert attrs[sc.GEN_AI_PROVIDER_NAME] == case.provider
+        assert attrs[sc.GEN_AI_REQUEST_MODEL] == body["model"]
+        assert attrs.get(sc.GEN_AI_REQUEST_STREAM) is (True if stream else None)
+        assert attrs.get(sc.GEN_AI_REQUEST_TEMPERATURE) == body.get("temperature")
+        assert attrs.get(sc.GEN_AI_REQUEST_MAX_TOKENS) == body.get("max_tokens")
+        assert attrs.get(sc.GEN_AI_REQUEST_TOP_P) == body.get("top_p")
+        assert attrs.get(sc.SERVER_ADDRESS) == "127.0.0.1"
+        assert attrs.get(sc.SERVER_PORT) == server.port
+        has_messages = capture and operation == "chat"
+        assert (sc.GEN_AI_INPUT_MESSAGES in attrs) is has_messages
+        assert tracing.counter.ends[span.context.span_id] == 1
+        if response["status"] >= 400:
+            assert error is not None
+            assert span.status.status_code is StatusCode.ERROR
+            assert attrs[sc.ERROR_TYPE] == type(error).__qualname__
+            assert [e.name for e in span.events] == ["exception"]
+            continue
+        assert error is None
+        assert span.status.status_code is StatusCode.UNSET
+        want = case.expected(endpoint, response["body"], stream)
+        assert want.get(sc.GEN_AI_USAGE_INPUT_TOKENS) is not None
+        assert response_attributes(span) == want
+        for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):
+            assert type(attrs.get(key, 0)) is int
+        assert (sc.GEN_AI_OUTPUT_MESSAGES in attrs) is has_messages
+        if has_messages:
+            messages = json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])
+            assert messages and all(m["role"] == "assistant" and m["parts"] for m in messages), messages
+
+
+@CAPTURE
+@pytest.mark.parametrize("name", OWN)
+def test_own_fixture(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
+    replay_and_check(fixture_path(name), name.split("/")[0], replay_server, tracing, capture)
+
+
+@pytest.mark.recorded
+@CAPTURE
+@pytest.mark.parametrize("name", [f"{p}/{n}.json" for p, names in RECORDED.items() for n in names])
+def test_recorded(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
+    replay_and_check(recorded_path(name), name.split("/")[0], replay_server, tracing, capture)
+
+
+@pytest.mark.recorded
+def test_every_recording_is_replayed() -> None:
+    if not RECORDED_DIR.is_dir():
+        pytest.skip("../shared/recorded not available (recorded provider responses live beside the repo)")
+    on_disk = {
+        str(p.relative_to(RECORDED_DIR).with_suffix(""))
+        for name in RECORDED
+        for p in (RECORDED_DIR / name).glob("*.json")
+    }
+    listed = {f"{provider}/{name}" for provider, names in RECORDED.items() for name in names}
+    assert on_disk == listed  # a new recording must be added to RECORDED, so it is tested
