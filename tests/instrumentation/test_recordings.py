@@ -38,7 +38,8 @@ RECORDED = {
         "messages_thinking_streaming", "messages_tool_use", "messages_tools_history", "messages_tools_streaming",
     ],
 }  # fmt: skip
-OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for p in FIXTURES_DIR.glob("*/*.json"))
+# the OpenAI and Anthropic fixtures (other folders are other tests')
+OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for name in RECORDED for p in (FIXTURES_DIR / name).glob("*.json"))
 OPERATIONS = {"chat/completions": "chat", "completions": "text_completion", "embeddings": "embeddings"}
 CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
 
