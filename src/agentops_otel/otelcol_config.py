@@ -149,6 +149,7 @@ CURATED_MODELS: list[tuple[str, str]] = [
     ("mistral_ai", "open-mistral-nemo"),
     ("mistral_ai", "pixtral-large-latest"),
     ("mistral_ai", "mistral-embed"),
+    ("mistral_ai", "mistral-tiny"),
     # Groq
     ("groq", "llama-3.3-70b-versatile"),
     ("groq", "llama-3.1-8b-instant"),

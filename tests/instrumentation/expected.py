@@ -141,3 +141,8 @@ def groq_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
         for chunk in sse_data(body):
             _openai_usage(attrs, (chunk.get("x_groq") or {}).get("usage"))
     return attrs
+
+
+def mistral_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
+    """Mistral's chat API is OpenAI's in shape; its embeddings response has an id the span leaves out."""
+    return expected_attributes("openai", endpoint, body, stream)

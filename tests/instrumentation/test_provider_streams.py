@@ -13,6 +13,7 @@ from typing import Any
 
 import groq
 import httpx
+import mistralai.client
 import pytest
 from opentelemetry.trace import StatusCode
 
@@ -45,6 +46,13 @@ def _agroq(server: ReplayServer) -> groq.AsyncGroq:
     return groq.AsyncGroq(base_url=server.base_url, api_key="k", max_retries=0)
 
 
+MISTRAL_CHAT = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "Weather in Lyon?"}]}
+
+
+def _mistral(server: ReplayServer) -> mistralai.client.Mistral:
+    return mistralai.client.Mistral(api_key="k", server_url=server.base_url)
+
+
 CASES = {
     "groq": StreamCase(
         "groq/chat_stream.json",
@@ -56,6 +64,17 @@ CASES = {
         "chatcmpl-own-groq-2",
         14,
         4,
+    ),
+    "mistral": StreamCase(
+        "mistral/chat_stream_tool_call.json",
+        lambda s: _mistral(s).chat.stream(**MISTRAL_CHAT),
+        lambda s: _mistral(s).chat.stream_async(**MISTRAL_CHAT),
+        lambda s: _mistral(s).chat.complete(**MISTRAL_CHAT),
+        lambda s: _mistral(s).chat.complete_async(**MISTRAL_CHAT),
+        "mistral/chat.json",
+        "own-mistral-2",
+        61,
+        19,
     ),
 }
 PROVIDERS = pytest.mark.parametrize("name", list(CASES))

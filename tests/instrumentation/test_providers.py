@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import groq
+import mistralai.client
 import pytest
+from mistralai.client.errors import MistralError
 from opentelemetry.trace import SpanKind, StatusCode
 
 from agentops_otel import semconv as sc
@@ -42,6 +44,14 @@ def _groq_call(client: Any, endpoint: str, body: dict[str, Any]) -> Any:
     return method(**body)
 
 
+def _mistral_call(client: Any, endpoint: str, body: dict[str, Any]) -> Any:
+    if endpoint == "embeddings":
+        body = dict(body)
+        body["inputs"] = body.pop("input")  # the JSON field's name in the library is `inputs`
+        return client.embeddings.create(**body)
+    return (client.chat.stream if body.get("stream") else client.chat.complete)(**body)
+
+
 CASES = {
     "groq": Case(
         sc.PROVIDER_GROQ,
@@ -51,10 +61,19 @@ CASES = {
         expected.groq_expected,
         {"v1/chat/completions": "chat", "v1/embeddings": "embeddings"},
     ),
+    "mistral": Case(
+        sc.PROVIDER_MISTRAL,
+        lambda server: mistralai.client.Mistral(api_key="test-key", server_url=server.base_url),
+        _mistral_call,
+        (MistralError,),
+        expected.mistral_expected,
+        {"chat/completions": "chat", "embeddings": "embeddings"},
+    ),
 }
 
 RECORDED = {
     "groq": ["chat_basic", "chat_params_via_openai_agents", "chat_then_stream", "error_invalid_api_key"],
+    "mistral": ["chat_basic", "chat_streaming", "chat_streaming_tool_call", "chat_then_stream", "embeddings"],
 }
 OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for name in CASES for p in (FIXTURES_DIR / name).glob("*.json"))
 CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
@@ -93,6 +112,7 @@ def replay_and_check(path: Path, name: str, server: ReplayServer, tracing: Any, 
         assert attrs.get(sc.GEN_AI_REQUEST_STREAM) is (True if stream else None)
         assert attrs.get(sc.GEN_AI_REQUEST_TEMPERATURE) == body.get("temperature")
         assert attrs.get(sc.GEN_AI_REQUEST_MAX_TOKENS) == body.get("max_tokens")
+        assert attrs.get(sc.GEN_AI_REQUEST_SEED) == body.get("seed", body.get("random_seed"))
         assert attrs.get(sc.GEN_AI_REQUEST_TOP_P) == body.get("top_p")
         assert attrs.get(sc.SERVER_ADDRESS) == "127.0.0.1"
         assert attrs.get(sc.SERVER_PORT) == server.port
@@ -142,3 +162,42 @@ def test_every_recording_is_replayed() -> None:
     }
     listed = {f"{provider}/{name}" for provider, names in RECORDED.items() for name in names}
     assert on_disk == listed  # a new recording must be added to RECORDED, so it is tested
+
+
+NATIVE_SPANS_APP = """
+import json, os, sys
+os.environ["MISTRAL_SDK_TELEMETRY"] = "global"  # mistralai 2.x+ then traces requests with the global provider
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from agentops_otel.instrumentation import instrument, uninstrument
+from tests.support.replay import FIXTURES_DIR, ReplayServer
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+import mistralai.client
+
+if sys.argv[1] == "instrumented":
+    instrument()
+with ReplayServer() as server:
+    server.load(FIXTURES_DIR / "mistral/chat.json")
+    mistralai.client.Mistral(api_key="k", server_url=server.base_url).chat.complete(
+        model="mistral-small-latest", messages=[{"role": "user", "content": "Name a river."}])
+print(json.dumps([(s.instrumentation_scope.name, s.name) for s in exporter.get_finished_spans()]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["plain", "instrumented"])
+def test_mistral_own_spans_give_way_to_ours(mode: str, tmp_path: Path) -> None:
+    from tests.instrumentation.test_lifecycle import run_script
+
+    result = run_script(NATIVE_SPANS_APP.replace("sys.argv[1]", repr(mode)), tmp_path)
+    assert result.returncode == 0, result.stderr
+    spans = json.loads(result.stdout)
+    if mode == "plain":  # the library's own span exists: the test would see it if it came through
+        assert len(spans) == 1 and spans[0][0] != "agentops_otel.instrumentation", spans
+    else:
+        assert spans == [["agentops_otel.instrumentation", "chat mistral-small-latest"]]

@@ -1,4 +1,4 @@
-"""LLM client instrumentation: every OpenAI, Anthropic and Groq call becomes an LLM span, with no code change;
+"""LLM client instrumentation: every OpenAI, Anthropic, Groq and Mistral call becomes an LLM span, with no code change;
 agent frameworks (the OpenAI Agents SDK, LangChain and LangGraph) become agent, tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
@@ -24,6 +24,7 @@ from agentops_otel.instrumentation._settings import RunTarget, make_settings
 from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
 from agentops_otel.instrumentation.groq import GroqInstrumentor
 from agentops_otel.instrumentation.langchain import LangChainInstrumentor
+from agentops_otel.instrumentation.mistral import MistralInstrumentor
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
 from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
@@ -31,6 +32,7 @@ __all__ = [
     "AnthropicInstrumentor",
     "GroqInstrumentor",
     "LangChainInstrumentor",
+    "MistralInstrumentor",
     "OpenAIAgentsInstrumentor",
     "OpenAIInstrumentor",
     "instrument",
@@ -45,6 +47,7 @@ def instrumentors() -> tuple[LibraryInstrumentor | FrameworkInstrumentor, ...]:
         OpenAIInstrumentor(),
         AnthropicInstrumentor(),
         GroqInstrumentor(),
+        MistralInstrumentor(),
         OpenAIAgentsInstrumentor(),
         LangChainInstrumentor(),
     )

@@ -185,8 +185,8 @@ class _ChatStream(StreamRecorder):
             if function is not None:
                 slot[1] = field(function, "name") or slot[1]
                 arguments = field(function, "arguments")
-                if arguments:
-                    slot[2].append(arguments)
+                if arguments:  # JSON text pieces; a library may hand over the parsed object (mistralai)
+                    slot[2].append(arguments if isinstance(arguments, str) else content.to_json(arguments))
 
     def attributes(self) -> Attributes:
         attrs: Attributes = {}
