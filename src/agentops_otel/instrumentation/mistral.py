@@ -62,6 +62,13 @@ def _methods(prefix: str) -> tuple[Method, ...]:
     )
 
 
+def _untraced_inside_ours(start: Any) -> Any:
+    def get_traced_request_and_span(tracing_enabled: bool, tracer: Any, span: Any, *args: Any, **kwargs: Any) -> Any:
+        return start(tracing_enabled and not in_traced_call(), tracer, span, *args, **kwargs)
+
+    return get_traced_request_and_span
+
+
 class MistralInstrumentor(MethodInstrumentor):
     """``BaseInstrumentor`` for ``mistralai``; the ``agentops_mistralai`` ``opentelemetry_instrumentor`` entry point."""
 
@@ -88,13 +95,7 @@ class MistralInstrumentor(MethodInstrumentor):
             except ImportError:
                 continue
             start = hooks.__dict__.get("get_traced_request_and_span")
-            if start is None:
-                return []
-
-            def get_traced_request_and_span(tracing_enabled: bool, tracer: Any, span: Any, *args: Any, **kwargs: Any):
-                return start(tracing_enabled and not in_traced_call(), tracer, span, *args, **kwargs)
-
-            return [replace_attribute(hooks, "get_traced_request_and_span", get_traced_request_and_span)]  # type: ignore[arg-type]
+            return [] if start is None else [replace_attribute(hooks, start.__name__, _untraced_inside_ours(start))]  # type: ignore[arg-type]
         return []
 
     def _client_attributes(self, instance: Any, body: Mapping[str, Any]) -> Attributes:
