@@ -483,6 +483,28 @@ def test_session_detail_waterfall_llm_span_and_error(browser: Browser, showcase:
     assert browser.errors == []
 
 
+def test_names_stay_readable_at_1400_px(browser: Browser, showcase: Showcase) -> None:
+    """At 1400 px the models under a session id and the LLM span names in the waterfall are whole (the
+    cost and model beside a span name give way first), and a short waterfall leaves no tall empty box."""
+    page = browser.page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    cut = "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"
+    browser.login(DEMO_KEY)
+    models = page.locator(f"{ROWS} .cell-models div")
+    assert models.count() > 0 and page.eval_on_selector_all(f"{ROWS} .cell-models div", cut) == []
+    page.click(f'{ROWS}[data-session-id="{showcase.error_session}"] td:nth-child(4)')
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    names = page.eval_on_selector_all(".wf-row .wf-name", "els => els.map(e => e.textContent)")
+    assert "chat claude-sonnet-4-20250514" in names
+    assert page.eval_on_selector_all(".wf-row .wf-name", cut) == []
+    assert page.eval_on_selector_all(".wf-row .wf-meta", "els => els.length") > 0  # costs still shown beside
+    # Five rows of 30 px: the body is the 300 px minimum, and the card ends right below it.
+    body = page.eval_on_selector(".wf-body", "el => el.getBoundingClientRect()")
+    card = page.eval_on_selector(".timeline", "el => el.getBoundingClientRect()")
+    assert body["height"] <= 302 and card["bottom"] - body["bottom"] <= 2, (body, card)
+    assert browser.errors == []
+
+
 def browser_export(browser: Browser, session_id: str) -> dict:
     """The export as the page's own origin serves it (fetch with the key from sessionStorage)."""
     return browser.page.evaluate(
@@ -816,6 +838,8 @@ def test_session_recorded_by_the_sdk(browser: Browser, sdk_session: str) -> None
     # The recorded error opens first, with the traceback the SDK captured.
     assert page.inner_text("#span-details .exception-type") == "ConnectionError"
     assert "raise ConnectionError" in page.inner_text("#span-details .stacktrace")
+    # ...once: the ErrorEvent's logs (agentops.error.logs) are the same traceback, not shown again.
+    assert page.inner_text("#span-details").count("raise ConnectionError") == 1
     browser.screenshot("16-sdk-session-error")
     open_span(browser, "chat gpt-4o-mini")
     assert "Find me a flight from Lisbon to Berlin on Friday." in page.inner_text("#input-messages")

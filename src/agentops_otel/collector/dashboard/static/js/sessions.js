@@ -94,6 +94,14 @@ function apiParams(state, cursor) {
   };
 }
 
+/** The models a session called, one a line so each stays readable (the first three, then "+N more"). */
+function sessionModels(models) {
+  if (models.length === 0) return null;
+  const shown = models.slice(0, 3).map((m) => h("div", { class: "ellipsis", title: m }, m));
+  if (models.length > 3) shown.push(h("div", { title: models.slice(3).join(", ") }, `+${models.length - 3} more`));
+  return h("div", { class: "cell-sub cell-models" }, shown);
+}
+
 export function sessionsView(root, ctx) {
   const state = readState(ctx.query);
   let cursors = [null]; // cursors[i] fetches page i
@@ -198,7 +206,7 @@ export function sessionsView(root, ctx) {
       "tr",
       { class: "row-link", "data-session-id": s.session_id, onclick: (e) => { if (!e.target.closest("a, button")) location.hash = href; } },
       h("td", { class: "nowrap", title: `${fmt.fullDateTime(s.init_timestamp)} · duration ${fmt.seconds(s.duration_s)}` }, h("div", null, fmt.dateTime(s.init_timestamp)), h("div", { class: "cell-sub" }, fmt.relative(s.init_timestamp))),
-      h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), h("div", { class: "cell-sub ellipsis", title: (s.models || []).join(", ") || null }, (s.models || []).join(", "))),
+      h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), sessionModels(s.models || [])),
       h("td", { title: s.end_state_reason || "" }, stateBadge(s)),
       h("td", { class: "num nowrap col-tertiary" }, fmt.seconds(s.duration_s)),
       h("td", { class: "col-tags" }, sessionTags(s, addTag, activeTags)),

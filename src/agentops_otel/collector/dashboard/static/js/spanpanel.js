@@ -129,10 +129,16 @@ function messagesSection(span) {
   return section("Messages", blocks);
 }
 
+/**
+ * The span's error: each exception event with its stack trace, else the status. The error logs an
+ * ErrorEvent records (`agentops.error.logs`) usually are that same traceback: shown here once, and
+ * only when no exception already shows the same text.
+ */
 function exceptionSection(span) {
   const exceptions = (span.events || []).filter((e) => e.name === sc.EXCEPTION_EVENT);
   const a = span.attributes || {};
-  if (exceptions.length === 0 && span.status_code !== "ERROR") return null;
+  if (exceptions.length === 0 && span.status_code !== "ERROR" && !a[sc.ERROR_LOGS]) return null;
+  const traces = new Set(exceptions.map((e) => String((e.attributes || {})[sc.EXCEPTION_STACKTRACE] || "").trim()));
   const items = exceptions.map((e) => {
     const ea = e.attributes || {};
     return h(
@@ -146,6 +152,8 @@ function exceptionSection(span) {
   if (items.length === 0) {
     items.push(h("div", { class: "exception" }, h("div", { class: "exception-head" }, h("span", { class: "exception-type" }, a[sc.ERROR_TYPE] || "Error")), span.status_message ? h("div", { class: "exception-message" }, span.status_message) : null));
   }
+  const logs = a[sc.ERROR_LOGS] ? String(a[sc.ERROR_LOGS]) : "";
+  if (logs && !traces.has(logs.trim())) items.push(h("div", { class: "exception-logs" }, h("div", { class: "muted small" }, "Logs"), pre(logs, "stacktrace")));
   return h("section", { class: "panel-section panel-error" }, h("h3", { class: "panel-title" }, "Error"), items);
 }
 
@@ -192,7 +200,8 @@ export function spanPanel(span) {
     isLlm(span) ? llmSection(span) : null,
     isLlm(span) ? messagesSection(span) : null,
     eventsSection(span),
-    section("Attributes", attrTable(a)),
+    // The error logs are shown in the Error section above, not a second time here.
+    section("Attributes", attrTable(Object.fromEntries(Object.entries(a).filter(([k]) => k !== sc.ERROR_LOGS)))),
   );
 }
 

@@ -11,7 +11,7 @@ import * as sc from "./semconv.js";
 
 const ROW_HEIGHT = 30; // px; must match .wf-row height in app.css
 const OVERSCAN = 12;
-const MIN_BODY = 560; // px
+const MIN_BODY = 300; // px: with the toolbar and header, the span panel's minimum height
 const MAX_BODY = 640; // px
 const KIND_FILTERS = [["all", "All"], [sc.KIND_LLM, "LLM"], [sc.KIND_TOOL, "Tools"], [sc.KIND_ACTION, "Actions"], [sc.KIND_AGENT, "Agents"], [sc.KIND_ERROR, "Errors"]];
 
