@@ -12,7 +12,6 @@ session of its own, tagged ``langchain``, ended with the outermost run.
 
 from __future__ import annotations
 
-import contextvars
 from types import ModuleType
 from typing import Any
 
@@ -39,8 +38,21 @@ class LangChainInstrumentor(FrameworkInstrumentor):
         if self._handler is not None:
             return
         handler = AgentOpsCallbackHandler(self)
-        # A variable whose default is the handler: every context, every thread sees it. LangChain
-        # has no call to remove a hook; the handler does nothing while the instrumentor is off.
-        variable: contextvars.ContextVar[Any] = contextvars.ContextVar("agentops_langchain_handler", default=handler)
-        register_configure_hook(variable, inheritable=True)
+        # LangChain has no call to remove a hook: it asks the hook's "context variable" for a
+        # handler each time it configures callbacks, and this one answers in every context and
+        # thread, with the handler while the instrumentor is on and None (no handler at all) when off.
+        register_configure_hook(_HandlerWhileOn(self, handler), inheritable=True)
         type(self)._handler = handler
+
+
+class _HandlerWhileOn:
+    """Stands for the ``ContextVar`` a configure hook reads (only its ``get`` is called)."""
+
+    __slots__ = ("_handler", "_instrumentor")
+
+    def __init__(self, instrumentor: LangChainInstrumentor, handler: Any) -> None:
+        self._instrumentor = instrumentor
+        self._handler = handler
+
+    def get(self, default: Any = None) -> Any:
+        return self._handler if self._instrumentor.settings is not None else default
