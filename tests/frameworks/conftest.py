@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 
 from agentops_otel import semconv as sc
+from tests.frameworks import crewai_env
 from tests.sdk.conftest import sdk  # noqa: F401 (the fixture shared with the SDK tests)
 
 
@@ -48,3 +53,39 @@ class Tree:
 
         walk(None, 0)
         return "\n".join(lines)
+
+
+# CrewAI's venv, built once after collection when a selected test needs it: a build takes minutes,
+# beyond pytest's per-test timeout (pyproject), which would fail the first test to ask for it.
+_CREWAI = pytest.StashKey["Path | Exception"]()
+
+
+def _build_crewai(config: pytest.Config) -> Path | Exception:
+    cached = crewai_env.cached_python()
+    if cached is not None:
+        return cached
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"tests/frameworks: installing {crewai_env.CREWAI_REQUIREMENT} in a venv of its own")
+    try:
+        return crewai_env.crewai_python()
+    except crewai_env.CrewAIUnavailable as exc:
+        return exc
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any("crewai_python" in getattr(item, "fixturenames", ()) for item in session.items):
+        session.config.stash[_CREWAI] = _build_crewai(session.config)
+
+
+@pytest.fixture(scope="session")
+def crewai_python(pytestconfig: pytest.Config) -> Path:
+    """The interpreter of CrewAI's venv; skips when it cannot be built (fails instead under CI=true)."""
+    built = pytestconfig.stash.get(_CREWAI, None)
+    if built is None:
+        built = _build_crewai(pytestconfig)
+    if isinstance(built, Exception):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but no CrewAI venv: {built}")
+        pytest.skip(str(built))
+    return built

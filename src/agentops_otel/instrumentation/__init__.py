@@ -1,5 +1,5 @@
 """LLM client instrumentation: every OpenAI, Anthropic, Groq and Mistral call becomes an LLM span, with no code change;
-agent frameworks (the OpenAI Agents SDK, LangChain and LangGraph) become agent, tool and action spans around them.
+agent frameworks (OpenAI Agents SDK, LangChain and LangGraph, CrewAI) become agent, tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
 library the application has not imported: a library imported later is patched by a wrapt post-import
@@ -22,6 +22,7 @@ from agentops_otel.instrumentation._framework import FrameworkInstrumentor
 from agentops_otel.instrumentation._library import LibraryInstrumentor
 from agentops_otel.instrumentation._settings import RunTarget, make_settings
 from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
+from agentops_otel.instrumentation.crewai import CrewAIInstrumentor
 from agentops_otel.instrumentation.groq import GroqInstrumentor
 from agentops_otel.instrumentation.langchain import LangChainInstrumentor
 from agentops_otel.instrumentation.mistral import MistralInstrumentor
@@ -30,6 +31,7 @@ from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
 __all__ = [
     "AnthropicInstrumentor",
+    "CrewAIInstrumentor",
     "GroqInstrumentor",
     "LangChainInstrumentor",
     "MistralInstrumentor",
@@ -50,6 +52,7 @@ def instrumentors() -> tuple[LibraryInstrumentor | FrameworkInstrumentor, ...]:
         MistralInstrumentor(),
         OpenAIAgentsInstrumentor(),
         LangChainInstrumentor(),
+        CrewAIInstrumentor(),
     )
 
 

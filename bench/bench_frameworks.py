@@ -1,0 +1,188 @@
+"""What the agent-framework instrumentation adds per framework step, against the uninstrumented
+run measured in the same process, rounds alternating.
+
+Each workload runs the real framework with no network, so that the framework's own work is the
+baseline and our share stands out:
+- OpenAI Agents SDK: ``Runner.run`` (on one event loop) of an agent that calls an async function
+  tool, then answers; its model
+  is a stand-in returning ready ``ModelResponse`` objects (the LLM call's own instrumentation is
+  measured by ``bench_instrumentation.py``). Steps per run: the agent and the tool.
+- LangChain / LangGraph: a compiled ``StateGraph`` of three nodes, one of them calling a tool.
+  Steps per run: the graph, its three nodes and the tool.
+
+Modes: ``off`` (instrumentors switched off: the installed hook returns at once) and ``session``
+(inside a running ``agentops_otel.init()`` session, spans into a BatchSpanProcessor whose exporter
+drops them). Figures: median time per run of each mode over blocks of runs, and the added time per
+step = (session - off) / steps. Run: ``.venv/bin/python bench/bench_frameworks.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import agentops_otel
+from agentops_otel.instrumentation import instrumentors
+
+
+class DropExporter(SpanExporter):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        self.count += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+# --- OpenAI Agents SDK ---------------------------------------------------------------------------
+def agents_workload() -> Callable[[], None]:
+    import agents
+    from agents import Agent, ModelResponse, RunConfig, Runner, Usage, function_tool
+    from agents.models.interface import Model, ModelProvider
+    from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+
+    agents.set_trace_processors([])  # only ours (re-added below): no upload from a benchmark
+
+    call = ResponseFunctionToolCall(
+        id="fc_1", call_id="call_1", type="function_call", name="get_weather", arguments='{"city":"Paris"}'
+    )
+    answer = ResponseOutputMessage(
+        id="msg_1",
+        type="message",
+        role="assistant",
+        status="completed",
+        content=[ResponseOutputText(type="output_text", text="Sunny.", annotations=[])],
+    )
+
+    class CannedModel(Model):
+        async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any) -> ModelResponse:
+            items = input if isinstance(input, list) else []
+            tool_done = any(isinstance(item, dict) and item.get("type") == "function_call_output" for item in items)
+            return ModelResponse(output=[answer if tool_done else call], usage=Usage(), response_id=None)
+
+        def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+            raise NotImplementedError
+
+    class Provider(ModelProvider):
+        def get_model(self, model_name: str | None) -> Model:
+            return CannedModel()
+
+    @function_tool
+    async def get_weather(city: str) -> str:  # async: a sync tool would start a thread per call
+        """Gets the weather."""
+        return "Sunny"
+
+    agent = Agent(name="WeatherAgent", instructions="Weather.", tools=[get_weather])
+    config = RunConfig(model_provider=Provider())
+
+    loop = asyncio.new_event_loop()  # one loop for every run: asyncio.run's setup would dominate
+
+    def run() -> None:
+        loop.run_until_complete(Runner.run(agent, "Weather in Paris?", run_config=config))
+
+    return run
+
+
+# --- LangChain / LangGraph -----------------------------------------------------------------------
+def langgraph_workload() -> Callable[[], None]:
+    from langchain_core.tools import tool
+    from langgraph.graph import END, START, StateGraph
+
+    @tool
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        return key.upper()
+
+    class State(TypedDict, total=False):
+        text: str
+
+    graph = StateGraph(State)
+    graph.add_node("plan", lambda state: {"text": state["text"] + "!"})
+    graph.add_node("act", lambda state: {"text": lookup.invoke({"key": state["text"]})})
+    graph.add_node("answer", lambda state: {"text": state["text"] * 2})
+    graph.add_edge(START, "plan")
+    graph.add_edge("plan", "act")
+    graph.add_edge("act", "answer")
+    graph.add_edge("answer", END)
+    compiled = graph.compile()
+
+    def run() -> None:
+        compiled.invoke({"text": "a"})
+
+    return run
+
+
+WORKLOADS = {
+    "openai-agents": (agents_workload, "agent, tool"),
+    "langgraph": (langgraph_workload, "graph, 3 nodes, tool"),
+}
+
+
+def switch(settings: list[Any], on: bool) -> None:
+    for instrumentor, saved in zip(instrumentors(), settings, strict=True):
+        if hasattr(instrumentor, "framework"):
+            instrumentor._settings = saved if on else None
+
+
+def measure(run: Callable[[], None], runs: int) -> float:
+    start = time.perf_counter()
+    for _ in range(runs):
+        run()
+    return (time.perf_counter() - start) / runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test, not figures)")
+    parser.add_argument("--rounds", type=int, default=7)
+    options = parser.parse_args()
+    runs = 20 if options.quick else 100
+    rounds = 2 if options.quick else options.rounds
+
+    exporter = DropExporter()
+    session = agentops_otel.init(exporter=exporter, exit_handlers=False, default_tags=["bench"])
+    assert session is not None
+    settings = [getattr(i, "_settings", None) for i in instrumentors()]
+    print(f"{runs} runs per block, {rounds} rounds, modes alternating; median per run\n")
+    print(f"{'workload':<15} {'steps':<24} {'off':>10} {'session':>10} {'ratio':>7} {'added per step':>15}")
+    for name, (make, steps_text) in WORKLOADS.items():
+        run = make()
+        if name == "openai-agents":
+            import agents
+
+            from agentops_otel.instrumentation import OpenAIAgentsInstrumentor
+
+            agents.add_trace_processor(OpenAIAgentsInstrumentor()._processor)
+        switch(settings, True)
+        agentops_otel.get_client().flush_all(10)
+        before = exporter.count
+        run()  # warm-up, and the number of spans one run makes
+        agentops_otel.get_client().flush_all(10)
+        steps = exporter.count - before
+        timings: dict[str, list[float]] = {"off": [], "session": []}
+        for _ in range(rounds):
+            for mode in ("off", "session"):
+                switch(settings, mode == "session")
+                timings[mode].append(measure(run, runs))
+        switch(settings, True)
+        off, on = statistics.median(timings["off"]), statistics.median(timings["session"])
+        per_step = (on - off) / steps if steps else float("nan")
+        print(
+            f"{name:<15} {f'{steps} ({steps_text})':<24} {off * 1e6:>8.0f}µs {on * 1e6:>8.0f}µs "
+            f"{on / off:>6.2f}x {per_step * 1e6:>13.1f}µs"
+        )
+    session.end_session("Success")
+
+
+if __name__ == "__main__":
+    main()
