@@ -14,6 +14,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, str] = {
     "collector": "agentops_otel.collector.command",
     "collector-config": "agentops_otel.otelcol_config",
+    "spool": "agentops_otel.spool_command",
 }
 
 

@@ -182,7 +182,7 @@ class Client:
                     "using a separate one for sessions",
                     type(current).__name__,
                 )
-        self._pipelines = Pipelines(exporter)
+        self._pipelines = Pipelines(exporter, spool_config=config)
         self._processor = SessionSpanProcessor(self._known.get, self._pipelines, config.max_wait_time / 1000)
         sdk_provider.add_span_processor(self._processor)
         tracer = sdk_provider.get_tracer(TRACER_NAME, sdk_version())
@@ -414,9 +414,12 @@ class Client:
         self._auto_end(EndState.INDETERMINATE, EXIT_REASON)
         if self._pipelines.last_flush_timed_out:
             # end_session already waited max_wait_time for this backend: never make the exit wait twice.
-            logger.warning("agentops-otel: the last flush timed out; exiting without waiting for the exporter")
+            logger.warning("agentops-otel: the last flush timed out; exiting without waiting for the collector")
+            self._pipelines.flush(self._pipelines.all(), wait, deliver=False)  # what is left goes to the spool
+            self._pipelines.drain_spool(0)
             return
         flushed = self.flush_all(wait)
+        self._pipelines.drain_spool(max(0.0, deadline - time.monotonic()))
         if self._owns_provider and flushed:  # after a timed-out flush, exit without waiting again
             self._pipelines.shutdown(max(0.0, deadline - time.monotonic()))
 

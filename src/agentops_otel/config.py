@@ -32,7 +32,15 @@ HIDDEN = "***"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 # Smallest valid value of each integer field (the export pipeline refuses a 0 interval or queue).
-_INT_MINIMUMS = {"max_wait_time": 0, "max_queue_size": 1, "max_export_batch_size": 1, "export_interval": 1}
+_INT_MINIMUMS = {
+    "max_wait_time": 0,
+    "max_queue_size": 1,
+    "max_export_batch_size": 1,
+    "export_interval": 1,
+    "spool_max_bytes": 1024,
+    "spool_max_age": 1,
+    "spool_max_backoff": 1,
+}
 
 
 @dataclass
@@ -69,6 +77,11 @@ class Configuration:
     # Read by the instrumentors
     capture_message_content: bool = False
     openai_stream_usage: bool = False
+    # Spool of spans the collector could not take yet (per process: init()'s configuration)
+    spool_dir: str | None = None  # None: the user's cache directory; ":memory:" keeps it in memory only
+    spool_max_bytes: int = 256 << 20
+    spool_max_age: int = 7 * 24 * 3600  # seconds
+    spool_max_backoff: int = 30_000  # ms between retries of an unreachable collector, at most
 
     def __post_init__(self) -> None:
         self.default_tags = normalise_tags(self.default_tags, "default_tags")
@@ -82,6 +95,8 @@ class Configuration:
             raise ValueError(
                 f"exporter_protocol must be {PROTOCOL_HTTP!r} or {PROTOCOL_GRPC!r}, got {self.exporter_protocol!r}"
             )
+        if self.spool_dir is not None and (not isinstance(self.spool_dir, str) or not self.spool_dir.strip()):
+            raise ValueError(f"spool_dir must be a non-empty str (a directory, or ':memory:'), got {self.spool_dir!r}")
         if self.api_key is not None and not isinstance(self.api_key, str):
             raise TypeError(f"api_key must be a str, got {type(self.api_key).__name__}")
         if self.endpoint is None:
@@ -146,6 +161,10 @@ class Configuration:
         put_bool("propagate_to_children", "AGENTOPS_PROPAGATE_SESSION")
         put_bool("capture_message_content", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
         put_bool("openai_stream_usage", "AGENTOPS_OPENAI_STREAM_USAGE")
+        put("spool_dir", env.get("AGENTOPS_SPOOL_DIR", "").strip() or None)
+        put_int("spool_max_bytes", "AGENTOPS_SPOOL_MAX_BYTES")
+        put_int("spool_max_age", "AGENTOPS_SPOOL_MAX_AGE")
+        put_int("spool_max_backoff", "AGENTOPS_SPOOL_MAX_BACKOFF")
         if overrides.get("endpoint") is not None:
             values["endpoint_is_traces_url"] = False  # an endpoint argument is a base URL
         for name, value in overrides.items():

@@ -4,14 +4,17 @@ One :class:`SessionSpanProcessor` is added to the TracerProvider (ours, or the a
 For every span of a session's trace it stamps the session id at start and, at end, updates the
 session's analytics and hands the span to that session's export pipeline. Spans of other traces
 (the application's own) are left alone. Sessions whose configurations export to the same place
-share one pipeline: a BatchSpanProcessor with a queue sized for bursts. Every synchronous wait
-(flush, shutdown) is bounded, because OpenTelemetry's own flush ignores its timeout.
+share one pipeline: a BatchSpanProcessor with a queue sized for bursts, exporting through a
+:class:`~agentops_otel.delivery.SpoolingExporter` (what the collector cannot take now waits in the
+spool). Every synchronous wait (flush, shutdown) is bounded, because OpenTelemetry's own flush
+ignores its timeout; what a flush could not deliver in time is left in the spool.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -20,7 +23,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from agentops_otel import semconv as sc
-from agentops_otel.config import PROTOCOL_GRPC, Configuration
+from agentops_otel.config import Configuration
+from agentops_otel.delivery import Delivery, SpoolingExporter, target_of
 from agentops_otel.recording import session_attributes
 
 if TYPE_CHECKING:
@@ -65,21 +69,10 @@ def run_bounded(fn: Callable[[], object], timeout_s: float, what: str) -> bool:
     return finished
 
 
-def make_exporter(config: Configuration) -> SpanExporter:
-    """OTLP exporter for ``config``: HTTP/protobuf by default, gRPC on request; API key in a header."""
-    headers = config.export_headers
-    if config.exporter_protocol == PROTOCOL_GRPC:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-
-        endpoint = config.traces_endpoint
-        return GrpcExporter(
-            endpoint=endpoint,
-            insecure=not endpoint.startswith("https://"),
-            headers=tuple((k.lower(), v) for k, v in headers.items()),  # gRPC metadata keys are lower case
-        )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-
-    return HttpExporter(endpoint=config.traces_endpoint, headers=headers)
+def make_exporter(config: Configuration, delivery: Delivery) -> SpoolingExporter:
+    """OTLP exporter for ``config`` (HTTP/protobuf, or gRPC on request; API key in a header) that
+    keeps what it cannot deliver in ``delivery``'s spool until the collector takes it."""
+    return SpoolingExporter(target_of(config), delivery)
 
 
 class BatchHook(SpanExporter):
@@ -106,18 +99,26 @@ class BatchHook(SpanExporter):
 class Pipelines:
     """Export pipelines by :attr:`Configuration.export_key`; an injected exporter replaces them all.
 
-    ``before_export`` sees every batch in the worker thread before it is exported.
+    ``before_export`` sees every batch in the worker thread before it is exported. ``spool_config``
+    (init()'s configuration) places the process's spool, whose delivery starts at once: it also
+    sends what earlier processes left there.
     """
 
     def __init__(
         self,
         exporter: SpanExporter | None = None,
         before_export: Callable[[Sequence[ReadableSpan]], None] | None = None,
+        spool_config: Configuration | None = None,
     ) -> None:
         self._exporter = exporter
         self.before_export = before_export
         self._by_key: dict[tuple[object, ...], BatchSpanProcessor] = {}
         self._targets: dict[BatchSpanProcessor, str] = {}  # where each pipeline sends, for warnings
+        self._spooling: dict[BatchSpanProcessor, SpoolingExporter] = {}
+        self._spool_config = spool_config
+        self._delivery: Delivery | None = None
+        if exporter is None and spool_config is not None:
+            self._delivery = Delivery.open(spool_config).start()
         self._lock = threading.Lock()
         # True after a flush ran out of time: the backend is down or too slow; the exit flush skips it.
         self.last_flush_timed_out = False
@@ -131,7 +132,10 @@ class Pipelines:
         with self._lock:
             pipeline = self._by_key.get(key)
             if pipeline is None:
-                exporter = self._exporter if self._exporter is not None else make_exporter(config)
+                spooling = None
+                if self._exporter is None:
+                    spooling = make_exporter(config, self._delivery_for(config))
+                exporter: SpanExporter = spooling or self._exporter  # type: ignore[assignment]
                 if self.before_export is not None:
                     exporter = BatchHook(exporter, self.before_export)
                 pipeline = BatchSpanProcessor(
@@ -141,6 +145,8 @@ class Pipelines:
                     max_export_batch_size=min(config.max_export_batch_size, config.max_queue_size),
                 )
                 self._by_key[key] = pipeline
+                if spooling is not None:
+                    self._spooling[pipeline] = spooling
                 injected = self._exporter is not None
                 self._targets[pipeline] = "an injected exporter" if injected else config.traces_endpoint
             return pipeline
@@ -149,16 +155,51 @@ class Pipelines:
         with self._lock:
             return list(self._by_key.values())
 
-    def flush(self, pipelines: list[BatchSpanProcessor], timeout_s: float) -> bool:
+    def _delivery_for(self, config: Configuration) -> Delivery:
+        if self._delivery is None:
+            self._delivery = Delivery.open(self._spool_config or config).start()
+        return self._delivery
+
+    def flush(self, pipelines: list[BatchSpanProcessor], timeout_s: float, deliver: bool = True) -> bool:
+        """Export what the pipelines hold and wait (at most ``timeout_s``) until it is delivered or
+        spooled; what is still on its way then waits in the spool. ``deliver=False`` only spools."""
         targets = ", ".join(sorted({self._targets.get(p, "?") for p in pipelines}))
-        flushed = run_bounded(lambda: [p.force_flush() for p in pipelines], timeout_s, f"flush to {targets}")
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            spooling = [self._spooling[p] for p in pipelines if p in self._spooling]
+
+        def flush() -> None:
+            for pipeline in pipelines:
+                pipeline.force_flush()  # hands the queued spans to the exporters: local work
+            for exporter in spooling:
+                if not deliver or not exporter.wait_sent(deadline - time.monotonic()):
+                    exporter.spill()
+
+        flushed = run_bounded(flush, timeout_s, f"flush to {targets}")
+        if not flushed:
+            for exporter in spooling:
+                exporter.spill()
         self.last_flush_timed_out = not flushed
         return flushed
+
+    def drain_spool(self, timeout_s: float) -> None:
+        """At exit: give the spool's delivery (other processes' leftovers too) up to ``timeout_s``,
+        then report what was dropped or is left."""
+        if self._delivery is not None:
+            self._delivery.wait_idle(timeout_s)
+            self._delivery.report()
 
     def shutdown(self, timeout_s: float) -> bool:
         pipelines = self.all()
         # BatchSpanProcessor.shutdown() may wait 30 s on a dead collector; our wait is bounded.
-        return run_bounded(lambda: [p.shutdown() for p in pipelines], timeout_s, "shutdown")
+        done = run_bounded(lambda: [p.shutdown() for p in pipelines], timeout_s, "shutdown")
+        with self._lock:
+            spooling = list(self._spooling.values())
+        for exporter in spooling:
+            exporter.spill()  # its shutdown did, unless the bound cut it short
+        if self._delivery is not None:
+            self._delivery.close()
+        return done
 
 
 class SessionSpanProcessor(SpanProcessor):
