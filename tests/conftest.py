@@ -56,6 +56,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def spool_dir(clean_env: None, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's SDK spool (AGENTOPS_SPOOL_DIR, kept in the environment of the processes it starts):
+    never the user's cache directory, never another test's spans."""
+    path = tmp_path_factory.mktemp("spool")
+    monkeypatch.setenv("AGENTOPS_SPOOL_DIR", str(path))
+    return path
+
+
+def sdk_free_env(*prefixes: str) -> dict[str, str]:
+    """``os.environ`` without the SDK's variables (``AGENTOPS_*``, ``OTEL_*`` and ``prefixes``), for a
+    child process configured by its arguments only; the test's spool directory stays."""
+    drop = ("AGENTOPS_", "OTEL_", *prefixes)
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop) or k == "AGENTOPS_SPOOL_DIR"}
+
+
 @pytest.fixture
 def replay_server() -> Iterator[ReplayServer]:
     with ReplayServer() as server:

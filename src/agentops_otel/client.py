@@ -414,7 +414,7 @@ class Client:
         self._auto_end(EndState.INDETERMINATE, EXIT_REASON)
         if self._pipelines.last_flush_timed_out:
             # end_session already waited max_wait_time for this backend: never make the exit wait twice.
-            logger.warning("agentops-otel: the last flush timed out; exiting without waiting for the collector")
+            logger.warning("agentops-otel: the last flush timed out; exiting without waiting for the exporter")
             self._pipelines.flush(self._pipelines.all(), wait, deliver=False)  # what is left goes to the spool
             self._pipelines.drain_spool(0)
             return

@@ -115,12 +115,9 @@ class GrpcSender:
 
         self._grpc = grpc
         parts = urlsplit(target.url)
-        address = parts.netloc or parts.path
-        if parts.scheme == "https":
-            channel = grpc.secure_channel(address, grpc.ssl_channel_credentials())
-        else:
-            channel = grpc.insecure_channel(address)
-        self._call = channel.unary_unary(self.METHOD)  # no serializers: bytes in, bytes out
+        self._address = parts.netloc or parts.path
+        self._secure = parts.scheme == "https"
+        self._call: Callable[..., object] | None = None
         self._metadata = tuple((k.lower(), v) for k, v in target.headers)  # gRPC metadata keys are lower case
         self._timeout = timeout
         c = grpc.StatusCode
@@ -134,11 +131,27 @@ class GrpcSender:
             c.DATA_LOSS,
         }
 
+    def _connect(self) -> Callable[..., object]:
+        grpc = self._grpc
+        if self._secure:
+            channel = grpc.secure_channel(self._address, grpc.ssl_channel_credentials())
+        else:
+            channel = grpc.insecure_channel(self._address)
+        self._channel = channel
+        return channel.unary_unary(self.METHOD)  # no serializers: bytes in, bytes out
+
     def send(self, data: bytes) -> Outcome:
+        if self._call is None:
+            self._call = self._connect()
         try:
             self._call(data, metadata=self._metadata, timeout=self._timeout)
         except self._grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None
+            if code == self._grpc.StatusCode.UNAVAILABLE:
+                # A new channel connects at once; the old one would wait out gRPC's own reconnect
+                # backoff (up to minutes) after the collector is back. Our backoff paces retries.
+                self._channel.close()
+                self._call = None
             reason = f"gRPC {getattr(code, 'name', code)}"
             return Outcome(False, code in self._retryable, _grpc_retry_after(error), reason)
         return Outcome(True)
@@ -271,10 +284,13 @@ class Delivery:
         self.wake()
 
     def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until a pass that started after this call finds nothing it could deliver now."""
+        """Try every target once more now (backoff or not), and wait until a pass that started after
+        this call finds nothing it could deliver."""
+        with self._lock:
+            self._backoff = {key: (0.0, last) for key, (_, last) in self._backoff.items()}
+            after = self._passes
         self.wake()
         with self._lock:
-            after = self._passes
             return self._lock.wait_for(lambda: self._quiet_pass > after or self._stopped, max(timeout_s, 0.0))
 
     # --- the thread ---------------------------------------------------------------------------
@@ -449,13 +465,12 @@ class SpoolingExporter(SpanExporter):
                         self._outbox_bytes -= len(request.data)
                     else:
                         self._down = True
+                        self._delivery.failed(self.target, outcome)  # warns before a flush waiting on it returns
                         self._spill_locked()
                 cond.notify_all()
             if request.spooled and outcome.ok:
                 self._delivery.spool.discard(request.spooled)  # sent after all: its spooled copy is not needed
-            if not outcome.ok and outcome.retry:
-                self._delivery.failed(self.target, outcome)
-            elif not outcome.ok:
+            if not outcome.ok and not outcome.retry:
                 self._delivery.spool._dropped(request.spans, f"refused by {self.target.describe()} ({outcome.reason})")
                 self._delivery.spool.report_drops()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -13,11 +12,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import sdk_free_env
 from tests.support.replay import REPO_ROOT
 
 
 def test_quickstart_runs_offline_and_prints_analytics_stats_and_next_steps(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_", "OPENAI_"))}
+    env = sdk_free_env("OPENAI_")
     result = subprocess.run(
         [
             sys.executable,
@@ -75,7 +75,7 @@ def test_canned_server_streams_tool_calls_the_openai_stream_helper_accepts():
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "SIGINT", "SIGKILL"])
 def test_quickstart_leaves_no_collector_behind_however_it_is_stopped(tmp_path, how):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_", "OPENAI_"))}
+    env = sdk_free_env("OPENAI_")
     env["HOME"] = str(tmp_path / "home")
     command = [sys.executable, "examples/quickstart.py", "--data-dir", str(tmp_path / "data")]
     command += ["--http-port", "0", "--grpc-port", "0"]

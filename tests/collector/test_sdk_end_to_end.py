@@ -4,7 +4,6 @@ equal what the recorded responses say, and end_session()'s Decimal equals the co
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -16,7 +15,7 @@ from agentops_otel import pricing
 from agentops_otel import semconv as sc
 from agentops_otel.pricing import TokenUsage
 from tests.collector.conftest import KEY
-from tests.conftest import recorded_path
+from tests.conftest import recorded_path, sdk_free_env
 from tests.instrumentation.test_recordings import RECORDED
 from tests.support.replay import FIXTURES_DIR, REPO_ROOT
 
@@ -31,7 +30,7 @@ USAGE_KEYS = (
 
 
 def run_agent(collector, files: list[Path]) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
+    env = sdk_free_env()
     env["PYTHONPATH"] = str(REPO_ROOT)
     result = subprocess.run(
         [sys.executable, str(APP), collector.url, KEY, *map(str, files)],
@@ -94,7 +93,7 @@ def test_recorded_responses_through_sdk_and_collector(collector):
 
 def test_inherited_session_across_two_real_processes(collector):
     """The SDK's own two-process program (tests/sdk/child_app.py): parent + child joining by environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
+    env = sdk_free_env()
     env["PYTHONPATH"] = str(REPO_ROOT)
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "tests" / "sdk" / "child_app.py"), "parent", collector.url],

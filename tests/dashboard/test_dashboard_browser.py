@@ -6,7 +6,6 @@ Screenshots of every page land in artifacts/screenshots/.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentops_otel.collector.process import CollectorProcess
+from tests.conftest import sdk_free_env
 from tests.dashboard.conftest import DEMO_KEY, EMPTY_KEY, LIVE_KEY, SCREENSHOTS, Browser, get_json, wait_for
 from tests.dashboard.sessions_otlp import PROVIDERS, SCRIPT_PROMPT, OtlpSessions, Showcase
 
@@ -805,7 +805,7 @@ def test_overview_days_are_utc_days_in_any_time_zone(browser_in_los_angeles: Bro
 @pytest.fixture(scope="module")
 def sdk_session(collector: CollectorProcess) -> str:
     """A session recorded by the agentops_otel SDK itself, in its own process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
+    env = sdk_free_env()
     done = subprocess.run(
         [sys.executable, "-m", "tests.dashboard.sdk_agent", collector.url, LIVE_KEY],
         cwd=REPO_ROOT,

@@ -7,7 +7,6 @@ up with the session totals they get when sent to the agentops-otel collector dir
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from agentops_otel import semconv as sc
 from agentops_otel.collector.enrich import enrichment
 from agentops_otel.collector.process import CollectorProcess, collector_process
 from agentops_otel.pricing import PRICE_SOURCE
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, sdk_free_env
 from tests.otelcol.otelcol import FILE_EXPORTER, Otelcol
 from tests.support.replay import REPO_ROOT, ReplayServer
 
@@ -63,7 +62,7 @@ def test_sessions_land_in_the_project_of_the_key(
         with Otelcol(
             otelcol_bin, tmp_path / "otelcol", exporters=("otlp_http/agentops", FILE_EXPORTER), env=env
         ) as otelcol:
-            app_env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
+            app_env = sdk_free_env()
             app_env["ANTHROPIC_OPEN_TELEMETRY"] = "false"
             app = subprocess.run(
                 [sys.executable, "-m", "tests.otelcol.session_app", otelcol.http_endpoint,

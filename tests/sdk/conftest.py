@@ -17,7 +17,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import agentops_otel
 from agentops_otel import client as client_module
 from agentops_otel.config import INHERITED_SESSION_ENV
-from tests.conftest import clean_env  # noqa: F401 (autouse everywhere from tests/conftest.py; other areas import it from here)
+from tests.conftest import (
+    clean_env,  # noqa: F401 (autouse everywhere from tests/conftest.py; other areas import it from here)
+    sdk_free_env,
+)
 from tests.support.otlp_sink import REPO_ROOT, OtlpSink
 
 CHILD_APP = Path(__file__).with_name("child_app.py")
@@ -90,7 +93,7 @@ def blackhole() -> Iterator[str]:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SDK_ENV_PREFIXES)}
+    env = sdk_free_env()
     env["PYTHONPATH"] = str(REPO_ROOT)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)

@@ -36,8 +36,8 @@ def exporters(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SpanExporter]]:
     made: list[SpanExporter] = []
     real = export_module.make_exporter
 
-    def make(config: ao.Configuration) -> SpanExporter:
-        made.append(real(config))
+    def make(config: ao.Configuration, *args: object) -> SpanExporter:
+        made.append(real(config, *args))
         return made[-1]
 
     monkeypatch.setattr(export_module, "make_exporter", make)
@@ -121,7 +121,9 @@ def test_spans_reach_a_real_otlp_receiver_with_ids_parents_and_api_key(sdk, sink
     assert cost > 0
 
 
-def test_end_session_with_a_refused_collector_is_bounded_and_warns_where_it_sends(sdk, caplog, exporters):
+def test_end_session_with_a_refused_collector_is_bounded_and_spools_what_it_could_not_send(
+    sdk, caplog, exporters, spool_dir
+):
     endpoint = refused_endpoint()
     session = ao.init(endpoint=endpoint, max_wait_time=1000, tracer_provider=TracerProvider(), exit_handlers=False)
     for _ in range(200):
@@ -129,9 +131,10 @@ def test_end_session_with_a_refused_collector_is_bounded_and_warns_where_it_send
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="agentops_otel"):
         assert session.end_session("Success") == Decimal(0)
-    # The 1 s bound plus room for a loaded machine; unbounded, it would last the exporter's 10 s timeout.
-    assert time.monotonic() - started < 1.0 + 3.0
-    assert f"flush to {endpoint}/v1/traces did not finish within 1.0 s" in caplog.text
+    assert time.monotonic() - started < 1.0 + 3.0  # the 1 s bound plus room for a loaded machine
+    assert f"cannot deliver spans to {endpoint}/v1/traces (connection refused)" in caplog.text
+    assert f"keeping them in the spool ({spool_dir})" in caplog.text
+    assert sum(int(p.name.split("-")[2]) for p in spool_dir.glob("*.otlp")) == 201  # every event and the root
 
 
 def test_end_session_with_a_hung_collector_is_bounded(sdk, blackhole, exporters):
@@ -395,10 +398,15 @@ def test_a_session_configuration_with_its_own_api_key_exports_with_it(sdk, sink)
     }
 
 
-def test_a_process_whose_collector_is_down_waits_max_wait_time_once_not_again_at_exit():
+def spooled_spans(spool_dir) -> int:
+    """Spans in the spool files of ``spool_dir`` (their count is in the name)."""
+    return sum(int(p.name.split("-")[2]) for p in spool_dir.glob("*.otlp"))
+
+
+def test_a_process_whose_collector_hangs_waits_max_wait_time_once_not_again_at_exit(blackhole, spool_dir):
     code = (
         "import agentops_otel as ao\n"
-        f"ao.init(endpoint={refused_endpoint()!r}, max_wait_time=4000)\n"
+        f"ao.init(endpoint={blackhole!r}, max_wait_time=4000)\n"
         "ao.record(ao.ActionEvent())\n"
         "ao.end_session('Success')\n"
         "print('ended', flush=True)\n"
@@ -417,6 +425,7 @@ def test_a_process_whose_collector_is_down_waits_max_wait_time_once_not_again_at
     assert child.returncode == 0, stderr
     assert "did not finish within 4.0 s" in stderr and "exiting without waiting for the exporter" in stderr
     assert exit_took < 3.0  # a second wait at exit would take the full 4 s (room left for a loaded machine)
+    assert spooled_spans(spool_dir) == 2  # what the collector never answered for waits in the spool
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
@@ -448,16 +457,31 @@ def test_no_api_key_or_header_value_reaches_any_log_line(sink, protocol):
     assert {s["api_key"] for s in spans} == {secret}  # hidden from logs, still sent
 
 
-@pytest.mark.parametrize(("max_queue_size", "drops"), [(20, True), (None, False)])
-def test_max_queue_size_bounds_the_spans_held_while_the_collector_hangs(
-    sdk, blackhole, exporters, caplog, max_queue_size, drops
-):
-    options = {} if max_queue_size is None else {"max_queue_size": max_queue_size, "max_export_batch_size": 20}
-    session = ao.init(
-        endpoint=blackhole, tracer_provider=TracerProvider(), exit_handlers=False, max_wait_time=500, **options
+def test_a_process_whose_collector_is_down_spools_at_end_session_and_exits_without_waiting(spool_dir):
+    endpoint = refused_endpoint()
+    code = (
+        "import agentops_otel as ao\n"
+        f"ao.init(endpoint={endpoint!r}, max_wait_time=60000)\n"
+        "ao.record(ao.ActionEvent())\n"
+        "ao.end_session('Success')\n"
+        "print('ended', flush=True)\n"
     )
-    with caplog.at_level(logging.WARNING, logger="opentelemetry"):
-        for _ in range(2_000):  # the worker is stuck exporting the first batch to the hung collector
+    child = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=50)
+    assert child.returncode == 0, child.stderr
+    # well under max_wait_time (60 s): nothing to wait for once the spans are safe in the spool
+    assert f"cannot deliver spans to {endpoint}/v1/traces (connection refused)" in child.stderr
+    assert "2 spans wait in the spool" in child.stderr and "agentops-otel spool flush" in child.stderr
+    assert spooled_spans(spool_dir) == 2
+
+
+def test_a_hung_collector_drops_nothing_everything_waits_in_the_spool(sdk, blackhole, exporters, caplog, spool_dir):
+    session = ao.init(endpoint=blackhole, tracer_provider=TracerProvider(), exit_handlers=False, max_wait_time=500)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2_000):  # the first request hangs; the worker goes on serializing the rest
             ao.record(ao.ActionEvent())
-    assert any("Queue full" in r.getMessage() for r in caplog.records) is drops
-    session.end_session("Success")
+        session.end_session("Success")
+    assert not any("Queue full" in r.getMessage() for r in caplog.records)
+    assert spooled_spans(spool_dir) == 2_001  # the request in flight too: at worst it is sent twice
+    assert "cannot deliver spans to" in caplog.text and "(no answer in time)" in caplog.text
+
+
