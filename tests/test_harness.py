@@ -14,7 +14,9 @@ import os, subprocess, sys
 
 def test_probe():
     leaked = sorted(n for n in os.environ if n.startswith(("AGENTOPS_", "OTEL_", "OPENAI_", "ANTHROPIC_")))
-    assert leaked == ["AGENTOPS_OTELCOL_CACHE"], leaked
+    # the harness's own: the Collector build cache, and each test's SDK spool (never the caller's)
+    assert leaked == ["AGENTOPS_OTELCOL_CACHE", "AGENTOPS_SPOOL_DIR"], leaked
+    assert os.environ["AGENTOPS_SPOOL_DIR"] != os.environ["PROBE_CALLER_SPOOL"]
     assert os.environ["HOME"] != os.environ["PROBE_CALLER_HOME"] and os.path.isdir(os.environ["HOME"])
     assert not os.listdir(os.environ["HOME"])
     assert "127.0.0.1" in os.environ["NO_PROXY"].split(",") and "127.0.0.1" in os.environ["no_proxy"].split(",")
@@ -43,6 +45,8 @@ def test_the_callers_settings_and_home_reach_no_test_nor_its_processes(tmp_path:
         "OPENAI_API_KEY": "sk-caller",
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
         "AGENTOPS_OTELCOL_CACHE": str(tmp_path / "otelcol-cache"),  # the harness's own setting: kept
+        "AGENTOPS_SPOOL_DIR": str(caller_home / "spool"),
+        "PROBE_CALLER_SPOOL": str(caller_home / "spool"),
         "NO_PROXY": "",
         "no_proxy": "",
     }
