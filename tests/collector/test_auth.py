@@ -153,6 +153,10 @@ def test_health_is_liveness_only_and_counters_need_the_projects_key(tmp_path):
         assert "s3cret" not in json.dumps(mine) and "t0ken" not in json.dumps(mine)
         status, theirs = collector.get("/v2/status", OTHER_KEY)
         assert status == 200 and theirs["ingest"] == {key: 0 for key in mine["ingest"]}
+        # No key registered (loopback): the keys that stored spans are named by a hint, never in full.
+        assert theirs["keys_registered"] is False
+        assert theirs["projects_with_spans"] == [{"key_hint": "10 characters", "spans_stored": 2}]  # KEY is short
+        assert KEY not in json.dumps(theirs)
         assert theirs["forward"][0]["sent_spans"] == theirs["forward"][0]["dropped_spans"] == 0
     finally:
         collector.stop()
@@ -168,6 +172,9 @@ def test_refused_keys_are_logged_once_per_key_masked(tmp_path):
             assert collector.get("/v2/sessions", secret)[0] == 401
             assert post(collector, b"", key=None).status == 401
         assert post(collector, b"", key="another-wrong-key").status == 401
+        send(collector, [SessionBuilder.new(seed=30).root()], key=KEY)
+        _, status = collector.get("/v2/status", KEY)  # registered keys: no other project is ever named
+        assert status["keys_registered"] is True and status["projects_with_spans"] == []
     finally:
         collector.stop()
     log = collector.log()

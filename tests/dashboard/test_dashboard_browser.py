@@ -16,9 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from agentops_otel.collector.process import CollectorProcess
+from agentops_otel.collector.process import CollectorProcess, collector_process
+from tests.collector.conftest import SessionBuilder, send
 from tests.conftest import sdk_free_env
-from tests.dashboard.conftest import DEMO_KEY, EMPTY_KEY, LIVE_KEY, SCREENSHOTS, Browser, get_json, wait_for
+from tests.dashboard.conftest import (
+    DEMO_KEY,
+    EMPTY_KEY,
+    LIVE_KEY,
+    SCREENSHOTS,
+    Browser,
+    browser_tab,
+    get_json,
+    wait_for,
+)
 from tests.dashboard.sessions_otlp import PROVIDERS, SCRIPT_PROMPT, OtlpSessions, Showcase
 
 pytestmark = pytest.mark.browser
@@ -863,6 +873,23 @@ def test_empty_project_unknown_and_malformed_sessions(browser: Browser, collecto
     )
     # The 404 and 400 responses are the only console errors.
     assert browser.errors and all("404" in e or "400" in e for e in browser.errors), browser.errors
+
+
+def test_a_mistyped_key_on_a_keyless_collector_is_hinted(browser_context, tmp_path: Path) -> None:
+    """No key registered (loopback): every key is its own project, so a typo shows an empty one. The
+    empty list says so and names the keys that sent spans by their hint, never in full."""
+    app_key = "sk-agent-key-0123456789"
+    with collector_process(tmp_path / "keyless", args=["--no-grpc"], env={"AGENTOPS_COLLECTOR_KEYS": ""}) as keyless:
+        send(keyless, [SessionBuilder.new(seed=7).root()], key=app_key)
+        with browser_tab(browser_context, keyless) as tab:
+            tab.login("sk-agent-key-0123456780")  # one character off
+            tab.page.wait_for_selector("#key-hint .notice")
+            hint = tab.page.inner_text("#key-hint")
+            assert "every key is its own project" in hint and "AGENTOPS_API_KEY" in hint
+            hints = tab.page.eval_on_selector_all("#key-hint code.key-hint", "els => els.map(e => e.textContent)")
+            assert hints == ["sk-a…89"] and "1 span" in hint and app_key not in tab.page.content()
+            tab.screenshot("11b-mistyped-key-hint")
+            assert tab.errors == []
 
 
 def test_malformed_link_shows_a_message_in_the_normal_layout(browser: Browser, showcase: Showcase) -> None:

@@ -97,11 +97,14 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def key_hint(key: str) -> str:
+    """Enough of a key for its owner to recognise it, never enough to use it: ``sk-p…9x``."""
+    return f"{len(key)} characters" if len(key) < 12 else f"{key[:4]}…{key[-2:]}"
+
+
 def masked_key(key: str) -> str:
-    """Enough of a key for an operator to recognise it, never enough to use it."""
-    if len(key) < 12:
-        return f"{len(key)} characters, sha256 {key_hash(key)[:8]}"
-    return f"{key[:4]}…{key[-2:]}, sha256 {key_hash(key)[:8]}"
+    """A key in a log line: its hint and a sha256 prefix that matches a keys file's hashed entry."""
+    return f"{key_hint(key)}, sha256 {key_hash(key)[:8]}"
 
 
 class RefusedKeyLog:

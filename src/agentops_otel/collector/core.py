@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from agentops_otel.collector.admission import Admission, Busy, Ticket
-from agentops_otel.collector.auth import KeyRing, RefusedKeyLog
+from agentops_otel.collector.auth import KeyRing, RefusedKeyLog, key_hint
 from agentops_otel.collector.forward import Forwarder
 from agentops_otel.collector.ingest import PreparedBatch, prepare
 from agentops_otel.collector.store.base import Store, WriteResult
@@ -50,12 +51,22 @@ class Collector:
         self._counters: dict[str, IngestCounters] = {}  # per project: each key sees only its own
         self._lock = threading.Lock()
         self.refused_keys = RefusedKeyLog()
+        # With no key registered (loopback only) every key is its own project: the hint of each
+        # project's key, so a dashboard opened with a mistyped key can name the keys that have spans.
+        self._key_hints: OrderedDict[str, str] = OrderedDict()
+
+    MAX_KEY_HINTS = 256
 
     def project_for(self, key: str | None) -> str | None:
         """The project of an API key; None (the caller answers 401) is logged, rate-limited per key."""
         project_id = self.keyring.project_for(key)
         if project_id is None:
             self.refused_keys.refused(key)
+        elif self.keyring.open and key and project_id not in self._key_hints:
+            with self._lock:
+                self._key_hints[project_id] = key_hint(key)
+                while len(self._key_hints) > self.MAX_KEY_HINTS:
+                    self._key_hints.popitem(last=False)
         return project_id
 
     def admit(self, project_id: str, size: int) -> Ticket:
@@ -127,4 +138,17 @@ class Collector:
         with self._lock:
             ingest = dict(self._counters.get(project_id, IngestCounters()).__dict__)
         forward = self.forwarder.stats(project_id) if self.forwarder is not None else []
-        return {"project_id": project_id, "ingest": ingest, "forward": forward}
+        status = {"project_id": project_id, "ingest": ingest, "forward": forward}
+        status["keys_registered"] = not self.keyring.open
+        status["projects_with_spans"] = self._projects_with_spans() if self.keyring.open else []
+        return status
+
+    def _projects_with_spans(self) -> list[dict]:
+        """Every key's project that stored spans since start, by its key's hint (keyless loopback mode only)."""
+        with self._lock:
+            stored = {project: counters.spans_stored for project, counters in self._counters.items()}
+            return [
+                {"key_hint": hint, "spans_stored": stored[project]}
+                for project, hint in self._key_hints.items()
+                if stored.get(project, 0) > 0
+            ]

@@ -164,6 +164,16 @@ OVERVIEW = _obj(
 STATUS = _obj(
     {
         "project_id": _STR,
+        "keys_registered": {
+            "type": "boolean",
+            "description": "false: no key is registered (loopback only) and every key is its own project",
+        },
+        "projects_with_spans": {
+            "type": "array",
+            "description": "when no key is registered (else empty): each key that stored spans since the "
+            "collector started, by a hint (first four and last two characters), so a mistyped key can be spotted",
+            "items": _obj({"key_hint": _STR, "spans_stored": _INT}),
+        },
         "ingest": _obj(
             {
                 "requests": {"type": "integer", "description": "OTLP requests stored"},

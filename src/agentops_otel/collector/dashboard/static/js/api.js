@@ -70,4 +70,5 @@ export const api = {
   // The detail page's payload: every span once, without the per-span resource the export repeats.
   sessionSpans: (id, opts) => getJson(`/v2/sessions/${encodeURIComponent(id)}/spans`, {}, opts),
   overview: (params, opts) => getJson("/v2/overview", params, opts),
+  status: (opts) => getJson("/v2/status", {}, opts),
 };

@@ -94,6 +94,25 @@ function apiParams(state, cursor) {
   };
 }
 
+/**
+ * Under "No sessions yet": on a collector with no registered keys every key is its own project, so a
+ * mistyped key shows an empty one. Says so, and names the keys that have sent spans (by their hint).
+ */
+function keyHint() {
+  const box = h("div", { id: "key-hint" });
+  api.status().then((status) => {
+    if (status.keys_registered) return;
+    const others = status.projects_with_spans || [];
+    box.replaceChildren(notice("info", "Is this the key your app sends?", [
+      h("p", null, "This collector has no registered keys: every key is its own project, so a session sent with another key (a typo, another app's key) does not show here. Your app's key is the api_key of agentops_otel.init() or AGENTOPS_API_KEY."),
+      others.length
+        ? h("p", null, "Keys that have sent spans since the collector started: ", others.map((o, i) => [i ? ", " : "", h("code", { class: "key-hint" }, o.key_hint), ` (${fmt.count(o.spans_stored, "span")})`]))
+        : h("p", null, "No key has sent spans since the collector started."),
+    ]));
+  }).catch(() => {});
+  return box;
+}
+
 /** The models a session called, one a line so each stays readable (the first three, then "+N more"). */
 function sessionModels(models) {
   if (models.length === 0) return null;
@@ -228,7 +247,8 @@ export function sessionsView(root, ctx) {
           h("h2", { class: "onboarding-title" }, "No sessions yet"),
           h("p", { class: "muted" }, "Sessions appear here as soon as this collector receives their spans. Point your agent at it:"),
           h("pre", { class: "code-block" }, `import agentops_otel\n\nagentops_otel.init(api_key="<this project's key>", endpoint="${location.origin}")`),
-          h("p", { class: "muted small" }, `Any OpenTelemetry exporter works too: OTLP/HTTP to ${location.origin}/v1/traces with the X-Agentops-Api-Key header.`))
+          h("p", { class: "muted small" }, `Any OpenTelemetry exporter works too: OTLP/HTTP to ${location.origin}/v1/traces with the X-Agentops-Api-Key header.`),
+          keyHint())
         : page === 0 && NOT_ENDED.has(state.end_state)
           ? notice("info", `No ${state.end_state.toLowerCase()} sessions`, state.end_state === "Running"
             ? "A session is running from its first span until it ends, or until it has sent nothing for an hour."
