@@ -146,3 +146,20 @@ def groq_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
 def mistral_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
     """Mistral's chat API is OpenAI's in shape; its embeddings response has an id the span leaves out."""
     return expected_attributes("openai", endpoint, body, stream)
+
+
+def gemini_usage(body: str, stream: bool) -> dict[str, Any]:
+    """Usage of a Gemini response (a stream's last ``usageMetadata`` is its total); thoughts are output."""
+    metadata = (
+        [e.get("usageMetadata") or {} for e in sse_data(body)][-1] if stream else json.loads(body)["usageMetadata"]
+    )
+    attrs: dict[str, Any] = {sc.GEN_AI_USAGE_INPUT_TOKENS: metadata["promptTokenCount"]}
+    attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = metadata.get("candidatesTokenCount", 0) + metadata.get(
+        "thoughtsTokenCount", 0
+    )
+    return attrs
+
+
+def usage_of(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The input and output counts of an attribute mapping (what every provider reports)."""
+    return {k: attrs[k] for k in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS) if k in attrs}

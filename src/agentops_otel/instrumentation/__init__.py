@@ -1,5 +1,6 @@
-"""LLM client instrumentation: every OpenAI, Anthropic, Groq and Mistral call becomes an LLM span, with no code change;
-agent frameworks (OpenAI Agents SDK, LangChain and LangGraph, CrewAI) become agent, tool and action spans around them.
+"""LLM client instrumentation: every OpenAI, Anthropic, Groq, Mistral and LiteLLM call becomes an LLM span,
+with no code change; agent frameworks (OpenAI Agents SDK, LangChain and LangGraph, CrewAI) become agent,
+tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
 library the application has not imported: a library imported later is patched by a wrapt post-import
@@ -25,6 +26,7 @@ from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
 from agentops_otel.instrumentation.crewai import CrewAIInstrumentor
 from agentops_otel.instrumentation.groq import GroqInstrumentor
 from agentops_otel.instrumentation.langchain import LangChainInstrumentor
+from agentops_otel.instrumentation.litellm import LiteLLMInstrumentor
 from agentops_otel.instrumentation.mistral import MistralInstrumentor
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
 from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
@@ -34,6 +36,7 @@ __all__ = [
     "CrewAIInstrumentor",
     "GroqInstrumentor",
     "LangChainInstrumentor",
+    "LiteLLMInstrumentor",
     "MistralInstrumentor",
     "OpenAIAgentsInstrumentor",
     "OpenAIInstrumentor",
@@ -50,6 +53,7 @@ def instrumentors() -> tuple[LibraryInstrumentor | FrameworkInstrumentor, ...]:
         AnthropicInstrumentor(),
         GroqInstrumentor(),
         MistralInstrumentor(),
+        LiteLLMInstrumentor(),
         OpenAIAgentsInstrumentor(),
         LangChainInstrumentor(),
         CrewAIInstrumentor(),

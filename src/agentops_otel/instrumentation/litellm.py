@@ -1,0 +1,203 @@
+"""Instrumentation of ``litellm``: ``completion`` / ``acompletion`` (streamed or not), ``embedding`` /
+``aembedding`` and ``responses`` / ``aresponses``, each as one LLM span naming the real provider and model.
+
+LiteLLM reaches some providers through their own libraries (``openai``, ``anthropic``, ...) and others
+over plain HTTP. Whatever the route, a call is one span: the call is marked as traced while LiteLLM
+runs, and our instrumentors of the libraries underneath pass through (no second span, no second cost).
+The provider is LiteLLM's own routing of the model name (``gemini/gemini-2.5-flash`` is Gemini's
+``gemini-2.5-flash``), named as the GenAI conventions name it. Usage is LiteLLM's OpenAI-shaped
+``usage`` of the provider's counts (prompt tokens include cache reads and writes, completion tokens
+include reasoning); LiteLLM's own cost figure is ignored: the collector prices the tokens.
+
+Patched are the functions of the ``litellm`` module, which ``litellm.completion(...)`` calls (CrewAI's
+route) and ``from litellm import completion`` copies once it has run.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from agentops_otel import semconv as sc
+from agentops_otel.instrumentation._call import Attributes, StreamRecorder, field, getter, put, usage_attributes
+from agentops_otel.instrumentation._library import Method, MethodInstrumentor
+from agentops_otel.instrumentation.openai import ChatCompletions, Embeddings, Responses, _ChatStream
+
+# LiteLLM's provider names -> gen_ai.provider.name (others are kept as LiteLLM names them)
+PROVIDER_NAMES = {
+    "openai": sc.PROVIDER_OPENAI,
+    "text-completion-openai": sc.PROVIDER_OPENAI,
+    "azure": sc.PROVIDER_AZURE_OPENAI,
+    "azure_text": sc.PROVIDER_AZURE_OPENAI,
+    "azure_ai": "azure.ai.inference",
+    "anthropic": sc.PROVIDER_ANTHROPIC,
+    "anthropic_text": sc.PROVIDER_ANTHROPIC,
+    "gemini": "gcp.gemini",
+    "vertex_ai": "gcp.vertex_ai",
+    "vertex_ai_beta": "gcp.vertex_ai",
+    "bedrock": "aws.bedrock",
+    "bedrock_converse": "aws.bedrock",
+    "mistral": sc.PROVIDER_MISTRAL,
+    "codestral": sc.PROVIDER_MISTRAL,
+    "groq": sc.PROVIDER_GROQ,
+    "cohere": sc.PROVIDER_COHERE,
+    "cohere_chat": sc.PROVIDER_COHERE,
+    "ollama": sc.PROVIDER_OLLAMA,
+    "ollama_chat": sc.PROVIDER_OLLAMA,
+    "deepseek": "deepseek",
+    "xai": "x_ai",
+    "perplexity": "perplexity",
+    "watsonx": "ibm.watsonx.ai",
+}
+_SCOPE = "litellm"  # the provider named when LiteLLM cannot route the model
+
+
+def _count(value: Any) -> int | None:
+    """A token count as an int: LiteLLM hands some providers' counts over as floats."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _usage(usage: Any, attrs: Attributes) -> None:
+    if usage is None:
+        return
+    get = getter(usage)
+    prompt_details = get(usage, "prompt_tokens_details", None)
+    cache_read = _count(field(prompt_details, "cached_tokens")) if prompt_details is not None else None
+    if not cache_read:
+        cache_read = _count(get(usage, "cache_read_input_tokens", None)) or cache_read
+    cache_creation = _count(get(usage, "cache_creation_input_tokens", None))
+    if cache_creation is None and prompt_details is not None:
+        cache_creation = _count(field(prompt_details, "cache_creation_tokens"))
+    completion_details = get(usage, "completion_tokens_details", None)
+    usage_attributes(
+        attrs,
+        input_tokens=_count(get(usage, "prompt_tokens", None)),
+        output_tokens=_count(get(usage, "completion_tokens", None)),
+        cache_read=cache_read,
+        cache_creation=cache_creation,
+        reasoning=_count(field(completion_details, "reasoning_tokens")) if completion_details is not None else None,
+    )
+
+
+class _Routed:
+    """The provider and model LiteLLM routes a request to, written over the request's own attributes."""
+
+    def route(self, body: Mapping[str, Any], attrs: Attributes) -> None:
+        model = body.get("model")
+        if not isinstance(model, str):
+            return
+        provider, name = _SCOPE, model
+        litellm = sys.modules.get("litellm")
+        try:
+            name, routed, _, _ = litellm.get_llm_provider(  # type: ignore[union-attr]
+                model=model, custom_llm_provider=body.get("custom_llm_provider"), api_base=body.get("api_base")
+            )
+            provider = PROVIDER_NAMES.get(routed, routed) or _SCOPE
+        except Exception:  # a model LiteLLM cannot route: the call fails by itself, the span says so
+            pass
+        attrs[sc.GEN_AI_PROVIDER_NAME] = provider
+        attrs[sc.GEN_AI_REQUEST_MODEL] = name
+
+
+class _LiteLLMChatStream(_ChatStream):
+    """Usage comes in a chunk's ``usage`` when the application asked for it (``stream_options``), else
+    LiteLLM hands the provider's total over in the last chunk's hidden ``_hidden_params["usage"]``."""
+
+    __slots__ = ("reported",)
+
+    def __init__(self, capture: bool) -> None:
+        super().__init__(capture)
+        self.reported: Any = None
+
+    def add(self, event: Any) -> None:
+        super().add(event)
+        hidden = getattr(event, "_hidden_params", None)
+        if hidden:
+            usage = hidden.get("usage")
+            if usage is not None and type(usage).__name__ != "UnreportedUsage":  # zeros: the provider sent none
+                self.reported = usage
+
+    def attributes(self) -> Attributes:
+        usage, self.usage = self.usage or self.reported, None
+        attrs = super().attributes()
+        _usage(usage, attrs)
+        return attrs
+
+
+class LiteLLMCompletion(_Routed, ChatCompletions):
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        attrs = super().request_attributes(body, capture)
+        self.route(body, attrs)
+        return attrs
+
+    def response_attributes(self, response: Any, capture: bool) -> Attributes:
+        usage = field(response, "usage")
+        attrs = super().response_attributes(_without_usage(response), capture)
+        _usage(usage, attrs)
+        return attrs
+
+    def stream_recorder(self, capture: bool) -> StreamRecorder:
+        return _LiteLLMChatStream(capture)
+
+
+class LiteLLMEmbedding(_Routed, Embeddings):
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        attrs = super().request_attributes(body, capture)
+        self.route(body, attrs)
+        return attrs
+
+    def response_attributes(self, response: Any, capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
+        usage_attributes(attrs, input_tokens=_count(field(field(response, "usage"), "prompt_tokens")))
+        return attrs
+
+
+class LiteLLMResponses(_Routed, Responses):
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        attrs = super().request_attributes(body, capture)
+        self.route(body, attrs)
+        return attrs
+
+
+class _NoUsage:
+    """A response seen without its usage (read here instead, with LiteLLM's extra fields)."""
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def __getattr__(self, name: str) -> Any:
+        return None if name == "usage" else getattr(self._response, name)
+
+
+def _without_usage(response: Any) -> Any:
+    return {k: v for k, v in response.items() if k != "usage"} if isinstance(response, dict) else _NoUsage(response)
+
+
+_COMPLETION, _EMBEDDING, _RESPONSES = LiteLLMCompletion(), LiteLLMEmbedding(), LiteLLMResponses()
+
+
+class LiteLLMInstrumentor(MethodInstrumentor):
+    """``BaseInstrumentor`` for ``litellm``; the ``agentops_litellm`` ``opentelemetry_instrumentor`` entry point."""
+
+    package = "litellm"
+    requirement = "litellm >= 1.60"
+    provider = _SCOPE
+    methods = (
+        Method("litellm", "completion", _COMPLETION),
+        Method("litellm", "acompletion", _COMPLETION),
+        Method("litellm", "embedding", _EMBEDDING, stream=False),
+        Method("litellm", "aembedding", _EMBEDDING, stream=False),
+        Method("litellm", "responses", _RESPONSES, optional=True),
+        Method("litellm", "aresponses", _RESPONSES, optional=True),
+    )
+
+    def _client_attributes(self, instance: Any, body: Mapping[str, Any]) -> Attributes:
+        return {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: _SCOPE}
