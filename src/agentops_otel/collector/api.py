@@ -22,6 +22,12 @@ from agentops_otel.collector.ingest import END_STATES
 from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS, ListQuery
 
 MAX_LIMIT = 500
+MAX_TAGS = 20  # tags a list may filter by (all of them); each is one more index lookup per row
+# Times a filter may name: years 1970 to 2261, in any UTC offset (the store holds nanoseconds since
+# 1970 in a signed 64-bit integer, up to 2262-04-11). One day either side of that is an offset's room.
+FIRST_YEAR, LAST_YEAR = 1970, 2261
+_DAY_NS = 86_400 * 10**9
+_FIRST_NS, _AFTER_LAST_NS = -_DAY_NS, parse_iso(f"{LAST_YEAR + 1}-01-01T00:00:00Z") + _DAY_NS
 # Left out of each span by ``/spans``: the trace id is the session id, and the resource is the
 # session's host environment (sent once) for nearly every span; repeating them tripled the payload.
 LEAN_OMITS = frozenset({"trace_id", "resource"})
@@ -40,9 +46,12 @@ def _time(request: Request, name: str) -> int | None:
     if not text:
         return None
     try:
-        return parse_iso(text)
-    except ValueError:
+        ns = parse_iso(text)
+    except (ValueError, OverflowError):
         raise BadParameter(f"{name} must be an ISO 8601 timestamp, got {text!r}") from None
+    if not _FIRST_NS <= ns < _AFTER_LAST_NS:
+        raise BadParameter(f"{name} must be a time in the years {FIRST_YEAR} to {LAST_YEAR}, got {text!r}")
+    return max(ns, 0)  # 1970-01-01T00:30+01:00: no session starts before 1970 either
 
 
 def _choice(request: Request, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
@@ -61,6 +70,8 @@ def _list_query(request: Request) -> ListQuery:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadParameter(f"limit must be between 1 and {MAX_LIMIT}")
     tags = tuple(dict.fromkeys(t.strip() for value in params.getlist("tags") for t in value.split(",") if t.strip()))
+    if len(tags) > MAX_TAGS:
+        raise BadParameter(f"tags: at most {MAX_TAGS} tags, got {len(tags)}")
     end_state = params.get("end_state") or None
     if end_state is not None:
         end_state = END_STATES.get(end_state, end_state)  # the AgentOps alias Fail

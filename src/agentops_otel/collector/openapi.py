@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from agentops_otel import __name__ as _package
-from agentops_otel.collector.api import LEAN_OMITS
+from agentops_otel.collector.api import FIRST_YEAR, LAST_YEAR, LEAN_OMITS, MAX_LIMIT, MAX_TAGS
 from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS
 
 _INT = {"type": "integer"}
@@ -22,6 +22,11 @@ _MONEY = {"type": "string", "description": "USD, exact decimal", "example": "0.0
 _END_STATE = {"type": "string", "enum": ["Success", "Failure", "Indeterminate"]}
 _STORED = "stored (partial_success counts spans rejected for invalid ids, or start / end times unset or past 2**63 ns)"
 _ERROR = {"type": "object", "properties": {"error": _STR}, "required": ["error"]}
+_ATTRIBUTES = {
+    "type": "object",
+    "description": "OTLP attributes by key; bytes are base64, and a double that is NaN or ±Infinity is the "
+    'string "NaN", "Infinity" or "-Infinity" (JSON has no such numbers; as protobuf\'s JSON mapping writes them)',
+}
 
 
 def _obj(properties: dict[str, Any]) -> dict[str, Any]:
@@ -71,12 +76,12 @@ SPAN = _obj(
         "duration_ms": {"type": "number"},
         "status_code": {"type": "string", "enum": ["UNSET", "OK", "ERROR"]},
         "status_message": _STR,
-        "attributes": {"type": "object"},
+        "attributes": _ATTRIBUTES,
         "events": {
             "type": "array",
-            "items": _obj({"name": _STR, "timestamp": _TIME, "attributes": {"type": "object"}}),
+            "items": _obj({"name": _STR, "timestamp": _TIME, "attributes": _ATTRIBUTES}),
         },
-        "resource": {"type": "object"},
+        "resource": _ATTRIBUTES,
         "service_name": _NSTR,
         "cost": {"type": ["string", "null"], "description": "USD, exact decimal"},
     }
@@ -90,7 +95,7 @@ SESSION_META = _obj(
         "end_state": _END_STATE,
         "end_state_reason": _NSTR,
         "tags": {"type": "array", "items": _STR},
-        "host_env": {"type": "object", "description": "resource attributes"},
+        "host_env": {**_ATTRIBUTES, "description": "resource attributes (as span attributes are written)"},
         "video": _NSTR,
     }
 )
@@ -219,10 +224,29 @@ def _responses(ok: dict, description: str, *errors: int) -> dict:
     return out
 
 
-_SESSION_ID = _param("session_id", "path", "the session id (UUID) = the trace id", required=True)
+_SESSION_ID = _param(
+    "session_id",
+    "path",
+    "the session id = the trace id: a UUID (dashes optional), not all zeros; anything else is a 400",
+    {"type": "string", "format": "uuid"},
+    required=True,
+)
+# Years FIRST_YEAR to LAST_YEAR (what the store's nanosecond times hold), as a pattern on the text.
+_YEARS = "^(19[7-9][0-9]|2[01][0-9]{2}|22[0-5][0-9]|226[01])-"
+_TIME_PARAM = {"type": "string", "format": "date-time", "pattern": _YEARS}
 _RANGE = [
-    _param("start_after", "query", "sessions started at or after this ISO 8601 time", {"type": "string"}),
-    _param("start_before", "query", "sessions started before this ISO 8601 time", {"type": "string"}),
+    _param(
+        "start_after",
+        "query",
+        f"sessions started at or after this ISO 8601 time (years {FIRST_YEAR} to {LAST_YEAR}; naive means UTC)",
+        _TIME_PARAM,
+    ),
+    _param(
+        "start_before",
+        "query",
+        f"sessions started before this ISO 8601 time (years {FIRST_YEAR} to {LAST_YEAR}; naive means UTC)",
+        _TIME_PARAM,
+    ),
 ]
 
 
@@ -256,9 +280,19 @@ def document(version: str = "0.1.0") -> dict[str, Any]:
                 "get": {
                     "summary": "List sessions, newest first",
                     "parameters": [
-                        _param("limit", "query", "page size, 1-500 (default 50)", {"type": "integer"}),
-                        _param("cursor", "query", "next_cursor of the previous page"),
-                        _param("tags", "query", "comma-separated: sessions having all these tags"),
+                        _param(
+                            "limit",
+                            "query",
+                            f"page size, 1-{MAX_LIMIT} (default 50)",
+                            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+                        ),
+                        _param("cursor", "query", "next_cursor of the previous page (opaque; anything else is a 400)"),
+                        _param(
+                            "tags",
+                            "query",
+                            f"comma-separated: sessions having all these tags (at most {MAX_TAGS})",
+                            {"type": "string", "pattern": f"^[^,]*(,[^,]*){{0,{MAX_TAGS - 1}}}$"},
+                        ),
                         _param(
                             "end_state",
                             "query",

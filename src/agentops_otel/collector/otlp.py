@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import zlib
 from typing import Any
@@ -110,6 +111,8 @@ def decode_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise OtlpError(400, f"malformed OTLP JSON: {exc}") from None
+    except RecursionError:  # '[' * 100_000: no retry can ever make it parse
+        raise OtlpError(400, "malformed OTLP JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise OtlpError(400, "malformed OTLP JSON: the body must be an object with resourceSpans")
     _hex_ids_to_base64(data)
@@ -117,6 +120,8 @@ def decode_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
         return json_format.ParseDict(data, ExportTraceServiceRequest(), ignore_unknown_fields=True)
     except (json_format.ParseError, TypeError, ValueError) as exc:
         raise OtlpError(400, f"malformed OTLP JSON: {exc}") from None
+    except RecursionError:
+        raise OtlpError(400, "malformed OTLP JSON: values nested too deeply") from None
 
 
 def _hex_id(value: Any) -> Any:
@@ -160,23 +165,30 @@ def _list(obj: Any, *names: str) -> list[Any]:
 # --- AnyValue <-> Python ------------------------------------------------------------------------
 
 
-def to_python(value: AnyValue, *, bytes_as_text: bool = False) -> Any:
-    """A Python value for an OTLP AnyValue (arrays -> lists, kvlists -> dicts)."""
+# JSON has no NaN or infinities: a double attribute holding one is served as protobuf's JSON mapping
+# writes it, a string. Every REST answer and the dashboard show it so.
+NON_FINITE_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def to_python(value: AnyValue, *, json_form: bool = False) -> Any:
+    """A Python value for an OTLP AnyValue (arrays -> lists, kvlists -> dicts). ``json_form``: what
+    JSON can hold, bytes as base64 text and NaN / ±Infinity as the strings of NON_FINITE_JSON."""
     which = value.WhichOneof("value")
     if which == "string_value":
         return value.string_value
     if which == "int_value":
         return value.int_value
     if which == "double_value":
-        return value.double_value
+        number = value.double_value
+        return NON_FINITE_JSON[str(number)] if json_form and not math.isfinite(number) else number
     if which == "bool_value":
         return value.bool_value
     if which == "array_value":
-        return [to_python(v, bytes_as_text=bytes_as_text) for v in value.array_value.values]
+        return [to_python(v, json_form=json_form) for v in value.array_value.values]
     if which == "kvlist_value":
-        return {kv.key: to_python(kv.value, bytes_as_text=bytes_as_text) for kv in value.kvlist_value.values}
+        return {kv.key: to_python(kv.value, json_form=json_form) for kv in value.kvlist_value.values}
     if which == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode() if bytes_as_text else value.bytes_value
+        return base64.b64encode(value.bytes_value).decode() if json_form else value.bytes_value
     return None
 
 
@@ -203,8 +215,9 @@ def key_value(key: str, value: Any) -> KeyValue:
     return kv
 
 
-def attributes_dict(key_values: Any, *, bytes_as_text: bool = True) -> dict[str, Any]:
-    return {kv.key: to_python(kv.value, bytes_as_text=bytes_as_text) for kv in key_values}
+def attributes_dict(key_values: Any) -> dict[str, Any]:
+    """Attributes as the REST API serves them (JSON form, see :func:`to_python`)."""
+    return {kv.key: to_python(kv.value, json_form=True) for kv in key_values}
 
 
 def id_hex(raw: bytes | None) -> str | None:

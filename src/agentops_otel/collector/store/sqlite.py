@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import queue
 import sqlite3
 import threading
@@ -163,6 +164,21 @@ class _MoneySum:
         return money(self.total)
 
 
+class _CountSum:
+    """SQLite aggregate: a sum of counts that saturates at MAX_COUNT like the per-session columns it
+    adds up (SQLite's sum() raises "integer overflow" past 2**63 - 1, for every query after)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value: int | None) -> None:
+        if value:
+            self.total += value
+
+    def finalize(self) -> int:
+        return max(min(self.total, MAX_COUNT), -MAX_COUNT - 1)
+
+
 def merge_models(old: str, new: str) -> str:
     """SQLite function: union of two JSON lists of model names, sorted."""
     if new == "[]":
@@ -180,6 +196,7 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.create_function("add_money", 2, add_money, deterministic=True)
     conn.create_function("merge_models", 2, merge_models, deterministic=True)
     conn.create_aggregate("sum_money", 1, _MoneySum)
+    conn.create_aggregate("sum_count", 1, _CountSum)
     return conn
 
 
@@ -615,6 +632,7 @@ class SQLiteStore:
         return self._summary(row, project_id)
 
     def list_sessions(self, project_id: str, query: ListQuery) -> dict[str, Any]:
+        position = decode_cursor(query.cursor) if query.cursor else None  # a bad one is an error, data or not
         conn = self._reader()
         pid = self._reader_pid(conn, project_id)
         if pid is None:
@@ -652,8 +670,8 @@ class SQLiteStore:
         if query.start_before_ns is not None:
             where.append(f"{time_column} < ?")
             params.append(query.start_before_ns)
-        if query.cursor:
-            value, trace_id = decode_cursor(query.cursor)
+        if position is not None:
+            value, trace_id = position
             op = "<" if query.descending else ">"
             where.append(f"({column} {op} ? OR ({column} = ? AND {key} {op} ?))")
             params += [value, value, trace_id]
@@ -769,8 +787,9 @@ class SQLiteStore:
             where += " AND s.init_ns < ?"
             params.append(start_before_ns)
         totals = conn.execute(
-            "SELECT count(*), coalesce(sum(llm_calls), 0), coalesce(sum(errors), 0), sum_money(cost),"
-            " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"
+            "SELECT count(*), coalesce(sum_count(llm_calls), 0), coalesce(sum_count(errors), 0),"
+            " coalesce(sum_money(cost), '0'), coalesce(sum_count(prompt_tokens), 0),"
+            " coalesce(sum_count(completion_tokens), 0),"
             f" coalesce(sum({FAILED}), 0), min(init_ns), max(init_ns)"
             f" FROM sessions s WHERE {where}",
             params,
@@ -792,8 +811,8 @@ class SQLiteStore:
                 "error_rate": failed / count,  # as the headline error_rate, for this bucket's sessions
             }
             for start, count, cost, prompt, completion, errors, failed in conn.execute(
-                f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum(prompt_tokens),"
-                f" sum(completion_tokens), sum(errors), sum({FAILED}) FROM sessions s WHERE {where}"
+                f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum_count(prompt_tokens),"
+                f" sum_count(completion_tokens), sum_count(errors), sum({FAILED}) FROM sessions s WHERE {where}"
                 " GROUP BY b ORDER BY b",
                 params,
             )
@@ -802,7 +821,8 @@ class SQLiteStore:
         by_model = [
             {"model": model, "calls": calls, "cost": cost, "prompt_tokens": prompt, "completion_tokens": completion}
             for model, calls, cost, prompt, completion in conn.execute(
-                "SELECT m.model, sum(m.calls), sum_money(m.cost), sum(m.prompt_tokens), sum(m.completion_tokens)"
+                "SELECT m.model, sum_count(m.calls), sum_money(m.cost), sum_count(m.prompt_tokens),"
+                " sum_count(m.completion_tokens)"
                 f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
                 params,
             )
@@ -841,6 +861,11 @@ def decode_cursor(cursor: str) -> tuple[Any, bytes]:
         trace_id = bytes.fromhex(trace_hex)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError(f"invalid cursor: {exc}") from None
-    if not isinstance(value, (int, float)) or len(trace_id) != 16:
+    # a sort value SQLite can compare: a 64-bit integer or a finite float (never a bool)
+    if isinstance(value, bool) or len(trace_id) != 16:
+        raise ValueError("invalid cursor")
+    if not (isinstance(value, int) and -MAX_COUNT - 1 <= value <= MAX_COUNT) and not (
+        isinstance(value, float) and math.isfinite(value)
+    ):
         raise ValueError("invalid cursor")
     return value, trace_id
