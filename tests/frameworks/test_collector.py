@@ -18,14 +18,14 @@ APP = Path(__file__).with_name("framework_app.py")
 AGENT_ATTRIBUTES = {sc.SPAN_KIND, sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_AGENT_NAME, sc.AGENT_NAME, sc.SESSION_ID}
 
 
-def test_framework_sessions_in_the_collector(collector) -> None:  # noqa: F811
+def test_framework_sessions_in_the_collector(collector, tmp_path: Path) -> None:  # noqa: F811
     result = subprocess.run(
         [sys.executable, str(APP), collector.url, KEY],
         capture_output=True,
         text=True,
         timeout=240,
         cwd=REPO_ROOT,
-        env={"PATH": "", "PYTHONPATH": str(REPO_ROOT), "NO_PROXY": "127.0.0.1"},
+        env={"PATH": "", "HOME": str(tmp_path), "PYTHONPATH": str(REPO_ROOT), "NO_PROXY": "127.0.0.1"},
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr[-4000:]
