@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from agentops_otel import semconv
 from agentops_otel.collector import dashboard
-from agentops_otel.collector.dashboard.assets import Assets
+from agentops_otel.collector.dashboard.assets import Assets, make_asset
 from agentops_otel.collector.process import CollectorProcess
 
 STATIC = dashboard.STATIC_DIR
@@ -128,6 +128,63 @@ def test_assets_follow_the_files_on_disk(tmp_path: Path) -> None:
     for outside in ("../secret.txt", "js", "js/missing.js", "/etc/passwd"):
         answer = assets.response(_request(outside), outside)
         assert answer.status_code == 404 and answer.headers["x-test"] == "1", outside
+
+
+def spellings(name: str, count: int) -> list[str]:
+    """``count`` different paths to the same file: detours, empty and dot segments."""
+    directory, file = name.rsplit("/", 1)
+    forms = [
+        lambda i: f"{directory}/{i}/../{file}",
+        lambda i: f"{directory}/./{'x' * (i % 50)}{i}/..//{file}",
+        lambda i: f"js/{i}/../../{directory}/{file}",
+        lambda i: "./" * (i % 7 + 1) + f"{directory}/{i}/../{file}",
+    ]
+    return [forms[i % len(forms)](i) for i in range(count)]
+
+
+def test_the_asset_cache_holds_each_real_file_once_whatever_its_spellings() -> None:
+    generated = make_asset(b"export const X = 1;\n", "text/javascript; charset=utf-8")
+    assets = Assets(dashboard.STATIC_DIR, {}, generated={"js/semconv.js": generated})
+    css = assets.find("css/app.css")
+    for spelling in spellings("css/app.css", 20_000):
+        assert assets.find(spelling) is css, spelling
+    for spelling in spellings("js/app.js", 2_000):
+        assert assets.find(spelling).body == (dashboard.STATIC_DIR / "js" / "app.js").read_bytes()
+    assert assets.find("js/7/../semconv.js") is generated  # generated modules by the same name
+    for bad in ("../__init__.py", "css/../../__init__.py", "/etc/passwd", "..", ".", "css/app.css\0", "a\0b"):
+        assert assets.find(bad) is None, bad
+    assert assets.cached == {"css/app.css", "js/app.js"}
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_many_spellings_of_one_file_do_not_grow_the_collector(collector: CollectorProcess) -> None:
+    """3,000 spellings of app.css once cost 3,000 copies of it (about 100 MiB): now one."""
+    connection = http.client.HTTPConnection("127.0.0.1", collector.http_port, timeout=30)
+    try:
+
+        def get(path: str) -> tuple[int, str | None]:
+            connection.request("GET", "/dashboard/" + path)
+            answer = connection.getresponse()
+            answer.read()
+            return answer.status, answer.getheader("etag")
+
+        expected = get("css/app.css")
+        assert expected[0] == 200
+        before = _rss_bytes(collector.process.pid)
+        for spelling in spellings("css/app.css", 3_000):
+            assert get(spelling) == expected, spelling
+        grown = _rss_bytes(collector.process.pid) - before
+        for bad in ("../__init__.py", "css/../../assets.py", "%2e%2e/__init__.py", "a%00b"):
+            assert get(bad)[0] == 404, bad
+    finally:
+        connection.close()
+    assert grown < 24 * 2**20, f"RSS grew {grown / 2**20:.0f} MiB"
 
 
 def test_screenshot_names_are_unique() -> None:

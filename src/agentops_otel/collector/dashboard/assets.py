@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import posixpath
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +59,16 @@ class Assets:
         self._cache: dict[str, Asset] = {}
 
     def find(self, relative: str) -> Asset | None:
-        found = self.generated.get(relative)
+        # One name per file before any lookup: the cache holds the real files, however many spellings
+        # of them ("css/1/../app.css", "css//app.css", ...) are asked for.
+        name = posixpath.normpath(relative)
+        if name.startswith(("/", "../")) or name in ("..", ".") or "\0" in name:  # never leaves the directory
+            return None
+        found = self.generated.get(name)
         if found is not None:
             return found
-        path = (self.directory / relative).resolve()
-        if not path.is_relative_to(self.directory):  # "../" never leaves the directory
+        path = (self.directory / name).resolve()
+        if not path.is_relative_to(self.directory):  # nor through a symbolic link
             return None
         try:
             info = path.stat()
@@ -71,10 +77,16 @@ class Assets:
         if not stat.S_ISREG(info.st_mode):
             return None
         stamp = (info.st_mtime_ns, info.st_size)
-        cached = self._cache.get(relative)
+        key = path.relative_to(self.directory).as_posix()
+        cached = self._cache.get(key)
         if cached is None or cached.stamp != stamp:
-            cached = self._cache[relative] = make_asset(path.read_bytes(), _media_type(path), stamp)
+            cached = self._cache[key] = make_asset(path.read_bytes(), _media_type(path), stamp)
         return cached
+
+    @property
+    def cached(self) -> frozenset[str]:
+        """Names of the files held in memory (each real file once)."""
+        return frozenset(self._cache)
 
     def response(self, request: Request, relative: str) -> Response:
         asset = self.find(relative)
