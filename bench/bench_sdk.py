@@ -10,7 +10,11 @@ Run: ``.venv/bin/python bench/bench_sdk.py [--quick]``. Prints, each as the medi
 - ``end_session`` latency with 1,000 events pending and a live OTLP/HTTP receiver (its own process),
   a refused port and a hung one (``max_wait_time`` 2,000 ms);
 - spans lost in a 50,000-event burst exported over OTLP/HTTP, with the SDK's queue and, for
-  comparison, with OpenTelemetry's default BatchSpanProcessor (queue 2,048).
+  comparison, with OpenTelemetry's default BatchSpanProcessor (queue 2,048);
+- the spool's happy-path cost: ``record(ActionEvent)`` exporting over real OTLP/HTTP to a live
+  receiver, ``end_session`` with 1,000 events pending, and a 50,000-event burst's delivery, each
+  through the SDK's spooling exporter and through OpenTelemetry's plain OTLPSpanExporter
+  (``init(exporter=...)``: no spool) in the same run.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import os
 import socket
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("AGENTOPS_SPOOL_DIR", tempfile.mkdtemp(prefix="bench-sdk-spool-"))  # never the user's
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -191,6 +197,60 @@ def bench_burst(n: int, sink: OtlpSink) -> None:
     provider.shutdown()
 
 
+def bench_spool_happy_path(n: int, runs: int, sink: OtlpSink) -> None:
+    """The same work exported through the spooling exporter and through a plain OTLP exporter."""
+
+    def plain() -> dict[str, object]:
+        return {"exporter": OTLPSpanExporter(endpoint=f"{sink.endpoint}/v1/traces")}
+
+    setups = {"spooling exporter": lambda: {}, "plain OTLPSpanExporter": plain}
+
+    def record_cost(options: dict[str, object]) -> float:
+        client, session = fresh_client(endpoint=sink.endpoint, max_wait_time=60_000, **options)
+        assert session is not None
+        cost = timed(lambda: session.record(ao.ActionEvent(action_type="a")), n)
+        session.end_session("Success")
+        client.shutdown()
+        return cost
+
+    def end_latency(options: dict[str, object]) -> float:
+        client, session = fresh_client(endpoint=sink.endpoint, max_wait_time=60_000, **options)
+        assert session is not None
+        for _ in range(1000):
+            session.record(ao.ActionEvent())
+        started = time.perf_counter()
+        session.end_session("Success")
+        took = time.perf_counter() - started
+        client.shutdown()
+        return took
+
+    def burst(options: dict[str, object]) -> float:
+        before = sink.count()
+        client, session = fresh_client(endpoint=sink.endpoint, max_wait_time=120_000, **options)
+        assert session is not None
+        started = time.perf_counter()
+        for _ in range(50_000):
+            session.record(ao.ActionEvent())
+        session.end_session("Success")
+        wait_count(sink, before + 50_001, 120)
+        took = time.perf_counter() - started
+        client.shutdown()
+        return took
+
+    print(f"\n## Spool, happy path: the same work with and without it (medians of {runs}, alternating)")
+    for title, measure, unit, scale in (
+        (f"record(ActionEvent), OTLP/HTTP live ({n:,} calls)", record_cost, "µs", 1e6),
+        ("end_session, 1,000 events pending", end_latency, "ms", 1e3),
+        ("50,000 events recorded and delivered", burst, "s", 1.0),
+    ):
+        samples: dict[str, list[float]] = {name: [] for name in setups}
+        for _ in range(runs):
+            for name, options in setups.items():
+                samples[name].append(measure(options()))
+        spool, base = (statistics.median(samples[name]) for name in setups)
+        print(f"{title:44s} spool {spool * scale:8.2f} {unit}   plain {base * scale:8.2f} {unit}   {spool / base:.2f}x")
+
+
 def wait_count(sink: OtlpSink, target: int, timeout: float, settle: bool = False) -> int:
     """The sink's count once it reaches ``target`` (or stops growing, with ``settle``) or on timeout."""
     deadline = time.monotonic() + timeout
@@ -217,6 +277,7 @@ def main() -> None:
     with OtlpSink() as sink:
         bench_end_session(3 if args.quick else 5, sink)
         bench_burst(50_000, sink)
+        bench_spool_happy_path(n, 3 if args.quick else 5, sink)
 
 
 if __name__ == "__main__":

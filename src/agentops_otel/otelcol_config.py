@@ -698,6 +698,15 @@ _TEMPLATE = """\
 #   AGENTOPS_OTELCOL_HTTP_ENDPOINT      OTLP/HTTP listen address [localhost:4318]
 #   AGENTOPS_OTELCOL_METRICS_PORT       the collector's own Prometheus metrics port [8888]
 #   AGENTOPS_OTELCOL_LOG_LEVEL          the collector's log level [info]
+#   AGENTOPS_OTELCOL_STORAGE_DIR        where the exporters' persistent queues live [/var/lib/otelcol/agentops]
+#   AGENTOPS_OTELCOL_QUEUE_SIZE         requests each exporter's persistent queue holds [100000]
+#   AGENTOPS_OTELCOL_RETRY_MAX_INTERVAL longest wait between retries of an unreachable exporter [30s]
+#
+# Spans are acknowledged once they are in an exporter's persistent queue (file_storage), so they
+# survive a restart or crash of this collector; each exporter retries with no deadline, so an
+# outage of the agentops-otel collector behind it, however long, loses nothing. Batching happens
+# in the queue, after the spans are stored (a batch processor would hold acknowledged spans in
+# memory only).
 #
 # Models priced here (case-insensitive, optionally with a provider prefix such as openai/):
 {models}
@@ -708,6 +717,11 @@ receivers:
         endpoint: ${{env:AGENTOPS_OTELCOL_GRPC_ENDPOINT:-localhost:4317}}
       http:
         endpoint: ${{env:AGENTOPS_OTELCOL_HTTP_ENDPOINT:-localhost:4318}}
+
+extensions:
+  {storage_id}:
+    directory: ${{env:AGENTOPS_OTELCOL_STORAGE_DIR:-/var/lib/otelcol/agentops}}
+    create_directory: true
 
 processors:
   memory_limiter:
@@ -722,23 +736,23 @@ processors:
           - {condition}
         statements:
 {statements}
-  batch:
-    send_batch_size: 8192
-    timeout: 200ms
 
 exporters:
   {agentops_exporter}:
     endpoint: ${{env:AGENTOPS_COLLECTOR_ENDPOINT:-{agentops_endpoint}}}
     headers:
       X-Agentops-Api-Key: ${{env:AGENTOPS_API_KEY:-}}
+{durable}
   {backend_exporter}:
     # .invalid never resolves: set AGENTOPS_OTELCOL_BACKEND_ENDPOINT before enabling this exporter.
     endpoint: ${{env:AGENTOPS_OTELCOL_BACKEND_ENDPOINT:-http://otlp-backend.invalid:4318}}
     headers: ${{env:AGENTOPS_OTELCOL_BACKEND_HEADERS:-[]}}
+{durable}
   {debug_exporter}:
     verbosity: ${{env:AGENTOPS_OTELCOL_DEBUG_VERBOSITY:-basic}}
 
 service:
+  extensions: [{storage_id}]
   telemetry:
     logs:
       level: ${{env:AGENTOPS_OTELCOL_LOG_LEVEL:-info}}
@@ -752,9 +766,28 @@ service:
   pipelines:
     traces:
       receivers: [otlp]
-      processors: [memory_limiter, {transform_id}, batch]
+      processors: [memory_limiter, {transform_id}]
       exporters: ${{env:AGENTOPS_OTELCOL_EXPORTERS:-[{agentops_exporter}]}}
 """
+
+
+STORAGE_ID = "file_storage/agentops"
+# Each OTLP/HTTP exporter: a persistent sending queue that batches after storing, and retries
+# that never give up (max_elapsed_time 0).
+_DURABLE_EXPORTER = """\
+    retry_on_failure:
+      enabled: true
+      initial_interval: 1s
+      max_interval: ${{env:AGENTOPS_OTELCOL_RETRY_MAX_INTERVAL:-30s}}
+      max_elapsed_time: 0
+    sending_queue:
+      enabled: true
+      storage: {storage_id}
+      queue_size: ${{env:AGENTOPS_OTELCOL_QUEUE_SIZE:-100000}}
+      batch:
+        flush_timeout: 200ms
+        sizer: items
+        min_size: 8192"""
 
 
 def render(groups: Sequence[PriceGroup] | None = None) -> str:
@@ -773,6 +806,8 @@ def render(groups: Sequence[PriceGroup] | None = None) -> str:
         debug_exporter=DEBUG_EXPORTER_ID,
         agentops_endpoint=DEFAULT_AGENTOPS_ENDPOINT,
         otelcol_version=OTELCOL_VERSION,
+        storage_id=STORAGE_ID,
+        durable=_DURABLE_EXPORTER.format(storage_id=STORAGE_ID),
     )
 
 

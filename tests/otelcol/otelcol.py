@@ -135,7 +135,12 @@ class Otelcol:
             f"exporters:\n  {FILE_EXPORTER}:\n    path: {self.spans_path}\n    format: json\n"
             f"    flush_interval: 100ms\n{overlay}"
         )
-        self.env = {**os.environ, "AGENTOPS_OTELCOL_EXPORTERS": "[" + ", ".join(exporters) + "]", **(env or {})}
+        self.env = {
+            **os.environ,
+            "AGENTOPS_OTELCOL_EXPORTERS": "[" + ", ".join(exporters) + "]",
+            "AGENTOPS_OTELCOL_STORAGE_DIR": str(workdir / "storage"),  # the exporters' persistent queues
+            **(env or {}),
+        }
         self._pick_ports()
         self.command = [str(binary), "--config", str(config), "--config", str(overlay_path)]
         self.process: subprocess.Popen | None = None
@@ -185,6 +190,12 @@ class Otelcol:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to drain or flush anything (what it acknowledged must be on disk)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

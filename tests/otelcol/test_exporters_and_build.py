@@ -79,12 +79,14 @@ def test_a_port_taken_between_its_pick_and_the_start_is_replaced(
 
 def test_the_build_has_exactly_the_components_the_yaml_uses(otelcol_bin: Path) -> None:
     config = yaml.safe_load(CONFIG.read_text())
-    used = {kind: {name.split("/")[0] for name in config[kind]} for kind in ("receivers", "processors", "exporters")}
+    kinds = ("receivers", "processors", "exporters", "extensions")
+    used = {kind: {name.split("/")[0] for name in config[kind]} for kind in kinds}
     used["exporters"].add(FILE_EXPORTER.split("/")[0])  # the tests' file exporter, added by an overlay
     built = yaml.safe_load(subprocess.run([str(otelcol_bin), "components"], capture_output=True, text=True).stdout)
     for kind in used:
         assert {c["name"] for c in built.get(kind) or []} == used[kind], kind
-    assert not built.get("extensions") and not built.get("connectors")
+    assert used["extensions"] == {"file_storage"}  # the exporters' persistent queues
+    assert not built.get("connectors")
     # confmap providers: env for the ${env:...} references, file for --config PATH (the tests' overlay too)
     assert "${env:" in CONFIG.read_text()
     assert {p["scheme"] for p in built.get("providers") or []} == {"env", "file"}

@@ -69,7 +69,13 @@ def test_yaml_shape(fresh: str) -> None:
     config = yaml.safe_load(fresh)
     pipeline = config["service"]["pipelines"]["traces"]
     assert pipeline["receivers"] == ["otlp"]
-    assert pipeline["processors"] == ["memory_limiter", gen.TRANSFORM_ID, "batch"]
+    # no batch processor: it would hold acknowledged spans in memory; the exporters batch in their queue
+    assert pipeline["processors"] == ["memory_limiter", gen.TRANSFORM_ID]
+    assert config["service"]["extensions"] == [gen.STORAGE_ID]
+    for exporter in (gen.AGENTOPS_EXPORTER_ID, gen.BACKEND_EXPORTER_ID):
+        queue = config["exporters"][exporter]["sending_queue"]
+        assert queue["storage"] == gen.STORAGE_ID and queue["batch"]["sizer"] == "items"
+        assert config["exporters"][exporter]["retry_on_failure"]["max_elapsed_time"] == 0  # retries never stop
     transform = config["processors"][gen.TRANSFORM_ID]
     assert transform["error_mode"] == "ignore"
     [group] = transform["trace_statements"]

@@ -38,7 +38,8 @@ class App:
     """``outage_app.py`` running, its stdout lines read in the background."""
 
     def __init__(self, outage: Outage, events: int, rate: float, *flags: str) -> None:
-        command = [sys.executable, "-m", "tests.support.outage_app", outage.endpoint, KEY, str(events), str(rate)]
+        endpoint = outage.app_endpoint or outage.endpoint
+        command = [sys.executable, "-m", "tests.support.outage_app", endpoint, KEY, str(events), str(rate)]
         self.process = subprocess.Popen(
             [*command, outage.protocol, *flags],
             cwd=REPO_ROOT,
@@ -112,6 +113,7 @@ class Outage:
     root: Path
     protocol: str = "http/protobuf"
     backoff_ms: int | None = 1000
+    app_endpoint: str | None = None  # where the app sends, when not to this collector (an upstream Collector)
     collector: CollectorProcess | None = None
     http_port: int = 0
     grpc_port: int = 0
