@@ -130,12 +130,12 @@ def test_processes_sharing_a_spool_never_deliver_a_request_twice(tmp_path):
     with Outage(tmp_path) as outage:
         outage.kill()
         env = app_env(outage.spool_dir, 1000, AGENTOPS_MAX_EXPORT_BATCH_SIZE="10")
-        command = [sys.executable, "-m", "tests.support.outage_app", outage.endpoint, KEY, "600", "100000"]
+        command = [sys.executable, "-m", "tests.support.outage_app", outage.endpoint, KEY, "300", "100000"]
         app = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert app.returncode == 0, app.stderr
         session_id = next(line.split()[1] for line in app.stdout.splitlines() if line.startswith("SESSION"))
         files = list(outage.spool_dir.glob("*.otlp"))
-        assert len(files) >= 20 and spooled_spans(outage) == 601
+        assert len(files) >= 20 and spooled_spans(outage) == 301
         outage.start()
         flushes = [
             subprocess.Popen(
@@ -153,9 +153,9 @@ def test_processes_sharing_a_spool_never_deliver_a_request_twice(tmp_path):
             out, err = flush.communicate(timeout=180)
             assert flush.returncode == 0, err
             delivered.append(json.loads(out)["delivered_spans"])
-        assert sum(delivered) == 601  # each request sent by exactly one of them
-        stats = outage.wait_stored(session_id, 600)
-        assert stats["end_state"] == "Success" and outage.stored_spans(session_id) == (601, 601)
+        assert sum(delivered) == 301  # each request sent by exactly one of them
+        stats = outage.wait_stored(session_id, 300)
+        assert stats["end_state"] == "Success" and outage.stored_spans(session_id) == (301, 301)
         assert outage.duplicates_received() == 0
 
 
