@@ -10,10 +10,14 @@ baseline and our share stands out:
 - LangChain / LangGraph: a compiled ``StateGraph`` of three nodes, one of them calling a tool.
   Steps per run: the graph, its three nodes and the tool.
 
-Modes: ``off`` (instrumentors switched off: the installed hook returns at once) and ``session``
-(inside a running ``agentops_otel.init()`` session, spans into a BatchSpanProcessor whose exporter
-drops them). Figures: median time per run of each mode over blocks of runs, and the added time per
-step = (session - off) / steps. Run: ``.venv/bin/python bench/bench_frameworks.py [--quick]``.
+Modes: ``off`` (instrumentors switched off: the Agents SDK calls our processor, which returns at
+once; LangChain gets no handler at all), ``noop`` (LangChain only: a callback handler that does
+nothing, installed the same way, i.e. what LangChain's own callback machinery costs once any handler
+is there, as with LangSmith) and ``session`` (inside a running ``agentops_otel.init()`` session,
+spans into a BatchSpanProcessor whose exporter drops them). Figures: median time per run of each
+mode over blocks of runs, and the added time per step: ``session - off`` over the steps, and for
+LangChain also ``session - noop`` (our handler's own share). The machine is shared and noisy:
+compare the ratios of one run. Run: ``.venv/bin/python bench/bench_frameworks.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -94,6 +98,22 @@ def agents_workload() -> Callable[[], None]:
 
 
 # --- LangChain / LangGraph -----------------------------------------------------------------------
+class NoopHook:
+    """A configure hook giving LangChain a handler that does nothing, while ``on``."""
+
+    on = False
+
+    def __init__(self) -> None:
+        from langchain_core.callbacks import BaseCallbackHandler
+        from langchain_core.tracers.context import register_configure_hook
+
+        self.handler = BaseCallbackHandler()
+        register_configure_hook(self, inheritable=True)  # type: ignore[arg-type]
+
+    def get(self, default: Any = None) -> Any:
+        return self.handler if self.on else default
+
+
 def langgraph_workload() -> Callable[[], None]:
     from langchain_core.tools import tool
     from langgraph.graph import END, START, StateGraph
@@ -135,10 +155,12 @@ def switch(settings: list[Any], on: bool) -> None:
 
 
 def measure(run: Callable[[], None], runs: int) -> float:
-    start = time.perf_counter()
+    """CPU time of the process per run (all threads, the export worker's included): steadier than
+    wall time on a shared machine, where preemption adds whole milliseconds at random."""
+    start = time.process_time()
     for _ in range(runs):
         run()
-    return (time.perf_counter() - start) / runs
+    return (time.process_time() - start) / runs
 
 
 def main() -> None:
@@ -153,8 +175,8 @@ def main() -> None:
     session = agentops_otel.init(exporter=exporter, exit_handlers=False, default_tags=["bench"])
     assert session is not None
     settings = [getattr(i, "_settings", None) for i in instrumentors()]
-    print(f"{runs} runs per block, {rounds} rounds, modes alternating; median per run\n")
-    print(f"{'workload':<15} {'steps':<24} {'off':>10} {'session':>10} {'ratio':>7} {'added per step':>15}")
+    print(f"{runs} runs per block, {rounds} rounds, modes alternating; median CPU time per run\n")
+    print(f"{'workload':<15} {'steps':<24} {'off':>9} {'noop':>9} {'session':>9} {'ratio':>6} {'added/step':>11}")
     for name, (make, steps_text) in WORKLOADS.items():
         run = make()
         if name == "openai-agents":
@@ -169,17 +191,27 @@ def main() -> None:
         run()  # warm-up, and the number of spans one run makes
         agentops_otel.get_client().flush_all(10)
         steps = exporter.count - before
-        timings: dict[str, list[float]] = {"off": [], "session": []}
+        modes = ("off", "noop", "session") if name == "langgraph" else ("off", "session")
+        noop = NoopHook() if name == "langgraph" else None
+        timings: dict[str, list[float]] = {mode: [] for mode in modes}
         for _ in range(rounds):
-            for mode in ("off", "session"):
+            for mode in modes:
                 switch(settings, mode == "session")
+                if noop is not None:
+                    noop.on = mode == "noop"
                 timings[mode].append(measure(run, runs))
         switch(settings, True)
-        off, on = statistics.median(timings["off"]), statistics.median(timings["session"])
-        per_step = (on - off) / steps if steps else float("nan")
+        if noop is not None:
+            noop.on = False
+        median = {mode: statistics.median(values) for mode, values in timings.items()}
+        off, on = median["off"], median["session"]
+        added = f"{(on - off) / steps * 1e6:.0f}µs"
+        if "noop" in median:
+            added += f" ({(on - median['noop']) / steps * 1e6:.0f}µs over noop)"
+        noop_text = f"{median['noop'] * 1e6:>7.0f}µs" if "noop" in median else f"{'-':>9}"
         print(
-            f"{name:<15} {f'{steps} ({steps_text})':<24} {off * 1e6:>8.0f}µs {on * 1e6:>8.0f}µs "
-            f"{on / off:>6.2f}x {per_step * 1e6:>13.1f}µs"
+            f"{name:<15} {f'{steps} ({steps_text})':<24} {off * 1e6:>7.0f}µs {noop_text} {on * 1e6:>7.0f}µs "
+            f"{on / off:>5.2f}x {added:>11}"
         )
     session.end_session("Success")
 
