@@ -9,6 +9,11 @@ baseline and our share stands out:
   measured by ``bench_instrumentation.py``). Steps per run: the agent and the tool.
 - LangChain / LangGraph: a compiled ``StateGraph`` of three nodes, one of them calling a tool.
   Steps per run: the graph, its three nodes and the tool.
+- CrewAI: ``Crew.kickoff`` of one agent and one task, its LLM a stand-in returning a final answer.
+  Steps per run: the crew, the task and the agent. CrewAI cannot be installed beside the others
+  (it pins ``openai`` below 3): run this one with the interpreter of CrewAI's venv, which the tests
+  build (``tests/frameworks/crewai_env.py``):
+  ``~/.cache/agentops-otel/crewai/<key>/bin/python bench/bench_frameworks.py --only crewai``.
 
 Modes: ``off`` (instrumentors switched off: the Agents SDK calls our processor, which returns at
 once; LangChain gets no handler at all), ``noop`` (LangChain only: a callback handler that does
@@ -34,6 +39,7 @@ from typing import Any, TypedDict
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "src"))  # CrewAI's venv has no install of ours
 
 import agentops_otel
 from agentops_otel.instrumentation import instrumentors
@@ -142,9 +148,30 @@ def langgraph_workload() -> Callable[[], None]:
     return run
 
 
+def crewai_workload() -> Callable[[], None]:
+    from crewai import Agent, Crew, Task
+    from crewai.llms.base_llm import BaseLLM
+
+    class CannedLLM(BaseLLM):
+        def call(self, messages: Any, *args: Any, **kwargs: Any) -> str:
+            return "Thought: I know it.\nFinal Answer: 4"
+
+        def supports_function_calling(self) -> bool:
+            return False
+
+    agent = Agent(role="Calculator", goal="Add", backstory="Adds numbers", llm=CannedLLM(model="canned"))
+    crew = Crew(agents=[agent], tasks=[Task(description="What is 2+2?", expected_output="A number", agent=agent)])
+
+    def run() -> None:
+        crew.kickoff()
+
+    return run
+
+
 WORKLOADS = {
     "openai-agents": (agents_workload, "agent, tool"),
     "langgraph": (langgraph_workload, "graph, 3 nodes, tool"),
+    "crewai": (crewai_workload, "crew, task, agent"),
 }
 
 
@@ -167,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test, not figures)")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", choices=sorted(WORKLOADS), help="one workload")
     options = parser.parse_args()
     runs = 20 if options.quick else 100
     rounds = 2 if options.quick else options.rounds
@@ -178,7 +206,13 @@ def main() -> None:
     print(f"{runs} runs per block, {rounds} rounds, modes alternating; median CPU time per run\n")
     print(f"{'workload':<15} {'steps':<24} {'off':>9} {'noop':>9} {'session':>9} {'ratio':>6} {'added/step':>11}")
     for name, (make, steps_text) in WORKLOADS.items():
-        run = make()
+        if options.only and name != options.only:
+            continue
+        try:
+            run = make()
+        except ImportError as exc:
+            print(f"{name:<15} skipped: {exc.name} is not installed here")
+            continue
         if name == "openai-agents":
             import agents
 
