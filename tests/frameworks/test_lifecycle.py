@@ -5,13 +5,20 @@ Import-order cases run in fresh interpreters, since a framework can only be impo
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import instrumentors
+from tests.conftest import fixture_path
 from tests.instrumentation.test_lifecycle import run_script
+from tests.instrumentation.test_zero_code import console_spans
 
 FRAMEWORK_MODULES = ("agents", "langchain_core", "langgraph", "crewai")
 
@@ -122,3 +129,59 @@ def test_langchain_in_either_import_order(tmp_path: Path, order: str) -> None:
     assert result.returncode == 0, result.stderr
     expected = [] if order == "uninstrumented" else ["RunnableLambda", "RunnableSequence", "add", "session"]
     assert json.loads(result.stdout) == expected
+
+
+ZERO_CODE_APP = """
+import os
+from typing import TypedDict
+
+import openai
+from langgraph.graph import END, START, StateGraph
+
+client = openai.OpenAI(base_url=os.environ["REPLAY_URL"] + "/v1", api_key="k", max_retries=0)
+
+
+class State(TypedDict):
+    answer: str
+
+
+def ask(state: State) -> dict:
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather?"}])
+    return {"answer": reply.id}
+
+
+graph = StateGraph(State)
+graph.add_node("ask", ask)
+graph.add_edge(START, "ask")
+graph.add_edge("ask", END)
+graph.compile().invoke({"answer": ""})
+"""
+
+
+def test_zero_code_langgraph(tmp_path: Path, replay_server: Any) -> None:
+    """``opentelemetry-instrument`` finds the LangChain instrumentor by its entry point: with no
+    agentops_otel code in the app, the graph, its node and the node's model call nest as usual."""
+    replay_server.load(fixture_path("langchain/tool_agent.json"))
+    (tmp_path / "app.py").write_text(ZERO_CODE_APP)
+    env = {
+        **os.environ,
+        "REPLAY_URL": replay_server.base_url,
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("opentelemetry-instrument")), sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    spans = {s["name"]: s for s in console_spans(result.stdout)}
+    graph, node, llm = spans["LangGraph"], spans["ask"], spans["chat gpt-4o-mini"]
+    assert node["parent_id"] == graph["context"]["span_id"] and llm["parent_id"] == node["context"]["span_id"]
+    assert node["attributes"][sc.SPAN_KIND] == sc.KIND_ACTION and llm["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 61
