@@ -9,11 +9,12 @@ provider library's instrumentor records them, nested under the step current when
 
 from __future__ import annotations
 
+import functools
 import sys
 from abc import abstractmethod
 from collections.abc import Collection
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -119,33 +120,60 @@ def close_run(target: RunTarget, error: RunError, framework: str) -> None:
 
 
 # --- steps as event spans ----------------------------------------------------------------------
-def agent_event(name: str | None, agent_id: Any = None) -> AgentEvent:
-    return AgentEvent(name=name, agent_id=str(agent_id) if agent_id is not None else None)
+class Step(NamedTuple):
+    """A framework step: the event kind it stands for, its name, and an agent's id."""
+
+    kind: str
+    name: str | None
+    agent_id: Any = None
 
 
-def tool_event(name: str | None) -> ToolEvent:
-    return ToolEvent(name=name)
+def agent_event(name: str | None, agent_id: Any = None) -> Step:
+    return Step(sc.KIND_AGENT, name, agent_id)
 
 
-def action_event(action_type: str | None) -> ActionEvent:
-    return ActionEvent(action_type=action_type)
+def tool_event(name: str | None) -> Step:
+    return Step(sc.KIND_TOOL, name)
+
+
+def action_event(action_type: str | None) -> Step:
+    return Step(sc.KIND_ACTION, action_type)
+
+
+@functools.lru_cache(maxsize=4096)  # one entry per distinct step name: chains, nodes, tools, agents
+def _shape(kind: str, name: str | None, framework: str) -> tuple[str, dict[str, Any]]:
+    """Span name and attributes of a step, as ``track_agent`` / ``record_tool`` / ``record_action``
+    give them (computed once per name; the event id is per call there too, so left out)."""
+    event: Event
+    if kind == sc.KIND_AGENT:
+        event = AgentEvent(name=name)
+    elif kind == sc.KIND_TOOL:
+        event = ToolEvent(name=name)
+    else:
+        event = ActionEvent(action_type=name)
+    attributes = event.attributes(capture_content=False)
+    del attributes[sc.EVENT_ID]
+    attributes[sc.FRAMEWORK] = framework
+    return event.span_name(), attributes
 
 
 def start_step(
     settings: Settings,
     framework: str,
-    event: Event,
+    step: Step,
     parent: Context | None,
     params: Any = None,
     start_time: int | None = None,
 ) -> Span:
-    """The span of one framework step, shaped like the ``event`` it stands for."""
-    attributes = event.attributes(capture_content=False)
-    attributes[sc.FRAMEWORK] = framework
+    """The span of one framework step, shaped like the event it stands for."""
+    name, shared = _shape(step.kind, step.name, framework)
+    attributes = dict(shared)
+    if step.agent_id is not None:
+        attributes[sc.AGENT_ID] = attributes[sc.GEN_AI_AGENT_ID] = str(step.agent_id)
     if params is not None:
         attributes[sc.EVENT_PARAMS] = text_value(params)
     return settings.tracer.start_span(
-        event.span_name(), context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=start_time
+        name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=start_time
     )
 
 

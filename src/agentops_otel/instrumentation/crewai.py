@@ -23,9 +23,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from agentops_otel import semconv as sc
-from agentops_otel.events import Event
 from agentops_otel.instrumentation._framework import (
     FrameworkInstrumentor,
+    Step,
     action_event,
     agent_event,
     close_run,
@@ -42,26 +42,26 @@ FRAMEWORK = sc.FRAMEWORK_CREWAI
 # step that re-enters itself (a tool's ``run`` calling its structured form) is one span.
 _STEPS: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("agentops_crewai_steps", default=())
 
-Describe = Callable[[Any, tuple[Any, ...], dict[str, Any]], tuple[Any, Event, Any]]  # -> (key, event, params)
+Describe = Callable[[Any, tuple[Any, ...], dict[str, Any]], tuple[Any, Step, Any]]  # -> (key, event, params)
 
 
-def _crew(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Event, Any]:
+def _crew(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Step, Any]:
     name = getattr(instance, "name", None) or "crew"
     inputs = kwargs.get("inputs", args[0] if args else None)
     return instance, action_event(str(name)), inputs
 
 
-def _task(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Event, Any]:
+def _task(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Step, Any]:
     name = getattr(instance, "name", None) or (getattr(instance, "description", "") or "task")[:80].rstrip()
     params = {"description": getattr(instance, "description", None)}
     return instance, action_event(f"task {name}"), params
 
 
-def _agent(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Event, Any]:
+def _agent(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Step, Any]:
     return instance, agent_event(str(getattr(instance, "role", None) or "agent"), getattr(instance, "id", None)), None
 
 
-def _tool(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Event, Any]:
+def _tool(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Step, Any]:
     name = str(getattr(instance, "name", None) or "tool")
     params: Any = kwargs or (list(args) if args else None)
     if set(kwargs) <= {"input", "config"} and "input" in kwargs:  # CrewStructuredTool.invoke(input=...)
