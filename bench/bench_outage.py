@@ -21,6 +21,7 @@ spans the collector acknowledged and stored once, and how long after the restart
 from __future__ import annotations
 
 import argparse
+import http.client
 import statistics
 import sys
 import tempfile
@@ -29,10 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.outage import App, Outage, Result, mid_session_outage
+from tests.support.outage import KEY, App, Outage, Result, mid_session_outage
 
+from agentops_otel.collector.process import start_collector
 from agentops_otel.delivery import Delivery
-from agentops_otel.spool import open_spool
+from agentops_otel.spool import decode_file, open_spool
 
 
 def report(title: str, result: Result) -> None:
@@ -79,7 +81,8 @@ def otelcol_outage(rate: float, seconds: float, outage_s: float) -> None:
 
 def drain(spans: int, runs: int) -> None:
     print(f"\n## Draining a {spans + 1:,}-span spool into the collector, median of {runs}")
-    rates = []
+    rates: list[float] = []
+    baselines: list[float] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-drain-") as tmp, Outage(Path(tmp)) as outage:
             outage.kill()
@@ -92,6 +95,7 @@ def drain(spans: int, runs: int) -> None:
             spooled = sum(int(p.name.split("-")[2]) for p in outage.spool_dir.glob("*.otlp"))
             size = sum(p.stat().st_size for p in outage.spool_dir.glob("*.otlp"))
             requests = len(list(outage.spool_dir.glob("*.otlp")))
+            bodies = [decode_file(p.read_bytes()).data for p in sorted(outage.spool_dir.glob("*.otlp"))]
             outage.start()
             spool = open_spool(str(outage.spool_dir), 1 << 40, 86400)
             delivery = Delivery(spool, max_backoff_s=1)
@@ -105,7 +109,31 @@ def drain(spans: int, runs: int) -> None:
             files = len(list(outage.spool_dir.glob("*.otlp")))
             print(f"  {spooled:,} spans ({size / 2**20:.1f} MiB in {requests} requests) delivered in {took:.1f} s: "
                   f"{spooled / took:,.0f} spans/s; {files} files left, {outage.duplicates_received()} re-sent")
-    print(f"median {statistics.median(rates):,.0f} spans/s")
+            raw = post_directly(bodies, Path(tmp) / "baseline")
+            baselines.append(spooled / raw)
+            print(f"  baseline: the same {requests} requests POSTed one after the other to a fresh collector: "
+                  f"{raw:.1f} s, {spooled / raw:,.0f} spans/s")
+    spool, base = statistics.median(rates), statistics.median(baselines)
+    print(f"median {spool:,.0f} spans/s; baseline {base:,.0f} spans/s ({spool / base:.2f}x)")
+
+
+def post_directly(bodies: list[bytes], data_dir: Path) -> float:
+    """Seconds to POST ``bodies`` one after the other to a fresh collector (the same requests, no spool)."""
+    collector = start_collector(data_dir)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", collector.http_port, timeout=120)
+        headers = {"Content-Type": "application/x-protobuf", "X-Agentops-Api-Key": KEY}
+        started = time.perf_counter()
+        for body in bodies:
+            conn.request("POST", "/v1/traces", body, headers)
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+        took = time.perf_counter() - started
+        conn.close()
+        return took
+    finally:
+        collector.stop()
 
 
 def main() -> None:
@@ -113,12 +141,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="CI sizes: 10 s at 100 events/s, a 5 s outage")
     parser.add_argument("--otelcol", action="store_true", help="also through the upstream OpenTelemetry Collector")
     parser.add_argument("--skip-long", action="store_true", help="no 120 s outage")
+    parser.add_argument("--drain-only", action="store_true", help="only the 100,000-span drain")
     args = parser.parse_args()
     if args.quick:
         sdk_outages(100, 10, [5])
         drain(10_000, 1)
         if args.otelcol:
             otelcol_outage(100, 10, 5)
+        return
+    if args.drain_only:
+        drain(100_000, 3)
         return
     sdk_outages(100, 60, [20] if args.skip_long else [20, 120])
     if args.otelcol:

@@ -6,7 +6,10 @@ HTTP server on 127.0.0.1 answering with scripted statuses, spool files on a real
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +26,7 @@ from agentops_otel import client as client_module
 from agentops_otel import pricing
 from agentops_otel.delivery import Delivery, HttpSender, Outcome, parse_retry_after
 from agentops_otel.spool import MEMORY, DiskSpool, MemorySpool, Target, decode_file, encode_file, parse_name
-from tests.sdk.conftest import refused_endpoint
+from tests.sdk.conftest import child_env, refused_endpoint
 from tests.support.outage import KEY, Outage
 
 
@@ -261,3 +264,23 @@ def test_analytics_and_cost_stay_local_and_exact_while_the_collector_is_down(sdk
     assert rates is not None
     one = pricing.cost_of(pricing.TokenUsage(1000, 200, 0, 0, 0), rates).total
     assert session.end_session("Success") == 3 * one > Decimal(0)
+
+
+# --- the command ---------------------------------------------------------------------------------
+def test_spool_status_says_what_waits_where_without_credentials(spool_dir):
+    spool = DiskSpool(spool_dir, 1 << 20, 3600)
+    secret = "sk-SECRET-0123456789"
+    target = Target("http://user:pw@127.0.0.1:9/v1/traces", "http/protobuf", (("X-Agentops-Api-Key", secret),))
+    spool.put(target, request_with(3), 3)
+    spool.put(target, request_with(4), 4)
+    command = [sys.executable, "-m", "agentops_otel.cli", "spool", "status", "--dir", str(spool_dir)]
+    as_json = subprocess.run([*command, "--json"], env=child_env(), capture_output=True, text=True, timeout=60)
+    text = subprocess.run(command, env=child_env(), capture_output=True, text=True, timeout=60)
+    assert as_json.returncode == text.returncode == 0, as_json.stderr + text.stderr
+    summary = json.loads(as_json.stdout)
+    assert (summary["files"], summary["spans"], summary["location"]) == (2, 7, str(spool_dir))
+    [row] = summary["targets"].values()
+    assert row["url"] == "http://127.0.0.1:9/v1/traces" and row["spans"] == 7
+    assert "http://127.0.0.1:9/v1/traces (http/protobuf): 7 spans, 2 requests" in text.stdout
+    for output in (as_json.stdout, text.stdout, as_json.stderr, text.stderr):
+        assert secret not in output and "pw@" not in output
