@@ -12,15 +12,17 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from agentops_otel.client import Client as _Client
 from agentops_otel.client import MultipleSessionsError, get_client, warn_deprecated
 from agentops_otel.config import Configuration, normalise_tags
-from agentops_otel.decorators import record_action, record_tool, track_agent
+from agentops_otel.decorators import record_action, record_function, record_tool, track_agent
 from agentops_otel.events import ActionEvent, AgentEvent, ErrorEvent, Event, EventType, LLMEvent, ToolEvent
 from agentops_otel.session import EndState, Session, parse_session_id, root_span_id
 
 __all__ = [
     "ActionEvent",
     "AgentEvent",
+    "Client",
     "Configuration",
     "EndState",
     "ErrorEvent",
@@ -31,15 +33,24 @@ __all__ = [
     "Session",
     "ToolEvent",
     "add_tags",
+    "configure",
+    "create_agent",
+    "end_all_sessions",
     "end_session",
     "get_analytics",
+    "get_api_key",
+    "get_session",
     "init",
     "record",
     "record_action",
+    "record_function",
     "record_tool",
     "root_span_id",
+    "set_api_key",
+    "set_parent_key",
     "set_tags",
     "start_session",
+    "stop_instrumenting",
     "track_agent",
 ]
 
@@ -49,11 +60,12 @@ _CONFIG_FIELDS = {f.name for f in dataclasses.fields(Configuration)}
 
 def init(
     api_key: str | None = None,
+    parent_key: str | None = None,
     endpoint: str | None = None,
     max_wait_time: int | None = None,
     max_queue_size: int | None = None,
-    default_tags: list[str] | None = None,
     tags: list[str] | None = None,
+    default_tags: list[str] | None = None,
     instrument_llm_calls: bool | None = None,
     auto_start_session: bool | None = None,
     inherited_session_id: str | None = None,
@@ -63,13 +75,19 @@ def init(
 ) -> Session | None:
     """Set up tracing and export, instrument LLM clients, and start a session (returned).
 
-    Arguments left as ``None`` come from the environment, then the defaults (``max_wait_time``
-    5000 ms, ``max_queue_size`` 100000, ``instrument_llm_calls`` and ``auto_start_session`` True).
+    The arguments and their order are AgentOps 0.3's. Arguments left as ``None`` come from
+    :func:`configure`, then the environment, then the defaults (``max_wait_time`` 5000 ms,
+    ``max_queue_size`` 100000, ``instrument_llm_calls`` and ``auto_start_session`` True).
     ``options`` may set any other :class:`Configuration` field, plus ``tracer_provider`` (attach to
     this SDK TracerProvider) and ``exporter`` (export with this SpanExporter instead of OTLP).
     Calling ``init()`` again changes nothing and returns the running session, if there is one;
     it logs a warning naming the arguments it ignored.
     """
+    if "override" in options:  # AgentOps 0.2's name
+        override = options.pop("override")
+        warn_deprecated("init(override=...) is deprecated; use instrument_llm_calls=...")
+        if instrument_llm_calls is None:
+            instrument_llm_calls = override
     tracer_provider = options.pop("tracer_provider", None)
     exporter = options.pop("exporter", None)
     unknown = set(options) - _CONFIG_FIELDS
@@ -85,6 +103,7 @@ def init(
         assert client.config is not None
         given = {
             "api_key": api_key,
+            "parent_key": parent_key,
             "endpoint": endpoint,
             "max_wait_time": max_wait_time,
             "max_queue_size": max_queue_size,
@@ -102,19 +121,22 @@ def init(
             given["exporter"] = exporter
         _warn_ignored_on_second_init(client.config, given)
         return client.init(client.config)
-    config = Configuration.from_env(
-        api_key=api_key,
-        endpoint=endpoint,
-        max_wait_time=max_wait_time,
-        max_queue_size=max_queue_size,
-        default_tags=default_tags,
-        instrument_llm_calls=instrument_llm_calls,
-        auto_start_session=auto_start_session,
-        inherited_session_id=inherited_session_id,
-        skip_auto_end_session=skip_auto_end_session,
-        env_data_opt_out=env_data_opt_out,
+    explicit = {
+        "api_key": api_key,
+        "parent_key": parent_key,
+        "endpoint": endpoint,
+        "max_wait_time": max_wait_time,
+        "max_queue_size": max_queue_size,
+        "default_tags": default_tags,
+        "instrument_llm_calls": instrument_llm_calls,
+        "auto_start_session": auto_start_session,
+        "inherited_session_id": inherited_session_id,
+        "skip_auto_end_session": skip_auto_end_session,
+        "env_data_opt_out": env_data_opt_out,
         **options,
-    )
+    }
+    overrides = {**client.take_pending(), **{k: v for k, v in explicit.items() if v is not None}}
+    config = Configuration.from_env(**overrides)
     return client.init(config, tracer_provider=tracer_provider, exporter=exporter)
 
 
@@ -150,13 +172,24 @@ def start_session(
 
 
 def end_session(
-    end_state: str | EndState, end_state_reason: str | None = None, video: str | None = None
+    end_state: str | EndState,
+    end_state_reason: str | None = None,
+    video: str | None = None,
+    is_auto_end: bool | None = False,
 ) -> Decimal | None:
-    """End the current session; returns its cost in USD, or None (with a warning) if no session is running."""
-    EndState.parse(end_state)  # a bad end state is an error even without a session
+    """End the current session; returns its cost in USD, or None (with a warning) if no session is
+    running or ``end_state`` is not a valid one (the session then stays open). ``is_auto_end``: a
+    framework ending the session, skipped with ``skip_auto_end_session``."""
+    try:
+        EndState.parse(end_state)
+    except ValueError as error:
+        logger.warning("agentops-otel: end_session() ignored: %s", error)
+        return None
     session = get_client().current_session("end_session(...)")
     if session is None:
         logger.warning("agentops-otel: end_session() called but no session is running")
+        return None
+    if is_auto_end and session.config.skip_auto_end_session:
         return None
     return session.end_session(end_state, end_state_reason, video)
 
@@ -203,3 +236,82 @@ def get_analytics() -> dict[str, str | int] | None:
         logger.warning("agentops-otel: get_analytics() called but no session is running")
         return None
     return session.get_analytics()
+
+
+# --- the rest of AgentOps 0.3's module ---------------------------------------------------------
+
+
+def configure(
+    api_key: str | None = None,
+    parent_key: str | None = None,
+    endpoint: str | None = None,
+    max_wait_time: int | None = None,
+    max_queue_size: int | None = None,
+    default_tags: list[str] | None = None,
+    instrument_llm_calls: bool | None = None,
+    auto_start_session: bool | None = None,
+    skip_auto_end_session: bool | None = None,
+    env_data_opt_out: bool | None = None,
+    **options: Any,
+) -> None:
+    """Change settings (``None`` values ignored): before ``init()``, what it will use; after, for
+    sessions started later (refused, with a warning, while a session runs)."""
+    get_client().configure(
+        api_key=api_key,
+        parent_key=parent_key,
+        endpoint=endpoint,
+        max_wait_time=max_wait_time,
+        max_queue_size=max_queue_size,
+        default_tags=default_tags,
+        instrument_llm_calls=instrument_llm_calls,
+        auto_start_session=auto_start_session,
+        skip_auto_end_session=skip_auto_end_session,
+        env_data_opt_out=env_data_opt_out,
+        **options,
+    )
+
+
+def get_api_key() -> str | None:
+    """The API key in use (or that ``init()`` will use)."""
+    return get_client().api_key
+
+
+def set_api_key(api_key: str) -> None:
+    configure(api_key=api_key)
+
+
+def set_parent_key(parent_key: str) -> None:
+    """The organisation key sent with exports: it reads every project whose key it is parent of
+    in the collector's keys file."""
+    configure(parent_key=parent_key)
+
+
+def stop_instrumenting() -> None:
+    """Stop recording LLM calls; sessions and decorators go on."""
+    get_client().stop_instrumenting()
+
+
+def create_agent(name: str, agent_id: str | None = None) -> str | None:
+    """Register an agent in the current session; returns its id (None, with a warning, without a session)."""
+    session = get_client().current_session("create_agent(...)")
+    if session is None:
+        logger.warning("agentops-otel: create_agent() called but no session is running")
+        return None
+    return session.create_agent(name, agent_id)
+
+
+def get_session(session_id: str | uuid.UUID) -> Session | None:
+    """The running session with this id, or None."""
+    return get_client().get_session(session_id)
+
+
+def end_all_sessions() -> None:
+    """End every running session (as Indeterminate)."""
+    get_client().end_all_sessions()
+
+
+class Client(_Client):
+    """AgentOps' ``Client()``: the process's client (one per process), not a new one."""
+
+    def __new__(cls) -> _Client:  # type: ignore[misc]
+        return get_client()

@@ -6,6 +6,7 @@ One Client per process (``get_client()``); the module-level API in ``agentops_ot
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing.util
 import os
@@ -28,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
-from agentops_otel import context_threads
+from agentops_otel import auth_warning, context_threads
 from agentops_otel import semconv as sc
 from agentops_otel.config import INHERITED_SESSION_ENV, Configuration, normalise_tags
 from agentops_otel.events import ErrorEvent
@@ -98,6 +99,8 @@ class Client:
         self._env_before: str | None = None
         self._attached: dict[int, Context] = {}  # module-level sessions: context to restore at end
         self._warned_unrouted = False  # an LLM call was left out of every session for want of session=
+        self._pending: dict[str, Any] = {}  # configure() before init(): applied by init()
+        self._key_filter: auth_warning.KeyRefusedFilter | None = None
 
     @property
     def initialized(self) -> bool:
@@ -144,6 +147,13 @@ class Client:
             logger.setLevel(level.strip().upper() if isinstance(level, str) else level)
         if not config.sdk_disabled:
             self._setup_tracing(config, tracer_provider, exporter)
+            if exporter is None:  # OTLP to a collector: say what a refused or missing key means
+                self._key_filter = auth_warning.install(self._keys_in_use)
+                if not config.api_key:
+                    logger.warning(
+                        "agentops-otel: no API key: set AGENTOPS_API_KEY or pass init(api_key=...); "
+                        "a collector with keys refuses spans sent without one"
+                    )
             context_threads.install(self.env_for_child)
             if config.exit_handlers:
                 self._exit_handlers = ExitHandlers(self._on_exit, self._on_exception, self._on_signal)
@@ -390,6 +400,109 @@ class Client:
             return None
         return (session, session.parent_context()) if session is not None else None
 
+    def _keys_in_use(self) -> list[str | None]:
+        configs = [s.config for s in self.active_sessions()] + ([self.config] if self.config else [])
+        return [c.api_key for c in configs]
+
+    # --- AgentOps 0.3's Client ----------------------------------------------------------------
+    def configure(self, **changes: Any) -> None:
+        """Change settings (``None`` values ignored): before ``init()``, what it will use (its own
+        arguments win); after, for sessions started later. Locked while sessions run, as in AgentOps."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(Configuration)}
+        if unknown:
+            raise TypeError(f"configure() got unexpected arguments {sorted(unknown)}")
+        changes = {k: v for k, v in changes.items() if v is not None}
+        with self._lock:
+            if not self.initialized:
+                Configuration.from_env(**{**self._pending, **changes})  # a bad value is an error now
+                self._pending.update(changes)
+                return
+            running = len(self._active)
+            if running:
+                logger.warning(
+                    "agentops-otel: configure() ignored: %d session(s) running; configuration is locked "
+                    "until they end (start_session(config=...) gives one session its own)",
+                    running,
+                )
+                return
+            assert self.config is not None
+            self.config.configure(**changes)
+
+    def take_pending(self) -> dict[str, Any]:
+        """What configure() set before init(), for init() to apply (once)."""
+        pending, self._pending = self._pending, {}
+        return pending
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.initialized
+
+    @property
+    def has_sessions(self) -> bool:
+        return bool(self._active)
+
+    @property
+    def is_multi_session(self) -> bool:
+        return len(self._active) > 1
+
+    @property
+    def session_count(self) -> int:
+        return len(self._active)
+
+    @property
+    def current_session_ids(self) -> list[str]:
+        return [s.session_id for s in self.active_sessions()]
+
+    def _setting(self, name: str) -> Any:
+        if self.config is not None:
+            return getattr(self.config, name)
+        return self._pending.get(name, getattr(Configuration.from_env(), name))
+
+    @property
+    def api_key(self) -> str | None:
+        return self._setting("api_key")
+
+    @property
+    def parent_key(self) -> str | None:
+        return self._setting("parent_key")
+
+    def add_default_tags(self, tags: list[str] | str) -> None:
+        """Tags for sessions started from now on."""
+        current = self.config.default_tags if self.config else self._pending.get("default_tags", [])
+        merged = normalise_tags([*current, *normalise_tags(tags)])
+        if self.config is not None:
+            self.config.default_tags = merged
+        else:
+            self._pending["default_tags"] = merged
+
+    def get_default_tags(self) -> list[str]:
+        return list(self._setting("default_tags"))
+
+    def stop_instrumenting(self) -> None:
+        """Stop recording LLM calls (the patched methods are restored); sessions go on."""
+        with self._lock:
+            if not self._instrumented:
+                return
+            try:
+                from agentops_otel.instrumentation import uninstrument
+
+                uninstrument()
+            except Exception:
+                logger.exception("agentops-otel: uninstrument failed")
+            self._instrumented = False
+
+    def get_session(self, session_id: str | uuid.UUID) -> Session | None:
+        """The running session ``session_id`` (None if it is not running here, or not a session id)."""
+        try:
+            return self.running_session(session_id)
+        except ValueError:
+            return None
+
+    def end_all_sessions(self) -> None:
+        """End every running session as Indeterminate."""
+        for session in self.active_sessions():
+            session.end_session(EndState.INDETERMINATE)
+
     # --- exit handling ----------------------------------------------------------------------
     def _auto_end(self, state: EndState, reason: str) -> None:
         for session in self.active_sessions():
@@ -471,6 +584,9 @@ class Client:
                 self._instrumented = False
             if self._exit_handlers is not None:
                 self._exit_handlers.uninstall()
+            if self._key_filter is not None:
+                auth_warning.uninstall(self._key_filter)
+                self._key_filter = None
             context_threads.uninstall()
             if self._processor is not None:
                 self.flush_all(wait)

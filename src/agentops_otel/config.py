@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 logger = logging.getLogger("agentops_otel")
 
@@ -23,6 +23,8 @@ TRACES_PATH = "/v1/traces"
 PROTOCOL_HTTP = "http/protobuf"
 PROTOCOL_GRPC = "grpc"
 API_KEY_HEADER = "X-Agentops-Api-Key"
+PARENT_KEY_HEADER = "X-Agentops-Parent-Key"
+DASHBOARD_SESSION_PATH = "/#/sessions/"  # the collector's dashboard page of one session
 # Set by a running session so that child processes join it (see session inheritance).
 INHERITED_SESSION_ENV = "AGENTOPS_INHERITED_SESSION_ID"
 
@@ -52,6 +54,9 @@ class Configuration:
     """
 
     api_key: str | None = None
+    # AgentOps 0.3's organisation key: sent with every export; a collector whose keys file names it
+    # as the parent of project keys lets it read those projects (REST and dashboard).
+    parent_key: str | None = None
     endpoint: str | None = None  # None: the protocol's default (DEFAULT_ENDPOINT or DEFAULT_GRPC_ENDPOINT)
     max_wait_time: int = 5000
     max_queue_size: int = 100_000
@@ -68,6 +73,7 @@ class Configuration:
     exporter_protocol: str = PROTOCOL_HTTP
     exporter_headers: dict[str, str] = field(default_factory=dict)
     service_name: str | None = None
+    dashboard_url: str | None = None  # where Session.session_url points; None: the collector at endpoint
     resource_attributes: dict[str, str] = field(default_factory=dict)
     # Behaviour
     sdk_disabled: bool = False
@@ -97,8 +103,10 @@ class Configuration:
             )
         if self.spool_dir is not None and (not isinstance(self.spool_dir, str) or not self.spool_dir.strip()):
             raise ValueError(f"spool_dir must be a non-empty str (a directory, or ':memory:'), got {self.spool_dir!r}")
-        if self.api_key is not None and not isinstance(self.api_key, str):
-            raise TypeError(f"api_key must be a str, got {type(self.api_key).__name__}")
+        for name in ("api_key", "parent_key", "dashboard_url"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, got {type(value).__name__}")
         if self.endpoint is None:
             self.endpoint = default_endpoint(self.exporter_protocol)
         if not isinstance(self.endpoint, str) or not self.endpoint.strip():
@@ -131,6 +139,8 @@ class Configuration:
             put(name, _int(env, variable, name))
 
         put("api_key", env.get("AGENTOPS_API_KEY") or None)
+        put("parent_key", env.get("AGENTOPS_PARENT_KEY") or None)
+        put("dashboard_url", env.get("AGENTOPS_DASHBOARD_URL") or None)
         protocol = _protocol_from_env(env)
         endpoint, is_traces_url = _endpoint_from_env(env, protocol or PROTOCOL_HTTP)
         put("endpoint", endpoint)
@@ -199,7 +209,26 @@ class Configuration:
         headers = dict(self.exporter_headers)
         if self.api_key:
             headers[API_KEY_HEADER] = self.api_key
+        if self.parent_key:
+            headers[PARENT_KEY_HEADER] = self.parent_key
         return headers
+
+    @property
+    def dashboard(self) -> str:
+        """The dashboard's base URL: ``dashboard_url``, else the collector at ``endpoint`` (its
+        OTLP/HTTP port serves the dashboard; for gRPC, the same host on the default HTTP port)."""
+        if self.dashboard_url:
+            return self.dashboard_url.rstrip("/")
+        parts = urlsplit(self.traces_endpoint)
+        netloc = parts.netloc
+        if self.exporter_protocol == PROTOCOL_GRPC:
+            netloc = f"{parts.hostname}:{urlsplit(DEFAULT_ENDPOINT).port}"
+        path = parts.path
+        path = path[: -len(TRACES_PATH)] if path.endswith(TRACES_PATH) else path
+        return urlunsplit((parts.scheme, netloc, path.rstrip("/"), "", ""))
+
+    def session_url(self, session_id: str) -> str:
+        return f"{self.dashboard}{DASHBOARD_SESSION_PATH}{session_id}"
 
     @property
     def export_key(self) -> tuple[Any, ...]:
@@ -231,12 +260,32 @@ def with_scheme(url: str, protocol: str, source: str) -> str:
     return url
 
 
+# Where spans go, first set wins: the newer names before AgentOps 0.3's AGENTOPS_API_ENDPOINT.
+_ENDPOINT_ENV = (
+    "AGENTOPS_EXPORTER_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "AGENTOPS_API_ENDPOINT",
+)
+_AGENTOPS_CLOUD_HOST = "agentops.ai"  # AgentOps' own service: it takes no OTLP
+
+
 def _endpoint_from_env(env: Mapping[str, str], protocol: str) -> tuple[str | None, bool]:
     """(endpoint, is it the full traces URL). The AgentOps and generic OTLP names are base URLs;
     the traces-specific one is used as given, as the OTLP exporter specification says."""
-    for name in ("AGENTOPS_EXPORTER_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+    for name in _ENDPOINT_ENV:
         raw = env.get(name, "").strip()
         if not raw:
+            continue
+        host = (urlsplit(raw if "://" in raw else "//" + raw).hostname or "").lower()
+        if host == _AGENTOPS_CLOUD_HOST or host.endswith("." + _AGENTOPS_CLOUD_HOST):
+            logger.warning(
+                "agentops-otel: ignoring %s=%r: AgentOps' cloud service does not receive OpenTelemetry "
+                "spans; set it to your agentops-otel collector (e.g. %s)",
+                name,
+                raw,
+                default_endpoint(protocol),
+            )
             continue
         try:
             return with_scheme(raw, protocol, name), name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
@@ -323,15 +372,18 @@ def is_log_level(level: object) -> bool:
 
 
 def _log_level_from_env(env: Mapping[str, str]) -> str | int | None:
-    raw = env.get("AGENTOPS_LOG_LEVEL", "").strip()
+    """``AGENTOPS_LOG_LEVEL``, else AgentOps 0.3's ``AGENTOPS_LOGGING_LEVEL``."""
+    name = _first_set(env, ("AGENTOPS_LOG_LEVEL", "AGENTOPS_LOGGING_LEVEL")) or "AGENTOPS_LOG_LEVEL"
+    raw = env.get(name, "").strip()
     if not raw:
         return None
     level: str | int = int(raw) if raw.isdigit() else raw
     if is_log_level(level):
         return level
     logger.warning(
-        "agentops-otel: ignoring AGENTOPS_LOG_LEVEL=%r (expected DEBUG, INFO, WARNING, ERROR or CRITICAL); "
+        "agentops-otel: ignoring %s=%r (expected DEBUG, INFO, WARNING, ERROR or CRITICAL); "
         "leaving the log level unchanged",
+        name,
         raw,
     )
     return None
@@ -363,6 +415,13 @@ def parse_key_values(raw: str, source: str, secret: bool = False) -> dict[str, s
             continue
         result[unquote(key.strip())] = unquote(value.strip())
     return result
+
+
+def masked_key(key: str | None) -> str:
+    """A key as logs may show it: its last 4 characters only (all hidden when it is short)."""
+    if not key:
+        return "(none)"
+    return "****" + key[-4:] if len(key) >= 12 else "****"
 
 
 def normalise_tags(tags: Iterable[str] | str | None, what: str = "tags") -> list[str]:

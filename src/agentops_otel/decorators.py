@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from opentelemetry import context as otel_context
 
 from agentops_otel import semconv as sc
-from agentops_otel.client import get_client
+from agentops_otel.client import get_client, warn_deprecated
 from agentops_otel.events import ActionEvent, AgentEvent, Event, ToolEvent, text_value
 from agentops_otel.recording import EventSpan, session_attributes
 from agentops_otel.session import Session, pop_session
@@ -118,11 +118,16 @@ class _Call:
             attributes = dict(self.attributes)
             attributes[sc.EVENT_PARAMS] = text_value(self.params(args, kwargs))
             attributes.update(session_attributes(session.session_id))
+            span_name = self.span_name
             if self.spec.kind == sc.KIND_AGENT and self.method and args:
                 agent_id = agent_id_of(args[0])
                 if agent_id is not None:
                     attributes[sc.AGENT_ID] = attributes[sc.GEN_AI_AGENT_ID] = agent_id
-            return EventSpan(client.tracer, self.span_name, self.span_kind, attributes, parent).start()
+                agent_name = agent_name_of(args[0])
+                if agent_name is not None and agent_name != self.spec.name:  # agentops_name=... or a role
+                    attributes[sc.AGENT_NAME] = attributes[sc.GEN_AI_AGENT_NAME] = agent_name
+                    span_name = f"{sc.OP_INVOKE_AGENT} {agent_name}"
+            return EventSpan(client.tracer, span_name, self.span_kind, attributes, parent).start()
         except Exception:
             logger.warning("agentops-otel: could not record a call of %s", self.qualname, exc_info=True)
             return None
@@ -323,23 +328,46 @@ def agent_name_of(instance: Any) -> str | None:
 
 def _track_agent_class(cls: type, name: str | None) -> type:
     original_init = cls.__init__
-    agent_name = name or cls.__name__
+    class_name = name or cls.__name__
+
+    def _agent_name(instance: Any, given: str | None) -> str:
+        # As AgentOps: agentops_name=..., else the decorator's name, else a role (CrewAI), else the class
+        if isinstance(given, str) and given:
+            return given
+        role = None if name else getattr(instance, "role", None)
+        return role if isinstance(role, str) and role else class_name
 
     if original_init is object.__init__:
         # Only __new__ (or nothing) takes the arguments: object.__init__ must not see them.
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            _set_agent_ids(self, str(uuid.uuid4()), agent_name)
+        def __init__(self: Any, *args: Any, agentops_name: str | None = None, **kwargs: Any) -> None:
+            _set_agent_ids(self, str(uuid.uuid4()), _agent_name(self, agentops_name))
 
     else:
 
         @functools.wraps(original_init)
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        def __init__(self: Any, *args: Any, agentops_name: str | None = None, **kwargs: Any) -> None:
             original_init(self, *args, **kwargs)
             # After __init__: the instance is complete (frozen, validated, its __setattr__ ready).
-            _set_agent_ids(self, str(uuid.uuid4()), agent_name)
+            _set_agent_ids(self, str(uuid.uuid4()), _agent_name(self, agentops_name))
 
     cls.__init__ = __init__  # type: ignore[misc]
-    return _wrap_class(cls, _Spec(sc.KIND_AGENT, agent_name))
+    if cls.__new__ is not object.__new__:
+        _drop_agentops_name_in_new(cls)
+    for attr, getter in (("agentops_agent_id", agent_id_of), ("agentops_agent_name", agent_name_of)):
+        if attr not in vars(cls):  # AgentOps 0.3's names of the two, read-only here
+            setattr(cls, attr, property(getter))
+    return _wrap_class(cls, _Spec(sc.KIND_AGENT, class_name))
+
+
+def _drop_agentops_name_in_new(cls: type) -> None:
+    """A class with its own ``__new__`` must not see ``agentops_name`` there either."""
+    original_new = cls.__new__
+
+    def __new__(klass: type, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("agentops_name", None)
+        return original_new(klass, *args, **kwargs)
+
+    cls.__new__ = staticmethod(__new__)  # type: ignore[assignment]
 
 
 def _decorator(kind: str, name: str | Callable[..., Any] | None) -> Any:
@@ -374,3 +402,9 @@ def track_agent(name: str | Callable[..., Any] | None = None) -> Any:
     """Mark an agent: on a class, instances get an agent id and each public method call is an
     ``invoke_agent {name}`` span; on a function, each call is one."""
     return _decorator(sc.KIND_AGENT, name)
+
+
+def record_function(event_name: str | Callable[..., Any] | None = None) -> Any:
+    """AgentOps' former name of :func:`record_action` (deprecated)."""
+    warn_deprecated("record_function is deprecated; use record_action (or record_tool for tools)")
+    return _decorator(sc.KIND_ACTION, event_name)

@@ -273,14 +273,28 @@ class Event:
         return attrs
 
 
+def _named_by_type(event: Event, own_type: str, name_field: str) -> None:
+    """AgentOps 0.3's first positional field is ``event_type``: ``ActionEvent("received_user_input")``
+    names the action. Such a name moves to ``name_field`` and the event keeps its own type."""
+    given = event.event_type
+    if isinstance(given, Enum):
+        given = given.value
+    if isinstance(given, str) and given and given != own_type and getattr(event, name_field) is None:
+        setattr(event, name_field, given)
+    event.event_type = own_type
+
+
 @dataclass
 class ActionEvent(Event):
+    """An action; ``ActionEvent("name")`` (AgentOps' positional form) sets ``action_type``."""
+
     event_type: str = EventType.ACTION.value
     action_type: str | None = None
     logs: str | Sequence[Any] | None = None
     screenshot: str | None = None
 
     def __post_init__(self) -> None:
+        _named_by_type(self, EventType.ACTION.value, "action_type")
         self.span_kind = sc.KIND_ACTION
 
     def span_name(self) -> str:
@@ -299,11 +313,14 @@ class ActionEvent(Event):
 
 @dataclass
 class ToolEvent(Event):
+    """A tool call; ``ToolEvent("search")`` (AgentOps' positional form) sets ``name``."""
+
     event_type: str = EventType.TOOL.value
     name: str | None = None
     logs: str | dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        _named_by_type(self, EventType.TOOL.value, "name")
         self.span_kind = sc.KIND_TOOL
 
     def span_name(self) -> str:
@@ -338,6 +355,29 @@ class AgentEvent(Event):
         if self.name is not None:
             attrs[sc.GEN_AI_AGENT_NAME] = self.name
             attrs[sc.AGENT_NAME] = self.name
+        if self.agent_id is not None:
+            attrs[sc.GEN_AI_AGENT_ID] = str(self.agent_id)
+        return attrs
+
+
+@dataclass
+class AgentCreated(Event):
+    """An agent registered in a session (``create_agent``): a ``create_agent {name}`` span."""
+
+    event_type: str = "agents"
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        self.span_kind = sc.KIND_AGENT
+
+    def span_name(self) -> str:
+        return f"{sc.OP_CREATE_AGENT} {self.name or 'agent'}"
+
+    def attributes(self, capture_content: bool) -> dict[str, Any]:
+        attrs = super().attributes(capture_content)
+        attrs[sc.GEN_AI_OPERATION_NAME] = sc.OP_CREATE_AGENT
+        if self.name is not None:
+            attrs[sc.GEN_AI_AGENT_NAME] = attrs[sc.AGENT_NAME] = self.name
         if self.agent_id is not None:
             attrs[sc.GEN_AI_AGENT_ID] = str(self.agent_id)
         return attrs

@@ -34,7 +34,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCod
 from agentops_otel import semconv as sc
 from agentops_otel.analytics import SessionStats, analytics
 from agentops_otel.config import Configuration, normalise_tags
-from agentops_otel.events import AnyEvent, ErrorEvent, Event, iso_now
+from agentops_otel.events import AgentCreated, AnyEvent, ErrorEvent, Event, iso_now
 from agentops_otel.host import host_attributes, host_env
 from agentops_otel.recording import record_event
 
@@ -51,17 +51,21 @@ class EndState(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> EndState:
-        """``EndState`` from an ``EndState`` or its value (``"Fail"`` accepted); else a ValueError."""
+        """``EndState`` from an ``EndState``, its value or name in any case (``"Fail"`` accepted);
+        else a ValueError that lists the valid values."""
         if isinstance(value, EndState):
             return value
-        if value == "Fail":
-            return cls.FAILURE
-        try:
-            return cls(value)
-        except ValueError:
-            raise ValueError(
-                f"end_state must be one of 'Success', 'Failure' (or 'Fail'), 'Indeterminate'; got {value!r}"
-            ) from None
+        if isinstance(value, str):
+            state = _END_STATES.get(value.strip().lower())
+            if state is not None:
+                return state
+        raise ValueError(f"end_state must be one of {VALID_END_STATES}; got {value!r}")
+
+
+_END_STATES = {name.lower(): member for name, member in EndState.__members__.items()} | {
+    member.value.lower(): member for member in EndState
+}
+VALID_END_STATES = "'Success', 'Failure' (or 'Fail'), 'Indeterminate' (any case)"
 
 
 _R = TypeVar("_R")
@@ -275,9 +279,10 @@ class Session:
 
         return in_session
 
-    def record(self, event: AnyEvent) -> None:
+    def record(self, event: AnyEvent, flush_now: bool = False) -> None:
         """Record a finished event as a span of this session; an ``ErrorEvent``'s ``trigger_event``
-        is recorded first unless it already was."""
+        is recorded first unless it already was. ``flush_now`` exports it before returning
+        (waiting at most ``max_wait_time``)."""
         if not isinstance(event, (Event, ErrorEvent)):
             raise TypeError(f"record() takes an ActionEvent, LLMEvent, ToolEvent or ErrorEvent, got {event!r}")
         if not self._running:
@@ -289,6 +294,8 @@ class Session:
             # As AgentOps does: the event that caused the error is recorded too, once, before it.
             record_event(self._wiring.tracer, trigger, parent, capture, self.session_id)
         record_event(self._wiring.tracer, event, parent, capture, self.session_id)
+        if flush_now and self.pipeline is not None:
+            self._wiring.flush(self.pipeline, self.config.max_wait_time / 1000)
 
     def add_tags(self, tags: list[str] | str) -> None:
         """Append tags (duplicates ignored)."""
@@ -326,9 +333,15 @@ class Session:
         end_state: str | EndState = EndState.INDETERMINATE,
         end_state_reason: str | None = None,
         video: str | None = None,
-    ) -> Decimal:
-        """End the session, flush its spans (waiting at most ``max_wait_time``) and return its cost in USD."""
-        state = EndState.parse(end_state)
+    ) -> Decimal | None:
+        """End the session, flush its spans (waiting at most ``max_wait_time``) and return its cost
+        in USD. An end state that is not one of :data:`VALID_END_STATES` is a warning, not an
+        error: the session stays open and None is returned (as in AgentOps)."""
+        try:
+            state = EndState.parse(end_state)
+        except ValueError as error:
+            logger.warning("agentops-otel: session %s not ended: %s", self.session_id, error)
+            return None
         for name, value in (("end_state_reason", end_state_reason), ("video", video)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
@@ -340,17 +353,44 @@ class Session:
             self._wiring.flush(self.pipeline, self.config.max_wait_time / 1000)
         return self.stats.cost
 
-    def end_run(self, error: BaseException | str | None = None) -> None:
-        """End a session opened for one framework run, with the run: Success, or Failure with its
-        error. Export is not waited for (the run's caller goes on; the exit flush covers it)."""
-        if error is None:
-            state, reason = EndState.SUCCESS, None
-        else:
-            state = EndState.FAILURE
-            reason = error if isinstance(error, str) else f"{type(error).__qualname__}: {error}"
-        # A session joined from a parent process is that process's to end: only mark it ended here.
-        if self._close(state, reason, None, emit_root=not self.is_inherited):
-            self._wiring.ended(self)
+    # --- AgentOps 0.3 names --------------------------------------------------------------------
+    @property
+    def session_url(self) -> str:
+        """This session's page on the collector's dashboard (``Configuration.dashboard_url``)."""
+        return self.config.session_url(self.session_id)
+
+    @property
+    def token_cost(self) -> Decimal:
+        return self.stats.cost
+
+    @property
+    def event_counts(self) -> dict[str, int]:
+        """Events recorded so far by AgentOps type: ``llms``, ``tools``, ``actions``, ``errors``, ``apis``."""
+        stats = self.get_analytics()
+        return {
+            "llms": int(stats["LLM calls"]),
+            "tools": int(stats["Tool calls"]),
+            "actions": int(stats["Actions"]),
+            "errors": int(stats["Errors"]),
+            "apis": 0,
+        }
+
+    jwt = None  # AgentOps' cloud session token: nothing here authenticates a session
+
+    def set_video(self, video: str) -> None:
+        """The URL of a screen recording of the session, stored when it ends."""
+        if not isinstance(video, str):
+            raise TypeError(f"video must be a str, got {type(video).__name__}")
+        self.video = video
+
+    def create_agent(self, name: str, agent_id: str | None = None) -> str | None:
+        """Register an agent in this session (a ``create_agent {name}`` span); returns its id."""
+        if not self._running:
+            logger.warning("agentops-otel: session %s has ended; agent %r not created", self.session_id, name)
+            return None
+        agent_id = str(agent_id) if agent_id is not None else str(uuid.uuid4())
+        self.record(AgentCreated(name=name, agent_id=agent_id))
+        return agent_id
 
     def __enter__(self) -> Session:
         return self
