@@ -345,6 +345,8 @@ class Session:
         for name, value in (("end_state_reason", end_state_reason), ("video", video)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
+        if video is None:
+            video = self.video  # set_video() before
         if not self._close(state, end_state_reason, video, emit_root=True):
             logger.warning("agentops-otel: session %s has already ended", self.session_id)
             return self.stats.cost

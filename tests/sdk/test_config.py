@@ -74,6 +74,9 @@ def test_environment_variables():
             {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:1/v1/traces", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:2"},
             "http://t:1/v1/traces",
         ),
+        ({"AGENTOPS_API_ENDPOINT": "http://old:3"}, "http://old:3/v1/traces"),  # AgentOps 0.3's name
+        ({"AGENTOPS_API_ENDPOINT": "http://old:3", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:2"}, "http://c:2/v1/traces"),
+        ({"AGENTOPS_API_ENDPOINT": "http://old:3", "AGENTOPS_EXPORTER_ENDPOINT": "http://a:1"}, "http://a:1/v1/traces"),
     ],
 )
 def test_endpoint_precedence(env, expected):
@@ -358,3 +361,55 @@ def test_traces_specific_exporter_variables_win_over_the_generic_ones():
     )
     assert config.export_headers == {"x-traces": "2"}
     assert config.exporter_protocol == "grpc"
+
+
+def test_agentops_cloud_endpoint_is_ignored_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="agentops_otel"):
+        config = Configuration.from_env({"AGENTOPS_API_ENDPOINT": "https://api.agentops.ai"})
+    assert config.traces_endpoint == "http://localhost:4318/v1/traces"
+    assert "AGENTOPS_API_ENDPOINT" in caplog.text and "does not receive OpenTelemetry" in caplog.text
+
+
+def test_agentops_03_variables():
+    config = Configuration.from_env(
+        {"AGENTOPS_PARENT_KEY": "org", "AGENTOPS_LOGGING_LEVEL": "debug", "AGENTOPS_ENV_DATA_OPT_OUT": "True"}
+    )
+    assert config.parent_key == "org" and config.log_level == "debug" and config.env_data_opt_out
+    assert config.export_headers["X-Agentops-Parent-Key"] == "org"
+    newer = Configuration.from_env({"AGENTOPS_LOGGING_LEVEL": "DEBUG", "AGENTOPS_LOG_LEVEL": "ERROR"})
+    assert newer.log_level == "ERROR"  # the newer name wins
+    assert Configuration(parent_key="p").export_headers == {"X-Agentops-Parent-Key": "p"}
+
+
+@pytest.mark.parametrize(
+    ("config", "dashboard"),
+    [
+        (Configuration(), "http://localhost:4318"),
+        (Configuration(endpoint="https://collector.example:8443/base/"), "https://collector.example:8443/base"),
+        (Configuration(endpoint="http://c:9/v1/traces", endpoint_is_traces_url=True), "http://c:9"),
+        (Configuration(exporter_protocol="grpc", endpoint="http://c:4317"), "http://c:4318"),
+        (Configuration(dashboard_url="https://dash.example/"), "https://dash.example"),
+    ],
+)
+def test_session_url_is_the_collector_dashboard_page(config, dashboard):
+    assert config.session_url("abc") == f"{dashboard}/#/sessions/abc"
+
+
+def test_configure_before_init_is_what_init_uses_and_is_locked_while_sessions_run(sdk, caplog):
+    ao.configure(max_wait_time=1234, default_tags=["pre"])
+    ao.set_parent_key("org-key")
+    assert ao.get_api_key() is None
+    ao.set_api_key("k-123")
+    assert ao.get_api_key() == "k-123"
+    session = sdk.init(default_tags=["explicit"])  # an init() argument wins over configure()
+    config = sdk.client.config
+    assert (config.max_wait_time, config.parent_key, config.api_key) == (1234, "org-key", "k-123")
+    assert session.tags == ["explicit"]
+    with caplog.at_level(logging.WARNING, logger="agentops_otel"):
+        ao.configure(max_wait_time=99)
+    assert "locked" in caplog.text and config.max_wait_time == 1234
+    session.end_session("Success")
+    ao.configure(max_wait_time=99)
+    assert config.max_wait_time == 99
+    with pytest.raises(TypeError, match="unexpected"):
+        ao.configure(no_such_setting=1)

@@ -1,0 +1,165 @@
+"""AgentOps 0.3 usage patterns against the real collector: what each one lands in the store."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.compat.conftest import KEY, env_03, run_app
+
+
+def stats(collector, session_id: str) -> dict:
+    status, body = collector.get(f"/v2/sessions/{session_id}/stats", KEY)
+    assert status == 200, body
+    return body
+
+
+def span_names(collector, session_id: str) -> list[str]:
+    status, body = collector.get(f"/v2/sessions/{session_id}/spans", KEY)
+    assert status == 200, body
+    return sorted(span["name"] for span in body["spans"])
+
+
+def spans_named(collector, session_id: str, name: str) -> list[dict]:
+    _, body = collector.get(f"/v2/sessions/{session_id}/spans", KEY)
+    return [span for span in body["spans"] if span["name"] == name]
+
+
+def test_multi_session_with_session_argument_and_patch(collector):
+    run = run_app("multi_session", **env_03(collector))
+    first, second = stats(collector, run.result["s1"]), stats(collector, run.result["s2"])
+    assert (first["llm_calls"], first["actions"], first["tool_calls"]) == (1, 2, 0)
+    assert (second["llm_calls"], second["actions"], second["tool_calls"]) == (2, 0, 1)
+    assert first["end_state"] == "Success" and first["tags"] == ["first"]
+    assert second["end_state"] == "Failure" and second["end_state_reason"] == "gave up"
+    assert "received_user_input" in span_names(collector, run.result["s1"])
+    assert "none current" not in run.stderr  # every call named its session
+
+
+def test_positional_events_keep_their_names(collector):
+    run = run_app("positional_events", **env_03(collector))
+    session = run.result["session"]
+    counts = stats(collector, session)
+    assert (counts["actions"], counts["tool_calls"], counts["errors"], counts["llm_calls"]) == (2, 1, 1, 1)
+    [action] = spans_named(collector, session, "received_user_input")
+    assert action["attributes"]["agentops.action.type"] == "received_user_input"
+    assert action["attributes"]["agentops.event.params"] == '{"text": "hi"}'
+    assert action["attributes"]["agentops.event.returns"] == "ok"
+    [tool] = spans_named(collector, session, "execute_tool web_search")
+    assert tool["attributes"]["gen_ai.tool.name"] == "web_search"
+    [error] = spans_named(collector, session, "ValueError")
+    assert error["attributes"]["error.type"] == "ValueError"
+    assert spans_named(collector, session, "parse_reply")  # the error's trigger, recorded before it
+
+
+def test_agents_named_both_ways(collector):
+    run = run_app("agents", **env_03(collector))
+    session = run.result["session"]
+    assert run.result["names"] == ["ResearchAgent", "EditorAgent", "Writer"]
+    names = span_names(collector, session)
+    for expected in ("invoke_agent ResearchAgent", "invoke_agent EditorAgent", "invoke_agent Writer"):
+        assert expected in names
+    [research] = spans_named(collector, session, "invoke_agent ResearchAgent")
+    assert research["attributes"]["gen_ai.agent.id"] == run.result["ids"][0]
+    [critic] = spans_named(collector, session, "create_agent Critic")
+    [reviewer] = spans_named(collector, session, "create_agent Reviewer")
+    assert critic["attributes"]["gen_ai.agent.id"] == run.result["created"][0]
+    assert reviewer["attributes"]["gen_ai.agent.id"] == "reviewer-1" == run.result["created"][1]
+
+
+def test_every_module_function_and_the_03_variables(collector):
+    run = run_app(
+        "module_functions",
+        **env_03(collector, AGENTOPS_LOGGING_LEVEL="DEBUG", AGENTOPS_ENV_DATA_OPT_OUT="true"),
+    )
+    result = run.result
+    assert result["key"] == KEY and result["found"] and result["client_is_process_client"]
+    assert result["running"] == [False, False]  # end_all_sessions
+    assert result["deprecations"] == [
+        "init(override=...) is deprecated; use instrument_llm_calls=...",
+        "record_function is deprecated; use record_action (or record_tool for tools)",
+    ]
+    assert result["level"] == 10  # AGENTOPS_LOGGING_LEVEL=DEBUG
+    assert result["host_env"] is None  # AGENTOPS_ENV_DATA_OPT_OUT=true
+    main = stats(collector, result["session"])
+    assert main["llm_calls"] == 1  # the call after stop_instrumenting() is not recorded
+    assert main["actions"] == 1 and "legacy_step" in span_names(collector, result["session"])
+    assert main["tags"] == ["replaced", "tags", "one-more"]
+    assert main["end_state"] == "Indeterminate"
+    assert result["analytics"]["LLM calls"] == "1"
+    other = stats(collector, result["other"])
+    assert other["tags"] == ["configured", "other"] and other["end_state"] == "Indeterminate"
+    _, export = collector.get(f"/v2/sessions/{result['session']}/export", KEY)
+    assert "host.name" not in (export["session"]["host_env"] or {})
+    # session_url: the session's page on this collector's dashboard
+    assert result["url"] == f"{collector.url}/#/sessions/{result['session']}"
+    with urllib.request.urlopen(result["url"].split("#")[0], timeout=30) as page:
+        assert page.status == 200 and b"<html" in page.read().lower()
+
+
+def test_bad_end_states_warn_and_leave_the_session_open(collector):
+    run = run_app("bad_end_states", **env_03(collector))
+    assert run.result["results"] == [None, None, None] and run.result["still_running"]
+    for bad in ("'Succes'", "42", "'Done'"):
+        [line] = [line for line in run.stderr.splitlines() if bad in line]
+        assert "'Success', 'Failure' (or 'Fail'), 'Indeterminate'" in line
+    states = [stats(collector, s)["end_state"] for s in run.result["sessions"]]
+    assert states == ["Success", "Failure", "Indeterminate"]
+
+
+def test_missing_key_is_said_once_at_init(collector):
+    run = run_app("plain", AGENTOPS_API_ENDPOINT=collector.url)
+    missing = [line for line in run.stderr.splitlines() if "AGENTOPS_API_KEY" in line and "no API key" in line]
+    assert len(missing) == 1
+    assert "Failed to export" not in run.stderr
+    status, _ = collector.get(f"/v2/sessions/{run.result['session']}/stats", KEY)
+    assert status == 404  # the collector refused the spans
+
+
+def test_refused_key_is_one_clear_warning_without_the_key(collector):
+    wrong = "wrong-key-0000-5678"
+    run = run_app("plain", AGENTOPS_API_ENDPOINT=collector.url, AGENTOPS_API_KEY=wrong)
+    refused = [line for line in run.stderr.splitlines() if "refused" in line]
+    assert len(refused) == 1
+    assert "401" in refused[0] and "****5678" in refused[0] and "keys file" in refused[0]
+    assert wrong not in run.stderr
+    assert "Failed to export" not in run.stderr
+
+
+class _Capture(http.server.BaseHTTPRequestHandler):
+    headers_seen: list[dict[str, str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        type(self).headers_seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def capture() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    handler = type("Capture", (_Capture,), {"headers_seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler.headers_seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_parent_key_goes_with_every_export(capture):
+    url, seen = capture
+    run_app("plain", AGENTOPS_API_ENDPOINT=url, AGENTOPS_API_KEY=KEY, AGENTOPS_PARENT_KEY="org-parent-key")
+    assert seen and all(h.get("x-agentops-parent-key") == "org-parent-key" for h in seen)
+    assert all(h.get("x-agentops-api-key") == KEY for h in seen)

@@ -1,0 +1,134 @@
+"""AgentOps 0.3 names and forms, in process: events, end states, agents, the Session's extras."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import pytest
+
+import agentops_otel as ao
+from agentops_otel import semconv as sc
+from agentops_otel.auth_warning import KeyRefusedFilter
+from agentops_otel.client import get_client
+from agentops_otel.events import EventType
+
+
+@pytest.mark.parametrize(
+    ("given", "state"),
+    [
+        ("Success", "Success"),
+        ("success", "Success"),
+        ("SUCCESS", "Success"),
+        ("Fail", "Failure"),
+        ("fail", "Failure"),
+        ("Failure", "Failure"),
+        (" indeterminate ", "Indeterminate"),
+        (ao.EndState.FAIL, "Failure"),
+    ],
+)
+def test_end_state_variants(given, state):
+    assert ao.EndState.parse(given).value == state
+
+
+@pytest.mark.parametrize("bad", ["Succes", "", None, 3, "Done"])
+def test_a_bad_end_state_lists_the_valid_ones(bad):
+    with pytest.raises(ValueError, match=r"'Success', 'Failure' \(or 'Fail'\), 'Indeterminate'"):
+        ao.EndState.parse(bad)
+
+
+def test_positional_events_follow_03s_field_order():
+    action = ao.ActionEvent("received_user_input", {"q": 1}, "answer")
+    assert (action.action_type, action.params, action.returns, action.event_type) == (
+        "received_user_input",
+        {"q": 1},
+        "answer",
+        "actions",
+    )
+    assert ao.ActionEvent(EventType.ACTION).action_type is None
+    assert ao.ActionEvent("x", action_type="kept").action_type == "kept"
+    assert ao.ToolEvent("search").name == "search"
+    assert ao.ActionEvent("received_user_input").span_name() == "received_user_input"
+
+
+def test_track_agent_takes_agentops_name_whatever_the_class_defines():
+    @ao.track_agent()
+    class WithNew:
+        def __new__(cls, value):
+            instance = super().__new__(cls)
+            instance.value = value
+            return instance
+
+    @ao.track_agent()
+    class Crew:
+        def __init__(self, role):
+            self.role = role
+
+    assert WithNew(1, agentops_name="Planner").agentops_agent_name == "Planner"
+    assert Crew("researcher").agentops_agent_name == "researcher"  # CrewAI agents: their role
+    assert Crew("x", agentops_name="Named").agentops_agent_name == "Named"
+    assert WithNew(2).agentops_agent_name == "WithNew"
+
+
+def test_session_extras(sdk):
+    session = sdk.init()
+    assert session.session_url == f"http://localhost:4318/#/sessions/{session.session_id}"
+    agent_id = session.create_agent("Helper")
+    session.record(ao.ActionEvent("step"), flush_now=True)
+    assert [s.name for s in sdk.exporter.get_finished_spans()][-1] == "step"  # exported already
+    session.set_video("https://example.test/v.mp4")
+    assert session.event_counts == {"llms": 0, "tools": 0, "actions": 1, "errors": 0, "apis": 0}
+    assert session.jwt is None and session.token_cost == 0
+    session.end_session("Success")
+    [created] = sdk.by_name("create_agent Helper")
+    assert created.attributes[sc.GEN_AI_AGENT_ID] == agent_id
+    assert created.attributes[sc.GEN_AI_OPERATION_NAME] == "create_agent"
+    root = sdk.by_name("session")[0]
+    assert root.attributes[sc.SESSION_VIDEO] == "https://example.test/v.mp4"
+    assert session.create_agent("Late") is None  # ended
+
+
+def test_client_is_the_process_client_and_module_lookups(sdk):
+    session = sdk.init()
+    assert ao.Client() is get_client() is sdk.client
+    client = ao.Client()
+    assert client.is_initialized and client.has_sessions and not client.is_multi_session
+    assert client.current_session_ids == [session.session_id]
+    assert ao.get_session(session.session_id) is session
+    assert ao.get_session("not-a-uuid") is None
+    client.add_default_tags(["later"])
+    assert ao.start_session().tags == ["later"]
+    ao.end_all_sessions()
+    assert not client.has_sessions
+
+
+def test_record_function_is_deprecated_and_still_records(sdk):
+    sdk.init()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+
+        @ao.record_function("legacy")
+        def legacy():
+            return 1
+
+    assert legacy() == 1
+    assert any("record_action" in str(w.message) and w.category is DeprecationWarning for w in caught)
+    assert sdk.by_name("legacy")
+
+
+def test_refused_key_filter_replaces_the_exporters_line_once(caplog):
+    refused = KeyRefusedFilter(lambda: ["a-very-long-secret-key"])
+    exporter = logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+    exporter.addFilter(refused)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):
+                exporter.error("Failed to export %s batch code: %s, reason: %s", "span", 403, "Forbidden")
+            exporter.error("Failed to export %s batch code: %s, reason: %s", "span", 500, "oops")
+    finally:
+        exporter.removeFilter(refused)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "refused" in m]) == 1
+    assert "403 Forbidden" in messages[0] and "****-key" in messages[0]
+    assert "a-very-long-secret-key" not in caplog.text
+    assert any("500" in m for m in messages)  # other failures pass through
