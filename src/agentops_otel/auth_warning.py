@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from agentops_otel.config import masked_key
+from agentops_otel.collector.auth import masked_key  # the collector's own form: the two logs match
 
 logger = logging.getLogger("agentops_otel")
 
@@ -52,7 +52,7 @@ class KeyRefusedFilter(logging.Filter):
         if answer is None:
             return True
         try:
-            shown = sorted({masked_key(key) for key in self._keys()})
+            shown = sorted({masked_key(key) if key else "(none)" for key in self._keys()})
         except Exception:
             shown = []
         with self._lock:

@@ -114,10 +114,11 @@ class Configuration:
         self.endpoint = with_scheme(self.endpoint.strip(), self.exporter_protocol, "endpoint")
 
     def __repr__(self) -> str:
-        """Every field, the API key and header values hidden: a repr ends up in logs and tracebacks."""
+        """Every field, the keys and header values hidden: a repr ends up in logs and tracebacks."""
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        if self.api_key is not None:
-            shown["api_key"] = HIDDEN
+        for secret in ("api_key", "parent_key"):
+            if shown[secret] is not None:
+                shown[secret] = HIDDEN
         headers = self.exporter_headers
         shown["exporter_headers"] = {n: HIDDEN for n in headers} if isinstance(headers, dict) else HIDDEN
         return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
@@ -415,13 +416,6 @@ def parse_key_values(raw: str, source: str, secret: bool = False) -> dict[str, s
             continue
         result[unquote(key.strip())] = unquote(value.strip())
     return result
-
-
-def masked_key(key: str | None) -> str:
-    """A key as logs may show it: its last 4 characters only (all hidden when it is short)."""
-    if not key:
-        return "(none)"
-    return "****" + key[-4:] if len(key) >= 12 else "****"
 
 
 def normalise_tags(tags: Iterable[str] | str | None, what: str = "tags") -> list[str]:

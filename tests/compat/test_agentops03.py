@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agentops_otel.collector.auth import masked_key
 from tests.compat.conftest import KEY, env_03, run_app
 
 
@@ -125,7 +126,7 @@ def test_refused_key_is_one_clear_warning_without_the_key(collector):
     run = run_app("plain", AGENTOPS_API_ENDPOINT=collector.url, AGENTOPS_API_KEY=wrong)
     refused = [line for line in run.stderr.splitlines() if "refused" in line]
     assert len(refused) == 1
-    assert "401" in refused[0] and "****5678" in refused[0] and "keys file" in refused[0]
+    assert "401" in refused[0] and masked_key(wrong) in refused[0] and "keys file" in refused[0]
     assert wrong not in run.stderr
     assert "Failed to export" not in run.stderr
 

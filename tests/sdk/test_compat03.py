@@ -11,6 +11,7 @@ import agentops_otel as ao
 from agentops_otel import semconv as sc
 from agentops_otel.auth_warning import KeyRefusedFilter
 from agentops_otel.client import get_client
+from agentops_otel.collector.auth import masked_key
 from agentops_otel.events import EventType
 
 
@@ -129,6 +130,10 @@ def test_refused_key_filter_replaces_the_exporters_line_once(caplog):
         exporter.removeFilter(refused)
     messages = [r.getMessage() for r in caplog.records]
     assert len([m for m in messages if "refused" in m]) == 1
-    assert "403 Forbidden" in messages[0] and "****-key" in messages[0]
+    assert "403 Forbidden" in messages[0] and masked_key("a-very-long-secret-key") in messages[0]
     assert "a-very-long-secret-key" not in caplog.text
     assert any("500" in m for m in messages)  # other failures pass through
+
+
+def test_parent_key_is_hidden_in_the_configurations_repr():
+    assert "org-secret" not in repr(ao.Configuration(api_key="k-secret", parent_key="org-secret"))
