@@ -394,6 +394,18 @@ class Session:
         self.record(AgentCreated(name=name, agent_id=agent_id))
         return agent_id
 
+    def end_run(self, error: BaseException | str | None = None) -> None:
+        """End a session opened for one framework run, with the run: Success, or Failure with its
+        error. Export is not waited for (the run's caller goes on; the exit flush covers it)."""
+        if error is None:
+            state, reason = EndState.SUCCESS, None
+        else:
+            state = EndState.FAILURE
+            reason = error if isinstance(error, str) else f"{type(error).__qualname__}: {error}"
+        # A session joined from a parent process is that process's to end: only mark it ended here.
+        if self._close(state, reason, None, emit_root=not self.is_inherited):
+            self._wiring.ended(self)
+
     def __enter__(self) -> Session:
         return self
 
