@@ -1,82 +1,46 @@
 """One clear warning when the collector refuses the API key (HTTP 401/403, gRPC UNAUTHENTICATED /
-PERMISSION_DENIED), in place of the OTLP exporter's generic "Failed to export" line.
-
-A logging filter on the OTLP exporters' loggers: their refusal records are dropped and replaced by
-one warning per key that names the key as logs may show it (masked) and what to check. Other
-records of those loggers (connection errors, retries) pass unchanged.
+PERMISSION_DENIED): which key (masked as the collector masks it, so the two logs match) and what to
+check, once per key and target, instead of a drop notice for every refused batch.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
-from agentops_otel.collector.auth import masked_key  # the collector's own form: the two logs match
+from agentops_otel.collector.auth import KEY_HEADER, masked_key
+from agentops_otel.spool import Target
 
 logger = logging.getLogger("agentops_otel")
 
-EXPORTER_LOGGERS = (
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.exporter.otlp.proto.grpc.exporter",
-)
-_REFUSED_HTTP = {401: "401 Unauthorized", 403: "403 Forbidden"}
-_REFUSED_GRPC = ("UNAUTHENTICATED", "PERMISSION_DENIED")
+REFUSED_KEY = {
+    "HTTP 401": "401 Unauthorized",
+    "HTTP 403": "403 Forbidden",
+    "gRPC UNAUTHENTICATED": "UNAUTHENTICATED",
+    "gRPC PERMISSION_DENIED": "PERMISSION_DENIED",
+}
+
+_warned: set[tuple[str, str]] = set()
+_lock = threading.Lock()
 
 
-def refusal(record: logging.LogRecord) -> str | None:
-    """What the collector answered, if ``record`` is an exporter's report of a refused key."""
-    if not isinstance(record.msg, str) or not record.msg.startswith("Failed to export"):
-        return None
-    for arg in record.args if isinstance(record.args, tuple) else ():
-        if isinstance(arg, int) and not isinstance(arg, bool) and arg in _REFUSED_HTTP:
-            return _REFUSED_HTTP[arg]
-        text = str(arg)
-        for code in _REFUSED_GRPC:
-            if text.endswith(code):
-                return code
-    return None
-
-
-class KeyRefusedFilter(logging.Filter):
-    """Replaces refused-key export errors by one warning per key; ``keys()`` gives the keys in use."""
-
-    def __init__(self, keys: Callable[[], list[str | None]]) -> None:
-        super().__init__("agentops_otel.auth")
-        self._keys = keys
-        self._warned: set[str] = set()
-        self._lock = threading.Lock()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        answer = refusal(record)
-        if answer is None:
-            return True
-        try:
-            shown = sorted({masked_key(key) if key else "(none)" for key in self._keys()})
-        except Exception:
-            shown = []
-        with self._lock:
-            fresh = [key for key in (shown or ["(none)"]) if key not in self._warned]
-            self._warned.update(fresh)
-        if fresh:
-            logger.warning(
-                "agentops-otel: the collector refused the spans (%s) sent with API key %s. Check that "
-                "AGENTOPS_API_KEY (or init(api_key=...)) is a key listed in the collector's keys file "
-                "(--keys-file / AGENTOPS_COLLECTOR_KEYS) and that the endpoint is your collector; "
-                "spans sent with this key are dropped",
-                answer,
-                ", ".join(fresh),
-            )
+def key_refused(target: Target, reason: str) -> bool:
+    """True if ``reason`` (a failed send's) says the collector refused the key; warns once per key and target."""
+    answer = REFUSED_KEY.get(reason)
+    if answer is None:
         return False
-
-
-def install(keys: Callable[[], list[str | None]]) -> KeyRefusedFilter:
-    refused = KeyRefusedFilter(keys)
-    for name in EXPORTER_LOGGERS:
-        logging.getLogger(name).addFilter(refused)
-    return refused
-
-
-def uninstall(refused: KeyRefusedFilter) -> None:
-    for name in EXPORTER_LOGGERS:
-        logging.getLogger(name).removeFilter(refused)
+    key = next((value for name, value in target.headers if name.lower() == KEY_HEADER), None)
+    shown = masked_key(key) if key else "(none)"
+    with _lock:
+        if (target.url, shown) in _warned:
+            return True
+        _warned.add((target.url, shown))
+    logger.warning(
+        "agentops-otel: %s refused the spans sent with API key %s (%s); they are dropped. Check that "
+        "AGENTOPS_API_KEY (or init(api_key=...)) is a key in the collector's keys file "
+        "(--keys-file / AGENTOPS_COLLECTOR_KEYS) and that the endpoint is your collector",
+        target.describe(),
+        shown,
+        answer,
+    )
+    return True

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
-from agentops_otel import auth_warning, context_threads
+from agentops_otel import context_threads
 from agentops_otel import semconv as sc
 from agentops_otel.config import INHERITED_SESSION_ENV, Configuration, normalise_tags
 from agentops_otel.events import ErrorEvent
@@ -100,7 +100,6 @@ class Client:
         self._attached: dict[int, Context] = {}  # module-level sessions: context to restore at end
         self._warned_unrouted = False  # an LLM call was left out of every session for want of session=
         self._pending: dict[str, Any] = {}  # configure() before init(): applied by init()
-        self._key_filter: auth_warning.KeyRefusedFilter | None = None
 
     @property
     def initialized(self) -> bool:
@@ -147,13 +146,11 @@ class Client:
             logger.setLevel(level.strip().upper() if isinstance(level, str) else level)
         if not config.sdk_disabled:
             self._setup_tracing(config, tracer_provider, exporter)
-            if exporter is None:  # OTLP to a collector: say what a refused or missing key means
-                self._key_filter = auth_warning.install(self._keys_in_use)
-                if not config.api_key:
-                    logger.warning(
-                        "agentops-otel: no API key: set AGENTOPS_API_KEY or pass init(api_key=...); "
-                        "a collector with keys refuses spans sent without one"
-                    )
+            if exporter is None and not config.api_key:  # OTLP to a collector: it will refuse them
+                logger.warning(
+                    "agentops-otel: no API key: set AGENTOPS_API_KEY or pass init(api_key=...); "
+                    "a collector with keys refuses spans sent without one"
+                )
             context_threads.install(self.env_for_child)
             if config.exit_handlers:
                 self._exit_handlers = ExitHandlers(self._on_exit, self._on_exception, self._on_signal)
@@ -400,10 +397,6 @@ class Client:
             return None
         return (session, session.parent_context()) if session is not None else None
 
-    def _keys_in_use(self) -> list[str | None]:
-        configs = [s.config for s in self.active_sessions()] + ([self.config] if self.config else [])
-        return [c.api_key for c in configs]
-
     # --- AgentOps 0.3's Client ----------------------------------------------------------------
     def configure(self, **changes: Any) -> None:
         """Change settings (``None`` values ignored): before ``init()``, what it will use (its own
@@ -584,9 +577,6 @@ class Client:
                 self._instrumented = False
             if self._exit_handlers is not None:
                 self._exit_handlers.uninstall()
-            if self._key_filter is not None:
-                auth_warning.uninstall(self._key_filter)
-                self._key_filter = None
             context_threads.uninstall()
             if self._processor is not None:
                 self.flush_all(wait)

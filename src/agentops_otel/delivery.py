@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agentops_otel.auth_warning import key_refused
 from agentops_otel.config import PROTOCOL_GRPC, Configuration
 from agentops_otel.spool import DiskSpool, MemorySpool, Spool, Target, Unreadable, open_spool
 
@@ -347,6 +348,7 @@ class Delivery:
                     break
             else:
                 claim.done()
+                key_refused(request.target, outcome.reason)  # said once, with the key and what to check
                 self.spool._dropped(request.spans, f"refused by {request.target.describe()} ({outcome.reason})")
                 self.spool.report_drops()
         remaining = self.spool.entries()
@@ -472,7 +474,8 @@ class SpoolingExporter(SpanExporter):
                 self._delivery.spool.discard(request.spooled)  # sent after all: its spooled copy is not needed
             if not outcome.ok and not outcome.retry:
                 self._delivery.spool._dropped(request.spans, f"refused by {self.target.describe()} ({outcome.reason})")
-                self._delivery.spool.report_drops()
+                if not key_refused(self.target, outcome.reason):  # a refused key is said once, not per batch
+                    self._delivery.spool.report_drops()
 
     def _spill_locked(self) -> None:
         while self._outbox:

@@ -9,10 +9,11 @@ import pytest
 
 import agentops_otel as ao
 from agentops_otel import semconv as sc
-from agentops_otel.auth_warning import KeyRefusedFilter
+from agentops_otel.auth_warning import key_refused
 from agentops_otel.client import get_client
 from agentops_otel.collector.auth import masked_key
 from agentops_otel.events import EventType
+from agentops_otel.spool import Target
 
 
 @pytest.mark.parametrize(
@@ -117,22 +118,15 @@ def test_record_function_is_deprecated_and_still_records(sdk):
     assert sdk.by_name("legacy")
 
 
-def test_refused_key_filter_replaces_the_exporters_line_once(caplog):
-    refused = KeyRefusedFilter(lambda: ["a-very-long-secret-key"])
-    exporter = logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter")
-    exporter.addFilter(refused)
-    try:
-        with caplog.at_level(logging.WARNING):
-            for _ in range(3):
-                exporter.error("Failed to export %s batch code: %s, reason: %s", "span", 403, "Forbidden")
-            exporter.error("Failed to export %s batch code: %s, reason: %s", "span", 500, "oops")
-    finally:
-        exporter.removeFilter(refused)
-    messages = [r.getMessage() for r in caplog.records]
-    assert len([m for m in messages if "refused" in m]) == 1
-    assert "403 Forbidden" in messages[0] and masked_key("a-very-long-secret-key") in messages[0]
-    assert "a-very-long-secret-key" not in caplog.text
-    assert any("500" in m for m in messages)  # other failures pass through
+def test_a_refused_key_is_said_once_per_key_and_target_masked(caplog):
+    secret = "a-very-long-secret-key-for-this-test"
+    target = Target("http://127.0.0.1:9/v1/traces", "http/protobuf", (("X-Agentops-Api-Key", secret),))
+    with caplog.at_level(logging.WARNING, logger="agentops_otel"):
+        assert [key_refused(target, "HTTP 401") for _ in range(3)] == [True, True, True]
+        assert key_refused(target, "HTTP 500") is False  # not about the key: the spool's own notice
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "401 Unauthorized" in message and masked_key(secret) in message and "keys file" in message
+    assert secret not in caplog.text
 
 
 def test_parent_key_is_hidden_in_the_configurations_repr():
