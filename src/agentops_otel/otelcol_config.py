@@ -20,7 +20,8 @@ rule, so it writes the same attributes as the agentops-otel collector's enrichme
 Only LLM spans (:func:`agentops_otel.usage.is_llm_span`) are touched. A span that already carries
 ``gen_ai.usage.cost`` keeps its cost attributes. An LLM span whose model is not curated gets
 ``agentops.cost.source = "unknown-model"`` and no cost, as the Python collector does for a model
-without a price. Known differences from the Python rules, all on malformed input: token strings
+without a price; a call to a local provider (Ollama) costs 0 with ``agentops.cost.source = "local"``.
+Known differences from the Python rules, all on malformed input: token strings
 with spaces, underscores or non-ASCII digits (which Python's ``int()`` accepts) are not read as
 numbers here; a model name led by a provider prefix pricing.py does not strip (``x-ai/grok-3``) is
 not curated.
@@ -59,6 +60,8 @@ from genai_prices.types import StartDateConstraint as _StartDate
 from agentops_otel import semconv as sc
 from agentops_otel import usage
 from agentops_otel.pricing import (
+    LOCAL_PROVIDERS,
+    LOCAL_SOURCE,
     PRICE_SOURCE,
     PROVIDER_NAMES,
     UNKNOWN_MODEL_SOURCE,
@@ -438,6 +441,10 @@ def _price_statements(groups: Sequence[PriceGroup]) -> list[str]:
     # Every statement costs the collector about 0.4 µs per LLM span, matched or not: one statement per
     # price (its names and provider names OR-ed), and the tiers applied by generic statements.
     out = [f'set({_cache(_RATE)}, {{"kept":true}}) where {_attr(sc.GEN_AI_USAGE_COST)} != nil']
+    # A local provider's calls (usage.span_cost: the span's provider name, any case) cost 0, said so.
+    local = f"IsMatch({_cache(_PROVIDER)}, {_str('(?i)^' + _alternation(sorted(LOCAL_PROVIDERS)) + '$')})"
+    zero = ",".join(f"{_str(key)}:0.0" for key in _RATE_FIELDS)
+    out.append(f'set({_cache(_RATE)}, {{{zero},"local":true}}) where {_cache(_RATE)} == nil and {local}')
     by_price: dict[tuple[Rate, ...], list[PriceGroup]] = {}
     for group in groups:
         by_price.setdefault(_rate_key(group.rates), []).append(group)
@@ -485,6 +492,7 @@ def _price_statements(groups: Sequence[PriceGroup]) -> list[str]:
         f"set({_attr(sc.COST_OUTPUT)}, {_cache(_COST_OUT)}) where {priced}",
         f"set({_attr(sc.GEN_AI_USAGE_COST)}, {_cache(_COST_IN)} + {_cache(_COST_OUT)}) where {priced}",
         f"set({_attr(sc.COST_SOURCE)}, {_str(PRICE_SOURCE)}) where {priced}",
+        f"set({_attr(sc.COST_SOURCE)}, {_str(LOCAL_SOURCE)}) where {_cache(_RATE, 'local')} != nil",
         # No price known: the Python collector writes the source and no cost attributes.
         f"set({_attr(sc.COST_SOURCE)}, {_str(UNKNOWN_MODEL_SOURCE)}) where {_cache(_RATE)} == nil",
         f"delete_key(span.attributes, {_str(sc.COST_INPUT)}) where {_cache(_RATE)} == nil",

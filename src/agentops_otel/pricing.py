@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 PRICE_SOURCE = f"genai-prices {genai_prices.__version__}"
 UNKNOWN_MODEL_SOURCE = "unknown-model"
+# Providers whose models run on the user's own machine: their calls cost nothing, said as this source.
+LOCAL_SOURCE = "local"
+LOCAL_PROVIDERS = frozenset({"ollama"})
 _PER_MTOK = Decimal(1_000_000)
 
 # gen_ai.provider.name (and older gen_ai.system) values -> genai-prices provider ids

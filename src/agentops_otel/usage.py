@@ -14,7 +14,9 @@ Rules, in order:
   ``llm.token_count.prompt`` already includes them (openinference-instrumentation-anthropic sums
   input, cache read and cache creation tokens): it is taken as it is;
 - the model priced is the response model, else the request model (else OpenInference's
-  ``llm.model_name``); a provider prefix like ``openai/`` is understood.
+  ``llm.model_name``); a provider prefix like ``openai/`` is understood;
+- a call to a local provider (:data:`agentops_otel.pricing.LOCAL_PROVIDERS`, e.g. Ollama) costs 0,
+  with the source ``local`` rather than ``unknown-model``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentops_otel import semconv as sc
-from agentops_otel.pricing import PRICE_SOURCE, UNKNOWN_MODEL_SOURCE, Cost, TokenUsage, llm_cost
+from agentops_otel.pricing import (
+    LOCAL_PROVIDERS,
+    LOCAL_SOURCE,
+    PRICE_SOURCE,
+    UNKNOWN_MODEL_SOURCE,
+    ZERO_COST,
+    Cost,
+    TokenUsage,
+    llm_cost,
+)
 
 # OTLP int attributes are signed 64-bit: a larger count cannot be written back onto the span.
 MAX_COUNT = 2**63 - 1
@@ -129,11 +140,15 @@ def token_usage(usage: Mapping[str, int]) -> TokenUsage:
 def span_cost(attrs: Mapping[str, Any], usage: Mapping[str, int] | None = None) -> tuple[Cost | None, str]:
     """Cost of an LLM span and the ``agentops.cost.source`` value that explains it.
 
-    Returns ``(None, "unknown-model")`` when no price is known for its model.
+    Returns ``(None, "unknown-model")`` when no price is known for its model, ``(0, "local")`` for a
+    model run locally.
     """
+    provider = llm_provider(attrs)
+    if provider is not None and provider.lower() in LOCAL_PROVIDERS:
+        return ZERO_COST, LOCAL_SOURCE
     if usage is None:
         usage = normalised_usage(attrs)
-    cost = llm_cost(llm_model(attrs), llm_provider(attrs), token_usage(usage))
+    cost = llm_cost(llm_model(attrs), provider, token_usage(usage))
     if cost is None:
         return None, UNKNOWN_MODEL_SOURCE
     return cost, PRICE_SOURCE

@@ -110,6 +110,14 @@ def test_unknown_model_has_no_cost_and_says_so():
     assert sc.GEN_AI_USAGE_COST not in out and sc.COST_INPUT not in out and sc.COST_OUTPUT not in out
 
 
+def test_local_provider_costs_zero_and_says_so():
+    attrs = {sc.GEN_AI_PROVIDER_NAME: "ollama", sc.GEN_AI_REQUEST_MODEL: "llama3.2", sc.GEN_AI_USAGE_INPUT_TOKENS: 13}
+    out = enrich_attributes(attrs)
+    assert out[sc.COST_SOURCE] == pricing.LOCAL_SOURCE
+    assert out[sc.GEN_AI_USAGE_COST] == out[sc.COST_INPUT] == out[sc.COST_OUTPUT] == 0.0
+    assert enrichment(attrs).cost == 0  # counted in session totals as known, not as an unknown model
+
+
 def test_client_sent_cost_and_project_are_never_trusted():
     attrs = {
         sc.SPAN_KIND: sc.KIND_LLM,

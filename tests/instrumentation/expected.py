@@ -163,3 +163,15 @@ def gemini_usage(body: str, stream: bool) -> dict[str, Any]:
 def usage_of(attrs: dict[str, Any]) -> dict[str, Any]:
     """The input and output counts of an attribute mapping (what every provider reports)."""
     return {k: attrs[k] for k in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS) if k in attrs}
+
+
+def ollama_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
+    """Ollama's counts: ``prompt_eval_count`` in, ``eval_count`` out; a stream's last line carries them."""
+    response = json.loads(body.strip().splitlines()[-1]) if stream else json.loads(body)
+    attrs: dict[str, Any] = {}
+    _set(attrs, sc.GEN_AI_RESPONSE_MODEL, response.get("model"))
+    if response.get("done_reason"):
+        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (response["done_reason"],)
+    _set(attrs, sc.GEN_AI_USAGE_INPUT_TOKENS, response.get("prompt_eval_count"))
+    _set(attrs, sc.GEN_AI_USAGE_OUTPUT_TOKENS, response.get("eval_count"))
+    return attrs

@@ -14,6 +14,7 @@ from typing import Any
 import groq
 import httpx
 import mistralai.client
+import ollama
 import pytest
 from opentelemetry.trace import StatusCode
 
@@ -53,6 +54,9 @@ def _mistral(server: ReplayServer) -> mistralai.client.Mistral:
     return mistralai.client.Mistral(api_key="k", server_url=server.base_url)
 
 
+OLLAMA_CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "Name a bird."}]}
+
+
 CASES = {
     "groq": StreamCase(
         "groq/chat_stream.json",
@@ -75,6 +79,17 @@ CASES = {
         "own-mistral-2",
         61,
         19,
+    ),
+    "ollama": StreamCase(
+        "ollama/chat_stream.json",
+        lambda s: ollama.Client(host=s.base_url).chat(**OLLAMA_CHAT, stream=True),
+        lambda s: ollama.AsyncClient(host=s.base_url).chat(**OLLAMA_CHAT, stream=True),
+        lambda s: ollama.Client(host=s.base_url).chat(**OLLAMA_CHAT),
+        lambda s: ollama.AsyncClient(host=s.base_url).chat(**OLLAMA_CHAT),
+        "ollama/chat.json",
+        None,
+        13,
+        11,
     ),
 }
 PROVIDERS = pytest.mark.parametrize("name", list(CASES))

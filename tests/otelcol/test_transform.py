@@ -19,7 +19,7 @@ from agentops_otel import semconv as sc
 from agentops_otel import usage
 from agentops_otel.collector.enrich import enrich_attributes, enrichment
 from agentops_otel.otelcol_config import CURATED_MODELS, PriceGroup, price_groups
-from agentops_otel.pricing import PRICE_SOURCE, PROVIDER_NAMES, UNKNOWN_MODEL_SOURCE
+from agentops_otel.pricing import LOCAL_SOURCE, PRICE_SOURCE, PROVIDER_NAMES, UNKNOWN_MODEL_SOURCE
 from tests.otelcol.otelcol import Otelcol, attribute_differences, send_spans, validate
 
 pytestmark = pytest.mark.otelcol
@@ -613,3 +613,32 @@ def test_otelcol_validate_rejects_a_broken_statement(otelcol_bin: Path, tmp_path
     result = validate(otelcol_bin, config=broken)
     assert result.returncode != 0
     assert "sett" in result.stderr
+
+
+def test_a_local_provider_costs_zero_said_so_like_the_python_collector(otelcol: Otelcol) -> None:
+    """Ollama's models run locally: cost 0 with source "local", not an unknown model; another provider's
+    span naming the same model is still unknown (the provider decides, in any case)."""
+    cases = {
+        "ollama": {
+            sc.GEN_AI_PROVIDER_NAME: "ollama",
+            sc.GEN_AI_REQUEST_MODEL: "llama3.2",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 13,
+        },
+        "ollama-system": {
+            sc.GEN_AI_SYSTEM: "Ollama",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o",  # a local model named like a priced one is still local
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 5,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: 7,
+        },
+        "not-local": {
+            sc.GEN_AI_PROVIDER_NAME: "my-proxy",
+            sc.GEN_AI_REQUEST_MODEL: "llama3.2",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 1,
+        },
+    }
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    assert expected["ollama"][sc.COST_SOURCE] == expected["ollama-system"][sc.COST_SOURCE] == LOCAL_SOURCE
+    assert expected["ollama-system"][sc.GEN_AI_USAGE_COST] == 0.0
+    assert expected["not-local"][sc.COST_SOURCE] == UNKNOWN_MODEL_SOURCE
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected)

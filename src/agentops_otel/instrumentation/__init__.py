@@ -1,5 +1,5 @@
-"""LLM client instrumentation: every OpenAI, Anthropic, Groq, Mistral and LiteLLM call becomes an LLM span,
-with no code change; agent frameworks (OpenAI Agents SDK, LangChain and LangGraph, CrewAI) become agent,
+"""LLM client instrumentation: every OpenAI, Anthropic, Groq, Mistral, LiteLLM and Ollama call becomes an LLM
+span, with no code change; agent frameworks (OpenAI Agents SDK, LangChain and LangGraph, CrewAI) become agent,
 tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
@@ -28,6 +28,7 @@ from agentops_otel.instrumentation.groq import GroqInstrumentor
 from agentops_otel.instrumentation.langchain import LangChainInstrumentor
 from agentops_otel.instrumentation.litellm import LiteLLMInstrumentor
 from agentops_otel.instrumentation.mistral import MistralInstrumentor
+from agentops_otel.instrumentation.ollama import OllamaInstrumentor
 from agentops_otel.instrumentation.openai import OpenAIInstrumentor
 from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
@@ -38,6 +39,7 @@ __all__ = [
     "LangChainInstrumentor",
     "LiteLLMInstrumentor",
     "MistralInstrumentor",
+    "OllamaInstrumentor",
     "OpenAIAgentsInstrumentor",
     "OpenAIInstrumentor",
     "instrument",
@@ -54,6 +56,7 @@ def instrumentors() -> tuple[LibraryInstrumentor | FrameworkInstrumentor, ...]:
         GroqInstrumentor(),
         MistralInstrumentor(),
         LiteLLMInstrumentor(),
+        OllamaInstrumentor(),
         OpenAIAgentsInstrumentor(),
         LangChainInstrumentor(),
         CrewAIInstrumentor(),
