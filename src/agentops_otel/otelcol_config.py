@@ -158,6 +158,14 @@ CURATED_MODELS: list[tuple[str, str]] = [
     ("groq", "llama-3.1-8b-instant"),
     ("groq", "llama3-70b-8192"),
     ("groq", "llama3-8b-8192"),
+    # Cohere
+    ("cohere", "command-a-03-2025"),
+    ("cohere", "command-r-plus"),
+    ("cohere", "command-r-plus-08-2024"),
+    ("cohere", "command-r"),
+    ("cohere", "command-r-08-2024"),
+    ("cohere", "command-r7b-12-2024"),
+    ("cohere", "embed-v4.0"),
     # DeepSeek (deepseek-chat / deepseek-reasoner have off-peak prices: not expressible here)
     ("deepseek", "deepseek-v3.2"),
     ("deepseek", "deepseek-v3.1-terminus"),

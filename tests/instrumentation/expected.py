@@ -175,3 +175,24 @@ def ollama_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
     _set(attrs, sc.GEN_AI_USAGE_INPUT_TOKENS, response.get("prompt_eval_count"))
     _set(attrs, sc.GEN_AI_USAGE_OUTPUT_TOKENS, response.get("eval_count"))
     return attrs
+
+
+def cohere_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
+    """What Cohere billed (``billed_units``; its ``tokens`` counts are not billed), the id, finish reason."""
+    attrs: dict[str, Any] = {}
+    if stream:
+        events = sse_data(body)
+        attrs[sc.GEN_AI_RESPONSE_ID] = next(e["id"] for e in events if e["type"] == "message-start")
+        end = next(e["delta"] for e in events if e["type"] == "message-end")
+        reason, billed = end.get("finish_reason"), (end.get("usage") or {}).get("billed_units") or {}
+    else:
+        response = json.loads(body)
+        attrs[sc.GEN_AI_RESPONSE_ID] = response["id"]
+        reason = response.get("finish_reason")
+        billed = (response.get("usage") or response.get("meta") or {}).get("billed_units") or {}
+    if reason:
+        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
+    for key, name in (("input_tokens", sc.GEN_AI_USAGE_INPUT_TOKENS), ("output_tokens", sc.GEN_AI_USAGE_OUTPUT_TOKENS)):
+        if key in billed:
+            attrs[name] = int(billed[key])
+    return attrs

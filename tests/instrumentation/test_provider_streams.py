@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import cohere
 import groq
 import httpx
 import mistralai.client
@@ -57,6 +58,21 @@ def _mistral(server: ReplayServer) -> mistralai.client.Mistral:
 OLLAMA_CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "Name a bird."}]}
 
 
+COHERE_CHAT = {"model": "command-r-plus", "messages": [{"role": "user", "content": "Weather in Oslo?"}]}
+
+
+def _cohere(server: ReplayServer) -> cohere.ClientV2:
+    return cohere.ClientV2(api_key="k", base_url=server.base_url)
+
+
+def _acohere(server: ReplayServer) -> cohere.AsyncClientV2:
+    return cohere.AsyncClientV2(api_key="k", base_url=server.base_url)
+
+
+async def _ready(stream: Any) -> Any:
+    return stream  # cohere's async chat_stream is an async generator, used without await
+
+
 CASES = {
     "groq": StreamCase(
         "groq/chat_stream.json",
@@ -90,6 +106,17 @@ CASES = {
         None,
         13,
         11,
+    ),
+    "cohere": StreamCase(
+        "cohere/chat_stream_tool_call.json",
+        lambda s: _cohere(s).chat_stream(**COHERE_CHAT),
+        lambda s: _ready(_acohere(s).chat_stream(**COHERE_CHAT)),
+        lambda s: _cohere(s).chat(**COHERE_CHAT),
+        lambda s: _acohere(s).chat(**COHERE_CHAT),
+        "cohere/chat.json",
+        "own-cohere-2",
+        31,
+        17,
     ),
 }
 PROVIDERS = pytest.mark.parametrize("name", list(CASES))

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cohere
 import groq
 import mistralai.client
 import ollama
 import pytest
+from cohere.core.api_error import ApiError
 from mistralai.client.errors import MistralError
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -58,6 +60,13 @@ def _ollama_call(client: Any, endpoint: str, body: dict[str, Any]) -> Any:
     return getattr(client, endpoint.removeprefix("api/"))(**body)
 
 
+def _cohere_call(client: Any, endpoint: str, body: dict[str, Any]) -> Any:
+    if endpoint == "v2/chat":
+        body = dict(body)
+        return (client.chat_stream if body.pop("stream", False) else client.chat)(**body)
+    return getattr(client, endpoint.removeprefix("v2/"))(**body)
+
+
 CASES = {
     "groq": Case(
         sc.PROVIDER_GROQ,
@@ -89,11 +98,21 @@ CASES = {
         },
         lambda body: {**(body.get("options") or {}), "max_tokens": (body.get("options") or {}).get("num_predict")},
     ),
+    "cohere": Case(
+        sc.PROVIDER_COHERE,
+        lambda server: cohere.ClientV2(api_key="test-key", base_url=server.base_url),
+        _cohere_call,
+        (ApiError,),
+        expected.cohere_expected,
+        {"v2/chat": "chat", "v2/embed": "embeddings", "v2/rerank": "rerank"},
+        lambda body: {**body, "top_p": body.get("p")},
+    ),
 }
 
 RECORDED = {
     "groq": ["chat_basic", "chat_params_via_openai_agents", "chat_then_stream", "error_invalid_api_key"],
     "mistral": ["chat_basic", "chat_streaming", "chat_streaming_tool_call", "chat_then_stream", "embeddings"],
+    "cohere": ["v2_chat", "v2_chat_streaming", "v2_chat_tool_calls_history", "v2_embed", "v2_rerank"],
     "ollama": [
         "chat",
         "chat_error_model_not_found",
@@ -147,7 +166,7 @@ def replay_and_check(path: Path, name: str, server: ReplayServer, tracing: Any, 
         assert attrs.get(sc.GEN_AI_REQUEST_TOP_P) == params.get("top_p")
         assert attrs.get(sc.SERVER_ADDRESS) == "127.0.0.1"
         assert attrs.get(sc.SERVER_PORT) == server.port
-        has_messages = capture and operation != "embeddings"
+        has_messages = capture and operation in ("chat", "text_completion")
         assert (sc.GEN_AI_INPUT_MESSAGES in attrs) is has_messages
         assert tracing.counter.ends[span.context.span_id] == 1
         if response["status"] >= 400:
@@ -159,7 +178,7 @@ def replay_and_check(path: Path, name: str, server: ReplayServer, tracing: Any, 
         assert error is None
         assert span.status.status_code is StatusCode.UNSET
         want = case.expected(endpoint, response["body"], stream)
-        if endpoint != "api/embeddings":  # Ollama's older embeddings endpoint answers the vector only
+        if endpoint not in ("api/embeddings", "v2/rerank"):  # Ollama's old embeddings: a vector; rerank: search units
             assert want.get(sc.GEN_AI_USAGE_INPUT_TOKENS) is not None
         assert response_attributes(span) == want
         for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):

@@ -1,5 +1,5 @@
-"""LLM client instrumentation: every OpenAI, Anthropic, Groq, Mistral, LiteLLM and Ollama call becomes an LLM
-span, with no code change; agent frameworks (OpenAI Agents SDK, LangChain and LangGraph, CrewAI) become agent,
+"""LLM client instrumentation: every OpenAI, Anthropic, Groq, Mistral, Cohere, LiteLLM and Ollama call becomes
+an LLM span, with no code change; agent frameworks (OpenAI Agents SDK, LangChain and LangGraph, CrewAI) become agent,
 tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
@@ -23,6 +23,7 @@ from agentops_otel.instrumentation._framework import FrameworkInstrumentor
 from agentops_otel.instrumentation._library import LibraryInstrumentor
 from agentops_otel.instrumentation._settings import RunTarget, make_settings
 from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
+from agentops_otel.instrumentation.cohere import CohereInstrumentor
 from agentops_otel.instrumentation.crewai import CrewAIInstrumentor
 from agentops_otel.instrumentation.groq import GroqInstrumentor
 from agentops_otel.instrumentation.langchain import LangChainInstrumentor
@@ -34,6 +35,7 @@ from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
 __all__ = [
     "AnthropicInstrumentor",
+    "CohereInstrumentor",
     "CrewAIInstrumentor",
     "GroqInstrumentor",
     "LangChainInstrumentor",
@@ -57,6 +59,7 @@ def instrumentors() -> tuple[LibraryInstrumentor | FrameworkInstrumentor, ...]:
         MistralInstrumentor(),
         LiteLLMInstrumentor(),
         OllamaInstrumentor(),
+        CohereInstrumentor(),
         OpenAIAgentsInstrumentor(),
         LangChainInstrumentor(),
         CrewAIInstrumentor(),

@@ -1,0 +1,153 @@
+"""What the Groq, Mistral, Cohere, Ollama and LiteLLM instrumentors add to a call, against the same
+call uninstrumented, in the same run.
+
+Each library's real client makes a non-streamed chat call over HTTP to the replay server (in a child
+process, so it never competes with the measured calls for the GIL), answering with the project's own
+fixture. Instrumented and plain calls alternate call by call (the patches switched on and off, the
+tracer warm); spans go to a real SDK TracerProvider with a BatchSpanProcessor and a dropping exporter.
+Per library: p50 per call plain and instrumented, the added p50, and the median of paired differences;
+the median over ``--rounds`` rounds. For LiteLLM, its own overhead is reported beside ours: the same
+OpenAI-compatible call made with the ``openai`` client directly, against ``litellm.completion``.
+
+Run: ``.venv/bin/python bench/bench_providers.py [--calls N] [--rounds N] [--only NAME ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM would fetch prices at import
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_instrumentation import ServerProcess, Switch, make_provider, pct
+from tests.support.replay import FIXTURES_DIR, load_interactions
+
+from agentops_otel.instrumentation import instrument, instrumentors
+from agentops_otel.instrumentation._library import LibraryInstrumentor
+
+FIXTURES = {
+    "groq": "groq/chat.json",
+    "mistral": "mistral/chat.json",
+    "cohere": "cohere/chat.json",
+    "ollama": "ollama/chat.json",
+    "litellm": "litellm/openai_chat_cached.json",
+}
+
+
+def make_call(name: str, base: str) -> Callable[[], Any]:
+    """A chat call of ``name``'s client against the replay server at ``base``."""
+    if name == "groq":
+        import groq
+
+        client = groq.Groq(base_url=base, api_key="k", max_retries=0)
+        request = {"model": "llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "Name a colour."}]}
+        return lambda: client.chat.completions.create(**request)
+    if name == "mistral":
+        import mistralai.client
+
+        client = mistralai.client.Mistral(api_key="k", server_url=base)
+        request = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "Name a river."}]}
+        return lambda: client.chat.complete(**request)
+    if name == "cohere":
+        import cohere
+
+        client = cohere.ClientV2(api_key="k", base_url=base)
+        request = {"model": "command-r-plus", "messages": [{"role": "user", "content": "Name a mountain."}]}
+        return lambda: client.chat(**request)
+    if name == "ollama":
+        import ollama
+
+        client = ollama.Client(host=base)
+        request = {"model": "llama3.2", "messages": [{"role": "user", "content": "Name a bird."}]}
+        return lambda: client.chat(**request)
+    if name == "litellm":
+        import litellm
+
+        request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Summarise the plan."}]}
+        return lambda: litellm.completion(**request, api_base=f"{base}/v1", api_key="k")
+    if name == "openai-direct":
+        import openai
+
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+        request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Summarise the plan."}]}
+        return lambda: client.chat.completions.create(**request)
+    raise ValueError(name)
+
+
+def paired(
+    call_a: Callable[[], Any],
+    before_a: Callable[[], None],
+    call_b: Callable[[], Any],
+    before_b: Callable[[], None],
+    calls: int,
+) -> tuple[list[float], list[float]]:
+    """Per-call seconds of ``call_a`` and ``call_b``, alternating call by call."""
+    a: list[float] = []
+    b: list[float] = []
+    clock = time.perf_counter
+    for _ in range(calls):
+        before_a()
+        start = clock()
+        call_a()
+        a.append(clock() - start)
+        before_b()
+        start = clock()
+        call_b()
+        b.append(clock() - start)
+    return a, b
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=list(FIXTURES))
+    args = parser.parse_args()
+
+    instrument(tracer_provider=make_provider())
+    print(f"{args.calls} calls per mode per round, {args.rounds} rounds; median over rounds (µs)")
+    print(f"{'library':10} {'plain p50':>10} {'instr. p50':>11} {'added p50':>10} {'paired':>8}")
+    for name in args.only:
+        # one server per library: two libraries' recordings may share an endpoint path
+        with ServerProcess(load_interactions(FIXTURES_DIR / FIXTURES[name])) as server:
+            base = server.openai_base_url.removesuffix("/v1")
+            call = make_call(name, base)
+            call()  # import, connect and warm the library with its patches in place
+            patches = [p for i in instrumentors() if isinstance(i, LibraryInstrumentor) for p in i._patches]
+            switch = Switch(patches)
+            rows = []
+            for _ in range(args.rounds):
+                plain, traced = paired(call, switch.off, call, switch.on, args.calls)
+                diffs = [t - p for p, t in zip(plain, traced, strict=True)]
+                rows.append((pct(plain, 0.5), pct(traced, 0.5), pct(traced, 0.5) - pct(plain, 0.5), pct(diffs, 0.5)))
+            row = [statistics.median(r[i] for r in rows) * 1e6 for i in range(4)]
+            print(f"{name:10} {row[0]:10.1f} {row[1]:11.1f} {row[2]:10.1f} {row[3]:8.1f}", flush=True)
+            if name == "litellm":
+                switch.off()
+                direct = make_call("openai-direct", base)
+                direct()
+                rows = []
+                for _ in range(args.rounds):
+                    openai_times, litellm_times = paired(direct, _nothing, call, _nothing, args.calls)
+                    rows.append((pct(openai_times, 0.5), pct(litellm_times, 0.5)))
+                openai_p50, litellm_p50 = (statistics.median(r[i] for r in rows) * 1e6 for i in range(2))
+                print(
+                    f"LiteLLM's own overhead (uninstrumented): openai client {openai_p50:.1f} µs p50, "
+                    f"litellm.completion {litellm_p50:.1f} µs p50, +{litellm_p50 - openai_p50:.1f} µs per call"
+                )
+            switch.on()  # as instrument() left it, for the next library's warm-up
+
+
+def _nothing() -> None:
+    return None
+
+
+if __name__ == "__main__":
+    main()
