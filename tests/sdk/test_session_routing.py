@@ -149,3 +149,17 @@ def test_a_libraries_own_session_argument_passes_through():
         assert Library().call(1, session="db-session") == (1, "db-session")
     finally:
         patch.restore()
+
+
+@pytest.mark.parametrize("provider", ["groq", "mistral"])
+def test_session_argument_on_the_other_providers(sdk, replay_server, two_sessions, provider):
+    from tests.instrumentation.test_providers import CASES  # imports the provider libraries
+
+    case = CASES[provider]
+    [interaction] = replay_server.load(fixture_path(f"{provider}/chat.json"))
+    body = json.loads(interaction["request"]["body"])
+    first, _second = two_sessions
+    case.call(case.client(replay_server), "chat/completions", {**body, "session": first})
+    assert "session" not in replay_server.requests[-1].json()
+    [span] = llm_spans(sdk)
+    assert span.context.trace_id == first.trace_id
