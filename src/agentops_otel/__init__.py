@@ -180,18 +180,7 @@ def end_session(
     """End the current session; returns its cost in USD, or None (with a warning) if no session is
     running or ``end_state`` is not a valid one (the session then stays open). ``is_auto_end``: a
     framework ending the session, skipped with ``skip_auto_end_session``."""
-    try:
-        EndState.parse(end_state)
-    except ValueError as error:
-        logger.warning("agentops-otel: end_session() ignored: %s", error)
-        return None
-    session = get_client().current_session("end_session(...)")
-    if session is None:
-        logger.warning("agentops-otel: end_session() called but no session is running")
-        return None
-    if is_auto_end and session.config.skip_auto_end_session:
-        return None
-    return session.end_session(end_state, end_state_reason, video)
+    return get_client().end_session(end_state, end_state_reason, video, is_auto_end)
 
 
 def record(event: Event | ErrorEvent) -> None:
@@ -293,11 +282,7 @@ def stop_instrumenting() -> None:
 
 def create_agent(name: str, agent_id: str | None = None) -> str | None:
     """Register an agent in the current session; returns its id (None, with a warning, without a session)."""
-    session = get_client().current_session("create_agent(...)")
-    if session is None:
-        logger.warning("agentops-otel: create_agent() called but no session is running")
-        return None
-    return session.create_agent(name, agent_id)
+    return get_client().create_agent(name, agent_id)
 
 
 def get_session(session_id: str | uuid.UUID) -> Session | None:

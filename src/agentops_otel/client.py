@@ -18,6 +18,7 @@ import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -32,10 +33,10 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from agentops_otel import context_threads
 from agentops_otel import semconv as sc
 from agentops_otel.config import INHERITED_SESSION_ENV, Configuration, normalise_tags
-from agentops_otel.events import ErrorEvent
+from agentops_otel.events import AnyEvent, ErrorEvent
 from agentops_otel.exit_handlers import ExitHandlers
 from agentops_otel.export import Pipelines, SessionSpanProcessor, run_bounded
-from agentops_otel.host import host_attributes, sdk_version
+from agentops_otel.host import host_attributes, host_env, sdk_version
 from agentops_otel.instrumentation._settings import RunTarget
 from agentops_otel.session import ROOT_SPAN_NAME, EndState, Session, SessionWiring, parse_session_id
 
@@ -490,6 +491,74 @@ class Client:
             return self.running_session(session_id)
         except ValueError:
             return None
+
+    def initialize(self) -> Session | None:
+        """``init()`` with the settings given to ``configure()`` (and the environment)."""
+        if self.initialized:
+            return self._only_active()
+        return self.init(Configuration.from_env(**self.take_pending()))
+
+    def record(self, event: AnyEvent) -> None:
+        """Record ``event`` in the current session (warning when none runs)."""
+        session = self.current_session("record(...)")
+        if session is None:
+            logger.warning("agentops-otel: record() called but no session is running")
+            return
+        session.record(event)
+
+    def add_tags(self, tags: list[str] | str) -> None:
+        session = self.current_session("add_tags(...)")
+        if session is None:
+            logger.warning("agentops-otel: add_tags() called but no session is running")
+            return
+        session.add_tags(tags)
+
+    def set_tags(self, tags: list[str] | str) -> None:
+        session = self.current_session("set_tags(...)")
+        if session is None:
+            logger.warning("agentops-otel: set_tags() called but no session is running")
+            return
+        session.set_tags(tags)
+
+    def end_session(
+        self,
+        end_state: str | EndState,
+        end_state_reason: str | None = None,
+        video: str | None = None,
+        is_auto_end: bool | None = None,
+    ) -> Decimal | None:
+        """End the current session (see ``Session.end_session``); ``is_auto_end``: a framework
+        ending it, skipped with ``skip_auto_end_session``."""
+        try:
+            EndState.parse(end_state)
+        except ValueError as error:
+            logger.warning("agentops-otel: end_session() ignored: %s", error)
+            return None
+        session = self.current_session("end_session(...)")
+        if session is None:
+            logger.warning("agentops-otel: end_session() called but no session is running")
+            return None
+        if is_auto_end and session.config.skip_auto_end_session:
+            return None
+        return session.end_session(end_state, end_state_reason, video)
+
+    def create_agent(self, name: str, agent_id: str | None = None, session: Session | None = None) -> str | None:
+        """Register an agent in ``session`` (default: the current one); returns its id."""
+        session = session if session is not None else self.current_session("create_agent(...)")
+        if session is None:
+            logger.warning("agentops-otel: create_agent() called but no session is running")
+            return None
+        return session.create_agent(name, agent_id)
+
+    def add_pre_init_warning(self, message: str) -> None:
+        logger.warning("agentops-otel: %s", message)
+
+    def unsuppress_logs(self) -> None:
+        """AgentOps re-applied its log level here; the level is set once, by ``init()``."""
+
+    @property
+    def host_env(self) -> dict[str, Any] | None:
+        return None if self._setting("env_data_opt_out") else host_env()
 
     def end_all_sessions(self) -> None:
         """End every running session as Indeterminate."""

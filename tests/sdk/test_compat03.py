@@ -131,3 +131,25 @@ def test_a_refused_key_is_said_once_per_key_and_target_masked(caplog):
 
 def test_parent_key_is_hidden_in_the_configurations_repr():
     assert "org-secret" not in repr(ao.Configuration(api_key="k-secret", parent_key="org-secret"))
+
+
+def test_the_clients_03_methods(sdk, caplog):
+    client = ao.Client()
+    client.configure(default_tags=["pre"])
+    session = sdk.init()
+    assert session.tags == ["pre"] and client.initialize() is session  # already initialised
+    client.add_tags(["x"])
+    client.set_tags(["y"])
+    client.record(ao.ActionEvent("via_client"))
+    assert client.create_agent("Scout", "scout-1") == "scout-1"
+    assert client.end_session("Nope") is None and session.is_running
+    assert client.end_session("Success", is_auto_end=False) is not None
+    assert session.end_state == "Success" and session.tags == ["y"]
+    assert sdk.by_name("via_client") and sdk.by_name("create_agent Scout")
+    assert isinstance(client.host_env, dict)
+
+
+def test_is_auto_end_is_skipped_with_skip_auto_end_session(sdk):
+    session = sdk.init(skip_auto_end_session=True)
+    assert ao.end_session("Success", is_auto_end=True) is None and session.is_running
+    assert ao.end_session("Success") is not None and not session.is_running
