@@ -21,6 +21,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
+from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 import agentops_otel as ao
@@ -352,3 +353,33 @@ def test_history_messages_reach_the_model_unchanged(sdk: Any, replay_server: Any
     assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "tool", "user"]
     (llm,) = Tree(sdk.spans()).kind(sc.KIND_LLM)
     assert [tokens(llm)] == chat_usages(path)
+
+
+def test_cancelled_run_is_not_an_error(sdk: Any) -> None:
+    """A task cancelled by its caller (a timeout, a client gone) ends its spans without an error."""
+    import asyncio
+
+    sdk.init(instrument_llm_calls=True, auto_start_session=False)
+
+    started = asyncio.Event()
+
+    async def slow(x: int) -> int:
+        started.set()
+        await asyncio.Event().wait()  # until cancelled
+        return x
+
+    chain = RunnableLambda(lambda x: x + 1) | RunnableLambda(slow)
+
+    async def main() -> None:
+        task = asyncio.create_task(chain.ainvoke(1))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    tree = Tree(sdk.spans())
+    sequence = tree.one("RunnableSequence")
+    assert sequence.status.status_code is not StatusCode.ERROR, sequence.status
+    assert tree.one("session").attributes[sc.SESSION_END_STATE] == "Success"
+    assert trace.get_current_span() is trace.INVALID_SPAN  # nothing of the run stays current

@@ -82,6 +82,9 @@ def _name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], defau
 
 
 def _is_control_flow(error: BaseException) -> bool:
+    """LangGraph's interrupts, and a stream closed or a task cancelled by its consumer: not failures."""
+    if not isinstance(error, Exception):  # GeneratorExit, asyncio.CancelledError, KeyboardInterrupt
+        return True
     return any(cls.__name__ in _CONTROL_FLOW for cls in type(error).__mro__)
 
 
