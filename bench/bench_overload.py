@@ -140,7 +140,9 @@ def client_main(args: argparse.Namespace) -> None:
     async def run() -> None:
         await asyncio.gather(*(_connection(args.port, template, end, counts) for _ in range(args.connections)))
 
+    cpu = time.process_time()
     asyncio.run(run())
+    counts["cpu_s"] = time.process_time() - cpu
     print(json.dumps(counts), flush=True)
 
 
@@ -218,15 +220,20 @@ def run_phase(args: argparse.Namespace, connections: int, processes: int) -> dic
                 target=_probe,
                 args=(collector.http_port, f"/v2/sessions/{session_id}/stats", stop, latencies, failures),
             )
+            import psutil
+
+            main = psutil.Process(collector.process.pid)
+            cpu_before = sum(sum(p.cpu_times()[:2]) for p in [main, *main.children(recursive=True)])
             for client in clients:
                 client.stdin.write("go\n")
                 client.stdin.flush()
             probe.start()
-            totals: dict[str, int] = {}
+            totals: dict[str, float] = {}
             for client in clients:
                 for name, value in json.loads(client.stdout.readline()).items():
                     totals[name] = totals.get(name, 0) + value
                 client.wait(timeout=60)
+            collector_cpu = sum(sum(p.cpu_times()[:2]) for p in [main, *main.children(recursive=True)]) - cpu_before
             stop.set()
             probe.join()
             time.sleep(1)  # whatever was still being committed for a client that gave up
@@ -251,6 +258,8 @@ def run_phase(args: argparse.Namespace, connections: int, processes: int) -> dic
         "rest_p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)],
         "rest_probes": len(ordered),
         "rest_failures": failures[:3],
+        "collector_cpu_s": collector_cpu,
+        "clients_cpu_s": totals["cpu_s"],
     }
 
 
@@ -263,7 +272,7 @@ def _line(name: str, r: dict) -> str:
         f" peak RSS {r['peak_rss_mib']:.0f} MiB; REST stats p50 {r['rest_p50_ms']:.1f} ms,"
         f" p99 {r['rest_p99_ms']:.1f} ms ({r['rest_probes']} probes"
         + (f", failures {r['rest_failures']}" if r["rest_failures"] else "")
-        + ")"
+        + f"); CPU s: collector {r['collector_cpu_s']:.1f}, clients {r['clients_cpu_s']:.1f}"
     )
 
 

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from agentops_otel.collector.admission import Admission, Busy
 from agentops_otel.collector.process import CollectorProcess, start_collector
 from tests.collector.conftest import KEY, SessionBuilder, otlp_request, post, stored_span_count
 
@@ -288,3 +289,25 @@ def test_memory_held_by_request_bodies_has_a_ceiling_whatever_the_concurrency(tm
         # 24 bodies of 6 MiB at once held 200 MiB and more; one or two at a time, a few dozen MiB
         grown = (peak[0] - base) / 2**20
         assert grown < 100, f"RSS grew by {grown:.0f} MiB"
+
+
+def test_requests_are_refused_while_the_oldest_at_work_has_waited_past_the_target():
+    """The rule itself (the collector's requests take what the machine gives them: no timing here).
+    A target of -1 s has always passed once a request is at work; before that, only the caps count."""
+    admission = Admission(max_requests=10, max_bytes=1000, min_requests=2, target_s=-1.0)
+    first, second = admission.enter(10), admission.enter(10)
+    third = admission.enter(10)  # nothing at work yet: admitted
+    admission.begin(first)
+    with pytest.raises(Busy, match="wait"):
+        admission.enter(10)
+    assert 1 <= Busy("x").retry_after <= 3
+    admission.leave(first)  # the one at work answered: room again
+    fourth = admission.enter(10)
+    for ticket in (second, third, fourth):
+        admission.begin(ticket)
+        admission.leave(ticket)
+    assert (admission.requests, admission.bytes) == (0, 0)
+    below_min = Admission(max_requests=10, max_bytes=1000, min_requests=2, target_s=-1.0)
+    at_work = below_min.enter(10)
+    below_min.begin(at_work)
+    below_min.enter(10)  # fewer than min_requests in flight: admitted however long the other takes

@@ -57,6 +57,7 @@ class _TraceService:
         try:
             # gRPC reads the whole message before this runs (in at most ``THREADS`` calls at once)
             ticket = collector.admit(project_id, len(body))
+            collector.admission.begin(ticket)
             batch, request = collector.workers.prepare_blocking(
                 body, PROTOBUF, None, self.max_message_bytes, project_id, collector.forwarder is not None
             )  # request: the enriched request serialized (when forwarding), forwarded as it is

@@ -69,6 +69,7 @@ def traces_endpoint(collector: Collector, max_body_bytes: int):
             # admitted or refused before a byte of the body is read
             ticket = collector.admit(project_id, declared_length(request, max_body_bytes))
             body = await read_limited(request, max_body_bytes, lambda size: collector.hold(project_id, ticket, size))
+            collector.admission.begin(ticket)
             encoding = request.headers.get("content-encoding")
             forwarding = collector.forwarder is not None
             batch, message = await workers.prepare(body, kind, encoding, max_body_bytes, project_id, forwarding)

@@ -23,6 +23,7 @@ from agentops_otel.collector.store.sqlite import StoreLocked
 from agentops_otel.collector.workers import IngestWorkers
 
 logger = logging.getLogger("agentops_otel.collector")
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class StartupError(Exception):
@@ -154,6 +155,10 @@ def _announce(settings: CollectorSettings, http_port: int, grpc_port: int | None
 
 
 def run(settings: CollectorSettings) -> int:
+    # The event loop gives the GIL up at every socket call and then waits for the threads that
+    # prepare and store requests to hand it back: 5 ms each time by default, which under load
+    # stretches every request and REST call on the loop by seconds (the convoy effect).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(_serve(settings))
