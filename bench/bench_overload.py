@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import math
 import os
 import random
 import sqlite3
@@ -239,7 +240,11 @@ def run_phase(args: argparse.Namespace, connections: int, processes: int) -> dic
             time.sleep(1)  # whatever was still being committed for a client that gave up
             with sqlite3.connect(collector.db_path) as db:
                 stored = db.execute("SELECT count(*) FROM spans").fetchone()[0] - probe_spans
-            _, status = collector.get("/v2/status", API_KEY)
+            try:
+                _, status = collector.get("/v2/status", API_KEY, timeout=60)
+                refused_by_collector = status["ingest"]["requests_refused"]
+            except OSError:  # a collector still busy with what its clients gave up on
+                refused_by_collector = None
             rss = _peak_rss_mib(collector.process.pid)
         finally:
             collector.stop()
@@ -249,13 +254,13 @@ def run_phase(args: argparse.Namespace, connections: int, processes: int) -> dic
         "acknowledged_per_s": totals["acknowledged"] / args.seconds,
         "acknowledged": totals["acknowledged"] + totals["late_acknowledged"],
         "refused": totals["refused"],
-        "refused_by_collector": status["ingest"]["requests_refused"],
+        "refused_by_collector": refused_by_collector,
         "timeouts": totals["timeouts"],
         "errors": totals["errors"],
         "stored": stored,
         "peak_rss_mib": rss,
         "rest_p50_ms": statistics.median(ordered),
-        "rest_p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)],
+        "rest_p99_ms": ordered[min(len(ordered), math.ceil(len(ordered) * 0.99)) - 1],
         "rest_probes": len(ordered),
         "rest_failures": failures[:3],
         "collector_cpu_s": collector_cpu,
@@ -267,7 +272,7 @@ def _line(name: str, r: dict) -> str:
     same = "=" if r["stored"] == r["acknowledged"] else "!="
     return (
         f"{name:>9} ({r['connections']:>3} connections): {r['acknowledged_per_s']:>9,.0f} acknowledged spans/s;"
-        f" {r['refused']:,} refused (collector counted {r['refused_by_collector']:,}), {r['timeouts']:,} timed out,"
+        f" {r['refused']:,} refused (collector counted {r['refused_by_collector']}), {r['timeouts']:,} timed out,"
         f" {r['errors']:,} errors; stored {r['stored']:,} {same} acknowledged {r['acknowledged']:,};"
         f" peak RSS {r['peak_rss_mib']:.0f} MiB; REST stats p50 {r['rest_p50_ms']:.1f} ms,"
         f" p99 {r['rest_p99_ms']:.1f} ms ({r['rest_probes']} probes"

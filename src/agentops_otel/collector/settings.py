@@ -171,8 +171,9 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
         type=int,
         default=int(get("MAX_REQUESTS", str(DEFAULT_MAX_REQUESTS))),
         metavar="N",
-        help="OTLP requests (HTTP and gRPC) handled at once; more are refused at once with 503 and Retry-After"
-        " (gRPC: RESOURCE_EXHAUSTED with RetryInfo), which OTLP exporters retry (default 64)",
+        help="OTLP requests (HTTP and gRPC) handled at once, fewer while the oldest has waited over 2 s; more are"
+        " refused at once with 503 and Retry-After (gRPC: RESOURCE_EXHAUSTED with RetryInfo), which OTLP exporters"
+        " retry (default 64)",
     )
     parser.add_argument(
         "--sync",
