@@ -1,10 +1,13 @@
 """What the Groq, Mistral, Cohere, Ollama and LiteLLM instrumentors add to a call, against the same
 call uninstrumented, in the same run.
 
-Each library's real client makes a non-streamed chat call over HTTP to the replay server (in a child
-process, so it never competes with the measured calls for the GIL), answering with the project's own
-fixture. Instrumented and plain calls alternate call by call (the patches switched on and off, the
-tracer warm); spans go to a real SDK TracerProvider with a BatchSpanProcessor and a dropping exporter.
+Each library's real client makes a non-streamed chat call answered with the project's own fixture:
+by default through an in-process HTTP transport (``httpx.MockTransport``: the library's whole request
+and response path runs, no socket, so the figures are not drowned in network noise); with ``--http``
+over real HTTP to the replay server in a child process (these libraries' HTTP stacks then cost 1-45 ms
+per call here, depending on how each writes its request, which makes the added microseconds noise).
+Instrumented and plain calls alternate call by call (the patches switched on and off, the tracer
+warm); spans go to a real SDK TracerProvider with a BatchSpanProcessor and a dropping exporter.
 Per library: p50 per call plain and instrumented, the added p50, and the median of paired differences;
 the median over ``--rounds`` rounds. For LiteLLM, its own overhead is reported beside ours: the same
 OpenAI-compatible call made with the ``openai`` client directly, against ``litellm.completion``.
@@ -41,41 +44,61 @@ FIXTURES = {
 }
 
 
-def make_call(name: str, base: str) -> Callable[[], Any]:
-    """A chat call of ``name``'s client against the replay server at ``base``."""
+def local_transport(module: Any, name: str) -> Any:
+    """An ``httpx``/``httpx2`` transport answering every request with ``name``'s fixture response."""
+    response = load_interactions(FIXTURES_DIR / FIXTURES[name])[0]["response"]
+    body = response["body"].encode()
+    headers = {"content-type": response["headers"]["content-type"][0]}
+    return module.MockTransport(lambda request: module.Response(response["status"], headers=headers, content=body))
+
+
+def make_call(name: str, base: str, local: bool = False) -> Callable[[], Any]:
+    """A chat call of ``name``'s client against the replay server at ``base`` (or in-process: ``local``)."""
+    import httpx
+    import httpx2
+
     if name == "groq":
         import groq
 
-        client = groq.Groq(base_url=base, api_key="k", max_retries=0)
+        http = httpx.Client(transport=local_transport(httpx, name)) if local else None
+        client = groq.Groq(base_url=base, api_key="k", max_retries=0, http_client=http)
         request = {"model": "llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "Name a colour."}]}
         return lambda: client.chat.completions.create(**request)
     if name == "mistral":
         import mistralai.client
 
-        client = mistralai.client.Mistral(api_key="k", server_url=base)
+        http = httpx2.Client(transport=local_transport(httpx2, name)) if local else None
+        client = mistralai.client.Mistral(api_key="k", server_url=base, client=http)
         request = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "Name a river."}]}
         return lambda: client.chat.complete(**request)
     if name == "cohere":
         import cohere
 
-        client = cohere.ClientV2(api_key="k", base_url=base)
+        http = httpx.Client(transport=local_transport(httpx, name)) if local else None
+        client = cohere.ClientV2(api_key="k", base_url=base, httpx_client=http)
         request = {"model": "command-r-plus", "messages": [{"role": "user", "content": "Name a mountain."}]}
         return lambda: client.chat(**request)
     if name == "ollama":
         import ollama
 
-        client = ollama.Client(host=base)
+        client = ollama.Client(host=base, transport=local_transport(httpx, name)) if local else ollama.Client(host=base)
         request = {"model": "llama3.2", "messages": [{"role": "user", "content": "Name a bird."}]}
         return lambda: client.chat(**request)
     if name == "litellm":
         import litellm
 
         request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Summarise the plan."}]}
+        if local:  # LiteLLM calls OpenAI through the openai library: hand it a client on the local transport
+            import openai
+
+            http = httpx2.Client(transport=local_transport(httpx2, name))
+            request["client"] = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, http_client=http)
         return lambda: litellm.completion(**request, api_base=f"{base}/v1", api_key="k")
     if name == "openai-direct":
         import openai
 
-        client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+        http = httpx2.Client(transport=local_transport(httpx2, "litellm")) if local else None
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, http_client=http)
         request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Summarise the plan."}]}
         return lambda: client.chat.completions.create(**request)
     raise ValueError(name)
@@ -109,16 +132,18 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=list(FIXTURES))
+    parser.add_argument("--http", action="store_true", help="over HTTP to the replay server, not in-process")
     args = parser.parse_args()
 
     instrument(tracer_provider=make_provider())
-    print(f"{args.calls} calls per mode per round, {args.rounds} rounds; median over rounds (µs)")
+    where = "over HTTP" if args.http else "in-process transport"
+    print(f"{args.calls} calls per mode per round, {args.rounds} rounds, {where}; median over rounds (µs)")
     print(f"{'library':10} {'plain p50':>10} {'instr. p50':>11} {'added p50':>10} {'paired':>8}")
     for name in args.only:
         # one server per library: two libraries' recordings may share an endpoint path
         with ServerProcess(load_interactions(FIXTURES_DIR / FIXTURES[name])) as server:
             base = server.openai_base_url.removesuffix("/v1")
-            call = make_call(name, base)
+            call = make_call(name, base, local=not args.http)
             call()  # import, connect and warm the library with its patches in place
             patches = [p for i in instrumentors() if isinstance(i, LibraryInstrumentor) for p in i._patches]
             switch = Switch(patches)
@@ -131,7 +156,7 @@ def main() -> None:
             print(f"{name:10} {row[0]:10.1f} {row[1]:11.1f} {row[2]:10.1f} {row[3]:8.1f}", flush=True)
             if name == "litellm":
                 switch.off()
-                direct = make_call("openai-direct", base)
+                direct = make_call("openai-direct", base, local=not args.http)
                 direct()
                 rows = []
                 for _ in range(args.rounds):

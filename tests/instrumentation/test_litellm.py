@@ -326,3 +326,14 @@ def test_stream_connection_lost(tracing: Any, replay_server: ReplayServer) -> No
     span = only_span(tracing)
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[sc.ERROR_TYPE] == type(raised.value).__qualname__
+
+
+def test_routes_are_kept_per_model_name_and_bounded() -> None:
+    from agentops_otel.instrumentation import litellm as traced
+
+    assert traced._route("groq/llama3-8b-8192", None) == (sc.PROVIDER_GROQ, "llama3-8b-8192")
+    assert traced._route("llama3", "ollama") == (sc.PROVIDER_OLLAMA, "llama3")
+    assert traced._route("no-such-provider-xyz/m", None)[0] in ("litellm", "no-such-provider-xyz")
+    for index in range(traced._ROUTES_KEPT + 10):  # made-up names cost lookups, not memory
+        traced._route(f"openai/model-{index}", None)
+    assert len(traced._routes) <= traced._ROUTES_KEPT

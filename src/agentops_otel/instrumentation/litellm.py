@@ -84,24 +84,41 @@ def _usage(usage: Any, attrs: Attributes) -> None:
     )
 
 
+_ROUTES_KEPT = 1024
+_routes: dict[tuple[str, Any], tuple[str, str]] = {}  # (model, custom_llm_provider) -> (provider, model)
+
+
+def _route(model: str, custom_provider: Any) -> tuple[str, str]:
+    """LiteLLM's routing of a model name, as (gen_ai.provider.name, model); kept per name.
+
+    Asked without ``api_base``: LiteLLM then matches the base URL against every provider it knows,
+    which costs hundreds of microseconds per call, and the model name alone routes a call.
+    """
+    key = (model, custom_provider if isinstance(custom_provider, str) else None)
+    found = _routes.get(key)
+    if found is not None:
+        return found
+    provider, name = _SCOPE, model
+    try:
+        name, routed, _, _ = sys.modules["litellm"].get_llm_provider(model=model, custom_llm_provider=key[1])
+        provider = PROVIDER_NAMES.get(routed, routed) or _SCOPE
+    except Exception:  # a model LiteLLM cannot route: the call fails by itself, the span says so
+        pass
+    if len(_routes) >= _ROUTES_KEPT:  # names come from the application: bounded
+        _routes.clear()
+    _routes[key] = (provider, name)
+    return provider, name
+
+
 class _Routed:
     """The provider and model LiteLLM routes a request to, written over the request's own attributes."""
 
     def route(self, body: Mapping[str, Any], attrs: Attributes) -> None:
         model = body.get("model")
-        if not isinstance(model, str):
-            return
-        provider, name = _SCOPE, model
-        litellm = sys.modules.get("litellm")
-        try:
-            name, routed, _, _ = litellm.get_llm_provider(  # type: ignore[union-attr]
-                model=model, custom_llm_provider=body.get("custom_llm_provider"), api_base=body.get("api_base")
+        if isinstance(model, str):
+            attrs[sc.GEN_AI_PROVIDER_NAME], attrs[sc.GEN_AI_REQUEST_MODEL] = _route(
+                model, body.get("custom_llm_provider")
             )
-            provider = PROVIDER_NAMES.get(routed, routed) or _SCOPE
-        except Exception:  # a model LiteLLM cannot route: the call fails by itself, the span says so
-            pass
-        attrs[sc.GEN_AI_PROVIDER_NAME] = provider
-        attrs[sc.GEN_AI_REQUEST_MODEL] = name
 
 
 class _LiteLLMChatStream(_ChatStream):
