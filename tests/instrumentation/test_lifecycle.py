@@ -219,3 +219,13 @@ def test_half_supported_layout_is_left_untouched(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
     assert len([line for line in result.stderr.splitlines() if "not supported" in line]) == 1, result.stderr
+
+
+def test_every_instrumentor_has_an_entry_point() -> None:
+    """``opentelemetry-instrument`` finds each instrumentor through the installed package's entry points."""
+    from importlib.metadata import entry_points
+
+    loaded = {
+        point.load() for point in entry_points(group="opentelemetry_instrumentor") if point.name.startswith("agentops_")
+    }
+    assert {type(instrumentor) for instrumentor in instrumentors()} <= loaded
