@@ -300,3 +300,12 @@ class Client(_Client):
 
     def __new__(cls) -> _Client:  # type: ignore[misc]
         return get_client()
+
+
+def __getattr__(name: str) -> Any:
+    """AgentOps 0.3's LangChain handlers, imported on first use (they subclass langchain_core's)."""
+    if name in ("LangchainCallbackHandler", "AsyncLangchainCallbackHandler"):
+        from agentops_otel.instrumentation import _langchain_handler
+
+        return getattr(_langchain_handler, name)
+    raise AttributeError(f"module 'agentops_otel' has no attribute {name!r}")

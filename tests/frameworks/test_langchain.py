@@ -383,3 +383,31 @@ def test_cancelled_run_is_not_an_error(sdk: Any) -> None:
     assert sequence.status.status_code is not StatusCode.ERROR, sequence.status
     assert tree.one("session").attributes[sc.SESSION_END_STATE] == "Success"
     assert trace.get_current_span() is trace.INVALID_SPAN  # nothing of the run stays current
+
+
+def test_agentops_03_handler_after_stop_instrumenting(sdk: Any, replay_server: Any) -> None:
+    """CrewAI's AgentOps integration: ``stop_instrumenting()``, then a ``LangchainCallbackHandler``
+    on its LLM. The handler's model calls are one LLM span each, from the callback, in the session."""
+    path = fixture_path("langchain/tool_agent.json")
+    replay_server.load(path)
+    session = sdk.init(instrument_llm_calls=True)
+    ao.stop_instrumenting()
+    model = chat_openai(replay_server, temperature=0, callbacks=[ao.LangchainCallbackHandler()])
+    assert model.invoke("What's the weather in London?").tool_calls
+    session.end_session("Success")
+
+    tree = Tree(sdk.spans())
+    (llm,) = tree.kind(sc.KIND_LLM)
+    assert tree.parent(llm) is tree.one("session") and [tokens(llm)] == chat_usages(path)[:1]
+    assert session.get_analytics()["LLM calls"] == 1
+
+
+def test_agentops_03_handler_while_instrumented_counts_once(sdk: Any, replay_server: Any) -> None:
+    replay_server.load(fixture_path("langchain/tool_agent.json"))
+    session = sdk.init(instrument_llm_calls=True)
+    chain = RunnableLambda(lambda q: [HumanMessage(q)]) | chat_openai(replay_server, temperature=0)
+    chain.invoke("What's the weather?", config={"callbacks": [ao.AsyncLangchainCallbackHandler()]})
+    session.end_session("Success")
+
+    tree = Tree(sdk.spans())
+    assert len(tree.kind(sc.KIND_LLM)) == 1 and len(tree.named("RunnableSequence")) == 1, tree.render()

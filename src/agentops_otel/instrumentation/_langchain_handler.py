@@ -37,7 +37,7 @@ from agentops_otel.instrumentation._framework import (
     tool_event,
 )
 from agentops_otel.instrumentation._patching import report_bug
-from agentops_otel.instrumentation._settings import RunError, RunTarget, Settings
+from agentops_otel.instrumentation._settings import RunError, RunTarget, Settings, make_settings
 
 FRAMEWORK = sc.FRAMEWORK_LANGCHAIN
 _HIDDEN_TAG = "langsmith:hidden"  # LangGraph's own plumbing runs (channel writes, branches)
@@ -375,3 +375,62 @@ def _response_attributes(response: Any) -> Attributes:
         reasoning=reasoning,
     )
     return attrs
+
+
+class _ClientSettings:
+    """The settings of an explicitly given handler: those of the process's client, once it records."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings | None:
+        from agentops_otel.client import get_client
+        from agentops_otel.instrumentation.langchain import LangChainInstrumentor
+
+        if LangChainInstrumentor().settings is not None:
+            return None  # instrumented: the installed handler records every run already, once
+        if self._settings is None:
+            client = get_client()
+            if not client.recording:
+                return None
+            self._settings = make_settings(
+                client.provider, client.config, client.lone_session_context, client.run_target
+            )
+        return self._settings
+
+
+class LangchainCallbackHandler(AgentOpsCallbackHandler):
+    """AgentOps 0.3's LangChain handler, given by hand (``callbacks=[LangchainCallbackHandler()]``).
+
+    It records the runs of what it is given to while LangChain is not instrumented: CrewAI's
+    AgentOps integration calls ``stop_instrumenting()`` and then adds one to its LLM, whose calls
+    then get their LLM spans from the callback. While LangChain is instrumented it does nothing
+    (the installed handler records those runs, once). 0.3's arguments initialise the SDK when
+    ``init()`` has not run yet.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        max_wait_time: int | None = None,
+        max_queue_size: int | None = None,
+        default_tags: list[str] | None = None,
+    ) -> None:
+        super().__init__(_ClientSettings())
+        from agentops_otel.client import get_client
+
+        if not get_client().initialized:
+            import agentops_otel
+
+            agentops_otel.init(
+                api_key=api_key,
+                endpoint=endpoint,
+                max_wait_time=max_wait_time,
+                max_queue_size=max_queue_size,
+                default_tags=default_tags,
+            )
+
+
+AsyncLangchainCallbackHandler = LangchainCallbackHandler  # 0.3's async name: this one runs inline in either
