@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from agentops_otel import semconv as sc
 from agentops_otel.collector.process import CollectorProcess, collector_process
 from tests.collector.conftest import SessionBuilder, send
 from tests.conftest import sdk_free_env
@@ -363,6 +364,36 @@ def test_sort_ascending_and_by_other_keys(browser: Browser, showcase: Showcase, 
         for t in titles
     ]
     assert tokens == sorted(tokens) and tokens[0] < tokens[-1]
+    assert browser.errors == []
+
+
+def test_a_session_with_nan_and_infinite_doubles_opens_and_shows_them_as_the_api_serves_them(
+    browser: Browser, live_sender: OtlpSessions, collector: CollectorProcess
+) -> None:
+    with live_sender.session(time.time_ns() - 2_000_000_000, tags=["odd-numbers"], reason="scored") as session:
+        odd = {"eval.score": float("nan"), "eval.max": float("inf"), "eval.min": float("-inf")}
+        with session.span("judge", sc.KIND_ACTION, **odd):
+            pass
+    live_sender.flush()
+    wait_for(
+        lambda: collector.get(f"/v2/sessions/{session.session_id}/stats", LIVE_KEY)[0] == 200, 30, "the session"
+    )
+    served = get_json(collector, f"/v2/sessions/{session.session_id}/spans", LIVE_KEY)
+    (judge,) = [s for s in served["spans"] if s["name"] == "judge"]
+    shown_as = {"eval.score": "NaN", "eval.max": "Infinity", "eval.min": "-Infinity"}
+    assert {k: judge["attributes"][k] for k in odd} == shown_as
+    page = browser.page
+    browser.login(LIVE_KEY, f"#/sessions/{session.session_id}")
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    assert page.locator(".notice-error").count() == 0
+    open_span(browser, "judge")
+    rows = dict(
+        page.eval_on_selector_all(
+            "#span-details .attr-table tr", "rows => rows.map(r => [r.querySelector('th').textContent,"
+            " r.querySelector('td').textContent])"
+        )
+    )
+    assert {k: rows[k] for k in odd} == shown_as
     assert browser.errors == []
 
 

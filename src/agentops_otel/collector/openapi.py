@@ -70,11 +70,22 @@ SPAN = _obj(
         "parent_span_id": _NSTR,
         "name": _STR,
         "kind": {"type": ["string", "null"], "description": "agentops.span.kind"},
-        "span_kind": {"type": "string", "example": "CLIENT"},
+        "span_kind": {
+            "type": "string",
+            "anyOf": [
+                {"enum": ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"]},
+                {"pattern": "^-?[0-9]+$"},
+            ],
+            "description": "OTLP's span kind; a kind outside its enum as its number, as sent",
+        },
         "start_time": _TIME,
         "end_time": _TIME,
         "duration_ms": {"type": "number"},
-        "status_code": {"type": "string", "enum": ["UNSET", "OK", "ERROR"]},
+        "status_code": {
+            "type": "string",
+            "anyOf": [{"enum": ["UNSET", "OK", "ERROR"]}, {"pattern": "^[0-9]+$"}],
+            "description": "UNSET, OK or ERROR; a code outside OTLP's enum as its number, as sent",
+        },
         "status_message": _STR,
         "attributes": _ATTRIBUTES,
         "events": {
