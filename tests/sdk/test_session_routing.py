@@ -14,8 +14,7 @@ import pytest
 
 import agentops_otel as ao
 from agentops_otel import semconv as sc
-from agentops_otel.instrumentation._patching import wrap_method
-from agentops_otel.instrumentation._sessions import passthrough
+from agentops_otel.instrumentation._patching import accept_session, wrap_method
 from tests.conftest import fixture_path
 
 CHAT = "openai/chat_cached_reasoning.json"
@@ -144,11 +143,20 @@ def test_a_libraries_own_session_argument_passes_through():
         def call(self, x, session=None):
             return (x, session)
 
-    patch = wrap_method(Library, "call", passthrough)
+        def other(self, x, session=None):
+            return (x, session)
+
+    patches = [
+        accept_session(Library, "call"),
+        wrap_method(Library, "other", lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs)),
+    ]
     try:
         assert Library().call(1, session="db-session") == (1, "db-session")
+        assert Library().other(2, session="db-session") == (2, "db-session")
+        assert Library().call(3) == (3, None)
     finally:
-        patch.restore()
+        for patch in patches:
+            patch.restore()
 
 
 @pytest.mark.parametrize("provider", ["groq", "mistral"])

@@ -9,7 +9,7 @@ from typing import Any
 
 import wrapt
 
-from agentops_otel.instrumentation._sessions import passthrough, routing_session
+from agentops_otel.instrumentation._sessions import accepting_session, routing_session
 
 logger = logging.getLogger("agentops_otel.instrumentation")
 
@@ -68,8 +68,9 @@ def wrap_method(owner: type, name: str, wrapper: Callable[..., Any], sessions: b
 
 
 def accept_session(owner: type, name: str) -> Patch:
-    """Let ``owner.name`` take ``session=`` when another patch (deeper in the library) records the call."""
-    return wrap_method(owner, name, passthrough)
+    """Let ``owner.name`` (a plain function) take ``session=`` when another patch, deeper in the
+    library, records the call."""
+    return replace_attribute(owner, name, accepting_session(owner.__dict__[name]))
 
 
 def replace_attribute(owner: type, name: str, replacement: Any) -> Patch:

@@ -8,6 +8,7 @@ the library sees it. :func:`wrap_method` gives this to every method an instrumen
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,8 @@ def routing_session(wrapper: Wrapper, original: Any) -> Wrapper:
     if inspect.iscoroutinefunction(original):
 
         async def async_routed(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if "session" not in kwargs:  # the usual call: nothing else to do
+                return await wrapper(wrapped, instance, args, kwargs)
             session, kwargs = pop_session(kwargs)
             if session is None:
                 return await wrapper(wrapped, instance, args, kwargs)
@@ -30,6 +33,8 @@ def routing_session(wrapper: Wrapper, original: Any) -> Wrapper:
         return async_routed
 
     def routed(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if "session" not in kwargs:
+            return wrapper(wrapped, instance, args, kwargs)
         session, kwargs = pop_session(kwargs)
         if session is None:
             return wrapper(wrapped, instance, args, kwargs)
@@ -38,5 +43,27 @@ def routing_session(wrapper: Wrapper, original: Any) -> Wrapper:
     return routed
 
 
-def passthrough(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return wrapped(*args, **kwargs)
+def accepting_session(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``original`` (a plain method or function) taking ``session=``. A plain function, not a wrapt
+    wrapper: no work is added to it, and a function binds as a method at no cost."""
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def accepting_async(*args: Any, **kwargs: Any) -> Any:
+            if "session" in kwargs:
+                session, kwargs = pop_session(kwargs)
+                if session is not None:
+                    return await session.call(original, *args, **kwargs)
+            return await original(*args, **kwargs)
+
+        return accepting_async
+
+    @functools.wraps(original)
+    def accepting(*args: Any, **kwargs: Any) -> Any:
+        if "session" in kwargs:
+            session, kwargs = pop_session(kwargs)
+            if session is not None:
+                return session.call(original, *args, **kwargs)
+        return original(*args, **kwargs)
+
+    return accepting
