@@ -32,6 +32,8 @@ def test_environment_supplies_defaults_and_flags_win(tmp_path):
         "AGENTOPS_COLLECTOR_KEYS": "p:k",
         "AGENTOPS_COLLECTOR_GRPC": "false",
         "AGENTOPS_COLLECTOR_FORWARD_QUEUE_BYTES": "1048576",
+        "AGENTOPS_COLLECTOR_MAX_BODY_MEMORY": "33554432",
+        "AGENTOPS_COLLECTOR_MAX_REQUESTS": "16",
     }
     import argparse
 
@@ -43,6 +45,10 @@ def test_environment_supplies_defaults_and_flags_win(tmp_path):
     assert chosen.forward_headers == {"Authorization": "Bearer x", "X-Team": "t"}
     assert chosen.forward_queue_bytes == 1048576
     assert settings.from_args(parser.parse_args(["--forward-queue-bytes", "5"]), env).forward_queue_bytes == 5
+    assert (chosen.max_body_memory, chosen.max_requests) == (33554432, 16)
+    flagged = settings.from_args(parser.parse_args(["--max-body-memory", "7", "--max-requests", "3"]), env)
+    assert (flagged.max_body_memory, flagged.max_requests) == (7, 3)
+    assert settings.CollectorSettings().max_body_memory == 128 * 2**20
     assert chosen.keys == "p:k" and chosen.loopback
     assert not settings.CollectorSettings(host="0.0.0.0").loopback
 
