@@ -1,8 +1,9 @@
 """A session's analytics, computed locally from its ended spans (no network).
 
-Counting rules, shared with the collector: "LLM calls" are spans of kind ``llm``, "Tool calls" of
-kind ``tool``, "Actions" of kind ``action``; "Errors" are non-root spans with status ERROR; the
-cost is the exact ``Decimal`` sum of ``usage.span_cost`` over the LLM spans (unknown model: 0).
+The rules are the collector's, from :mod:`agentops_otel.meaning` (which spans are LLM calls, tool
+calls, actions, errors, whatever instrumentation made them) and :func:`agentops_otel.usage.span_price`
+(the cost; an LLM call whose cost cannot be known counts as unpriced): ``get_analytics()`` and
+``end_session()`` give the counts and cost the collector gives for the same session.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import threading
 from decimal import Context, Decimal
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
 
-from agentops_otel import semconv as sc
-from agentops_otel.usage import span_cost
+from agentops_otel.meaning import KIND_LLM, SessionTotals, classify, usage_tuple
+from agentops_otel.usage import normalised_usage, span_price
 
 _WIDE = Context(prec=80)  # wide enough that normalising a sum of per-token prices never rounds it
 
@@ -34,7 +34,7 @@ class SessionStats:
     whatever is still waiting, so the cost read is always complete.
     """
 
-    __slots__ = ("_cost", "_lock", "_pricing", "_unpriced", "actions", "errors", "llm_calls", "tool_calls")
+    __slots__ = ("_lock", "_pricing", "_waiting", "totals")
 
     # Past this many waiting spans (an exporter stuck on a dead backend stops the worker's pricing),
     # the application's thread prices them, so the list never grows without bound.
@@ -43,27 +43,19 @@ class SessionStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # counters and the waiting list; held for microseconds
         self._pricing = threading.Lock()  # one pricer at a time; a cost read waits for a running one
-        self._unpriced: list[ReadableSpan] = []
-        self._cost = Decimal(0)
-        self.llm_calls = 0
-        self.tool_calls = 0
-        self.actions = 0
-        self.errors = 0
+        self._waiting: list[ReadableSpan] = []
+        self.totals = SessionTotals()
 
     def add(self, span: ReadableSpan) -> None:
-        kind = (span.attributes or {}).get(sc.SPAN_KIND)
-        is_error = span.parent is not None and span.status.status_code is StatusCode.ERROR
+        """Count an ended span of the session (not its root)."""
+        kind = classify(span.attributes or {})
+        status = span.status.status_code.value  # OTLP numbering: 2 is ERROR
         with self._lock:
-            if kind == sc.KIND_ACTION:
-                self.actions += 1
-            elif kind == sc.KIND_TOOL:
-                self.tool_calls += 1
-            elif kind == sc.KIND_LLM:
-                self.llm_calls += 1
-                self._unpriced.append(span)
-            if is_error:
-                self.errors += 1
-            backlog = len(self._unpriced) >= self.MAX_UNPRICED
+            self.totals.count(kind, status)
+            if kind != KIND_LLM:
+                return
+            self._waiting.append(span)
+            backlog = len(self._waiting) >= self.MAX_UNPRICED
         if backlog:
             self.price_pending()
 
@@ -71,28 +63,56 @@ class SessionStats:
         """Price the LLM spans waiting since the last call (any thread)."""
         with self._pricing:
             with self._lock:
-                waiting, self._unpriced = self._unpriced, []
+                waiting, self._waiting = self._waiting, []
             if not waiting:
                 return
-            total = Decimal(0)
+            priced = []
             for span in waiting:
                 try:
                     # A plain copy first: every lookup in the span's read-only view runs Python code
                     # (and raises KeyError inside for an absent key); pricing looks up about fifteen keys.
-                    cost, _ = span_cost(dict(span.attributes or {}))
+                    attrs = dict(span.attributes or {})
+                    counts = normalised_usage(attrs)
+                    priced.append((usage_tuple(counts), span_price(attrs, counts).total))
                 except Exception:  # a price lookup must never break the application or lose the rest
-                    cost = None
-                if cost is not None:
-                    total += cost.total
+                    priced.append(((0, 0, 0, 0, 0), None))
             with self._lock:
-                self._cost += total
+                for usage, cost in priced:
+                    self.totals.price(usage, cost)
 
     @property
     def cost(self) -> Decimal:
-        """Total cost in USD of the session's LLM spans ended so far (unknown models count 0)."""
+        """Total cost in USD of the session's priced LLM calls ended so far (unpriced ones: 0)."""
         self.price_pending()
         with self._lock:
-            return clean_cost(self._cost)
+            return clean_cost(self.totals.cost)
+
+    def snapshot(self) -> SessionTotals:
+        """A copy of the totals, every waiting LLM span priced."""
+        self.price_pending()
+        copy = SessionTotals()
+        with self._lock:
+            for name in SessionTotals.__slots__:
+                setattr(copy, name, getattr(self.totals, name))
+        copy.cost = clean_cost(copy.cost)
+        return copy
+
+    # The AgentOps names of the counters
+    @property
+    def llm_calls(self) -> int:
+        return self.totals.llm_calls
+
+    @property
+    def tool_calls(self) -> int:
+        return self.totals.tool_calls
+
+    @property
+    def actions(self) -> int:
+        return self.totals.actions
+
+    @property
+    def errors(self) -> int:
+        return self.totals.errors
 
 
 def format_duration(seconds: float) -> str:
@@ -113,14 +133,15 @@ def format_cost(cost: Decimal) -> str:
 
 
 def analytics(stats: SessionStats, duration_seconds: float) -> dict[str, str | int]:
-    """The AgentOps ``get_analytics()`` dict."""
-    cost = stats.cost
-    with stats._lock:
-        return {
-            "LLM calls": stats.llm_calls,
-            "Tool calls": stats.tool_calls,
-            "Actions": stats.actions,
-            "Errors": stats.errors,
-            "Duration": format_duration(duration_seconds),
-            "Cost": format_cost(cost),
-        }
+    """The AgentOps ``get_analytics()`` dict, plus "Unpriced LLM calls": LLM calls whose cost could
+    not be known (no usage reported, or a model without a price), so "Cost" is partial when not 0."""
+    totals = stats.snapshot()
+    return {
+        "LLM calls": totals.llm_calls,
+        "Tool calls": totals.tool_calls,
+        "Actions": totals.actions,
+        "Errors": totals.errors,
+        "Duration": format_duration(duration_seconds),
+        "Cost": format_cost(totals.cost),
+        "Unpriced LLM calls": totals.unpriced_llm_calls,
+    }

@@ -17,14 +17,16 @@ rule, so it writes the same attributes as the agentops-otel collector's enrichme
 - prices: :func:`agentops_otel.pricing.rates_for` for the models of :data:`CURATED_MODELS`, and the
   cost formula of :func:`agentops_otel.pricing.cost_of` (cache carve-out, cliff tiers on total input).
 
-Only LLM spans (:func:`agentops_otel.usage.is_llm_span`) are touched. A span that already carries
-``gen_ai.usage.cost`` keeps its cost attributes. An LLM span whose model is not curated gets
-``agentops.cost.source = "unknown-model"`` and no cost, as the Python collector does for a model
-without a price; a call to a local provider (Ollama) costs 0 with ``agentops.cost.source = "local"``.
-Known differences from the Python rules, all on malformed input: token strings
-with spaces, underscores or non-ASCII digits (which Python's ``int()`` accepts) are not read as
-numbers here; a model name led by a provider prefix pricing.py does not strip (``x-ai/grok-3``) is
-not curated.
+Only LLM spans (:func:`agentops_otel.meaning.is_llm_span`) are touched. The cost follows
+:func:`agentops_otel.usage.span_price`: a ``gen_ai.usage.cost`` the sender set is kept as
+``agentops.cost.sender`` and used only where we have no price (``agentops.cost.source = "sender"``);
+a span without usage gets ``"no-usage"`` and one whose model is not curated ``"unknown-model"``,
+and no cost, as the Python collector does; a call to a local provider (Ollama) costs 0 with
+``agentops.cost.source = "local"``. Known differences from the Python rules, all on malformed
+input: token strings with spaces, underscores or non-ASCII digits (which Python's ``int()`` accepts)
+are not read as numbers here; a model name led by a provider prefix pricing.py does not strip
+(``x-ai/grok-3``) is not curated; an infinite sender cost is taken here (Python ignores it); the
+Python collector also moves a sent cost off spans that are not LLM calls, which pass here unchanged.
 
 Every name listed is priced with each provider name ``rates_for`` prices it for, at that
 provider's price (the price compared, not genai-prices' provider and model ids: Azure's gpt-4o
@@ -57,8 +59,8 @@ from genai_prices import types as _prices_types
 from genai_prices.data_snapshot import find_provider_by_id as _find_provider_by_id
 from genai_prices.types import StartDateConstraint as _StartDate
 
+from agentops_otel import meaning, usage
 from agentops_otel import semconv as sc
-from agentops_otel import usage
 from agentops_otel.pricing import (
     LOCAL_PROVIDERS,
     LOCAL_SOURCE,
@@ -198,6 +200,8 @@ _IN, _OUT = sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS
 _CR, _CW = sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
 _COST_IN, _COST_OUT, _CACHED = "cost_in", "cost_out", "cached"
 _RATE_FIELDS = ("in", "out", "cr", "cw")
+_HAS_USAGE = "has_usage"  # an input or output count was read: the span can be priced
+_OUR_COST_KEYS = (sc.COST_INPUT, sc.COST_OUTPUT, sc.COST_SOURCE)
 
 
 def _decimal_at_most(limit: int) -> str:
@@ -282,12 +286,24 @@ def _count_like(path: str) -> str:
     )
 
 
+def _one_of(path: str, values: Iterable[str]) -> str:
+    """The value at ``path`` is one of ``values`` (an IsMatch: a lone comparison in parentheses is
+    not valid OTTL; values are words, so one of another type never matches)."""
+    return f"IsMatch({path}, {_str('^' + _alternation(sorted(values)) + '$')})"
+
+
 def llm_span_condition() -> str:
-    """OTTL for :func:`agentops_otel.usage.is_llm_span`."""
+    """OTTL for :func:`agentops_otel.meaning.is_llm_span`: its rules in order, the first that knows
+    the span's value deciding."""
     has_model = " or ".join(f"({_non_empty_string(_attr(k))})" for k in usage.MODEL_KEYS)
     token_keys = [key for name, aliases in usage.TOKEN_ALIASES.items() for key in (name, *aliases)]
     has_tokens = " or ".join(f"{_attr(k)} != nil" for k in token_keys)
-    return f"{_attr(sc.SPAN_KIND)} == {_str(sc.KIND_LLM)} or (({has_model}) and ({has_tokens}))"
+    condition = f"(({has_model}) and ({has_tokens}))"
+    for key, table in reversed(meaning.KIND_RULES):  # innermost: the last rule
+        llm = [value for value, kind in table.items() if kind == sc.KIND_LLM]
+        otherwise = f"(not {_one_of(_attr(key), table)} and {condition})"
+        condition = f"({_one_of(_attr(key), llm)} or {otherwise})" if llm else otherwise
+    return condition
 
 
 def _model_statements() -> list[str]:
@@ -430,10 +446,23 @@ def _token_statements() -> list[str]:
     return out
 
 
+def _sender_statements() -> list[str]:
+    """Cost attributes are never trusted from a client: a sent gen_ai.usage.cost is kept as
+    agentops.cost.sender (usage.span_price may use it), the others go."""
+    sent = _attr(sc.GEN_AI_USAGE_COST)
+    return [
+        f"delete_key(span.attributes, {_str(sc.COST_SENDER)})",
+        f"set({_attr(sc.COST_SENDER)}, {sent}) where {sent} != nil",
+        *(f"delete_key(span.attributes, {_str(key)})" for key in (sc.GEN_AI_USAGE_COST, *_OUR_COST_KEYS)),
+    ]
+
+
 def _cost_input_statements() -> list[str]:
-    """The counts pricing.cost_of prices (after they were written): absent as 0, cache capped by input."""
+    """The counts pricing.cost_of prices (after they were written): absent as 0, cache capped by input;
+    whether the span reports usage at all (an input or output count) first."""
     inp, out_, cr, cw = (_cache(name) for name in (_IN, _OUT, _CR, _CW))
-    out = [f"set({c}, 0) where {c} == nil" for c in (inp, out_, cr, cw)]
+    out = [f"set({_cache(_HAS_USAGE)}, true) where {inp} != nil or {out_} != nil"]
+    out += [f"set({c}, 0) where {c} == nil" for c in (inp, out_, cr, cw)]
     out += [
         f"set({cr}, {inp}) where {cr} > {inp}",
         f"set({cw}, {inp} - {cr}) where {cw} > {inp} - {cr}",
@@ -448,8 +477,8 @@ def _rate_fields(rates: ModelRates) -> dict[str, Rate]:
 def _price_statements(groups: Sequence[PriceGroup]) -> list[str]:
     # Every statement costs the collector about 0.4 µs per LLM span, matched or not: one statement per
     # price (its names and provider names OR-ed), and the tiers applied by generic statements.
-    out = [f'set({_cache(_RATE)}, {{"kept":true}}) where {_attr(sc.GEN_AI_USAGE_COST)} != nil']
-    # A local provider's calls (usage.span_cost: the span's provider name, any case) cost 0, said so.
+    out: list[str] = []
+    # A local provider's calls (usage.span_price: the span's provider name, any case) cost 0, said so.
     local = f"IsMatch({_cache(_PROVIDER)}, {_str('(?i)^' + _alternation(sorted(LOCAL_PROVIDERS)) + '$')})"
     zero = ",".join(f"{_str(key)}:0.0" for key in _RATE_FIELDS)
     out.append(f'set({_cache(_RATE)}, {{{zero},"local":true}}) where {_cache(_RATE)} == nil and {local}')
@@ -486,7 +515,12 @@ def _price_statements(groups: Sequence[PriceGroup]) -> list[str]:
                 f"set({_cache(_RATE, key)}, {_cache(_RATE, f'{key}.p{index}')})"
                 f" where {threshold} != nil and {_cache(_IN)} > {threshold}"
             )
-    priced = f"{_cache(_RATE, 'in')} != nil"
+    # priced: a rate and usage (usage.span_price), or a local provider's zero rates, usage or not
+    usable = f"({_cache(_HAS_USAGE)} == true or {_cache(_RATE, 'local')} != nil)"
+    priced = f"{_cache(_RATE, 'in')} != nil and {usable}"
+    not_priced = f"({_cache(_RATE, 'in')} == nil or not {usable})"
+    sender = _attr(sc.COST_SENDER)
+    sender_valid = f"((IsDouble({sender}) and {sender} >= 0.0) or (IsInt({sender}) and {sender} >= 0))"
 
     def times(count: str, field: str) -> str:
         return f"Double({count}) * {_cache(_RATE, field)}"
@@ -501,10 +535,13 @@ def _price_statements(groups: Sequence[PriceGroup]) -> list[str]:
         f"set({_attr(sc.GEN_AI_USAGE_COST)}, {_cache(_COST_IN)} + {_cache(_COST_OUT)}) where {priced}",
         f"set({_attr(sc.COST_SOURCE)}, {_str(PRICE_SOURCE)}) where {priced}",
         f"set({_attr(sc.COST_SOURCE)}, {_str(LOCAL_SOURCE)}) where {_cache(_RATE, 'local')} != nil",
-        # No price known: the Python collector writes the source and no cost attributes.
-        f"set({_attr(sc.COST_SOURCE)}, {_str(UNKNOWN_MODEL_SOURCE)}) where {_cache(_RATE)} == nil",
-        f"delete_key(span.attributes, {_str(sc.COST_INPUT)}) where {_cache(_RATE)} == nil",
-        f"delete_key(span.attributes, {_str(sc.COST_OUTPUT)}) where {_cache(_RATE)} == nil",
+        # No price of ours: the sender's cost if it sent a usable one, else unpriced with the reason.
+        f"set({_attr(sc.COST_SOURCE)}, {_str(usage.NO_USAGE_SOURCE)}) where {_cache(_HAS_USAGE)} == nil"
+        f" and {_cache(_RATE, 'local')} == nil",
+        f"set({_attr(sc.COST_SOURCE)}, {_str(UNKNOWN_MODEL_SOURCE)}) where {_cache(_HAS_USAGE)} == true"
+        f" and {_cache(_RATE, 'in')} == nil",
+        f"set({_attr(sc.GEN_AI_USAGE_COST)}, Double({sender})) where {not_priced} and {sender_valid}",
+        f"set({_attr(sc.COST_SOURCE)}, {_str(usage.SENDER_SOURCE)}) where {not_priced} and {sender_valid}",
     ]
     return out
 
@@ -515,7 +552,8 @@ def trace_statements(groups: Sequence[PriceGroup] | None = None) -> list[str]:
         groups = price_groups()
     classes = provider_classes(frozenset(name for group in groups for name in group.names))
     return (
-        _model_statements()
+        _sender_statements()
+        + _model_statements()
         + _provider_class_statements(classes)
         + _token_statements()
         + _cost_input_statements()
@@ -697,8 +735,9 @@ _TEMPLATE = """\
 #                                                    \\-OTLP/HTTP--> any OTLP backend
 # The transform processor gives LLM spans the token and cost attributes the agentops-otel
 # collector computes: gen_ai.usage.* normalised from older conventions, gen_ai.usage.cost,
-# agentops.cost.input, agentops.cost.output and agentops.cost.source. A cost already present is
-# kept. Other spans pass unchanged.
+# agentops.cost.input, agentops.cost.output and agentops.cost.source. A cost the sender set is
+# kept as agentops.cost.sender and used only for a model without a price here. Other spans pass
+# unchanged.
 # Runs on the build of otelcol/builder-config.yaml (scripts/build-otelcol.sh) or on a stock
 # otelcol-contrib, version {otelcol_version} or later.
 #

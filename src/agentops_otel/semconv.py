@@ -57,6 +57,7 @@ FRAMEWORK_CREWAI: Final = "crewai"
 COST_INPUT: Final = "agentops.cost.input"
 COST_OUTPUT: Final = "agentops.cost.output"
 COST_SOURCE: Final = "agentops.cost.source"
+COST_SENDER: Final = "agentops.cost.sender"  # the gen_ai.usage.cost a sender had set, kept as sent
 
 # --- gen_ai.* : OpenTelemetry GenAI semantic conventions ------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -101,6 +102,7 @@ GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"  # a thread of messages
 OP_CHAT: Final = "chat"
 OP_TEXT_COMPLETION: Final = "text_completion"
 OP_EMBEDDINGS: Final = "embeddings"
+OP_GENERATE_CONTENT: Final = "generate_content"
 OP_EXECUTE_TOOL: Final = "execute_tool"
 OP_INVOKE_AGENT: Final = "invoke_agent"
 OP_CREATE_AGENT: Final = "create_agent"
@@ -127,6 +129,11 @@ OPENINFERENCE_CACHE_WRITE_TOKENS: Final = "llm.token_count.prompt_details.cache_
 OPENINFERENCE_REASONING_TOKENS: Final = "llm.token_count.completion_details.reasoning"
 OPENINFERENCE_MODEL_NAME: Final = "llm.model_name"
 OPENINFERENCE_PROVIDER: Final = "llm.provider"
+
+# --- Other instrumentations' span kinds, read to classify their spans (meaning.py) ---------------
+OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"  # LLM, TOOL, AGENT, CHAIN, EMBEDDING, ...
+TRACELOOP_SPAN_KIND: Final = "traceloop.span.kind"  # workflow, task, agent, tool
+LEGACY_LLM_REQUEST_TYPE: Final = "llm.request.type"  # older OpenLLMetry: chat, completion, embedding
 
 # --- Standard OpenTelemetry names we set ------------------------------------------------------
 SERVER_ADDRESS: Final = "server.address"

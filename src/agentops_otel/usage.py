@@ -2,7 +2,7 @@
 
 One home for the rules that turn span attributes (ours, other GenAI instrumentations', older
 conventions) into the span contract's ``gen_ai.usage.*`` counts and a cost. The SDK's analytics
-and the collector's enrichment both call :func:`normalised_usage` and :func:`span_cost`; the OTTL
+and the collector's enrichment both call :func:`normalised_usage` and :func:`span_price`; the OTTL
 generator for ``otel-collector.yaml`` mirrors the same rules statement for statement.
 
 Rules, in order:
@@ -17,11 +17,16 @@ Rules, in order:
   ``llm.model_name``); a provider prefix like ``openai/`` is understood;
 - a call to a local provider (:data:`agentops_otel.pricing.LOCAL_PROVIDERS`, e.g. Ollama) costs 0,
   with the source ``local`` rather than ``unknown-model``.
+- the cost: :func:`span_price` (ours, else the sender's, else unpriced with the reason).
+Which spans are LLM calls is :func:`agentops_otel.meaning.classify`'s to say.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from agentops_otel import semconv as sc
@@ -30,11 +35,14 @@ from agentops_otel.pricing import (
     LOCAL_SOURCE,
     PRICE_SOURCE,
     UNKNOWN_MODEL_SOURCE,
-    ZERO_COST,
-    Cost,
     TokenUsage,
     llm_cost,
 )
+
+# agentops.cost.source of an LLM span not priced by genai-prices (PRICE_SOURCE) nor unknown-model
+NO_USAGE_SOURCE = "no-usage"  # no token count reported: the cost cannot be known
+SENDER_SOURCE = "sender"  # the gen_ai.usage.cost its sender set (our price unknown)
+UNPRICED_SOURCES = (NO_USAGE_SOURCE, UNKNOWN_MODEL_SOURCE)
 
 # OTLP int attributes are signed 64-bit: a larger count cannot be written back onto the span.
 MAX_COUNT = 2**63 - 1
@@ -91,15 +99,6 @@ def llm_model(attrs: Mapping[str, Any]) -> str | None:
     return _first_str(attrs, MODEL_KEYS)
 
 
-def is_llm_span(attrs: Mapping[str, Any]) -> bool:
-    """Whether a span describes an LLM call (ours, or any GenAI / OpenInference instrumentation's)."""
-    if attrs.get(sc.SPAN_KIND) == sc.KIND_LLM:
-        return True
-    return llm_model(attrs) is not None and any(
-        key in attrs for name, aliases in TOKEN_ALIASES.items() for key in (name, *aliases)
-    )
-
-
 def normalised_usage(attrs: Mapping[str, Any]) -> dict[str, int]:
     """The contract's ``gen_ai.usage.*`` counts for a span (only those it reports)."""
     found: dict[str, int] = {}
@@ -137,18 +136,55 @@ def token_usage(usage: Mapping[str, int]) -> TokenUsage:
     )
 
 
-def span_cost(attrs: Mapping[str, Any], usage: Mapping[str, int] | None = None) -> tuple[Cost | None, str]:
-    """Cost of an LLM span and the ``agentops.cost.source`` value that explains it.
+def sender_cost(attrs: Mapping[str, Any]) -> Decimal | None:
+    """The ``gen_ai.usage.cost`` a sender set (OpenLIT does), when it is a finite non-negative number."""
+    value = attrs.get(sc.GEN_AI_USAGE_COST)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
-    Returns ``(None, "unknown-model")`` when no price is known for its model, ``(0, "local")`` for a
-    model run locally.
+
+@dataclass(frozen=True)
+class SpanPrice:
+    """An LLM span's cost and why: ``total`` is None when it cannot be known (the call is *unpriced*)."""
+
+    total: Decimal | None
+    input: Decimal | None  # None also when the sender's total was taken: it has no split
+    output: Decimal | None
+    source: str  # agentops.cost.source
+
+    @property
+    def unpriced(self) -> bool:
+        return self.total is None
+
+
+def span_price(attrs: Mapping[str, Any], usage: Mapping[str, int] | None = None) -> SpanPrice:
+    """The cost of an LLM span, by the one rule for every collector and the SDK's analytics:
+
+    0. a call to a local provider (:data:`agentops_otel.pricing.LOCAL_PROVIDERS`, e.g. Ollama) costs 0
+       (source ``local``);
+    1. with usage (an input or output count) and a known model: our price (``genai-prices ...``);
+    2. otherwise, the ``gen_ai.usage.cost`` the sender set, if it is a finite non-negative number
+       (source ``sender``);
+    3. otherwise unpriced: source ``no-usage`` when the span reports no token count (an OpenAI stream
+       without ``stream_options.include_usage``, a failed call), else ``unknown-model``.
+
+    A cost the sender set is never summed on top of ours; collectors keep it visible as
+    ``agentops.cost.sender``.
     """
     provider = llm_provider(attrs)
     if provider is not None and provider.lower() in LOCAL_PROVIDERS:
-        return ZERO_COST, LOCAL_SOURCE
+        return SpanPrice(Decimal(0), Decimal(0), Decimal(0), LOCAL_SOURCE)
     if usage is None:
         usage = normalised_usage(attrs)
-    cost = llm_cost(llm_model(attrs), provider, token_usage(usage))
-    if cost is None:
-        return None, UNKNOWN_MODEL_SOURCE
-    return cost, PRICE_SOURCE
+    has_usage = sc.GEN_AI_USAGE_INPUT_TOKENS in usage or sc.GEN_AI_USAGE_OUTPUT_TOKENS in usage
+    if has_usage:
+        cost = llm_cost(llm_model(attrs), provider, token_usage(usage))
+        if cost is not None:
+            return SpanPrice(cost.total, cost.input, cost.output, PRICE_SOURCE)
+    sent = sender_cost(attrs)
+    if sent is not None:
+        return SpanPrice(sent, None, None, SENDER_SOURCE)
+    return SpanPrice(None, None, None, UNKNOWN_MODEL_SOURCE if has_usage else NO_USAGE_SOURCE)

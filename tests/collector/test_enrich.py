@@ -133,10 +133,11 @@ def test_client_sent_cost_and_project_are_never_trusted():
     out = enrich_attributes(attrs, project_id="mine")
     assert out[sc.GEN_AI_USAGE_COST] < 1
     assert out[sc.COST_SOURCE] == pricing.PRICE_SOURCE
+    assert out[sc.COST_SENDER] == 1000.0, "the sender's cost stays visible, ours is used"
     assert out[sc.PROJECT_ID] == "mine"
-    # on a non-LLM span the untrusted keys simply go
+    # on a non-LLM span the untrusted keys go too
     tool = enrich_attributes({sc.SPAN_KIND: sc.KIND_TOOL, sc.GEN_AI_USAGE_COST: 5.0, sc.PROJECT_ID: "x"})
-    assert tool == {sc.SPAN_KIND: sc.KIND_TOOL}
+    assert tool == {sc.SPAN_KIND: sc.KIND_TOOL, sc.COST_SENDER: 5.0}, "the sender's cost stays visible, unused"
 
 
 def test_non_llm_spans_are_unchanged():

@@ -150,7 +150,8 @@ def test_otlp_json_with_hex_ids(collector):
     assert span["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] == 40, "normalised from the older name"
     expected = pricing.cost_of(TokenUsage(40, 2), pricing.rates_for("gpt-4o", "openai")).total
     assert Decimal(span["cost"]) == expected
-    assert export["stats"]["in_progress"] and export["stats"]["end_state"] == "Indeterminate"
+    assert export["stats"]["in_progress"] and export["stats"]["end_state"] is None
+    assert export["stats"]["state"] == "Inactive", "no root and its last span long ago"
     assert export["llms"] == [span], "an LLM span from another instrumentation counts as an LLM call"
 
 

@@ -106,6 +106,7 @@ def test_end_state_filter_tells_running_inactive_and_ended_indeterminate_apart(c
     for state, sessions in expected.items():
         status, page = collector.get(f"/v2/sessions?end_state={state}", KEY)
         assert status == 200 and _ids(page) == [s.session_id for s in sessions], state
+        assert all(found["state"] == state for found in page["sessions"]), "the filter finds what the field says"
     _, page = collector.get(f"/v2/sessions?end_state=Inactive&start_after={iso(now - 2 * HOUR_NS)}", KEY)
     assert _ids(page) == [], "combines with the other filters"
     _, page = collector.get(f"/v2/sessions?end_state=Running&start_after={iso(now - 2 * HOUR_NS)}", KEY)
@@ -136,6 +137,7 @@ def test_stats_shape_and_agentops_keys(collector):
         "end_timestamp": "2025-11-13T02:13:22.500000+00:00",
         "last_activity_timestamp": "2025-11-13T02:13:22.500000+00:00",
         "duration_s": 2.5,
+        "state": "Failure",
         "end_state": "Failure",
         "end_state_reason": "gave up",
         "in_progress": False,
@@ -150,7 +152,9 @@ def test_stats_shape_and_agentops_keys(collector):
         "cache_read_tokens": 1024,
         "cache_creation_tokens": 0,
         "reasoning_tokens": 3,
+        "unpriced_llm_calls": 0,
         "cost": stats["cost"],
+        "cost_partial": False,
         "models": ["gpt-4o", "gpt-4o-mini"],
     }
 
@@ -159,12 +163,13 @@ def test_session_lifecycle_in_progress_then_ended(collector):
     session = SessionBuilder.new(start_ns=T0, seed=2)
     send(collector, [session.llm("gpt-4o-mini", 10, 1)])
     _, stats = collector.get(f"/v2/sessions/{session.session_id}/stats", KEY)
-    assert stats["in_progress"] and stats["end_state"] == "Indeterminate" and stats["end_timestamp"] is None
+    assert stats["in_progress"] and stats["end_state"] is None and stats["end_timestamp"] is None
+    assert stats["state"] == "Inactive", "not ended, and its last span is from long ago"
     assert stats["duration_s"] == 0.01 and stats["llm_calls"] == 1
     assert stats["last_activity_timestamp"] == "2025-11-13T02:13:20.011000+00:00"  # the LLM span's end
     send(collector, [session.root(end_state="Success", tags=("done",))])
     _, stats = collector.get(f"/v2/sessions/{session.session_id}/stats", KEY)
-    assert not stats["in_progress"] and stats["end_state"] == "Success" and stats["tags"] == ["done"]
+    assert not stats["in_progress"] and stats["end_state"] == stats["state"] == "Success" and stats["tags"] == ["done"]
     assert stats["duration_s"] == 1.0
     # spans arriving after the root (another process of the session) still count
     send(collector, [session.span("late tool", {sc.SPAN_KIND: sc.KIND_TOOL}, offset_ms=900)])

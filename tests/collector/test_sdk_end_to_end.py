@@ -14,6 +14,7 @@ import pytest
 from agentops_otel import pricing
 from agentops_otel import semconv as sc
 from agentops_otel.pricing import TokenUsage
+from agentops_otel.usage import NO_USAGE_SOURCE
 from tests.collector.conftest import KEY
 from tests.conftest import recorded_path, sdk_free_env
 from tests.instrumentation.test_recordings import RECORDED
@@ -53,6 +54,8 @@ def check_session(collector, run: dict) -> None:
     assert stats["llm_calls"] == len(run["calls"]) == run["analytics"]["LLM calls"]
     assert stats["tool_calls"] == 1 and stats["end_state"] == "Success" and stats["tags"] == ["recorded"]
     assert stats["errors"] == run["analytics"]["Errors"]
+    assert stats["unpriced_llm_calls"] == run["analytics"]["Unpriced LLM calls"]
+    assert stats["cost_partial"] == (stats["unpriced_llm_calls"] > 0)
 
     _, export = collector.get(f"/v2/sessions/{session_id}/export", KEY)
     llms = export["llms"]  # in start order = call order
@@ -65,6 +68,11 @@ def check_session(collector, run: dict) -> None:
             continue
         expected = call["expected"]
         assert {k: attrs.get(k) for k in USAGE_KEYS} == {k: expected.get(k) for k in USAGE_KEYS}, call["file"]
+        if sc.GEN_AI_USAGE_INPUT_TOKENS not in expected and sc.GEN_AI_USAGE_OUTPUT_TOKENS not in expected:
+            # a stream without usage: counted, flagged, not priced
+            assert span["cost"] is None and attrs[sc.COST_SOURCE] == NO_USAGE_SOURCE, call["file"]
+            assert span["cost_source"] == NO_USAGE_SOURCE and sc.GEN_AI_USAGE_COST not in attrs
+            continue
         usage = TokenUsage(*(expected.get(k, 0) for k in USAGE_KEYS))
         rates = pricing.rates_for(expected[sc.GEN_AI_RESPONSE_MODEL], call["provider"])
         if rates is None:

@@ -118,3 +118,70 @@ def test_spans_ending_before_they_start_are_stored_as_sent_and_last_no_time(stor
     export = store.export("project-a", ended.trace_id)
     (act,) = export["actions"]
     assert act["end_time"] < act["start_time"] and act["duration_ms"] == 0.0
+
+
+def test_a_database_from_before_span_meaning_is_upgraded_from_its_spans(tmp_path):
+    """Schema 0 (no kind for other instrumentations' spans, LLM calls without usage priced 0 or not
+    counted, no end for a trace without our root): reopened, every session reads as if sent today."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from agentops_otel import semconv as sc
+    from agentops_otel.collector.otlp import key_value
+
+    path = tmp_path / "old.sqlite3"
+    ours, foreign = SessionBuilder.new(seed=97), SessionBuilder.new(seed=98)
+    chat = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_SYSTEM: "openai", sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini"}
+    root = foreign.span("main", {}, offset_ms=0, duration_ms=500)
+    root.span_id = foreign.root_id
+    root.ClearField("parent_span_id")
+    root.status.code = 1
+    spans = [
+        ours.llm("gpt-4o", 1000, 100),
+        ours.span("stream", {**chat, sc.SPAN_KIND: sc.KIND_LLM}),  # our stream without usage
+        ours.root(),
+        foreign.span("chat", {**chat, sc.GEN_AI_USAGE_INPUT_TOKENS: 9, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 3}),
+        foreign.span("stream", chat),
+        foreign.span("tool", {sc.GEN_AI_OPERATION_NAME: "execute_tool"}),
+        root,
+    ]
+    store = SQLiteStore(path)
+    try:
+        store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
+        expected = {s.trace_id: store.export("project-a", s.trace_id) for s in (ours, foreign)}
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:  # as a collector of schema 0 left it
+        db.execute("PRAGMA user_version = 0")
+        db.execute("ALTER TABLE sessions DROP COLUMN unpriced_llm_calls")
+        db.execute("UPDATE sessions SET has_root = 0, end_state = 'Indeterminate', llm_calls = 1 WHERE has_root = 2")
+        db.execute("UPDATE spans SET kind = NULL, llm = 0, cost = NULL WHERE kind != 'llm' AND kind != 'session'")
+        db.execute("UPDATE spans SET kind = NULL WHERE kind = 'llm' AND body NOT LIKE '%agentops.span.kind%'")
+        db.execute("DELETE FROM session_models")
+        for seq, span_id, body in db.execute("SELECT seq, span_id, body FROM spans WHERE cost IS NULL AND llm = 1"):
+            span = Span.FromString(body)  # our stream, priced 0 by the old rule
+            kept = [kv for kv in span.attributes if kv.key != sc.COST_SOURCE]
+            del span.attributes[:]
+            span.attributes.extend(
+                [*kept, key_value(sc.COST_SOURCE, "genai-prices 0.0.1"), key_value(sc.GEN_AI_USAGE_COST, 0.0)]
+            )
+            db.execute(
+                "UPDATE spans SET cost = '0', body = ? WHERE seq = ? AND span_id = ?",
+                (span.SerializeToString(), seq, span_id),
+            )
+    for _ in range(2):  # and once more, nothing left to upgrade
+        store = SQLiteStore(path)
+        try:
+            for trace_id, before in expected.items():
+                after = store.export("project-a", trace_id)
+                assert after["stats"] == before["stats"]
+                assert [(s["name"], s["kind"], s["cost"]) for s in after["spans"]] == [
+                    (s["name"], s["kind"], s["cost"]) for s in before["spans"]
+                ]
+                assert after["spans"] == before["spans"]
+            overview = store.overview("project-a", None, None, None)
+        finally:
+            store.close()
+        stats = expected[foreign.trace_id]["stats"]
+        assert stats["state"] == "Success" and stats["llm_calls"] == 2 and stats["tool_calls"] == 1
+        assert stats["unpriced_llm_calls"] == 1 == expected[ours.trace_id]["stats"]["unpriced_llm_calls"]
+        assert overview["totals"]["llm_calls"] == 4 and sum(m["calls"] for m in overview["cost_by_model"]) == 4

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from agentops_otel import semconv as sc
-from agentops_otel.usage import span_cost
+from agentops_otel.usage import span_price
 from tests.conftest import fixture_path, recorded_path
 from tests.support.replay import REPO_ROOT, ReplayServer
 
@@ -84,7 +84,7 @@ def assert_session_totals(run: Run) -> None:
     (cost,) = run.costs.values()
     llm = run.kind(sc.KIND_LLM)
     assert analytics["LLM calls"] == len(llm)
-    expected = sum((span_cost(s["attributes"])[0].total for s in llm), Decimal(0))
+    expected = sum((span_price(s["attributes"]).total for s in llm), Decimal(0))
     assert Decimal(cost) == expected > 0
 
 

@@ -28,7 +28,7 @@ import agentops_otel as ao
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import OpenAIInstrumentor
 from agentops_otel.session import root_span_id
-from agentops_otel.usage import span_cost
+from agentops_otel.usage import span_price
 from tests.conftest import fixture_path, recorded_path
 from tests.frameworks.conftest import Tree
 
@@ -56,8 +56,8 @@ def assert_totals(sdk: Any, tree: Tree) -> None:
     session = only_session(sdk, tree)
     llm = tree.kind(sc.KIND_LLM)
     assert session.get_analytics()["LLM calls"] == len(llm)
-    costs = [span_cost(dict(s.attributes))[0] for s in llm]
-    assert session.cost == sum((c.total for c in costs if c is not None), Decimal(0)) > 0
+    costs = [span_price(dict(s.attributes)).total for s in llm]
+    assert session.cost == sum((c for c in costs if c is not None), Decimal(0)) > 0
 
 
 @tool

@@ -21,7 +21,7 @@ from opentelemetry.trace import StatusCode
 import agentops_otel as ao
 from agentops_otel import semconv as sc
 from agentops_otel.session import root_span_id
-from agentops_otel.usage import span_cost
+from agentops_otel.usage import span_price
 from tests.conftest import fixture_path, recorded_path
 from tests.frameworks.conftest import Tree
 
@@ -74,10 +74,10 @@ def assert_llm_calls(tree: Tree, expected: list[tuple[int, int]], session: ao.Se
     llm = sorted(tree.kind(sc.KIND_LLM), key=lambda s: s.start_time)
     got = [(s.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS], s.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) for s in llm]
     assert got == expected, tree.render()
-    costs = [span_cost(dict(s.attributes))[0] for s in llm]
+    costs = [span_price(dict(s.attributes)).total for s in llm]
     assert all(c is not None for c in costs)
     assert session.get_analytics()["LLM calls"] == len(expected)
-    assert session.cost == sum((c.total for c in costs), Decimal(0)) > 0
+    assert session.cost == sum(costs, Decimal(0)) > 0
 
 
 def weather_agent() -> Agent:

@@ -18,7 +18,7 @@ from opentelemetry.trace import StatusCode
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import _patching, uninstrument
 from agentops_otel.instrumentation.openai import ChatCompletions
-from agentops_otel.usage import is_llm_span
+from agentops_otel.meaning import is_llm_span
 from tests.conftest import fixture_path
 from tests.support.replay import ReplayServer, load_interactions
 

@@ -19,7 +19,7 @@ from opentelemetry.trace import StatusCode
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import uninstrument
-from agentops_otel.usage import is_llm_span
+from agentops_otel.meaning import is_llm_span
 from tests.conftest import fixture_path, recorded_path
 from tests.instrumentation.expected import expected_attributes, response_attributes, sse_data
 from tests.support.replay import ReplayServer, load_interactions

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agentops_otel import semconv as sc
-from agentops_otel.usage import is_llm_span
+from agentops_otel.meaning import is_llm_span
 from tests.conftest import fixture_path
 from tests.support.replay import ReplayServer
 

@@ -17,7 +17,7 @@ from genai_prices import data_snapshot
 
 from agentops_otel import semconv as sc
 from agentops_otel import usage
-from agentops_otel.collector.enrich import enrich_attributes, enrichment
+from agentops_otel.collector.enrich import enrich_attributes
 from agentops_otel.otelcol_config import CURATED_MODELS, PriceGroup, price_groups
 from agentops_otel.pricing import LOCAL_SOURCE, PRICE_SOURCE, PROVIDER_NAMES, UNKNOWN_MODEL_SOURCE
 from tests.otelcol.otelcol import Otelcol, attribute_differences, send_spans, validate
@@ -552,19 +552,64 @@ def test_non_llm_spans_pass_unchanged(otelcol: Otelcol) -> None:
     _check(otelcol, cases, expected)
 
 
-def test_a_cost_already_present_is_kept(otelcol: Otelcol) -> None:
-    attrs = {
+def test_a_cost_the_sender_set_follows_the_python_collectors_rule(otelcol: Otelcol) -> None:
+    """Kept as agentops.cost.sender; ours where we have a price, the sender's only where we do not."""
+    known = {
         sc.GEN_AI_PROVIDER_NAME: "openai",
         sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
         sc.LEGACY_PROMPT_TOKENS: 1000,
         sc.LEGACY_COMPLETION_TOKENS: 10,
         sc.GEN_AI_USAGE_COST: 0.5,
         sc.COST_SOURCE: "upstream",
+        sc.COST_INPUT: 0.4,
     }
-    send_spans(otelcol.http_endpoint, [("kept-cost", attrs)])
-    got = otelcol.wait_for_names(["kept-cost"])["kept-cost"]["attributes"]
-    expected = {**attrs, **enrichment(attrs).usage}  # tokens normalised, cost attributes as sent
-    assert attribute_differences(got, expected) == []
+    unknown = {**known, sc.GEN_AI_REQUEST_MODEL: "house-model", sc.GEN_AI_USAGE_COST: 0.00045}
+    cases = {
+        "sender-known": known,
+        "sender-unknown": unknown,
+        "sender-int": {**unknown, sc.GEN_AI_USAGE_COST: 2},
+        "sender-negative": {**unknown, sc.GEN_AI_USAGE_COST: -1.0},
+        "sender-string": {**unknown, sc.GEN_AI_USAGE_COST: "0.1"},
+        "sender-no-usage": {
+            sc.GEN_AI_OPERATION_NAME: "chat",
+            sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+            sc.GEN_AI_USAGE_COST: 0.2,
+        },
+        "no-usage": {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_REQUEST_MODEL: "gpt-4o", sc.COST_SENDER: 9.0},
+    }
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    assert expected["sender-known"][sc.COST_SOURCE] == PRICE_SOURCE
+    assert expected["sender-known"][sc.COST_SENDER] == 0.5 != expected["sender-known"][sc.GEN_AI_USAGE_COST]
+    assert expected["sender-unknown"][sc.GEN_AI_USAGE_COST] == 0.00045
+    assert expected["sender-unknown"][sc.COST_SOURCE] == usage.SENDER_SOURCE
+    assert expected["sender-negative"][sc.COST_SOURCE] == UNKNOWN_MODEL_SOURCE
+    assert expected["no-usage"][sc.COST_SOURCE] == usage.NO_USAGE_SOURCE and sc.COST_SENDER not in expected["no-usage"]
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected)
+
+
+def test_spans_of_other_conventions_are_llm_calls_as_the_python_collector_says(otelcol: Otelcol) -> None:
+    chat = {sc.GEN_AI_REQUEST_MODEL: "gpt-4o", sc.GEN_AI_USAGE_INPUT_TOKENS: 10, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 2}
+    cases = {
+        "conv-operation": {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_REQUEST_MODEL: "gpt-4o"},
+        "conv-openinference": {sc.OPENINFERENCE_SPAN_KIND: "LLM", sc.OPENINFERENCE_MODEL_NAME: "gpt-4o"},
+        "conv-request-type": {sc.LEGACY_LLM_REQUEST_TYPE: "chat"},
+        "conv-tool-with-usage": {sc.GEN_AI_OPERATION_NAME: "execute_tool", **chat},
+        "conv-chain-with-usage": {sc.OPENINFERENCE_SPAN_KIND: "CHAIN", **chat},
+        "conv-workflow-with-usage": {sc.TRACELOOP_SPAN_KIND: "workflow", **chat},
+        "conv-ours-first": {sc.SPAN_KIND: "action", sc.GEN_AI_OPERATION_NAME: "chat", **chat},
+        "conv-unknown-operation": {sc.GEN_AI_OPERATION_NAME: "rerank", **chat},
+    }
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    llm = {name for name, attrs in expected.items() if sc.COST_SOURCE in attrs}
+    assert llm == {
+        "conv-operation",
+        "conv-openinference",
+        "conv-request-type",
+        "conv-unknown-operation",
+    }
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(otelcol, cases, expected)
 
 
 def test_the_grpc_receiver_runs_the_same_transform(otelcol: Otelcol) -> None:

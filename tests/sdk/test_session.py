@@ -16,7 +16,7 @@ import agentops_otel as ao
 from agentops_otel import semconv as sc
 from agentops_otel.analytics import format_cost, format_duration
 from agentops_otel.session import root_span_id
-from agentops_otel.usage import span_cost
+from agentops_otel.usage import span_price
 
 
 def root_of(spans):
@@ -211,7 +211,7 @@ def test_analytics_count_by_span_kind_and_errors(sdk):
     ) as span:
         span.set_status(StatusCode.ERROR)
     analytics = ao.get_analytics()
-    assert set(analytics) == {"LLM calls", "Tool calls", "Actions", "Errors", "Duration", "Cost"}
+    assert set(analytics) == {"LLM calls", "Tool calls", "Actions", "Errors", "Duration", "Cost", "Unpriced LLM calls"}
     assert analytics["LLM calls"] == 2
     assert analytics["Tool calls"] == 1
     assert analytics["Actions"] == 2
@@ -220,7 +220,7 @@ def test_analytics_count_by_span_kind_and_errors(sdk):
     cost = session.end_session("Success")
     # exactly the sum the collector makes from the same spans
     llm_spans = [s for s in sdk.spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_LLM]
-    expected = sum((c.total for c in (span_cost(s.attributes)[0] for s in llm_spans) if c), Decimal(0))
+    expected = sum((c for c in (span_price(s.attributes).total for s in llm_spans) if c), Decimal(0))
     assert isinstance(cost, Decimal) and cost == expected > 0
     assert analytics["Cost"] == f"{expected:.6f}"
 
@@ -264,13 +264,13 @@ def test_llm_spans_are_priced_off_the_callers_thread_and_cost_reads_are_complete
     from agentops_otel import analytics as analytics_module
 
     pricing_threads: list[str] = []
-    real_span_cost = analytics_module.span_cost
+    real_span_price = analytics_module.span_price
 
-    def spy(attrs):
+    def spy(attrs, usage=None):
         pricing_threads.append(threading.current_thread().name)
-        return real_span_cost(attrs)
+        return real_span_price(attrs, usage)
 
-    monkeypatch.setattr(analytics_module, "span_cost", spy)
+    monkeypatch.setattr(analytics_module, "span_price", spy)
     session = sdk.init()
     event = ao.LLMEvent(model="gpt-4o", provider="openai", prompt_tokens=1000, completion_tokens=500)
     ao.record(event)
@@ -278,14 +278,14 @@ def test_llm_spans_are_priced_off_the_callers_thread_and_cost_reads_are_complete
     sdk.client.flush_all(10)  # the pipeline's worker exports the batch and prices it
     assert pricing_threads and threading.current_thread().name not in pricing_threads
     ao.record(event)  # still waiting for the worker: a cost read prices it on the spot
-    one = span_cost(
+    one = span_price(
         {
             sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
             sc.GEN_AI_PROVIDER_NAME: "openai",
             sc.GEN_AI_USAGE_INPUT_TOKENS: 1000,
             sc.GEN_AI_USAGE_OUTPUT_TOKENS: 500,
         }
-    )[0].total
+    ).total
     assert session.get_analytics()["Cost"] == f"{2 * one:.6f}"
     assert session.end_session("Success") == 2 * one
 
@@ -297,7 +297,7 @@ def test_waiting_llm_spans_are_priced_by_the_caller_when_the_exporter_is_stuck(s
     session = sdk.init(export_interval=60_000)
     for _ in range(7):  # the worker exports only on schedule (seconds away) or after 512 spans
         ao.record(ao.LLMEvent(model="gpt-4o", provider="openai", prompt_tokens=10, completion_tokens=10))
-    assert len(session.stats._unpriced) < 3
+    assert len(session.stats._waiting) < 3
     assert session.stats.llm_calls == 7
     assert session.end_session("Success") > 0
 

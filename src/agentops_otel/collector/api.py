@@ -18,8 +18,8 @@ from starlette.routing import Route
 from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Collector
 from agentops_otel.collector.format import parse_iso, parse_session_id
-from agentops_otel.collector.ingest import END_STATES
 from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS, ListQuery
+from agentops_otel.meaning import END_STATE_NAMES
 
 MAX_LIMIT = 500
 MAX_TAGS = 20  # tags a list may filter by (all of them); each is one more index lookup per row
@@ -74,7 +74,7 @@ def _list_query(request: Request) -> ListQuery:
         raise BadParameter(f"tags: at most {MAX_TAGS} tags, got {len(tags)}")
     end_state = params.get("end_state") or None
     if end_state is not None:
-        end_state = END_STATES.get(end_state, end_state)  # the AgentOps alias Fail
+        end_state = END_STATE_NAMES.get(end_state, end_state)  # the AgentOps alias Fail
         if end_state not in END_STATE_FILTERS:
             raise BadParameter(f"end_state must be one of {', '.join(END_STATE_FILTERS)}, got {end_state!r}")
     return ListQuery(

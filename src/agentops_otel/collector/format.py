@@ -6,19 +6,11 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Context, Decimal
 
+from agentops_otel.meaning import money
+
 # Wide enough that sums of per-token prices are never rounded.
 MONEY_CONTEXT = Context(prec=80)
-ZERO = Decimal(0)
-
-
-def money(value: Decimal | str | None) -> str:
-    """A decimal string without exponent: ``Decimal('1.5E-7')`` -> ``'0.00000015'``."""
-    if value is None:
-        return "0"
-    number = value if isinstance(value, Decimal) else Decimal(value)
-    if number.is_zero():
-        return "0"
-    return format(number.normalize(MONEY_CONTEXT), "f")
+__all__ = ["MONEY_CONTEXT", "add_money", "iso", "money", "parse_iso", "parse_session_id", "session_uuid"]
 
 
 def add_money(a: str | None, b: str | None) -> str:

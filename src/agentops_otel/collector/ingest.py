@@ -16,33 +16,29 @@ from typing import NamedTuple
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from agentops_otel import semconv as sc
-from agentops_otel.collector.enrich import UNTRUSTED_KEYS, enrichment
-from agentops_otel.collector.format import money
+from agentops_otel.collector.enrich import UNTRUSTED_KEYS, llm_enrichment
 from agentops_otel.collector.otlp import decode_request, decompress, set_any_value, to_python
-from agentops_otel.usage import MODEL_KEYS, PROVIDER_KEYS, TOKEN_ALIASES
+from agentops_otel.meaning import (
+    CLASSIFY_KEYS,
+    KIND_LLM,
+    NO_USAGE,
+    ROOT_KEYS,
+    RootInfo,
+    classify,
+    money,
+    root_info,
+    usage_tuple,
+)
+from agentops_otel.meaning import STATUS_ERROR as STATUS_ERROR
+from agentops_otel.usage import PROVIDER_KEYS
 
-STATUS_ERROR = 2
 # Times are stored as SQLite INTEGERs (signed 64-bit); OTLP's fixed64 allows twice as much.
 MAX_TIME_NS = 2**63 - 1
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
-_NO_USAGE = (0, 0, 0, 0, 0)
-# Keys whose presence (with a model key) makes a span from another instrumentation an LLM span.
-_TOKEN_KEYS = frozenset(key for name, aliases in TOKEN_ALIASES.items() for key in (name, *aliases))
-_MODEL_KEYS = frozenset(MODEL_KEYS)
-# Every key the enrichment reads: only these are converted to Python values (a span's other
-# attributes, messages included, can be large and are left alone).
-_ENRICHMENT_KEYS = _TOKEN_KEYS | _MODEL_KEYS | frozenset(PROVIDER_KEYS) | {sc.SPAN_KIND}
-_ROOT_KEYS = frozenset({sc.SESSION_END_STATE, sc.SESSION_END_STATE_REASON, sc.SESSION_TAGS, sc.SESSION_VIDEO})
-END_STATES = {"Success": "Success", "Failure": "Failure", "Fail": "Failure", "Indeterminate": "Indeterminate"}
-INDETERMINATE = "Indeterminate"
-
-
-class RootInfo(NamedTuple):
-    end_state: str
-    end_state_reason: str | None
-    tags: list[str]
-    video: str | None
+# Every key classification and enrichment read: only these are converted to Python values (a
+# span's other attributes, messages included, can be large and are left alone).
+_READ_KEYS = CLASSIFY_KEYS | frozenset(PROVIDER_KEYS) | {sc.GEN_AI_USAGE_COST}
 
 
 class SpanRecord(NamedTuple):
@@ -50,18 +46,18 @@ class SpanRecord(NamedTuple):
 
     trace_id: bytes
     span_id: bytes
-    kind: str | None  # agentops.span.kind
+    kind: str | None  # meaning.classify(): ours, or another instrumentation's span's
     start_ns: int
     end_ns: int  # never before start_ns (the span, stored as sent, may say otherwise)
     status_code: int
     resource_key: bytes
     body: bytes  # the enriched Span, serialized protobuf (name, parent, events... live here)
     is_llm: bool
-    cost: Decimal | None
+    cost: Decimal | None  # None: not an LLM call, or an unpriced one
     cost_text: str | None  # the same, as stored
     model: str | None
     usage: tuple[int, int, int, int, int]  # input, output, cache read, cache creation, reasoning
-    root: RootInfo | None  # set on the session's root span
+    root: RootInfo | None  # set on the session's root span (ours, or a trace's local root)
 
 
 @dataclass
@@ -93,21 +89,6 @@ def _invalid(span, trace_id: bytes, span_id: bytes) -> str | None:
     if start > MAX_TIME_NS or end > MAX_TIME_NS:
         return f"span {span.name!r}: start and end time must be below 2**63 ns (year 2262)"
     return None
-
-
-def _root_info(values: dict) -> RootInfo:
-    state = values.get(sc.SESSION_END_STATE)
-    tags = values.get(sc.SESSION_TAGS)
-    if isinstance(tags, str):
-        tags = [tags]
-    reason = values.get(sc.SESSION_END_STATE_REASON)
-    video = values.get(sc.SESSION_VIDEO)
-    return RootInfo(
-        end_state=END_STATES.get(state, INDETERMINATE) if isinstance(state, str) else INDETERMINATE,
-        end_state_reason=reason if isinstance(reason, str) else None,
-        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
-        video=video if isinstance(video, str) else None,
-    )
 
 
 def _strip_project(resource) -> None:
@@ -162,40 +143,36 @@ def prepare_body(
 def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key: bytes) -> SpanRecord:
     attrs = span.attributes
     keys = [kv.key for kv in attrs]
+    read = _READ_KEYS.intersection(keys)
+    values = {key: to_python(attrs[keys.index(key)].value) for key in read}
     if not UNTRUSTED_KEYS.isdisjoint(keys):
         for i in range(len(keys) - 1, -1, -1):
             if keys[i] in UNTRUSTED_KEYS:
                 del attrs[i]
                 del keys[i]
-    kind = attrs[keys.index(sc.SPAN_KIND)].value.string_value or None if sc.SPAN_KIND in keys else None
-
-    root = None
+        if sc.GEN_AI_USAGE_COST in values:  # the sender's cost stays visible, under its own name
+            _write(attrs, keys, {sc.COST_SENDER: values[sc.GEN_AI_USAGE_COST]}, {})
+    kind = classify(values) if read else None
     found = None
-    if kind == sc.KIND_LLM or (not _MODEL_KEYS.isdisjoint(keys) and not _TOKEN_KEYS.isdisjoint(keys)):
-        values = {key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in _ENRICHMENT_KEYS}
-        found = enrichment(values)
-        if found.is_llm:
-            _write(attrs, keys, found.attributes(), values)
-    elif kind == sc.KIND_SESSION:
-        root = _root_info({key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in _ROOT_KEYS})
+    if kind == KIND_LLM:
+        found = llm_enrichment(values)
+        current = {key: value for key, value in values.items() if key not in UNTRUSTED_KEYS}
+        _write(attrs, keys, found.attributes(), current)
+    parent = bool(span.parent_span_id)
+    root = None
+    if kind == sc.KIND_SESSION or not parent:
+        root_values = {key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in ROOT_KEYS}
+        root = root_info(kind, root_values, parent, span.status.code, span.status.message)
 
     stamp = attrs.add()
     stamp.key = sc.PROJECT_ID
     stamp.value.string_value = project_id
 
-    if found is not None and found.is_llm:
-        counts = found.usage
-        usage = (
-            counts.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0),
-            counts.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0),
-            counts.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0),
-            counts.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, 0),
-            counts.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, 0),
-        )
-        is_llm, cost, model = True, found.cost, found.model
+    if found is not None:
+        usage, cost, model = usage_tuple(found.usage), found.cost, found.model
         cost_text = None if cost is None else money(cost)
     else:
-        usage, is_llm, cost, cost_text, model = _NO_USAGE, False, None, None, None
+        usage, cost, cost_text, model = NO_USAGE, None, None, None
     start, end = span.start_time_unix_nano, span.end_time_unix_nano
     return SpanRecord(
         trace_id,
@@ -206,7 +183,7 @@ def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key
         span.status.code,
         resource_key,
         span.SerializeToString(),
-        is_llm,
+        kind == KIND_LLM,
         cost,
         cost_text,
         model,
@@ -231,3 +208,4 @@ def _write(attrs, keys: list[str], values: dict, current: dict) -> None:
             kv = attrs.add()
             kv.key = key
             set_any_value(kv.value, value)
+            keys.append(key)

@@ -1,7 +1,8 @@
 """The interface every session store implements (SQLite now; ClickHouse could follow).
 
-Reads return plain JSON-ready dicts shaped as the REST contract (``/work/briefs/rest-api.md``)
-says, so the HTTP layer never knows which store it talks to.
+Reads return plain JSON-ready dicts shaped by :mod:`agentops_otel.meaning` (``summary_json``,
+``export_json``), as the REST API documents them, so the HTTP layer never knows which store it
+talks to; what a span counts as and a session's state are :mod:`agentops_otel.meaning`'s rules too.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentops_otel.collector.ingest import PreparedBatch
+from agentops_otel.meaning import STATES
 
 SORT_KEYS = ("init_timestamp", "cost", "duration", "tokens", "errors")
-# What a session's state filter may ask for: how it ended (its root span received), or, not ended
-# yet, Running (a span within the last hour) or Inactive (silent for longer: its process most
-# likely died), as the dashboard shows them. Indeterminate is an ended session's state only.
-END_STATE_FILTERS = ("Success", "Failure", "Indeterminate", "Running", "Inactive")
-INACTIVE_AFTER_NS = 3600 * 10**9
+# What the end_state filter may ask for: a session's state (meaning.session_state), the words of
+# REST's ``state`` field and of the dashboard. Indeterminate is an ended session's state only.
+END_STATE_FILTERS = STATES
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ListQuery:
     limit: int = 50
     cursor: str | None = None
     tags: tuple[str, ...] = ()
-    end_state: str | None = None  # one of END_STATE_FILTERS
+    end_state: str | None = None  # one of END_STATE_FILTERS: sessions in that state
     start_after_ns: int | None = None  # inclusive
     start_before_ns: int | None = None  # exclusive
     sort: str = "init_timestamp"

@@ -31,11 +31,14 @@ from typing import Any
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from agentops_otel import meaning
 from agentops_otel import semconv as sc
+from agentops_otel.collector.enrich import UNTRUSTED_KEYS, llm_enrichment
 from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money, session_uuid
-from agentops_otel.collector.ingest import INDETERMINATE, STATUS_ERROR, PreparedBatch, SpanRecord
-from agentops_otel.collector.otlp import attributes_dict, id_hex
-from agentops_otel.collector.store.base import INACTIVE_AFTER_NS, ListQuery, WriteResult
+from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
+from agentops_otel.collector.otlp import attributes_dict, id_hex, set_any_value
+from agentops_otel.collector.store.base import ListQuery, WriteResult
+from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, usage_tuple
 from agentops_otel.usage import MAX_COUNT, llm_model
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     cache_read_tokens INTEGER NOT NULL, cache_creation_tokens INTEGER NOT NULL,
     reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,
     cost TEXT NOT NULL, cost_sort REAL NOT NULL, models TEXT NOT NULL,
+    unpriced_llm_calls INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (pid, trace_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_by_init ON sessions (pid, init_ns, trace_id);
@@ -78,19 +82,12 @@ INSERT_SPAN = (
     "INSERT INTO spans (seq, span_id, start_ns, kind, llm, status_code, cost, resource_key, body)"
     " VALUES (?,?,?,?,?,?,?,?,?)"
 )
-_SUMMED = (
-    "llm_calls",
-    "tool_calls",
-    "actions",
-    "errors",
-    "events",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-)
+# Version 1: spans of other instrumentations classified (meaning.classify), unpriced LLM calls
+# counted, a trace's local root ends its session (has_root 2). Older databases are upgraded on open.
+SCHEMA_VERSION = 1
+# sessions.has_root: how the session ended, if it did
+NOT_ENDED, OUR_ROOT, LOCAL_ROOT = 0, 1, 2
+_SUMMED = (*meaning.SUMMED_FIELDS, "total_tokens")
 _FROM_ROOT = ("end_state", "end_state_reason", "tags", "video", "resource_key")
 _SESSION_COLUMNS = (
     "pid",
@@ -107,14 +104,17 @@ _SESSION_COLUMNS = (
     "cost_sort",
     "models",
 )
+# Our session root always wins; a trace's local root counts only where ours has not arrived.
+_TAKE_ROOT = f"(excluded.has_root = {OUR_ROOT} OR (excluded.has_root = {LOCAL_ROOT} AND has_root != {OUR_ROOT}))"
 UPSERT_SESSION = (
     f"INSERT INTO sessions ({', '.join(_SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(_SESSION_COLUMNS))})"
     " ON CONFLICT (pid, trace_id) DO UPDATE SET"
     " init_ns = min(init_ns, excluded.init_ns), last_ns = max(last_ns, excluded.last_ns),"
-    " end_ns = coalesce(excluded.end_ns, end_ns),"
-    " duration_ns = coalesce(excluded.end_ns, end_ns, max(last_ns, excluded.last_ns)) - min(init_ns, excluded.init_ns),"
-    " has_root = max(has_root, excluded.has_root), "
-    + ", ".join(f"{c} = CASE WHEN excluded.has_root THEN excluded.{c} ELSE {c} END" for c in _FROM_ROOT)
+    f" end_ns = CASE WHEN {_TAKE_ROOT} THEN excluded.end_ns ELSE end_ns END,"
+    f" duration_ns = coalesce(CASE WHEN {_TAKE_ROOT} THEN excluded.end_ns ELSE end_ns END,"
+    " max(last_ns, excluded.last_ns)) - min(init_ns, excluded.init_ns),"
+    f" has_root = CASE WHEN {_TAKE_ROOT} THEN excluded.has_root ELSE has_root END, "
+    + ", ".join(f"{c} = CASE WHEN {_TAKE_ROOT} THEN excluded.{c} ELSE {c} END" for c in _FROM_ROOT)
     + ", "
     + ", ".join(f"{c} = min({c} + excluded.{c}, {MAX_COUNT})" for c in _SUMMED)  # saturate, never overflow
     + ", cost = add_money(cost, excluded.cost), cost_sort = CAST(add_money(cost, excluded.cost) AS REAL),"
@@ -225,41 +225,29 @@ def _lock(path: Path):
 class _Rollup:
     """Per-session deltas of one batch (only spans stored for the first time count)."""
 
-    __slots__ = ("cost", "counts", "end_ns", "init_ns", "last_ns", "models", "resource_key", "root")
+    __slots__ = ("end_ns", "init_ns", "last_ns", "models", "resource_key", "root", "totals")
 
     def __init__(self, record: SpanRecord) -> None:
         self.init_ns = record.start_ns
         self.last_ns = record.end_ns
         self.end_ns: int | None = None
-        self.root = None
+        self.root: meaning.RootInfo | None = None
         self.resource_key = record.resource_key
-        self.counts = [0] * len(_SUMMED)
-        self.cost = Decimal(0)
+        self.totals = SessionTotals()
         self.models: dict[str, list] = {}  # model -> [calls, cost, prompt tokens, completion tokens]
 
     def add(self, r: SpanRecord) -> None:
         self.init_ns = min(self.init_ns, r.start_ns)
         self.last_ns = max(self.last_ns, r.end_ns)
-        counts = self.counts
-        if r.root is not None:
-            self.root = r.root
+        root = r.root
+        if root is not None and (root.ours or self.root is None or not self.root.ours):
+            self.root = root
             self.end_ns = r.end_ns
             self.resource_key = r.resource_key
-        else:
-            counts[4] += 1  # events
-            if r.status_code == STATUS_ERROR:
-                counts[3] += 1
+        self.totals.add(r.kind, r.status_code, r.usage, r.cost)
         if r.is_llm:
-            counts[0] += 1
             usage = r.usage
-            counts[5] += usage[0]
-            counts[6] += usage[1]
-            counts[7] += usage[2]
-            counts[8] += usage[3]
-            counts[9] += usage[4]
-            counts[10] += usage[0] + usage[1]
             cost = r.cost if r.cost is not None else Decimal(0)
-            self.cost = MONEY_CONTEXT.add(self.cost, cost)
             key = r.model or UNKNOWN_MODEL
             model = self.models.get(key)
             if model is None:
@@ -268,15 +256,14 @@ class _Rollup:
             model[1] = MONEY_CONTEXT.add(model[1], cost)
             model[2] += usage[0]
             model[3] += usage[1]
-        elif r.kind == sc.KIND_TOOL:
-            counts[1] += 1
-        elif r.kind == sc.KIND_ACTION:
-            counts[2] += 1
 
     def session_row(self, pid: int, trace_id: bytes, seq: int) -> tuple:
         root = self.root
         duration = (self.end_ns if self.end_ns is not None else self.last_ns) - self.init_ns
-        cost = money(self.cost)
+        totals = self.totals
+        cost = money(totals.cost)
+        counts = totals.counts()
+        counts["total_tokens"] = min(totals.prompt_tokens + totals.completion_tokens, MAX_COUNT)
         return (
             pid,
             trace_id,
@@ -285,17 +272,71 @@ class _Rollup:
             self.last_ns,
             self.end_ns,
             duration,
-            1 if root else 0,
+            NOT_ENDED if root is None else OUR_ROOT if root.ours else LOCAL_ROOT,
             root.end_state if root else INDETERMINATE,
             root.end_state_reason if root else None,
             json.dumps(root.tags if root else []),
             root.video if root else None,
             self.resource_key,
-            *[c if c <= MAX_COUNT else MAX_COUNT for c in self.counts],  # sums of valid counts may not fit
+            *[counts[c] for c in _SUMMED],
             cost,
             float(cost),
             json.dumps(sorted(self.models)),
         )
+
+
+_COST_KEYS = (sc.GEN_AI_USAGE_COST, sc.COST_INPUT, sc.COST_OUTPUT, sc.COST_SOURCE)
+
+
+def _restored(
+    span_id: bytes, old_kind: str | None, old_llm: int, old_cost: str | None, resource_key: bytes, body: bytes, trace_id
+) -> tuple[SpanRecord, tuple | None]:
+    """A stored span as today's ingest would record it, and its row's new (kind, llm, cost, body) if
+    that changed. The span's stored cost is kept when it is still priced."""
+    span = Span.FromString(body)
+    attrs = attributes_dict(span.attributes)
+    sent = {key: value for key, value in attrs.items() if key not in UNTRUSTED_KEYS}  # as a client sent it
+    kind = meaning.classify(sent)
+    found = llm_enrichment(sent) if kind == KIND_LLM else None
+    cost_text = old_cost if found is not None and found.cost is not None and old_cost is not None else None
+    if found is not None and cost_text is None and found.cost is not None:
+        cost_text = money(found.cost)
+    cost = Decimal(cost_text) if cost_text is not None else None
+    update = None
+    if kind != old_kind or (kind == KIND_LLM) != bool(old_llm) or cost_text != old_cost:
+        if found is not None and cost_text != old_cost:  # the cost attributes of today's rule
+            keep = [kv for kv in span.attributes if kv.key not in _COST_KEYS]
+            del span.attributes[:]
+            span.attributes.extend(keep)
+            for key, value in found.attributes().items():
+                if cost_text is not None and key in _COST_KEYS and key != sc.COST_SOURCE:
+                    continue  # no cost attribute changes where the stored cost is kept
+                kv = next((kv for kv in span.attributes if kv.key == key), None) or span.attributes.add(key=key)
+                set_any_value(kv.value, value)
+            body = span.SerializeToString()
+        update = (kind, kind == KIND_LLM, cost_text, body)
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    parent = bool(span.parent_span_id)
+    root = None
+    if kind == sc.KIND_SESSION or not parent:
+        root = meaning.root_info(kind, attrs, parent, span.status.code, span.status.message)
+    record = SpanRecord(
+        trace_id,
+        span_id,
+        kind,
+        start,
+        max(end, start),
+        span.status.code,
+        resource_key,
+        body,
+        kind == KIND_LLM,
+        cost,
+        cost_text,
+        llm_model(sent) if found is not None else None,
+        usage_tuple(found.usage) if found is not None else meaning.NO_USAGE,
+        root,
+    )
+    return record, update
 
 
 class SQLiteStore:
@@ -308,7 +349,9 @@ class SQLiteStore:
         self._synchronous = synchronous.upper()
         self._conn = _connect(self.path, self._synchronous)
         self._conn.executescript(SCHEMA)
-        if self._table_exists("model_usage"):  # a database written by a collector from before session_models
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._upgrade()
+        elif self._table_exists("model_usage"):  # an older collector wrote to the database since
             self._rebuild_session_models()
         self._pids: dict[str, int] = dict(
             (name, pid) for pid, name in self._conn.execute("SELECT pid, name FROM projects")
@@ -373,6 +416,69 @@ class SQLiteStore:
             "agentops-otel collector: cost by model of %d stored sessions rebuilt in %.1f s",
             sessions,
             time.monotonic() - started,
+        )
+
+    def _upgrade(self) -> None:
+        """Bring a database of an older collector to :data:`SCHEMA_VERSION`, in one transaction
+        (interrupted, it runs again at the next start).
+
+        Each stored span is classified again from its attributes (other instrumentations' LLM, tool
+        and agent spans had no kind; an LLM call without usage was priced 0 or not counted), a span
+        that became an LLM call gets the cost attributes of one, and every session's rollup and cost
+        by model is computed again from its spans. Costs already stored are kept (not re-priced).
+        """
+        started = time.monotonic()
+        conn = self._conn
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+            if "unpriced_llm_calls" not in columns:
+                conn.execute("ALTER TABLE sessions ADD COLUMN unpriced_llm_calls INTEGER NOT NULL DEFAULT 0")
+            conn.execute("DELETE FROM session_models")
+            sessions = conn.execute("SELECT pid, trace_id, seq FROM sessions ORDER BY seq").fetchall()
+            for pid, trace_id, seq in sessions:
+                self._upgrade_session(pid, trace_id, seq)
+            conn.execute("DROP TABLE IF EXISTS model_usage")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if sessions:
+            logger.info(
+                "agentops-otel collector: %d stored sessions upgraded to schema %d in %.1f s",
+                len(sessions),
+                SCHEMA_VERSION,
+                time.monotonic() - started,
+            )
+
+    def _upgrade_session(self, pid: int, trace_id: bytes, seq: int) -> None:
+        conn = self._conn
+        rollup: _Rollup | None = None
+        changed: list[tuple] = []
+        rows = conn.execute(
+            "SELECT span_id, kind, llm, cost, resource_key, body FROM spans WHERE seq = ?", (seq,)
+        ).fetchall()
+        for span_id, old_kind, old_llm, old_cost, resource_key, body in rows:
+            record, update = _restored(span_id, old_kind, old_llm, old_cost, resource_key, body, trace_id)
+            if update is not None:
+                changed.append((*update, seq, span_id))
+            if rollup is None:
+                rollup = _Rollup(record)
+            rollup.add(record)
+        if changed:
+            conn.executemany(
+                "UPDATE spans SET kind = ?, llm = ?, cost = ?, body = ? WHERE seq = ? AND span_id = ?", changed
+            )
+        if rollup is None:
+            return
+        conn.execute(
+            f"INSERT OR REPLACE INTO sessions ({', '.join(_SESSION_COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(_SESSION_COLUMNS))})",
+            rollup.session_row(pid, trace_id, seq),
+        )
+        conn.executemany(
+            UPSERT_MODEL,
+            [
+                (seq, model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
+                for model, (c, cost, p, o) in rollup.models.items()
+            ],
         )
 
     # --- writing ---------------------------------------------------------------------------
@@ -562,9 +668,6 @@ class SQLiteStore:
         if tags:
             conn.executemany("INSERT OR IGNORE INTO session_tags (pid, tag, init_ns, trace_id) VALUES (?,?,?,?)", tags)
 
-    def pending(self) -> int:
-        return self._queue.qsize()
-
     def close(self) -> None:
         self._queue.put(_STOP)
         self._writer.join(timeout=30)
@@ -600,24 +703,22 @@ class SQLiteStore:
 
     @staticmethod
     def _summary(row: sqlite3.Row, project_id: str) -> dict[str, Any]:
-        summary: dict[str, Any] = {
-            "session_id": session_uuid(row["trace_id"]),
-            "project_id": project_id,
-            "init_timestamp": iso(row["init_ns"]),
-            "end_timestamp": iso(row["end_ns"]),
-            "last_activity_timestamp": iso(row["last_ns"]),
-            "duration_s": row["duration_ns"] / 1e9,
-            "end_state": row["end_state"],
-            "end_state_reason": row["end_state_reason"],
-            "in_progress": not row["has_root"],
-            "tags": json.loads(row["tags"]),
-        }
-        for column in _SUMMED:
-            if column != "total_tokens":
-                summary[column] = row[column]
-        summary["cost"] = row["cost"]
-        summary["models"] = json.loads(row["models"])
-        return summary
+        stored = meaning.SessionRow(
+            session_id=session_uuid(row["trace_id"]),
+            project_id=project_id,
+            init_ns=row["init_ns"],
+            last_ns=row["last_ns"],
+            end_ns=row["end_ns"],
+            duration_ns=row["duration_ns"],
+            ended=row["has_root"] != NOT_ENDED,
+            end_state=row["end_state"],
+            end_state_reason=row["end_state_reason"],
+            tags=json.loads(row["tags"]),
+            counts={name: row[name] for name in meaning.SUMMED_FIELDS},
+            cost=row["cost"],
+            models=json.loads(row["models"]),
+        )
+        return meaning.summary_json(stored, time.time_ns(), iso)
 
     def session(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
         conn = self._reader()
@@ -657,12 +758,12 @@ class SQLiteStore:
                 where.append("s.trace_id IN (SELECT trace_id FROM session_tags WHERE pid = ? AND tag = ?)")
                 params += [pid, tag]
             time_column = "s.init_ns"
-        if query.end_state in ("Running", "Inactive"):
-            op = ">=" if query.end_state == "Running" else "<"
-            where.append(f"s.has_root = 0 AND s.last_ns {op} ?")
+        if query.end_state in (meaning.RUNNING, meaning.INACTIVE):  # meaning.session_state, in SQL
+            op = ">=" if query.end_state == meaning.RUNNING else "<"
+            where.append(f"s.has_root = {NOT_ENDED} AND s.last_ns {op} ?")
             params.append(time.time_ns() - INACTIVE_AFTER_NS)
-        elif query.end_state:  # an end state is an ended session's: in-progress ones are Indeterminate too
-            where.append("s.has_root = 1 AND s.end_state = ?")
+        elif query.end_state:
+            where.append(f"s.has_root != {NOT_ENDED} AND s.end_state = ?")
             params.append(query.end_state)
         if query.start_after_ns is not None:
             where.append(f"{time_column} >= ?")
@@ -711,68 +812,43 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             return None
-        stats = self._summary(row, project_id)
-        session = {
-            key: stats[key]
-            for key in (
-                "session_id",
-                "project_id",
-                "init_timestamp",
-                "end_timestamp",
-                "end_state",
-                "end_state_reason",
-                "tags",
-            )
-        }
-        session["host_env"] = self._resource(conn, row["resource_key"])
-        session["video"] = row["video"]
-        spans = [
+        spans = (
             self._span_json(conn, r)
             for r in conn.execute(
-                "SELECT kind, llm, cost, resource_key, body FROM spans WHERE seq = ? ORDER BY start_ns, span_id",
+                "SELECT kind, cost, resource_key, body FROM spans WHERE seq = ? ORDER BY start_ns, span_id",
                 (row["seq"],),
             )
-        ]
-        grouped: dict[str, list] = {"actions": [], "llms": [], "tools": [], "errors": []}
-        for span, (kind, llm) in spans:
-            if llm:
-                grouped["llms"].append(span)
-            elif kind == sc.KIND_ACTION:
-                grouped["actions"].append(span)
-            elif kind == sc.KIND_TOOL:
-                grouped["tools"].append(span)
-            if kind == sc.KIND_ERROR or (span["status_code"] == "ERROR" and kind != sc.KIND_SESSION):
-                grouped["errors"].append(span)
-        return {"session": session, "stats": stats, **grouped, "spans": [span for span, _ in spans]}
+        )
+        host_env = self._resource(conn, row["resource_key"])
+        return meaning.export_json(self._summary(row, project_id), host_env, row["video"], spans)
 
-    def _span_json(self, conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[dict[str, Any], tuple]:
+    def _span_json(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         span = Span.FromString(row["body"])
         resource = self._resource(conn, row["resource_key"])
         start, end = span.start_time_unix_nano, span.end_time_unix_nano
-        return (
-            {
-                "trace_id": id_hex(span.trace_id),
-                "span_id": id_hex(span.span_id),
-                "parent_span_id": id_hex(span.parent_span_id),
-                "name": span.name,
-                "kind": row["kind"],
-                "span_kind": SPAN_KIND_NAMES.get(span.kind, str(span.kind)),
-                "start_time": iso(start),
-                "end_time": iso(end),
-                "duration_ms": max(end - start, 0) / 1e6,  # as in the session's rollup
-                "status_code": STATUS_NAMES.get(span.status.code, str(span.status.code)),
-                "status_message": span.status.message,
-                "attributes": attributes_dict(span.attributes),
-                "events": [
-                    {"name": e.name, "timestamp": iso(e.time_unix_nano), "attributes": attributes_dict(e.attributes)}
-                    for e in span.events
-                ],
-                "resource": resource,
-                "service_name": resource.get(sc.SERVICE_NAME),
-                "cost": row["cost"],
-            },
-            (row["kind"], row["llm"]),
-        )
+        attrs = attributes_dict(span.attributes)
+        return {
+            "trace_id": id_hex(span.trace_id),
+            "span_id": id_hex(span.span_id),
+            "parent_span_id": id_hex(span.parent_span_id),
+            "name": span.name,
+            "kind": row["kind"],
+            "span_kind": SPAN_KIND_NAMES.get(span.kind, str(span.kind)),
+            "start_time": iso(start),
+            "end_time": iso(end),
+            "duration_ms": max(end - start, 0) / 1e6,  # as in the session's rollup
+            "status_code": STATUS_NAMES.get(span.status.code, str(span.status.code)),
+            "status_message": span.status.message,
+            "attributes": attrs,
+            "events": [
+                {"name": e.name, "timestamp": iso(e.time_unix_nano), "attributes": attributes_dict(e.attributes)}
+                for e in span.events
+            ],
+            "resource": resource,
+            "service_name": resource.get(sc.SERVICE_NAME),
+            "cost": row["cost"],
+            "cost_source": attrs.get(sc.COST_SOURCE) if row["kind"] == KIND_LLM else None,
+        }
 
     def overview(
         self, project_id: str, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
