@@ -919,7 +919,7 @@ def test_a_mistyped_key_on_a_keyless_collector_is_hinted(browser_context, tmp_pa
             assert "every key is its own project" in hint and "AGENTOPS_API_KEY" in hint
             hints = tab.page.eval_on_selector_all("#key-hint code.key-hint", "els => els.map(e => e.textContent)")
             assert hints == ["sk-a…89"] and "1 span" in hint and app_key not in tab.page.content()
-            tab.screenshot("11b-mistyped-key-hint")
+            tab.screenshot("22-mistyped-key-hint")
             assert tab.errors == []
 
 
