@@ -115,6 +115,9 @@ PROVIDER_GROQ: Final = "groq"
 PROVIDER_MISTRAL: Final = "mistral_ai"
 PROVIDER_COHERE: Final = "cohere"
 PROVIDER_OLLAMA: Final = "ollama"  # not in the GenAI conventions' list: the name Ollama's own tooling uses
+PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
+PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
 
 # --- Older token conventions, read by the collector's normalisation only --------------------
 LEGACY_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"

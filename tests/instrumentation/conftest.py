@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
+import boto3
 import openai
 import pytest
+from botocore.config import Config as BotoConfig
+from google import genai
+from google.oauth2.credentials import Credentials as GoogleCredentials
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -91,3 +96,46 @@ def anthropic_client(replay_server: ReplayServer) -> Iterator[anthropic.Anthropi
 async def async_anthropic_client(replay_server: ReplayServer) -> Any:
     async with anthropic.AsyncAnthropic(base_url=replay_server.base_url, api_key="test-key", max_retries=0) as client:
         yield client
+
+
+def gemini_client(server: ReplayServer) -> genai.Client:
+    """The Gemini Developer API backend, as the recordings were made (v1beta), one attempt per request."""
+    options = {"base_url": server.base_url, "api_version": "v1beta", "retry_options": {"attempts": 1}}
+    return genai.Client(api_key="test-key", http_options=options)
+
+
+def vertex_client(
+    server: ReplayServer,
+    *,
+    project: str = "test-project",
+    location: str = "test-location",
+    api_version: str = "v1beta1",
+) -> genai.Client:
+    """The Vertex AI backend with a fixed bearer token (no Google credentials looked up)."""
+    options = {"base_url": server.base_url, "api_version": api_version, "retry_options": {"attempts": 1}}
+    return genai.Client(
+        vertexai=True,
+        project=project,
+        location=location,
+        credentials=GoogleCredentials(token="test-token"),
+        http_options=options,
+    )
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Dummy AWS credentials and no inherited AWS configuration (files, profile, region, endpoints)."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-absent"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials-absent"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def bedrock_client(server: ReplayServer) -> Any:
+    """A real bedrock-runtime client sending to the replay server, one attempt per request."""
+    config = BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"})
+    return boto3.client("bedrock-runtime", endpoint_url=server.base_url, config=config)

@@ -6,6 +6,7 @@ checks the instrumentation against what the provider really sent.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -195,4 +196,134 @@ def cohere_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
     for key, name in (("input_tokens", sc.GEN_AI_USAGE_INPUT_TOKENS), ("output_tokens", sc.GEN_AI_USAGE_OUTPUT_TOKENS)):
         if key in billed:
             attrs[name] = int(billed[key])
+    return attrs
+
+
+# --- Google Gen AI (Gemini API and Vertex AI) -----------------------------------------------------------
+def gemini_chunks(body: str) -> list[dict[str, Any]]:
+    """The response objects of a generateContent body: one JSON object, SSE ``data:`` lines or a JSON array."""
+    if body.lstrip().startswith("data:"):
+        return sse_data(body)
+    parsed = json.loads(body)
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+def expected_gemini(body: str) -> dict[str, Any]:
+    """Gemini counts thoughts apart from candidates and tool-use prompt tokens apart from the prompt: the
+    span adds them (input + output = totalTokenCount). Each streamed chunk carries the usage so far."""
+    chunks = gemini_chunks(body)
+    attrs: dict[str, Any] = {}
+    first = chunks[0]
+    if "predictions" in first:  # Vertex AI embeddings: tokens counted per text (as floats)
+        counts = [p["embeddings"]["statistics"]["token_count"] for p in first["predictions"]]
+        return {sc.GEN_AI_USAGE_INPUT_TOKENS: int(sum(counts))}
+    _set(attrs, sc.GEN_AI_RESPONSE_ID, first.get("responseId"))
+    model = first.get("modelVersion")
+    _set(attrs, sc.GEN_AI_RESPONSE_MODEL, model.removeprefix("models/") if model else None)
+    reasons: dict[int, str] = {}
+    usage: dict[str, Any] = {}
+    for chunk in chunks:
+        for position, candidate in enumerate(chunk.get("candidates") or ()):
+            if candidate.get("finishReason"):
+                reasons[candidate.get("index", position)] = candidate["finishReason"].lower()
+        usage = chunk.get("usageMetadata") or usage
+    if reasons:
+        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(reasons[i] for i in sorted(reasons))
+    if "promptTokenCount" in usage:
+        attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage["promptTokenCount"] + usage.get("toolUsePromptTokenCount", 0)
+        attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.get("candidatesTokenCount", 0) + usage.get("thoughtsTokenCount", 0)
+    _set(attrs, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.get("thoughtsTokenCount"))
+    _set(attrs, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.get("cachedContentTokenCount"))
+    return attrs
+
+
+# --- AWS Bedrock Runtime --------------------------------------------------------------------------------
+def bedrock_events(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """The (event type, JSON payload) of each frame of an AWS event stream, decoded by hand."""
+    events = []
+    while raw:
+        total, headers_length = int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big")
+        headers, at = {}, 12
+        while at < 12 + headers_length:
+            name_length = raw[at]
+            name = raw[at + 1 : at + 1 + name_length].decode()
+            at += 1 + name_length + 1  # name, then its type (7: string)
+            value_length = int.from_bytes(raw[at : at + 2], "big")
+            headers[name] = raw[at + 2 : at + 2 + value_length].decode()
+            at += 2 + value_length
+        events.append((headers[":event-type"], json.loads(raw[12 + headers_length : total - 4])))
+        raw = raw[total:]
+    return events
+
+
+def _bedrock_usage(attrs: dict[str, Any], inputs: Any, outputs: Any, read: Any, written: Any) -> None:
+    """Bedrock's input count leaves the cache reads and writes out; the span's includes them."""
+    if inputs is not None:
+        attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = int(inputs) + int(read or 0) + int(written or 0)
+    _set(attrs, sc.GEN_AI_USAGE_OUTPUT_TOKENS, None if outputs is None else int(outputs))
+    _set(attrs, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, None if read is None else int(read))
+    _set(attrs, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, None if written is None else int(written))
+
+
+def expected_bedrock(operation: str, response: dict[str, Any]) -> dict[str, Any]:
+    """``operation``: the last segment of the request path (converse, converse-stream, invoke,
+    invoke-with-response-stream); ``response``: the recorded response."""
+    attrs: dict[str, Any] = {}
+    if operation == "converse":
+        body = json.loads(response["body"])
+        usage, stop = body["usage"], body.get("stopReason")
+    elif operation == "converse-stream":
+        usage, stop = {}, None
+        for kind, payload in bedrock_events(base64.b64decode(response["body"])):
+            if kind == "messageStop":
+                stop = payload["stopReason"]
+            elif kind == "metadata":
+                usage = payload["usage"]
+    if operation.startswith("converse"):
+        if stop:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (stop,)
+        _bedrock_usage(
+            attrs,
+            usage.get("inputTokens"),
+            usage.get("outputTokens"),
+            usage.get("cacheReadInputTokens"),
+            usage.get("cacheWriteInputTokens"),
+        )
+        return attrs
+    if operation == "invoke":  # what Bedrock bills is in its headers; id, model and stop reason in the model's body
+        headers = {k.lower(): v[0] if isinstance(v, list) else v for k, v in response["headers"].items()}
+        body = json.loads(response["body"])
+        counts = [headers.get(f"x-amzn-bedrock-{name}-token-count") for name in ("input", "output")]
+        caches = [headers.get(f"x-amzn-bedrock-cache-{name}-input-token-count") for name in ("read", "write")]
+        _bedrock_usage(attrs, *counts, *caches)
+        chunks = [body]
+    else:  # the model's events in each chunk; Bedrock's billed counts in the last one
+        chunks = [
+            json.loads(base64.b64decode(payload["bytes"]))
+            for _, payload in bedrock_events(base64.b64decode(response["body"]))
+        ]
+        billed = chunks[-1]["amazon-bedrock-invocationMetrics"]
+        _bedrock_usage(
+            attrs,
+            billed["inputTokenCount"],
+            billed["outputTokenCount"],
+            billed.get("cacheReadInputTokenCount"),
+            billed.get("cacheWriteInputTokenCount"),
+        )
+    stop = None
+    for chunk in chunks:
+        message = chunk.get("message") if chunk.get("type") == "message_start" else chunk
+        if chunk.get("type") in ("message", "message_start"):
+            attrs[sc.GEN_AI_RESPONSE_ID] = message["id"]
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = message["model"]
+        stop = (
+            chunk.get("stop_reason")
+            or (chunk.get("delta") or {}).get("stop_reason")
+            or chunk.get("stopReason")
+            or chunk.get("completionReason")
+            or ((chunk.get("results") or [{}])[0]).get("completionReason")
+            or stop
+        )
+    if stop:
+        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (stop,)
     return attrs

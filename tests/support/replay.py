@@ -5,12 +5,14 @@ Recordings are JSON files shaped like ``../shared/recorded/*/*.json`` (and ``tes
 "headers", "body"}}]}``. Point the real ``openai`` client at ``server.openai_base_url`` and the
 real ``anthropic`` client at ``server.base_url``; each request is answered with the next queued
 interaction for the same endpoint, byte for byte as recorded (SSE bodies included).
-A response with ``"truncate_at": n`` sends only its first ``n`` body bytes and drops the connection
+A response with ``"body_encoding": "base64"`` (Bedrock's binary event streams) is decoded and sent as
+the raw bytes. A response with ``"truncate_at": n`` sends only its first ``n`` body bytes and drops the connection
 (a stream cut short by the network).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -142,7 +144,8 @@ class ReplayServer:
             return
         self._last[endpoint] = interaction
         response = interaction["response"]
-        body = (response.get("body") or "").encode()
+        body = response.get("body") or ""
+        body = base64.b64decode(body) if response.get("body_encoding") == "base64" else body.encode()
         handler.send_response(int(response["status"]))
         for name, values in (response.get("headers") or {}).items():
             if name.lower() in _SKIPPED_HEADERS:

@@ -1,6 +1,6 @@
-"""LLM client instrumentation: every OpenAI, Anthropic, Groq, Mistral, Cohere, LiteLLM and Ollama call becomes
-an LLM span, with no code change; agent frameworks (OpenAI Agents SDK, LangChain and LangGraph, CrewAI) become agent,
-tool and action spans around them.
+"""LLM client instrumentation: every OpenAI, Anthropic, Groq, Mistral, Cohere, LiteLLM, Ollama, Google Gen AI
+(Gemini and Vertex AI) and AWS Bedrock call becomes an LLM span, with no code change; agent frameworks (OpenAI
+Agents SDK, LangChain and LangGraph, CrewAI) become agent, tool and action spans around them.
 
 ``instrument()`` is what ``agentops_otel.init(instrument_llm_calls=True)`` calls. It never imports a
 library the application has not imported: a library imported later is patched by a wrapt post-import
@@ -23,8 +23,10 @@ from agentops_otel.instrumentation._framework import FrameworkInstrumentor
 from agentops_otel.instrumentation._library import LibraryInstrumentor
 from agentops_otel.instrumentation._settings import RunTarget, make_settings
 from agentops_otel.instrumentation.anthropic import AnthropicInstrumentor
+from agentops_otel.instrumentation.bedrock import BedrockInstrumentor
 from agentops_otel.instrumentation.cohere import CohereInstrumentor
 from agentops_otel.instrumentation.crewai import CrewAIInstrumentor
+from agentops_otel.instrumentation.google_genai import GoogleGenAIInstrumentor
 from agentops_otel.instrumentation.groq import GroqInstrumentor
 from agentops_otel.instrumentation.langchain import LangChainInstrumentor
 from agentops_otel.instrumentation.litellm import LiteLLMInstrumentor
@@ -35,8 +37,10 @@ from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
 __all__ = [
     "AnthropicInstrumentor",
+    "BedrockInstrumentor",
     "CohereInstrumentor",
     "CrewAIInstrumentor",
+    "GoogleGenAIInstrumentor",
     "GroqInstrumentor",
     "LangChainInstrumentor",
     "LiteLLMInstrumentor",
@@ -60,6 +64,8 @@ def instrumentors() -> tuple[LibraryInstrumentor | FrameworkInstrumentor, ...]:
         LiteLLMInstrumentor(),
         OllamaInstrumentor(),
         CohereInstrumentor(),
+        GoogleGenAIInstrumentor(),
+        BedrockInstrumentor(),
         OpenAIAgentsInstrumentor(),
         LangChainInstrumentor(),
         CrewAIInstrumentor(),

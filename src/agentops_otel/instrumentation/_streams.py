@@ -129,6 +129,48 @@ class AsyncStreamProxy(_StreamProxyBase):
             self._self_call.finish_stream()
 
 
+class AsyncGeneratorProxy(AsyncStreamProxy):
+    """An async generator returned as a stream (google-genai): closed by ``aclose()``."""
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_call.finish_stream()
+
+
+class IterableStreamProxy(_StreamProxyBase):
+    """A stream whose ``__iter__`` gives a new generator (botocore's ``EventStream``): iterated once,
+    through one generator kept here."""
+
+    def __init__(self, stream: Any, call: LLMCall) -> None:
+        super().__init__(stream, call)
+        self._self_events: Any = None
+
+    def __iter__(self) -> IterableStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            if self._self_events is None:
+                self._self_events = iter(self.__wrapped__)
+            event = next(self._self_events)
+        except StopIteration:
+            self._self_call.finish_stream()
+            raise
+        except BaseException as exc:
+            self._self_call.finish_stream(exc)
+            raise
+        self._self_call.add_event(event)
+        return event
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+
 class RawResponseProxy(wrapt.ObjectProxy):
     """A ``with_raw_response`` / ``with_streaming_response`` result whose body the application reads.
 

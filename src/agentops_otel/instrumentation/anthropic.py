@@ -200,6 +200,7 @@ class AnthropicInstrumentor(StainlessInstrumentor):
     """``BaseInstrumentor`` for ``anthropic``; the ``agentops_anthropic`` ``opentelemetry_instrumentor`` entry point."""
 
     package = "anthropic"
+    extra = "anthropic"
     # Before 0.43, messages.stream() read a Stream of its own built from the response: no response attributes.
     requirement = "anthropic >= 0.43"
     provider = sc.PROVIDER_ANTHROPIC

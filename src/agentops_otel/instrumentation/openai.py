@@ -393,6 +393,7 @@ class OpenAIInstrumentor(StainlessInstrumentor):
     """``BaseInstrumentor`` for ``openai``; also the ``agentops_openai`` ``opentelemetry_instrumentor`` entry point."""
 
     package = "openai"
+    extra = "openai"
     requirement = "openai >= 1.40"  # checked down to 1.40; 1.0's raw responses and async streams lose attributes
     provider = sc.PROVIDER_OPENAI
     endpoints: Mapping[str, Endpoint] = {
