@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer
 # test or a process it starts (an exporter pointed elsewhere, a provider key that would send an
 # example to the real provider). AGENTOPS_OTELCOL_CACHE says where the harness caches its
 # OpenTelemetry Collector build, the same for scripts/build-otelcol.sh and the tests: kept.
-SCRUBBED_ENV_PREFIXES = ("AGENTOPS_", "OTEL_", "OPENAI_", "ANTHROPIC_")
+SCRUBBED_ENV_PREFIXES = ("AGENTOPS_", "OTEL_", "OPENAI_", "ANTHROPIC_", "GOOGLE_", "GEMINI_", "AWS_")
 KEPT_ENV = frozenset({"AGENTOPS_OTELCOL_CACHE"})
 
 
@@ -89,3 +90,13 @@ def recorded_path(relative: str) -> Path:
 def fixture_path(relative: str) -> Path:
     """Path of one of the project's own small fixtures in tests/fixtures."""
     return FIXTURES_DIR / relative
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Dummy AWS credentials and no AWS configuration files (the caller's AWS_ variables are scrubbed)."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-absent"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials-absent"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

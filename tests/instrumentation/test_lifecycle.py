@@ -229,3 +229,24 @@ def test_every_instrumentor_has_an_entry_point() -> None:
         point.load() for point in entry_points(group="opentelemetry_instrumentor") if point.name.startswith("agentops_")
     }
     assert {type(instrumentor) for instrumentor in instrumentors()} <= loaded
+
+
+def test_google_genai_and_botocore_are_not_imported_by_instrument(tmp_path: Path) -> None:
+    result = run_script(
+        """
+    import sys
+    from opentelemetry.sdk.trace import TracerProvider
+    from agentops_otel.instrumentation import instrument
+    instrument(tracer_provider=TracerProvider())
+    assert not {"google.genai", "botocore", "boto3"} & set(sys.modules), "instrument() imported a library"
+    import boto3
+    from google.genai import models
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    assert hasattr(type(client).__dict__["converse"], "__wrapped__")
+    assert hasattr(models.Models.__dict__["_generate_content"], "__wrapped__")
+    print("ok")
+    """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

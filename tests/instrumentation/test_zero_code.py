@@ -17,7 +17,8 @@ from typing import Any
 from agentops_otel import semconv as sc
 from agentops_otel.meaning import is_llm_span
 from tests.conftest import fixture_path
-from tests.support.replay import ReplayServer
+from tests.support.eventstream import with_encoded_bodies
+from tests.support.replay import ReplayServer, load_interactions
 
 APP = """
 import os
@@ -105,3 +106,54 @@ def test_zero_code_example() -> None:
     llm = [s for s in console_spans(result.stdout) if is_llm_span(s["attributes"])]
     assert [s["name"] for s in llm] == ["chat gpt-4o-mini", "chat gpt-4o-mini"]
     assert llm[1]["attributes"][sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+
+
+GOOGLE_AWS_APP = """
+import os
+import boto3
+from google import genai
+
+base = os.environ["REPLAY_URL"]
+client = genai.Client(api_key="k", http_options={"base_url": base, "api_version": "v1beta"})
+client.models.generate_content(model="gemini-2.5-flash", contents="Weather?")
+list(client.models.generate_content_stream(model="gemini-2.5-flash", contents="Count"))
+bedrock = boto3.client("bedrock-runtime", endpoint_url=base)
+messages = [{"role": "user", "content": [{"text": "x"}]}]
+result = bedrock.converse_stream(modelId="amazon.nova-lite-v1:0", messages=messages)
+list(result["stream"])
+"""
+
+
+def test_opentelemetry_instrument_google_genai_and_bedrock(tmp_path: Path, replay_server: ReplayServer) -> None:
+    replay_server.load(fixture_path("gemini/generate_cached_tools_thoughts.json"))
+    replay_server.load(fixture_path("gemini/stream_thoughts.json"))
+    replay_server.load(with_encoded_bodies(load_interactions(fixture_path("bedrock/converse_stream_tools.json"))))
+    (tmp_path / "app.py").write_text(textwrap.dedent(GOOGLE_AWS_APP))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GOOGLE_", "GEMINI_"))}
+    env.update(
+        REPLAY_URL=replay_server.base_url,
+        OTEL_SERVICE_NAME="zero-code-app",
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        AWS_ACCESS_KEY_ID="test-access-key",
+        AWS_SECRET_ACCESS_KEY="test-secret-key",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(tmp_path / "aws-config-absent"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws-credentials-absent"),
+    )
+    env.pop("PYTHONPATH", None)
+    instrument_cmd = Path(sys.executable).with_name("opentelemetry-instrument")
+    result = subprocess.run(
+        [str(instrument_cmd), sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    llm = [s for s in console_spans(result.stdout) if is_llm_span(s["attributes"])]
+    assert [s["name"] for s in llm] == ["chat gemini-2.5-flash", "chat gemini-2.5-flash", "chat amazon.nova-lite-v1:0"]
+    assert [s["attributes"][sc.GEN_AI_PROVIDER_NAME] for s in llm] == ["gcp.gemini", "gcp.gemini", "aws.bedrock"]
+    assert [s["attributes"][sc.GEN_AI_USAGE_INPUT_TOKENS] for s in llm] == [1240, 9, 21]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import botocore.exceptions
 import openai
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -32,7 +33,7 @@ from agentops_otel.pricing import PRICE_SOURCE, UNKNOWN_MODEL_SOURCE, split_mode
 from tests.conftest import recorded_path
 from tests.instrumentation.test_recordings import OWN, RECORDED, as_kwargs, method_for
 from tests.otelcol.otelcol import Otelcol, attribute_differences
-from tests.support.replay import FIXTURES_DIR, ReplayServer, endpoint_of
+from tests.support.replay import FIXTURES_DIR, ReplayServer, endpoint_of, load_interactions
 
 pytestmark = [pytest.mark.otelcol, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -51,7 +52,7 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(otelcol: Otelcol, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+def pipeline(otelcol: Otelcol, monkeypatch: pytest.MonkeyPatch, aws_env: None) -> Iterator[Pipeline]:
     monkeypatch.setenv("ANTHROPIC_OPEN_TELEMETRY", "false")  # anthropic's own spans would double ours
     p = Pipeline(otelcol)
     instrument(tracer_provider=p.provider, config=Configuration())
@@ -65,6 +66,9 @@ def pipeline(otelcol: Otelcol, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipe
 def replay(path: Path, server: ReplayServer) -> None:
     """Every exchange of a recording, made by the real client library (errors are expected for 4xx)."""
     provider = path.parent.name
+    if provider in ("gemini", "vertexai", "bedrock"):
+        replay_google_aws(path, server)
+        return
     interactions = server.load(path)
     if provider == "openai":
         client: Any = openai.OpenAI(base_url=server.openai_base_url, api_key="test-key", max_retries=0)
@@ -80,6 +84,37 @@ def replay(path: Path, server: ReplayServer) -> None:
                     list(result)
             except (openai.APIStatusError, anthropic.APIStatusError):
                 pass
+
+
+def replay_google_aws(path: Path, server: ReplayServer) -> None:
+    """google-genai and boto3 replays, made as tests/instrumentation makes them."""
+    from google.genai import errors as genai_errors
+
+    from tests.instrumentation import test_bedrock, test_gemini
+    from tests.instrumentation.conftest import bedrock_client
+
+    folder = path.parent.name
+    if folder == "bedrock":
+        client = bedrock_client(server)
+        for interaction in test_bedrock.load(server, path):
+            try:
+                test_bedrock.call(client, interaction["request"])
+            except botocore.exceptions.ClientError:
+                pass
+        return
+    interactions = load_interactions(path)
+    genai_client = test_gemini.client_for(folder, interactions[0]["request"]["uri"], server)
+    for recorded in interactions:
+        legacy = "enum-encoding%3Dint" in recorded["request"]["uri"]
+        interaction = test_gemini.as_google_genai_sends_it(recorded)
+        server.load([interaction])
+        method, _, kwargs = test_gemini.call_arguments(interaction["request"], legacy)
+        try:
+            result = getattr(genai_client.models, method)(**kwargs)
+            if method == "generate_content_stream":
+                list(result)
+        except genai_errors.APIError:
+            pass
 
 
 def _plain(value: Any) -> Any:
@@ -134,4 +169,27 @@ def test_recorded_exchanges_through_the_collector(
 ) -> None:
     paths = [recorded_path(f"{provider}/{name}.json") for provider, names in RECORDED.items() for name in names]
     priced = check_through_collector(paths, replay_server, pipeline, otelcol)
+    assert priced >= 20
+
+
+GOOGLE_AWS = ("gemini", "vertexai", "bedrock")
+
+
+def test_google_and_bedrock_fixtures_through_the_collector(
+    replay_server: ReplayServer, pipeline: Pipeline, otelcol: Otelcol
+) -> None:
+    paths = sorted(p for folder in GOOGLE_AWS for p in (FIXTURES_DIR / folder).glob("*.json"))
+    priced = check_through_collector(paths, replay_server, pipeline, otelcol)
+    assert priced >= 8
+
+
+@pytest.mark.recorded
+def test_google_and_bedrock_recordings_through_the_collector(
+    replay_server: ReplayServer, pipeline: Pipeline, otelcol: Otelcol
+) -> None:
+    from tests.instrumentation import test_bedrock, test_gemini
+
+    names = [f"{folder}/{name}" for folder, names in test_gemini.RECORDED.items() for name in names]
+    names += [f"bedrock/{name}" for name in test_bedrock.RECORDED]
+    priced = check_through_collector([recorded_path(f"{n}.json") for n in names], replay_server, pipeline, otelcol)
     assert priced >= 20

@@ -301,7 +301,7 @@ def test_every_curated_model_costs_what_the_python_collector_says_with_every_pro
         for name, attrs in cases.items()
         if expected[name][sc.COST_SOURCE] == PRICE_SOURCE
     }
-    assert len(priced) > len(cases) * 0.9
+    assert len(priced) > len(cases) * 0.8  # Bedrock's own model ids are priced for AWS's provider names only
     assert {("gpt-4o", "azure.ai.openai"), ("claude-sonnet-4-5", "gcp.vertex_ai"), ("claude-opus-4-5", "aws")} <= priced
     send_spans(otelcol.http_endpoint, list(cases.items()))
     _check(otelcol, cases, expected, _model_and_provider)  # every attribute (cost source too), costs to 1e-12

@@ -51,3 +51,9 @@ def with_encoded_bodies(interactions: list[dict[str, Any]]) -> list[dict[str, An
                 response["body_encoding"] = "base64"
         result.append({**interaction, "response": response})
     return result
+
+
+def exception(kind: str, message: str) -> bytes:
+    """An error sent in the stream (``:message-type`` exception), such as ``modelStreamErrorException``."""
+    headers = {":exception-type": kind, ":content-type": "application/json", ":message-type": "exception"}
+    return frame(headers, json.dumps({"message": message}).encode())
