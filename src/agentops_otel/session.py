@@ -85,9 +85,39 @@ def pop_session(kwargs: dict[str, Any]) -> tuple[Session | None, dict[str, Any]]
 async def _awaited_in(context: Context, coroutine: Coroutine[Any, Any, _R]) -> _R:
     token = otel_context.attach(context)
     try:
-        return await coroutine
+        result = await coroutine
     finally:
         otel_context.detach(token)
+    return _SteppedIn(result, context) if inspect.isasyncgen(result) else result  # type: ignore[return-value]
+
+
+class _SteppedIn(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A generator or async generator (a stream that sends its request when first read, as
+    google-genai's) whose every step runs in a session's context; otherwise the object itself."""
+
+    def __init__(self, wrapped: Any, context: Context) -> None:
+        super().__init__(wrapped)
+        self._self_context = context
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        token = otel_context.attach(self._self_context)
+        try:
+            return next(self.__wrapped__)
+        finally:
+            otel_context.detach(token)
+
+    def __aiter__(self) -> Any:
+        return self
+
+    async def __anext__(self) -> Any:
+        token = otel_context.attach(self._self_context)
+        try:
+            return await self.__wrapped__.__anext__()
+        finally:
+            otel_context.detach(token)
 
 
 class _EnteredIn(wrapt.ObjectProxy):  # type: ignore[misc]
@@ -254,7 +284,8 @@ class Session:
     def call(self, fn: Callable[..., _R], /, *args: Any, **kwargs: Any) -> _R:
         """``fn(*args, **kwargs)`` with this session current: the LLM calls and events it makes
         belong to this session, whichever sessions run beside it. A coroutine it returns runs in
-        the session when awaited, a context manager (a stream manager) is entered in it."""
+        the session when awaited, a context manager (a stream manager) is entered in it, and a
+        generator (a stream read later) is stepped in it."""
         context = self.parent_context()
         if context is None:  # already inside this session
             return fn(*args, **kwargs)
@@ -265,6 +296,8 @@ class Session:
             otel_context.detach(token)
         if inspect.iscoroutine(result):
             return _awaited_in(context, result)  # type: ignore[return-value]
+        if inspect.isgenerator(result) or inspect.isasyncgen(result):
+            return _SteppedIn(result, context)  # type: ignore[return-value]
         if hasattr(type(result), "__enter__") or hasattr(type(result), "__aenter__"):
             return _EnteredIn(result, context)  # type: ignore[return-value]
         return result

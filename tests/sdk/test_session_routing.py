@@ -171,3 +171,41 @@ def test_session_argument_on_the_other_providers(sdk, replay_server, two_session
     assert "session" not in replay_server.requests[-1].json()
     [span] = llm_spans(sdk)
     assert span.context.trace_id == first.trace_id
+
+
+def test_session_argument_on_google_genai_calls_and_streams(sdk, replay_server, two_sessions):
+    """google-genai's stream sends its request when first read: it is read in the session named."""
+    from tests.instrumentation.conftest import gemini_client
+
+    first, second = two_sessions
+    replay_server.load(fixture_path("gemini/generate_cached_tools_thoughts.json"))
+    replay_server.load(fixture_path("gemini/stream_thoughts.json"))
+    replay_server.load(fixture_path("gemini/stream_thoughts.json"))
+    client = gemini_client(replay_server)
+    client.models.generate_content(model="gemini-2.5-flash", contents="hi", session=first)
+    chunks = client.models.generate_content_stream(model="gemini-2.5-flash", contents="count", session=second)
+    assert len(list(chunks)) == 3
+
+    async def read_async_stream() -> int:
+        stream = await client.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="x", session=first)
+        return len([chunk async for chunk in stream])
+
+    assert asyncio.run(read_async_stream()) == 3
+    assert all("session" not in r.json() for r in replay_server.requests)
+    assert [s.context.trace_id for s in llm_spans(sdk)] == [first.trace_id, second.trace_id, first.trace_id]
+
+
+def test_session_argument_on_bedrock_calls_and_streams(sdk, replay_server, two_sessions, aws_env):
+    from tests.instrumentation.conftest import bedrock_client
+    from tests.support.eventstream import with_encoded_bodies
+    from tests.support.replay import load_interactions
+
+    first, second = two_sessions
+    replay_server.load(with_encoded_bodies(load_interactions(fixture_path("bedrock/converse_cache_tools.json"))))
+    replay_server.load(with_encoded_bodies(load_interactions(fixture_path("bedrock/converse_stream_tools.json"))))
+    client = bedrock_client(replay_server)
+    messages = [{"role": "user", "content": [{"text": "x"}]}]
+    client.converse(modelId="us.anthropic.claude-3-5-sonnet-20241022-v2:0", messages=messages, session=second)
+    result = client.converse_stream(modelId="amazon.nova-lite-v1:0", messages=messages, session=first)
+    list(result["stream"])
+    assert [s.context.trace_id for s in llm_spans(sdk)] == [second.trace_id, first.trace_id]

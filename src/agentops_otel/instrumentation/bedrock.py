@@ -33,6 +33,7 @@ from agentops_otel.instrumentation import _content as content
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, StreamRecorder, put, usage_attributes
 from agentops_otel.instrumentation._library import _IN_TRACED_CALL, LibraryInstrumentor
 from agentops_otel.instrumentation._patching import Patch, report_bug, wrap_method
+from agentops_otel.instrumentation._sessions import routing_session
 from agentops_otel.instrumentation._streams import IterableStreamProxy
 
 SERVICE = "bedrock-runtime"
@@ -487,7 +488,7 @@ class BedrockInstrumentor(LibraryInstrumentor):
 
     def _patch(self, patches: list[Patch]) -> None:
         creator = importlib.import_module("botocore.client").ClientCreator
-        patches.append(wrap_method(creator, "create_client", self._wrap_create_client))
+        patches.append(wrap_method(creator, "create_client", self._wrap_create_client, sessions=False))
         self._streaming_body = importlib.import_module("botocore.response").StreamingBody
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -524,8 +525,8 @@ class BedrockInstrumentor(LibraryInstrumentor):
             original = cls.__dict__.get(name)
             if original is None or isinstance(original, _BedrockMethod):
                 continue
-            converse = name.startswith("converse")
-            setattr(cls, name, _BedrockMethod(original, self._wrapper(attrs, converse, finish, stream=stream)))
+            wrapper = self._wrapper(attrs, name.startswith("converse"), finish, stream=stream)
+            setattr(cls, name, _BedrockMethod(original, routing_session(wrapper, original)))  # takes session=
         self._client_classes.add(cls)
 
     def _wrapper(

@@ -27,7 +27,7 @@ from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import _content as content
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, StreamRecorder, getter, put
 from agentops_otel.instrumentation._library import _IN_TRACED_CALL, LibraryInstrumentor
-from agentops_otel.instrumentation._patching import Patch, report_bug, wrap_method
+from agentops_otel.instrumentation._patching import Patch, accept_session, report_bug, wrap_method
 from agentops_otel.instrumentation._streams import AsyncGeneratorProxy, SyncStreamProxy
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -300,11 +300,14 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
     def _patch(self, patches: list[Patch]) -> None:
         models = importlib.import_module("google.genai.models")
         for cls, wrap in ((models.Models, self._wrapper), (models.AsyncModels, self._async_wrapper)):
-            patches.append(wrap_method(cls, "_generate_content", wrap(_GENERATE, stream=False)))
-            patches.append(wrap_method(cls, "_generate_content_stream", wrap(_GENERATE, stream=True)))
-            # Older versions send the request from embed_content itself.
-            embed = "_embed_content" if "_embed_content" in cls.__dict__ else "embed_content"
-            patches.append(wrap_method(cls, embed, wrap(_EMBED, stream=False)))
+            private = "_embed_content" in cls.__dict__  # older versions send the request from embed_content
+            embed = "_embed_content" if private else "embed_content"
+            patches.append(wrap_method(cls, "_generate_content", wrap(_GENERATE, stream=False), sessions=False))
+            patches.append(wrap_method(cls, "_generate_content_stream", wrap(_GENERATE, stream=True), sessions=False))
+            patches.append(wrap_method(cls, embed, wrap(_EMBED, stream=False), sessions=not private))
+            # session= on the public calls (chats call them too)
+            public = ("generate_content", "generate_content_stream", "embed_content" if private else "")
+            patches.extend(accept_session(cls, name) for name in public if name in cls.__dict__)
 
     def _client_attributes(self, module: Any) -> Attributes:
         client = module._api_client
