@@ -22,7 +22,7 @@ from agentops_otel import semconv as sc
 from agentops_otel.instrumentation.google_genai import GoogleGenAIInstrumentor
 from tests.conftest import fixture_path, recorded_path
 from tests.instrumentation.conftest import gemini_client, vertex_client
-from tests.instrumentation.expected import expected_gemini, gemini_chunks, response_attributes
+from tests.instrumentation.expected import expected_gemini, gemini_chunks, response_attributes, sse_data
 from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, load_interactions
 
 RECORDED = {
@@ -41,7 +41,10 @@ RECORDED = {
 # Tested on their own below: not a model call (no span), and the Interactions API.
 OTHER_RECORDINGS = {"gemini/cached_content_create", "gemini/interactions_create"}
 OWN = sorted(
-    str(p.relative_to(FIXTURES_DIR)) for d in ("gemini", "vertexai") for p in (FIXTURES_DIR / d).glob("*.json")
+    str(p.relative_to(FIXTURES_DIR))
+    for d in ("gemini", "vertexai")
+    for p in (FIXTURES_DIR / d).glob("*.json")
+    if not p.name.startswith("interaction")  # the Interactions API: tested below
 )
 CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
 PROVIDERS = {"gemini": sc.PROVIDER_GCP_GEMINI, "vertexai": sc.PROVIDER_GCP_VERTEX_AI}
@@ -529,3 +532,91 @@ def test_concurrent_streams_in_tasks(tracing: Any, replay_server: ReplayServer, 
     assert asyncio.run(main()) == [3, 3]
     spans = tracing.llm_spans()
     assert len(spans) == 2 and all(s.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 18 for s in spans)
+
+
+# --- the Interactions API ---------------------------------------------------------------------------------
+def create_interaction(client: Any, request: dict[str, Any]) -> Any:
+    """Send the recorded request through ``interactions.create`` (a stream read to the end)."""
+    body = json.loads(request["body"])
+    result = client.interactions.create(**body)
+    return list(result) if body.get("stream") else result
+
+
+def expected_interaction(body: str) -> dict[str, Any]:
+    """An interaction's usage as Gemini's: thoughts and tool-use tokens apart, added; its status ends it."""
+    if body.lstrip().startswith("{"):
+        interaction = json.loads(body)
+    else:  # a stream: the last event carrying the interaction
+        interaction = next(e["interaction"] for e in reversed(sse_data(body)) if "interaction" in e)
+    usage = interaction["usage"]
+    return {
+        sc.GEN_AI_RESPONSE_ID: interaction["id"],
+        sc.GEN_AI_RESPONSE_MODEL: interaction["model"],
+        sc.GEN_AI_RESPONSE_FINISH_REASONS: (interaction["status"],),
+        sc.GEN_AI_USAGE_INPUT_TOKENS: usage["total_input_tokens"] + usage.get("total_tool_use_tokens", 0),
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: usage["total_output_tokens"] + usage.get("total_thought_tokens", 0),
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage["total_thought_tokens"],
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage["total_cached_tokens"],
+    }
+
+
+def total_tokens(interaction: dict[str, Any]) -> int:
+    body = interaction["response"]["body"]
+    if body.lstrip().startswith("{"):
+        return json.loads(body)["usage"]["total_tokens"]
+    return next(e["interaction"]["usage"]["total_tokens"] for e in reversed(sse_data(body)) if "interaction" in e)
+
+
+def check_interaction(path: Path, server: ReplayServer, tracing: Any, client: Any, capture: bool) -> None:
+    tracing.instrument(capture_message_content=capture)
+    (interaction,) = server.load(path)
+    create_interaction(client, interaction["request"])
+    span = assert_ended_once(tracing)
+    attrs = span.attributes
+    body = json.loads(interaction["request"]["body"])
+    assert span.name == f"chat {body['model']}"
+    assert attrs[sc.GEN_AI_PROVIDER_NAME] == "gcp.gemini"
+    assert attrs.get(sc.GEN_AI_REQUEST_STREAM) is (True if body.get("stream") else None)
+    assert attrs.get(sc.GEN_AI_REQUEST_TEMPERATURE) == (body.get("generation_config") or {}).get("temperature")
+    assert response_attributes(span) == expected_interaction(interaction["response"]["body"])
+    usage = expected_interaction(interaction["response"]["body"])
+    # input + output is what the interaction counted in all
+    assert usage[sc.GEN_AI_USAGE_INPUT_TOKENS] + usage[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == total_tokens(interaction)
+    assert (sc.GEN_AI_OUTPUT_MESSAGES in attrs) is capture
+    if capture:
+        (message,) = json.loads(attrs[sc.GEN_AI_OUTPUT_MESSAGES])
+        assert any(part["type"] == "text" and part["content"] for part in message["parts"])
+
+
+@pytest.mark.recorded
+@CAPTURE
+def test_recorded_interaction(capture: bool, replay_server: ReplayServer, tracing: Any, gemini: Any) -> None:
+    check_interaction(recorded_path("gemini/interactions_create.json"), replay_server, tracing, gemini, capture)
+
+
+@CAPTURE
+def test_streamed_interaction(capture: bool, replay_server: ReplayServer, tracing: Any, gemini: Any) -> None:
+    check_interaction(fixture_path("gemini/interaction_stream.json"), replay_server, tracing, gemini, capture)
+
+
+async def test_async_streamed_interaction_left_early(replay_server: ReplayServer, tracing: Any, gemini: Any) -> None:
+    replay_server.load(fixture_path("gemini/interaction_stream.json"))
+    stream = await gemini.aio.interactions.create(model="gemini-2.5-flash", input="Greet me", stream=True)
+    async for _ in stream:
+        break
+    assert tracing.llm_spans() == []
+    await stream.close()
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "own-interaction-2"  # from interaction.created
+    assert sc.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes  # the completed event was never read
+
+
+def test_refused_interaction(replay_server: ReplayServer, tracing: Any, gemini: Any) -> None:
+    (interaction,) = copy.deepcopy(load_interactions(fixture_path("gemini/generate_429.json")))
+    interaction["request"]["uri"] = "https://generativelanguage.googleapis.com/v1beta/interactions"
+    replay_server.load([interaction])
+    with pytest.raises(Exception) as raised:
+        gemini.interactions.create(model="gemini-2.5-flash", input="Hi", automatic_continuation=False)
+    span = assert_ended_once(tracing)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == type(raised.value).__qualname__

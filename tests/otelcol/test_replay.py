@@ -105,6 +105,10 @@ def replay_google_aws(path: Path, server: ReplayServer) -> None:
     interactions = load_interactions(path)
     genai_client = test_gemini.client_for(folder, interactions[0]["request"]["uri"], server)
     for recorded in interactions:
+        if recorded["request"]["uri"].endswith("/interactions"):
+            server.load([recorded])
+            test_gemini.create_interaction(genai_client, recorded["request"])
+            continue
         legacy = "enum-encoding%3Dint" in recorded["request"]["uri"]
         interaction = test_gemini.as_google_genai_sends_it(recorded)
         server.load([interaction])
@@ -190,6 +194,7 @@ def test_google_and_bedrock_recordings_through_the_collector(
     from tests.instrumentation import test_bedrock, test_gemini
 
     names = [f"{folder}/{name}" for folder, names in test_gemini.RECORDED.items() for name in names]
+    names.append("gemini/interactions_create")
     names += [f"bedrock/{name}" for name in test_bedrock.RECORDED]
     priced = check_through_collector([recorded_path(f"{n}.json") for n in names], replay_server, pipeline, otelcol)
     assert priced >= 20

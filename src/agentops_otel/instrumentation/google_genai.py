@@ -16,10 +16,13 @@ the span's input and output add them, so input + output is ``totalTokenCount``.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
@@ -28,7 +31,7 @@ from agentops_otel.instrumentation import _content as content
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, StreamRecorder, getter, put
 from agentops_otel.instrumentation._library import _IN_TRACED_CALL, LibraryInstrumentor
 from agentops_otel.instrumentation._patching import Patch, accept_session, report_bug, wrap_method
-from agentops_otel.instrumentation._streams import AsyncGeneratorProxy, SyncStreamProxy
+from agentops_otel.instrumentation._streams import AsyncGeneratorProxy, AsyncStreamProxy, SyncStreamProxy
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -282,8 +285,143 @@ class EmbedContent(Endpoint):
         raise NotImplementedError("embeddings are not streamed")
 
 
+# --- the Interactions API (google-genai 2.x-3.x: google.genai._gaos) ----------------------------------
+def _interaction_usage(usage: Any, attrs: Attributes) -> None:
+    """Counts as for generateContent: thoughts and tool-use tokens apart, added (input + output = total)."""
+    if usage is None:
+        return
+    inputs, tools = usage.total_input_tokens, usage.total_tool_use_tokens
+    outputs, thoughts = usage.total_output_tokens, usage.total_thought_tokens
+    if type(inputs) is int:
+        attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = inputs + (tools if type(tools) is int else 0)
+        attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = (outputs if type(outputs) is int else 0) + (
+            thoughts if type(thoughts) is int else 0
+        )
+    if type(thoughts) is int:
+        attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = thoughts
+    if type(usage.total_cached_tokens) is int:
+        attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.total_cached_tokens
+
+
+def _interaction_content(items: Any) -> list[content.Part]:
+    if isinstance(items, str):
+        return [content.text(items)]
+    parts: list[content.Part] = []
+    for item in items or ():
+        kind = _get(item, "type")
+        if kind == "text":
+            parts.append(content.text(_get(item, "text")))
+        elif kind == "function_call":
+            parts.append(content.tool_call(_get(item, "id"), _get(item, "name"), _get(item, "arguments")))
+        elif kind == "function_result":
+            parts.append(content.tool_response(_get(item, "call_id"), _get(item, "result")))
+        else:
+            parts.append({"type": kind or "unknown"})
+    return parts
+
+
+def _interaction_input(value: Any) -> list[dict[str, Any]]:
+    """A string, a list of contents (the user's), or a list of turns (``role`` and ``content``)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        return [content.message("user", _interaction_content(value if isinstance(value, str) else [value]))]
+    if value and all(_get(item, "role") is not None for item in value):
+        return [content.message(_role(_get(t, "role"), []), _interaction_content(_get(t, "content"))) for t in value]
+    return [content.message("user", _interaction_content(value))]
+
+
+def _interaction_output(steps: Any, status: Any) -> list[dict[str, Any]]:
+    parts: list[content.Part] = []
+    for step in steps or ():
+        kind = _get(step, "type")
+        if kind == "model_output":
+            parts.extend(_interaction_content(_get(step, "content")))
+        elif kind == "thought":
+            parts.append({"type": "reasoning"})  # only a signature: the thoughts themselves are not returned
+        elif kind == "function_call":
+            parts.append(content.tool_call(_get(step, "id"), _get(step, "name"), _get(step, "arguments")))
+        else:
+            parts.append({"type": kind or "unknown"})
+    return [content.message("assistant", parts, status)]
+
+
+class CreateInteraction(Endpoint):
+    """``interactions.create``: the request as keyword arguments, or as ``request=`` holding its ``body``."""
+
+    operation = sc.OP_CHAT
+
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        request = body.get("request")
+        if request is not None:
+            body = _get(request, "body") or {}
+        attrs: Attributes = {}
+        put(attrs, sc.GEN_AI_REQUEST_MODEL, model_name(_get(body, "model") or _get(body, "agent")))
+        config = _get(body, "generation_config")
+        if config is not None:
+            put(attrs, sc.GEN_AI_REQUEST_TEMPERATURE, _get(config, "temperature"))
+            put(attrs, sc.GEN_AI_REQUEST_TOP_P, _get(config, "top_p"))
+            put(attrs, sc.GEN_AI_REQUEST_MAX_TOKENS, _get(config, "max_output_tokens"))
+            put(attrs, sc.GEN_AI_REQUEST_STOP_SEQUENCES, _get(config, "stop_sequences"))
+            put(attrs, sc.GEN_AI_REQUEST_SEED, _get(config, "seed"))
+        if capture:
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(_interaction_input(_get(body, "input")))
+            instruction = _get(body, "system_instruction")
+            if instruction is not None:
+                attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = content.to_json(_interaction_content(instruction))
+            tools = _get(body, "tools")
+            if tools:
+                attrs[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(tools)
+        return attrs
+
+    def response_attributes(self, response: Any, capture: bool) -> Attributes:
+        attrs: Attributes = {}
+        put(attrs, sc.GEN_AI_RESPONSE_ID, getattr(response, "id", None) or None)
+        put(attrs, sc.GEN_AI_RESPONSE_MODEL, model_name(getattr(response, "model", None)))
+        status = _reason(getattr(response, "status", None))  # an interaction's status is its finish reason
+        put(attrs, sc.GEN_AI_RESPONSE_FINISH_REASONS, [status] if status else None)
+        _interaction_usage(getattr(response, "usage", None), attrs)
+        if capture:
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(_interaction_output(response.steps, status))
+        return attrs
+
+    def stream_recorder(self, capture: bool) -> StreamRecorder:
+        return _InteractionStream(self, capture)
+
+
+class _InteractionStream(StreamRecorder):
+    """``interaction.created`` / ``interaction.completed`` carry the interaction (usage in the last);
+    text arrives in ``step.delta`` events."""
+
+    __slots__ = ("capture", "endpoint", "interaction", "text")
+
+    def __init__(self, endpoint: CreateInteraction, capture: bool) -> None:
+        self.endpoint = endpoint
+        self.capture = capture
+        self.interaction: Any = None
+        self.text: list[str] = []
+
+    def add(self, event: Any) -> None:
+        interaction = getattr(event, "interaction", None)
+        if interaction is not None:
+            self.interaction = interaction
+        elif self.capture:
+            delta = getattr(event, "delta", None)
+            if getattr(delta, "type", None) == "text":
+                self.text.append(delta.text)
+
+    def attributes(self) -> Attributes:
+        if self.interaction is None:
+            return {}
+        attrs = self.endpoint.response_attributes(self.interaction, capture=False)
+        if self.capture:
+            message = content.message("assistant", [content.text("".join(self.text))], _reason(self.interaction.status))
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json([message])
+        return attrs
+
+
 _GENERATE = GenerateContent()
 _EMBED = EmbedContent()
+_INTERACTION = CreateInteraction()
+_INTERACTIONS_MODULE = "google.genai._gaos.interactions"
 
 
 class GoogleGenAIInstrumentor(LibraryInstrumentor):
@@ -296,6 +434,7 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
     provider = sc.PROVIDER_GCP_GEMINI  # sc.PROVIDER_GCP_VERTEX_AI for a client on Vertex AI
 
     _client_cache: tuple[Any, Attributes] = (None, {})  # (the library's API client, its attributes)
+    _interactions_hook: bool = False
 
     def _patch(self, patches: list[Patch]) -> None:
         models = importlib.import_module("google.genai.models")
@@ -308,6 +447,30 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
             # session= on the public calls (chats call them too)
             public = ("generate_content", "generate_content_stream", "embed_content" if private else "")
             patches.extend(accept_session(cls, name) for name in public if name in cls.__dict__)
+        # The Interactions API's module is imported when the application first uses it: patched then.
+        module = sys.modules.get(_INTERACTIONS_MODULE)
+        if module is not None:
+            patches.extend(self._interaction_patches(module))
+        elif not self._interactions_hook:
+            type(self)._interactions_hook = True
+            wrapt.register_post_import_hook(self._on_interactions_import, _INTERACTIONS_MODULE)
+
+    def _interaction_patches(self, module: ModuleType) -> list[Patch]:
+        """Each hop of ``interactions.create`` (one request; continuation sends several) is one call."""
+        return [
+            wrap_method(module.Interactions, "create", self._wrapper(_INTERACTION, stream=None), sessions=False),
+            wrap_method(
+                module.AsyncInteractions, "create", self._async_wrapper(_INTERACTION, stream=None), sessions=False
+            ),
+        ]
+
+    def _on_interactions_import(self, module: ModuleType) -> None:
+        if self._settings is None or not self._patches:
+            return  # off, or google.genai itself not patched (it is patched first: it is imported first)
+        try:
+            self._patches = (*self._patches, *self._interaction_patches(module))
+        except Exception as exc:
+            report_bug(f"{type(self).__name__}.interactions", exc)
 
     def _client_attributes(self, module: Any) -> Attributes:
         client = module._api_client
@@ -324,11 +487,16 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
         type(self)._client_cache = (client, attrs)  # one tuple: threads see old or new, never half
         return attrs
 
-    def _start(self, instance: Any, endpoint: Endpoint, kwargs: dict[str, Any], stream: bool) -> LLMCall | None:
+    def _start(
+        self, instance: Any, endpoint: Endpoint, kwargs: dict[str, Any], stream: bool | None
+    ) -> LLMCall | None:
         settings = self._settings
         if settings is None or _IN_TRACED_CALL.get():  # inside a call another instrumentor traces
             return None
         try:
+            if stream is None:  # interactions.create: streams when the request says so
+                request = kwargs.get("request")
+                stream = _get(_get(request, "body") if request is not None else kwargs, "stream") is True
             return LLMCall(
                 settings.tracer,
                 self._client_attributes(instance),
@@ -342,7 +510,7 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
             report_bug(f"{type(self).__name__}.start", exc)
             return None
 
-    def _wrapper(self, endpoint: Endpoint, *, stream: bool) -> Callable[..., Any]:
+    def _wrapper(self, endpoint: Endpoint, *, stream: bool | None) -> Callable[..., Any]:
         def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             call = self._start(instance, endpoint, kwargs, stream)
             if call is None:
@@ -361,7 +529,7 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
 
         return wrapper
 
-    def _async_wrapper(self, endpoint: Endpoint, *, stream: bool) -> Callable[..., Any]:
+    def _async_wrapper(self, endpoint: Endpoint, *, stream: bool | None) -> Callable[..., Any]:
         async def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             call = self._start(instance, endpoint, kwargs, stream)
             if call is None:
@@ -376,7 +544,7 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
             finally:
                 _IN_TRACED_CALL.reset(mark)
                 otel_context.detach(token)
-            return _finish(call, result, AsyncGeneratorProxy)
+            return _finish(call, result, AsyncStreamProxy if endpoint is _INTERACTION else AsyncGeneratorProxy)
 
         return wrapper
 
