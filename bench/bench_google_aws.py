@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer calls (smoke run)")
     parser.add_argument("--rounds", type=int, default=3)
     opts = parser.parse_args()
-    count = 200 if opts.quick else 1500
+    count = 100 if opts.quick else 400
     rounds = 1 if opts.quick else max(1, opts.rounds)
     for name in [n for n in os.environ if n.startswith(("AWS_", "GOOGLE_", "GEMINI_"))]:
         del os.environ[name]

@@ -119,3 +119,31 @@ def test_llm_call_in_a_plain_thread_with_several_sessions_running_stays_out_of_t
     assert first.get_analytics()["LLM calls"] == 0 and second.get_analytics()["LLM calls"] == 0
     first.end_session("Success")
     second.end_session("Success")
+
+
+def test_gemini_and_bedrock_calls_are_priced_alike_in_the_sdk_and_the_collector(sdk, replay_server, aws_env):
+    """The SDK's analytics and the Python collector price them the same, each at its provider's price."""
+    from agentops_otel.collector.enrich import enrich_attributes
+    from agentops_otel.pricing import TokenUsage, cost_of, rates_for
+    from tests.instrumentation.conftest import bedrock_client, gemini_client
+    from tests.support.eventstream import with_encoded_bodies
+    from tests.support.replay import load_interactions
+
+    replay_server.load(fixture_path("gemini/generate_cached_tools_thoughts.json"))
+    replay_server.load(with_encoded_bodies(load_interactions(fixture_path("bedrock/converse_cache_tools.json"))))
+    session = sdk.init(instrument_llm_calls=True)
+    gemini = gemini_client(replay_server)
+    gemini.models.generate_content(model="gemini-2.5-flash", contents="Weather?")
+    bedrock = bedrock_client(replay_server)
+    bedrock.converse(modelId="us.anthropic.claude-3-5-sonnet-20241022-v2:0", messages=[])
+    cost = session.end_session("Success")
+    llm = [s for s in sdk.spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_LLM]
+    assert [s.attributes[sc.GEN_AI_PROVIDER_NAME] for s in llm] == ["gcp.gemini", "aws.bedrock"]
+    collector = [Decimal(str(enrich_attributes(dict(s.attributes))[sc.GEN_AI_USAGE_COST])) for s in llm]
+    assert cost == sum(span_price(s.attributes).total for s in llm)
+    assert abs(cost - sum(collector)) < Decimal("1e-12")
+    # Bedrock's Claude: 14 uncached, 2048 cache reads and 256 cache writes in, 33 out, at AWS's rates
+    rates = rates_for("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "aws.bedrock")
+    assert rates is not None and rates.provider == "aws"
+    expected = cost_of(TokenUsage(2318, 33, cache_read_tokens=2048, cache_write_tokens=256), rates).total
+    assert span_price(llm[1].attributes).total == expected > 0
