@@ -221,14 +221,15 @@ class _GenerateContentStream(StreamRecorder):
         self.parts: dict[int, list[Any]] = {}
 
     def add(self, event: Any) -> None:
-        if not self.id:
-            self.id = event.response_id
-            self.model = event.model_version
+        if not self.id:  # (older versions have no response_id)
+            self.id = getattr(event, "response_id", None)
+            self.model = getattr(event, "model_version", None)
         usage = event.usage_metadata
         if usage is not None:
             self.usage = usage
         for position, candidate in enumerate(event.candidates or ()):
-            index = candidate.index if type(candidate.index) is int else position
+            index = getattr(candidate, "index", None)
+            index = index if type(index) is int else position
             reason = _reason(candidate.finish_reason)
             if reason:
                 self.finish_reasons[index] = reason
