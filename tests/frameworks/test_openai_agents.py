@@ -320,3 +320,37 @@ def test_run_after_the_session_ended_is_a_session_of_its_own(
     assert own.attributes[sc.SESSION_TAGS] == ("app", sc.FRAMEWORK_OPENAI_AGENTS)
     agent = next(s for s in sdk.spans() if s.name == "invoke_agent WeatherAgent")
     assert agent.context.trace_id == own.context.trace_id and agent.parent.span_id == own.context.span_id
+
+
+def test_custom_model_gets_its_llm_span_from_the_generation_span(sdk: Any, run_config: RunConfig) -> None:
+    """A model that does not call an instrumented library (here a ``Model`` of the test's own that
+    records its call in a generation span, as the SDK's LiteLLM model does) still counts once."""
+    from agents import ModelResponse, Usage, generation_span
+    from agents.models.interface import Model, ModelProvider
+    from openai.types.responses import ResponseOutputMessage, ResponseOutputText
+
+    class LocalModel(Model):
+        async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
+            with generation_span(model="local-llm", model_config={}) as span:
+                span.span_data.usage = {"input_tokens": 17, "output_tokens": 5}
+                text = ResponseOutputText(type="output_text", text="Hello.", annotations=[])
+                message = ResponseOutputMessage(
+                    id="msg_local", type="message", role="assistant", status="completed", content=[text]
+                )
+                return ModelResponse(output=[message], usage=Usage(), response_id=None)
+
+        def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+            raise NotImplementedError
+
+    class LocalProvider(ModelProvider):
+        def get_model(self, model_name: str | None) -> Model:
+            return LocalModel()
+
+    sdk.init(instrument_llm_calls=True, auto_start_session=False)
+    Runner.run_sync(Agent(name="Local", instructions="Hi."), "Hi", run_config=RunConfig(model_provider=LocalProvider()))
+
+    tree = Tree(sdk.spans())
+    (llm,) = tree.kind(sc.KIND_LLM)
+    assert llm.name == "chat local-llm" and tree.parent(llm) is tree.one("invoke_agent Local")
+    assert (llm.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS], llm.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (17, 5)
+    assert llm.attributes[sc.FRAMEWORK] == sc.FRAMEWORK_OPENAI_AGENTS

@@ -5,25 +5,29 @@ its trace into spans of the session: agent runs into agent spans (``invoke_agent
 function tools into tool spans (``execute_tool {name}``), handoffs, guardrails, custom spans and
 MCP tool listings into action spans. Model calls are left to the ``openai`` instrumentor: each is
 one LLM span, nested under its agent because the agent's span is current while the SDK calls the
-model. The SDK's own processors (its upload to the OpenAI tracing endpoint included) are left as
-the application configured them. A run outside any session is a session of its own (the SDK's
-trace), ended with it: Failure when one of its agents ended with an error.
+model; a model that does not go through an instrumented library (a custom ``Model``) gets its LLM
+span from the SDK's generation span (model and usage). The SDK's own processors (its upload to
+the OpenAI tracing endpoint included) are left as the application configured them. A run outside
+any session is a session of its own (the SDK's trace), ended with it: Failure with the exception
+the run raised, or when one of its agents ended with an error.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanKind
 
 from agentops_otel import semconv as sc
 from agentops_otel.events import text_value
+from agentops_otel.instrumentation._call import LLM_CALLS_KEY, put, usage_attributes
 from agentops_otel.instrumentation._framework import (
     Attached,
     FrameworkInstrumentor,
@@ -56,6 +60,9 @@ class _Step:
     context: Context | None  # the parent of the SDK span's children
     attached: Attached | None
     trace: _Trace | None = field(default=None, repr=False)
+    llm_calls: list[Span] | None = None  # a model call: the LLM spans instrumentors started in it
+    parent: Context | None = None
+    start_ns: int = 0
 
 
 def _error_text(error: Any) -> str | None:
@@ -125,12 +132,18 @@ class AgentsProcessor:
                 parent = trace_state.context
             else:
                 parent = otel_context.get_current()
-            otel_span = self._start(settings, span.span_data, parent)
+            data = span.span_data
+            otel_span = self._start(settings, data, parent)
             context = in_context(otel_span, parent) if otel_span is not None else parent
+            calls: list[Span] | None = None
+            if data.type in _MODEL_CALLS:  # mark it: an instrumentor's LLM span started inside is seen
+                calls = []
+                context = otel_context.set_value(LLM_CALLS_KEY, calls, context)
             # The SDK makes its spans current while they run: so is ours, so that model calls nest.
             attached = Attached(context) if context is not None else None
+            step = _Step(otel_span, context, attached, trace_state, calls, parent, time.time_ns())
             with self._lock:
-                self._steps[span.span_id] = _Step(otel_span, context, attached, trace_state)
+                self._steps[span.span_id] = step
         except Exception as exc:
             report_bug("AgentsProcessor.on_span_start", exc)
 
@@ -144,6 +157,12 @@ class AgentsProcessor:
                 step.attached.restore()
             error = _error_text(span.error)
             data = span.span_data
+            if step.llm_calls is not None and not step.llm_calls:
+                # a model not called through an instrumented library (a custom Model): its span
+                # comes from what the SDK recorded of the call
+                settings = self._instrumentor.settings
+                if settings is not None:
+                    _record_llm(settings, step, data, error)
             if step.span is None:
                 return
             if data.type == "agent" and error and step.trace is not None and step.trace.error is None:
@@ -194,6 +213,39 @@ class AgentsProcessor:
         if kind == "mcp_tools":
             return data.result
         return None
+
+
+_MODEL_CALLS = frozenset({"generation", "response"})
+
+
+def _record_llm(settings: Settings, step: _Step, data: Any, error: str | None) -> None:
+    """An LLM span from a generation span's model and usage (or a response span's ``Response``)."""
+    attrs: dict[str, Any] = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.FRAMEWORK: FRAMEWORK}
+    usage: Any = getattr(data, "usage", None)
+    model = getattr(data, "model", None)
+    response = getattr(data, "response", None)
+    if response is not None:
+        model = model or getattr(response, "model", None)
+        put(attrs, sc.GEN_AI_RESPONSE_ID, getattr(response, "id", None))
+        usage = usage or getattr(response, "usage", None)
+    put(attrs, sc.GEN_AI_REQUEST_MODEL, model if isinstance(model, str) else None)
+    if usage is not None and not isinstance(usage, dict):
+        usage = usage.model_dump() if hasattr(usage, "model_dump") else vars(usage)
+    usage = usage or {}
+    details_in = usage.get("input_tokens_details") or {}
+    details_out = usage.get("output_tokens_details") or {}
+    usage_attributes(
+        attrs,
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        cache_read=details_in.get("cached_tokens") if isinstance(details_in, dict) else None,
+        reasoning=details_out.get("reasoning_tokens") if isinstance(details_out, dict) else None,
+    )
+    name = f"{sc.OP_CHAT} {attrs[sc.GEN_AI_REQUEST_MODEL]}" if sc.GEN_AI_REQUEST_MODEL in attrs else sc.OP_CHAT
+    span = settings.tracer.start_span(
+        name, context=step.parent, kind=SpanKind.CLIENT, attributes=attrs, start_time=step.start_ns
+    )
+    end_step(span, error=error)
 
 
 class OpenAIAgentsInstrumentor(FrameworkInstrumentor):
