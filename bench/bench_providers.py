@@ -42,6 +42,7 @@ FIXTURES = {
     "ollama": "ollama/chat.json",
     "litellm": "litellm/openai_chat_cached.json",
 }
+PACKAGES = {"groq": "groq", "mistral": "mistralai", "cohere": "cohere", "ollama": "ollama", "litellm": "litellm"}
 
 
 def local_transport(module: Any, name: str) -> Any:
@@ -110,21 +111,30 @@ def paired(
     call_b: Callable[[], Any],
     before_b: Callable[[], None],
     calls: int,
-) -> tuple[list[float], list[float]]:
-    """Per-call seconds of ``call_a`` and ``call_b``, alternating call by call."""
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Per-call seconds of ``call_a`` and ``call_b``, alternating call by call: wall clock, then this
+    thread's CPU time (the same work without the time other processes of a busy machine take)."""
     a: list[float] = []
     b: list[float] = []
-    clock = time.perf_counter
-    for _ in range(calls):
-        before_a()
-        start = clock()
-        call_a()
-        a.append(clock() - start)
-        before_b()
-        start = clock()
-        call_b()
-        b.append(clock() - start)
-    return a, b
+    a_cpu: list[float] = []
+    b_cpu: list[float] = []
+    clock, cpu = time.perf_counter, time.thread_time
+
+    def timed(before: Callable[[], None], call: Callable[[], Any], wall: list[float], used: list[float]) -> None:
+        before()
+        start, start_cpu = clock(), cpu()
+        call()
+        wall.append(clock() - start)
+        used.append(cpu() - start_cpu)
+
+    for index in range(calls):  # which goes first alternates: the second of a pair finds warmer caches
+        if index % 2:
+            timed(before_b, call_b, b, b_cpu)
+            timed(before_a, call_a, a, a_cpu)
+        else:
+            timed(before_a, call_a, a, a_cpu)
+            timed(before_b, call_b, b, b_cpu)
+    return a, b, a_cpu, b_cpu
 
 
 def main() -> None:
@@ -138,29 +148,55 @@ def main() -> None:
     instrument(tracer_provider=make_provider())
     where = "over HTTP" if args.http else "in-process transport"
     print(f"{args.calls} calls per mode per round, {args.rounds} rounds, {where}; median over rounds (µs)")
-    print(f"{'library':10} {'plain p50':>10} {'instr. p50':>11} {'added p50':>10} {'paired':>8}")
+    print(
+        f"{'library':10} {'plain p50':>10} {'instr. p50':>11} {'added p50':>10} {'paired':>8}"
+        f" {'CPU plain':>10} {'CPU added':>10} {'CPU paired':>10}"
+    )
     for name in args.only:
         # one server per library: two libraries' recordings may share an endpoint path
         with ServerProcess(load_interactions(FIXTURES_DIR / FIXTURES[name])) as server:
             base = server.openai_base_url.removesuffix("/v1")
             call = make_call(name, base, local=not args.http)
             call()  # import, connect and warm the library with its patches in place
-            patches = [p for i in instrumentors() if isinstance(i, LibraryInstrumentor) for p in i._patches]
+            # only this library's patches (and openai's under LiteLLM) are switched: every switch
+            # invalidates Python's attribute caches of the classes patched
+            packages = {PACKAGES[name], "openai"} if name == "litellm" else {PACKAGES[name]}
+            patches = [
+                p
+                for i in instrumentors()
+                if isinstance(i, LibraryInstrumentor) and i.package in packages
+                for p in i._patches
+            ]
             switch = Switch(patches)
             rows = []
             for _ in range(args.rounds):
-                plain, traced = paired(call, switch.off, call, switch.on, args.calls)
+                plain, traced, plain_cpu, traced_cpu = paired(call, switch.off, call, switch.on, args.calls)
                 diffs = [t - p for p, t in zip(plain, traced, strict=True)]
-                rows.append((pct(plain, 0.5), pct(traced, 0.5), pct(traced, 0.5) - pct(plain, 0.5), pct(diffs, 0.5)))
-            row = [statistics.median(r[i] for r in rows) * 1e6 for i in range(4)]
-            print(f"{name:10} {row[0]:10.1f} {row[1]:11.1f} {row[2]:10.1f} {row[3]:8.1f}", flush=True)
+                cpu_diffs = [t - p for p, t in zip(plain_cpu, traced_cpu, strict=True)]
+                rows.append(
+                    (
+                        pct(plain, 0.5),
+                        pct(traced, 0.5),
+                        pct(traced, 0.5) - pct(plain, 0.5),
+                        pct(diffs, 0.5),
+                        pct(plain_cpu, 0.5),
+                        pct(traced_cpu, 0.5) - pct(plain_cpu, 0.5),
+                        pct(cpu_diffs, 0.5),
+                    )
+                )
+            row = [statistics.median(r[i] for r in rows) * 1e6 for i in range(7)]
+            print(
+                f"{name:10} {row[0]:10.1f} {row[1]:11.1f} {row[2]:10.1f} {row[3]:8.1f}"
+                f" {row[4]:10.1f} {row[5]:10.1f} {row[6]:10.1f}",
+                flush=True,
+            )
             if name == "litellm":
                 switch.off()
                 direct = make_call("openai-direct", base, local=not args.http)
                 direct()
                 rows = []
                 for _ in range(args.rounds):
-                    openai_times, litellm_times = paired(direct, _nothing, call, _nothing, args.calls)
+                    openai_times, litellm_times, _, _ = paired(direct, _nothing, call, _nothing, args.calls)
                     rows.append((pct(openai_times, 0.5), pct(litellm_times, 0.5)))
                 openai_p50, litellm_p50 = (statistics.median(r[i] for r in rows) * 1e6 for i in range(2))
                 print(

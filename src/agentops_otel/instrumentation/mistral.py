@@ -1,4 +1,4 @@
-"""Instrumentation of the ``mistralai`` library (1.x to 3.x): ``chat.complete`` / ``chat.stream`` and
+"""Instrumentation of the ``mistralai`` library (1.2 to 3.x): ``chat.complete`` / ``chat.stream`` and
 their async forms, and ``embeddings.create``, each as one LLM span.
 
 Mistral's chat API is OpenAI's in shape (``usage.prompt_tokens`` / ``completion_tokens``, choices
@@ -73,7 +73,7 @@ class MistralInstrumentor(MethodInstrumentor):
     """``BaseInstrumentor`` for ``mistralai``; the ``agentops_mistralai`` ``opentelemetry_instrumentor`` entry point."""
 
     package = "mistralai"
-    requirement = "mistralai >= 1.0"
+    requirement = "mistralai >= 1.2"
     provider = sc.PROVIDER_MISTRAL
     methods = _methods("mistralai.client")  # 3.x; 1.x and 2.x keep them under mistralai itself
 
