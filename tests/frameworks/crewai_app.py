@@ -1,8 +1,9 @@
 """A CrewAI application run by tests/frameworks/test_crewai.py in CrewAI's own virtualenv.
 
 ``python crewai_app.py <scenario> <replay base URL>``: initialises agentops-otel with in-memory
-export, runs the scenario against the replay server, and prints one JSON object: the finished spans
-(name, ids, parent, status, attributes) and the analytics of every session.
+export, runs the scenario against the replay server, and prints one JSON object after ``RESULT_MARK``
+on a line of its own: the finished spans (name, ids, parent, status, attributes) and the analytics
+of every session.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def agent_kickoff(base_url: str) -> Any:
     return agent.kickoff("What is 2+2?")
 
 
+RESULT_MARK = "AGENTOPS-RESULT "
 SCENARIOS = {"crew": crew_with_a_tool, "kickoff": agent_kickoff}
 
 
@@ -103,7 +105,9 @@ def main() -> None:
     ]
     analytics = {str(tid): known.get_analytics() for tid, known in client._known.items()}
     costs = {str(tid): str(known.cost) for tid, known in client._known.items()}
-    print(json.dumps({"spans": spans, "analytics": analytics, "costs": costs, "error": error}, default=list))
+    # one marked line: CrewAI may print on stdout too, before or after it
+    result = json.dumps({"spans": spans, "analytics": analytics, "costs": costs, "error": error}, default=list)
+    print(f"{RESULT_MARK}{result}", flush=True)
 
 
 if __name__ == "__main__":

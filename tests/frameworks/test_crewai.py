@@ -16,6 +16,7 @@ import pytest
 from agentops_otel import semconv as sc
 from agentops_otel.usage import span_price
 from tests.conftest import fixture_path, recorded_path
+from tests.frameworks.crewai_app import RESULT_MARK
 from tests.support.replay import REPO_ROOT, ReplayServer
 
 APP = Path(__file__).with_name("crewai_app.py")
@@ -71,7 +72,9 @@ def run_app(python: Path, tmp_path: Path, recording: Path, scenario: str, *extra
         )
         assert result.returncode == 0, result.stderr[-4000:]
         assert all(r.path == "/v1/chat/completions" for r in server.requests), [r.path for r in server.requests]
-    return Run(json.loads(result.stdout.strip().splitlines()[-1]))
+    marked = [line for line in result.stdout.splitlines() if line.startswith(RESULT_MARK)]
+    assert len(marked) == 1, (result.stdout[-4000:], result.stderr[-4000:])
+    return Run(json.loads(marked[0][len(RESULT_MARK) :]))
 
 
 def chat_usages(path: Path) -> list[tuple[int, int]]:
