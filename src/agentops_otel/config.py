@@ -42,7 +42,10 @@ _INT_MINIMUMS = {
     "spool_max_bytes": 1024,
     "spool_max_age": 1,
     "spool_max_backoff": 1,
+    "exporter_timeout": 1,
 }
+COMPRESSION_GZIP = "gzip"
+COMPRESSION_NONE = "none"
 
 
 @dataclass
@@ -72,6 +75,14 @@ class Configuration:
     endpoint_is_traces_url: bool = False  # endpoint is the full traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
     exporter_protocol: str = PROTOCOL_HTTP
     exporter_headers: dict[str, str] = field(default_factory=dict)
+    # TLS and transport of the SDK's own exporter (the OTEL_EXPORTER_OTLP_* variables): file paths,
+    # read when a connection is made, so spooled requests never hold key material.
+    exporter_certificate: str | None = None  # CA bundle trusted for the collector; None: the system's
+    exporter_client_certificate: str | None = None  # mTLS: the client's certificate (PEM)
+    exporter_client_key: str | None = None  # mTLS: its private key (PEM)
+    exporter_compression: str = COMPRESSION_NONE  # "gzip" or "none"
+    exporter_timeout: int = 10_000  # ms per send
+    exporter_insecure: bool | None = None  # gRPC: False asks for TLS on an http:// endpoint
     service_name: str | None = None
     dashboard_url: str | None = None  # where Session.session_url points; None: the collector at endpoint
     resource_attributes: dict[str, str] = field(default_factory=dict)
@@ -101,6 +112,17 @@ class Configuration:
             raise ValueError(
                 f"exporter_protocol must be {PROTOCOL_HTTP!r} or {PROTOCOL_GRPC!r}, got {self.exporter_protocol!r}"
             )
+        if self.exporter_compression not in (COMPRESSION_GZIP, COMPRESSION_NONE):
+            raise ValueError(
+                f"exporter_compression must be {COMPRESSION_GZIP!r} or {COMPRESSION_NONE!r}, "
+                f"got {self.exporter_compression!r}"
+            )
+        for name in ("exporter_certificate", "exporter_client_certificate", "exporter_client_key"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{name} must be a non-empty str (a PEM file path), got {value!r}")
+        if self.exporter_insecure is not None and not isinstance(self.exporter_insecure, bool):
+            raise TypeError(f"exporter_insecure must be a bool, got {type(self.exporter_insecure).__name__}")
         if self.spool_dir is not None and (not isinstance(self.spool_dir, str) or not self.spool_dir.strip()):
             raise ValueError(f"spool_dir must be a non-empty str (a directory, or ':memory:'), got {self.spool_dir!r}")
         for name in ("api_key", "parent_key", "dashboard_url"):
@@ -162,6 +184,15 @@ class Configuration:
         headers_name = _first_set(env, _HEADERS_ENV)
         if headers_name:
             values["exporter_headers"] = parse_key_values(env[headers_name], headers_name, secret=True)
+        for name, variables in _TLS_FILE_ENV.items():
+            put(name, _file_from_env(env, variables))
+        put("exporter_compression", _compression_from_env(env))
+        timeout_name = _first_set(env, _TIMEOUT_ENV)
+        if timeout_name:
+            put_int("exporter_timeout", timeout_name)
+        insecure_name = _first_set(env, _INSECURE_ENV)
+        if insecure_name:
+            put_bool("exporter_insecure", insecure_name)
         put("service_name", env.get("OTEL_SERVICE_NAME") or None)
         resource = env.get("OTEL_RESOURCE_ATTRIBUTES")
         if resource:
@@ -241,6 +272,19 @@ class Configuration:
             self.max_queue_size,
             self.max_export_batch_size,
             self.export_interval,
+            self.transport_key,
+        )
+
+    @property
+    def transport_key(self) -> tuple[Any, ...]:
+        """How the exporter connects (not where): TLS files, compression, timeout, gRPC security."""
+        return (
+            self.exporter_certificate,
+            self.exporter_client_certificate,
+            self.exporter_client_key,
+            self.exporter_compression,
+            self.exporter_timeout,
+            self.exporter_insecure,
         )
 
 
@@ -302,6 +346,56 @@ def _endpoint_from_env(env: Mapping[str, str], protocol: str) -> tuple[str | Non
 
 _HEADERS_ENV = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
 _PROTOCOL_ENV = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+
+
+_TIMEOUT_ENV = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
+_COMPRESSION_ENV = ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION")
+_INSECURE_ENV = ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE")
+_TLS_FILE_ENV = {
+    "exporter_certificate": ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"),
+    "exporter_client_certificate": (
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    ),
+    "exporter_client_key": ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY"),
+}
+_TLS_FILE_DEFAULTS = {
+    "exporter_certificate": "the system's CA bundle",
+    "exporter_client_certificate": "no client certificate",
+    "exporter_client_key": "no client key",
+}
+
+
+def _file_from_env(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    """A PEM file path from the first of ``names`` set; one that is not a readable file is ignored
+    with a warning (it names the path, never the file's content)."""
+    name = _first_set(env, names)
+    if name is None:
+        return None
+    path = env[name].strip()
+    if path and os.path.isfile(path) and os.access(path, os.R_OK):
+        return path
+    field_name = next(f for f, variables in _TLS_FILE_ENV.items() if name in variables)
+    logger.warning(
+        "agentops-otel: ignoring %s=%r (not a readable file); using %s",
+        name,
+        path,
+        _TLS_FILE_DEFAULTS[field_name],
+    )
+    return None
+
+
+def _compression_from_env(env: Mapping[str, str]) -> str | None:
+    name = _first_set(env, _COMPRESSION_ENV)
+    if name is None:
+        return None
+    raw = env[name].strip().lower()
+    if raw in (COMPRESSION_GZIP, COMPRESSION_NONE):
+        return raw
+    logger.warning(
+        "agentops-otel: ignoring %s=%r (expected gzip or none); using the default %s", name, raw, COMPRESSION_NONE
+    )
+    return None
 
 
 def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:

@@ -17,6 +17,7 @@ exited while the collector was down, or was killed). A request refused for good 
 from __future__ import annotations
 
 import email.utils
+import gzip
 import logging
 import os
 import random
@@ -33,12 +34,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentops_otel.auth_warning import key_refused
-from agentops_otel.config import PROTOCOL_GRPC, Configuration
+from agentops_otel.config import COMPRESSION_GZIP, PROTOCOL_GRPC, Configuration
 from agentops_otel.spool import DiskSpool, MemorySpool, Spool, Target, Unreadable, open_spool
 
 logger = logging.getLogger("agentops_otel")
 
 REQUEST_TIMEOUT_S = 10.0  # one send; the OTLP exporters' default
+GZIP_LEVEL = 6  # as the OTLP exporters compress
 BACKOFF_START_S = 0.5
 RESCAN_S = 30.0  # idle: look again for requests other processes left in the spool
 RETRY_AFTER_MAX_S = 600.0
@@ -51,6 +53,32 @@ class Outcome:
     retry: bool = False  # a failure worth trying again later
     retry_after: float | None = None  # seconds the target asked us to wait
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How a sender connects: TLS files (paths, read when connecting), compression, timeout.
+
+    Kept out of :class:`~agentops_otel.spool.Target` on purpose: a spooled request names where it
+    goes, and whoever delivers it connects with its own configuration's transport."""
+
+    certificate: str | None = None  # CA bundle to trust; None: the system's
+    client_certificate: str | None = None
+    client_key: str | None = None
+    gzip: bool = False
+    timeout_s: float = REQUEST_TIMEOUT_S
+    insecure: bool | None = None  # gRPC: None lets the endpoint's scheme decide
+
+    @classmethod
+    def of(cls, config: Configuration) -> Transport:
+        return cls(
+            config.exporter_certificate,
+            config.exporter_client_certificate,
+            config.exporter_client_key,
+            config.exporter_compression == COMPRESSION_GZIP,
+            config.exporter_timeout / 1000,
+            config.exporter_insecure,
+        )
 
 
 class Sender(Protocol):
@@ -76,20 +104,35 @@ def parse_retry_after(value: str | None) -> float | None:
 class HttpSender:
     """POSTs request bytes to an OTLP/HTTP traces URL."""
 
-    def __init__(self, target: Target, timeout: float = REQUEST_TIMEOUT_S) -> None:
+    def __init__(self, target: Target, transport: Transport | None = None) -> None:
         import requests
 
+        transport = transport or Transport()
         self._requests = requests
         self._session = requests.Session()
         self._url = target.url
         self._headers = {"Content-Type": "application/x-protobuf", **dict(target.headers)}
-        self._timeout = timeout
+        self._gzip = transport.gzip
+        if self._gzip:
+            self._headers["Content-Encoding"] = "gzip"
+        self._timeout = transport.timeout_s
+        # requests reads the files at each new connection; True: the system's bundle (or REQUESTS_CA_BUNDLE)
+        self._verify: bool | str = transport.certificate or True
+        self._cert: str | tuple[str, str] | None = None
+        if transport.client_certificate:
+            key = transport.client_key
+            self._cert = (transport.client_certificate, key) if key else transport.client_certificate
 
     def send(self, data: bytes) -> Outcome:
+        body = gzip.compress(data, compresslevel=GZIP_LEVEL) if self._gzip else data
         try:
-            response = self._session.post(self._url, data=data, headers=self._headers, timeout=self._timeout)
-        except self._requests.RequestException as error:  # refused, reset, timed out
+            response = self._session.post(
+                self._url, data=body, headers=self._headers, timeout=self._timeout, verify=self._verify, cert=self._cert
+            )
+        except self._requests.RequestException as error:  # refused, reset, timed out, TLS refused
             return Outcome(False, retry=True, reason=_error_reason(error))
+        except OSError as error:  # a TLS file that is gone or unreadable: kept until it is fixed
+            return Outcome(False, retry=True, reason=f"TLS files unusable: {error}")
         status = response.status_code
         response.close()
         if 200 <= status < 300:
@@ -100,6 +143,11 @@ class HttpSender:
 
 def _error_reason(error: BaseException) -> str:
     text = str(error)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            "its TLS certificate is not trusted: set OTEL_EXPORTER_OTLP_CERTIFICATE (or the exporter_certificate "
+            "argument) to the CA file that signed it"
+        )
     for known in ("Connection refused", "timed out", "Connection reset", "Name or service not known"):
         if known in text:
             return known.lower()
@@ -111,16 +159,19 @@ class GrpcSender:
 
     METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
-    def __init__(self, target: Target, timeout: float = REQUEST_TIMEOUT_S) -> None:
+    def __init__(self, target: Target, transport: Transport | None = None) -> None:
         import grpc
 
+        transport = self._transport = transport or Transport()
         self._grpc = grpc
         parts = urlsplit(target.url)
         self._address = parts.netloc or parts.path
-        self._secure = parts.scheme == "https"
+        # https: always TLS; http: plaintext unless OTEL_EXPORTER_OTLP_INSECURE=false asks for TLS
+        self._secure = parts.scheme == "https" or transport.insecure is False
         self._call: Callable[..., object] | None = None
         self._metadata = tuple((k.lower(), v) for k, v in target.headers)  # gRPC metadata keys are lower case
-        self._timeout = timeout
+        self._timeout = transport.timeout_s
+        self._compression = grpc.Compression.Gzip if transport.gzip else grpc.Compression.NoCompression
         c = grpc.StatusCode
         self._retryable = {
             c.CANCELLED,
@@ -132,18 +183,38 @@ class GrpcSender:
             c.DATA_LOSS,
         }
 
+    def credentials(self) -> object:
+        """TLS credentials from the transport's files, read now (a renewed certificate is used on
+        the next connection)."""
+        t = self._transport
+
+        def read(path: str | None) -> bytes | None:
+            if not path:
+                return None
+            with open(path, "rb") as file:
+                return file.read()
+
+        return self._grpc.ssl_channel_credentials(
+            root_certificates=read(t.certificate),
+            private_key=read(t.client_key) if t.client_certificate else None,
+            certificate_chain=read(t.client_certificate),
+        )
+
     def _connect(self) -> Callable[..., object]:
         grpc = self._grpc
         if self._secure:
-            channel = grpc.secure_channel(self._address, grpc.ssl_channel_credentials())
+            channel = grpc.secure_channel(self._address, self.credentials(), compression=self._compression)
         else:
-            channel = grpc.insecure_channel(self._address)
+            channel = grpc.insecure_channel(self._address, compression=self._compression)
         self._channel = channel
         return channel.unary_unary(self.METHOD)  # no serializers: bytes in, bytes out
 
     def send(self, data: bytes) -> Outcome:
         if self._call is None:
-            self._call = self._connect()
+            try:
+                self._call = self._connect()
+            except OSError as error:  # a TLS file that is gone or unreadable: kept until it is fixed
+                return Outcome(False, retry=True, reason=f"TLS files unusable: {error}")
         try:
             self._call(data, metadata=self._metadata, timeout=self._timeout)
         except self._grpc.RpcError as error:
@@ -174,8 +245,10 @@ def _grpc_retry_after(error: object) -> float | None:
     return None
 
 
-def make_sender(target: Target) -> Sender:
-    return GrpcSender(target) if target.protocol == PROTOCOL_GRPC else HttpSender(target)
+def make_sender(target: Target, transport: Transport | None = None) -> Sender:
+    if target.protocol == PROTOCOL_GRPC:
+        return GrpcSender(target, transport)
+    return HttpSender(target, transport)
 
 
 def target_of(config: Configuration) -> Target:
@@ -187,11 +260,18 @@ class Delivery:
     """The spool of this process and the thread that delivers it."""
 
     def __init__(
-        self, spool: Spool, max_backoff_s: float, sender_factory: Callable[[Target], Sender] = make_sender
+        self,
+        spool: Spool,
+        max_backoff_s: float,
+        sender_factory: Callable[[Target, Transport], Sender] = make_sender,
+        transport: Transport | None = None,
     ) -> None:
         self.spool = spool
         self.max_backoff_s = max_backoff_s
         self._make_sender = sender_factory
+        # How spooled requests are sent: the transport of this process's exporter to the same
+        # target, else this one (the configuration that opened the spool).
+        self.transport = transport or Transport()
         self._senders: dict[str, Sender] = {}
         self._backoff: dict[str, tuple[float, float]] = {}  # target key -> (retry at, last delay)
         self._outage: dict[str, str] = {}  # target key -> URL, for targets reported down
@@ -212,7 +292,7 @@ class Delivery:
 
         location = config.spool_dir or default_spool_dir()
         spool = open_spool(location, config.spool_max_bytes, config.spool_max_age)
-        return cls(spool, config.spool_max_backoff / 1000)
+        return cls(spool, config.spool_max_backoff / 1000, transport=Transport.of(config))
 
     def start(self) -> Delivery:
         with self._lock:
@@ -372,7 +452,8 @@ class Delivery:
     def _sender(self, target: Target) -> Sender:
         sender = self._senders.get(target.key)
         if sender is None:
-            sender = self._senders[target.key] = self._make_sender(target)
+            transport = next((e.transport for e in list(self._exporters) if e.target == target), self.transport)
+            sender = self._senders[target.key] = self._make_sender(target, transport)
         return sender
 
     def _recovered(self, target: Target, spans: int) -> None:
@@ -396,10 +477,13 @@ class _Request:
 class SpoolingExporter(SpanExporter):
     """Serializes each batch once and sends it from its own thread; what cannot be sent is spooled."""
 
-    def __init__(self, target: Target, delivery: Delivery, sender: Sender | None = None) -> None:
+    def __init__(
+        self, target: Target, delivery: Delivery, sender: Sender | None = None, transport: Transport | None = None
+    ) -> None:
         self.target = target
+        self.transport = transport or delivery.transport
         self._delivery = delivery
-        self._sender = sender or make_sender(target)
+        self._sender = sender or make_sender(target, self.transport)
         self._outbox: deque[_Request] = deque()
         self._outbox_bytes = 0
         self._sending: _Request | None = None

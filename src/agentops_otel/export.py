@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 from agentops_otel import semconv as sc
 from agentops_otel.config import Configuration
-from agentops_otel.delivery import Delivery, SpoolingExporter, target_of
+from agentops_otel.delivery import Delivery, SpoolingExporter, Transport, target_of
 from agentops_otel.recording import session_attributes
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def run_bounded(fn: Callable[[], object], timeout_s: float, what: str) -> bool:
 def make_exporter(config: Configuration, delivery: Delivery) -> SpoolingExporter:
     """OTLP exporter for ``config`` (HTTP/protobuf, or gRPC on request; API key in a header) that
     keeps what it cannot deliver in ``delivery``'s spool until the collector takes it."""
-    return SpoolingExporter(target_of(config), delivery)
+    return SpoolingExporter(target_of(config), delivery, transport=Transport.of(config))
 
 
 class BatchHook(SpanExporter):

@@ -14,7 +14,7 @@ import sys
 import time
 
 from agentops_otel.config import Configuration
-from agentops_otel.delivery import Delivery
+from agentops_otel.delivery import Delivery, Transport
 from agentops_otel.spool import Spool, default_spool_dir, open_spool, summarise
 
 HELP = "show (status) or deliver (flush) the spans the SDK spooled while the collector was unreachable"
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "status":
         _print(summarise(spool), args.json)
         return 0
-    delivery = Delivery(spool, max_backoff_s=min(config.spool_max_backoff / 1000, 5.0))
+    delivery = Delivery(spool, max_backoff_s=min(config.spool_max_backoff / 1000, 5.0), transport=Transport.of(config))
     deadline = time.monotonic() + args.timeout
     while True:
         sleep = delivery.deliver_once()
