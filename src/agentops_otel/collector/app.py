@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from agentops_otel.collector import api, openapi
+from agentops_otel.collector import api, openapi, signals
 from agentops_otel.collector.core import Collector
 from agentops_otel.collector.receiver_http import traces_endpoint
 
@@ -53,6 +53,7 @@ def create_app(collector: Collector, *, max_body_bytes: int, version: str = "0.1
 
     routes: list[BaseRoute] = [
         Route("/v1/traces", traces_endpoint(collector, max_body_bytes), methods=["POST"]),
+        *signals.routes(collector, max_body_bytes),
         *api.routes(collector),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),

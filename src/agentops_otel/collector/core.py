@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from agentops_otel.collector.admission import Admission, Busy, Ticket
 from agentops_otel.collector.auth import KeyRing, RefusedKeyLog, key_hint
 from agentops_otel.collector.forward import Forwarder
-from agentops_otel.collector.ingest import PreparedBatch, prepare
+from agentops_otel.collector.ingest import PreparedBatch
 from agentops_otel.collector.store.base import Store, WriteResult
 from agentops_otel.collector.workers import IngestWorkers
 
@@ -31,6 +31,9 @@ class IngestCounters:
     spans_duplicate: int = 0  # re-sent (same trace and span id as one stored): acknowledged, stored once
     spans_rejected: int = 0
     requests_refused: int = 0
+    log_records_stored: int = 0  # attached to their span (signals.py)
+    log_records_dropped: int = 0  # without a trace and span id
+    metric_points_dropped: int = 0  # accepted and counted, not kept
 
 
 class Collector:
@@ -89,10 +92,12 @@ class Collector:
         with self._lock:
             self._counters_of(project_id).requests_refused += 1
 
-    def submit(self, request: ExportTraceServiceRequest, project_id: str) -> tuple[PreparedBatch, Future[WriteResult]]:
-        """Enrich and queue a request; the future resolves when it is committed."""
-        batch = prepare(request, project_id)
-        return batch, self.store_batch(batch)
+    def count(self, project_id: str, **added: int) -> None:
+        """Add to the project's counters (``log_records_stored=3``, ...)."""
+        with self._lock:
+            counters = self._counters_of(project_id)
+            for name, value in added.items():
+                setattr(counters, name, getattr(counters, name) + value)
 
     def store_batch(self, batch: PreparedBatch) -> Future[WriteResult]:
         """Queue a prepared batch; the future resolves when it is committed. Raises :class:`Busy`."""

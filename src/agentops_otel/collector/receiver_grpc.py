@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Busy, Collector
 from agentops_otel.collector.otlp import OtlpError
+from agentops_otel.collector.signals import grpc_handlers
 
 COMMIT_TIMEOUT_S = 60
 THREADS = 8
@@ -90,6 +91,7 @@ def start_grpc(collector: Collector, host: str, port: int, max_message_bytes: in
         response_serializer=ExportTraceServiceResponse.SerializeToString,
     )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"Export": export}),))
+    server.add_generic_rpc_handlers(grpc_handlers(collector))  # logs and metrics (signals.py)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     bound = server.add_insecure_port(address)
     if bound == 0:

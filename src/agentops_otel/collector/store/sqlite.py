@@ -16,6 +16,7 @@ or errors scans the project's sessions.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import math
@@ -37,6 +38,7 @@ from agentops_otel.collector.enrich import UNTRUSTED_KEYS, llm_enrichment
 from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money, session_uuid
 from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict, id_hex, set_any_value
+from agentops_otel.collector.span_logs import LogBatch, log_json
 from agentops_otel.collector.store.base import ListQuery, WriteResult
 from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, usage_tuple
 from agentops_otel.usage import MAX_COUNT, llm_model
@@ -70,6 +72,11 @@ CREATE INDEX IF NOT EXISTS sessions_by_init ON sessions (pid, init_ns, trace_id)
 CREATE TABLE IF NOT EXISTS session_tags (
     pid INTEGER NOT NULL, tag TEXT NOT NULL, init_ns INTEGER NOT NULL, trace_id BLOB NOT NULL,
     PRIMARY KEY (pid, tag, init_ns, trace_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS span_logs (
+    pid INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, digest BLOB NOT NULL,
+    time_ns INTEGER NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (pid, trace_id, span_id, digest)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS session_models (
     seq INTEGER NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
@@ -483,6 +490,25 @@ class SQLiteStore:
 
     # --- writing ---------------------------------------------------------------------------
 
+    def write_logs(self, batch: LogBatch) -> Future[WriteResult]:
+        """Queue log records of spans (re-sent ones are stored once); raises ``queue.Full`` like :meth:`write`."""
+        future: Future[WriteResult] = Future()
+        self._queue.put_nowait((batch, future))
+        return future
+
+    def _write_logs(self, batch: LogBatch) -> WriteResult:
+        pid = self._pid(batch.project_id)
+        rows = [
+            (pid, log.trace_id, log.span_id, hashlib.blake2b(log.body, digest_size=16).digest(), log.time_ns, log.body)
+            for log in batch.logs
+        ]
+        before = self._conn.total_changes
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO span_logs (pid, trace_id, span_id, digest, time_ns, body) VALUES (?,?,?,?,?,?)",
+            rows,
+        )
+        return WriteResult(accepted=len(rows), new=self._conn.total_changes - before)
+
     def write(self, batch: PreparedBatch) -> Future[WriteResult]:
         """Queue ``batch``; raises ``queue.Full`` when the writer is too far behind (back-pressure)."""
         future: Future[WriteResult] = Future()
@@ -495,7 +521,7 @@ class SQLiteStore:
             if item is _STOP:
                 return
             items = [item]
-            spans = len(item[0].spans)
+            spans = len(getattr(item[0], "spans", ()))
             stop = False
             while spans < 50_000:  # group commit: take whatever else is already waiting
                 try:
@@ -506,7 +532,7 @@ class SQLiteStore:
                     stop = True
                     break
                 items.append(more)
-                spans += len(more[0].spans)
+                spans += len(getattr(more[0], "spans", ()))
             self._commit(items)
             if stop:
                 return
@@ -533,7 +559,8 @@ class SQLiteStore:
             for batch, _ in items:
                 conn.execute("SAVEPOINT batch")
                 try:
-                    results.append(self._write_batch(batch))
+                    write = self._write_logs if isinstance(batch, LogBatch) else self._write_batch
+                    results.append(write(batch))
                     conn.execute("RELEASE batch")
                 except Exception as exc:  # one bad batch must not fail its neighbours
                     conn.execute("ROLLBACK TO batch")
@@ -812,8 +839,9 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             return None
+        logs = self._logs(conn, pid, trace_id)
         spans = (
-            self._span_json(conn, r)
+            self._span_json(conn, r, logs)
             for r in conn.execute(
                 "SELECT kind, cost, resource_key, body FROM spans WHERE seq = ? ORDER BY start_ns, span_id",
                 (row["seq"],),
@@ -822,7 +850,18 @@ class SQLiteStore:
         host_env = self._resource(conn, row["resource_key"])
         return meaning.export_json(self._summary(row, project_id), host_env, row["video"], spans)
 
-    def _span_json(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    def _logs(self, conn: sqlite3.Connection, pid: int, trace_id: bytes) -> dict[bytes, list[dict[str, Any]]]:
+        """The session's log records (signals.py), by span id, in time order."""
+        found: dict[bytes, list[dict[str, Any]]] = {}
+        for span_id, body in conn.execute(
+            "SELECT span_id, body FROM span_logs WHERE pid = ? AND trace_id = ? ORDER BY time_ns", (pid, trace_id)
+        ):
+            found.setdefault(span_id, []).append(log_json(body, iso))
+        return found
+
+    def _span_json(
+        self, conn: sqlite3.Connection, row: sqlite3.Row, logs: dict[bytes, list[dict[str, Any]]]
+    ) -> dict[str, Any]:
         span = Span.FromString(row["body"])
         resource = self._resource(conn, row["resource_key"])
         start, end = span.start_time_unix_nano, span.end_time_unix_nano
@@ -844,6 +883,7 @@ class SQLiteStore:
                 {"name": e.name, "timestamp": iso(e.time_unix_nano), "attributes": attributes_dict(e.attributes)}
                 for e in span.events
             ],
+            "logs": logs.get(span.span_id, []),
             "resource": resource,
             "service_name": resource.get(sc.SERVICE_NAME),
             "cost": row["cost"],
