@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from agentops_otel import semconv
+from agentops_otel import semconv, usage
 from agentops_otel.collector.dashboard.assets import Assets, make_asset
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -59,6 +59,9 @@ def semconv_module() -> str:
             lines.append(f"export const {name} = {json.dumps(value)};")
         elif name.isupper() and isinstance(value, tuple) and all(isinstance(v, str) for v in value):
             lines.append(f"export const {name} = Object.freeze({json.dumps(list(value))});")
+    # agentops.cost.source values the panels explain (their home: usage.py, pricing.py)
+    for name in ("NO_USAGE_SOURCE", "SENDER_SOURCE", "UNKNOWN_MODEL_SOURCE"):
+        lines.append(f"export const {name} = {json.dumps(getattr(usage, name))};")
     return "\n".join(lines) + "\n"
 
 

@@ -6,23 +6,27 @@ import * as sc from "./semconv.js";
 
 const END_STATES = { Success: "success", Failure: "failure", Indeterminate: "indeterminate" };
 
-// A running session with no span for this long most likely belongs to a process that died without
-// ending it (kill -9, power loss): it is shown as inactive rather than pulsing "Running" forever.
-export const INACTIVE_AFTER_MS = 60 * 60 * 1000;
-
-export function isInactive(session, now = Date.now()) {
-  const last = fmt.parseTime(session.last_activity_timestamp);
-  return Boolean(session.in_progress) && last !== null && now - last > INACTIVE_AFTER_MS;
+/**
+ * A session's state as the collector says it (`state`: Running, Inactive, or the end state of an
+ * ended session), the same word the list's state filter asks for.
+ */
+export function sessionState(session) {
+  if (session.state) return session.state;
+  return session.in_progress ? "Running" : session.end_state || "Indeterminate";
 }
 
-/** The end-state badge of a session; in-progress sessions show "Running" (or "Inactive"). */
+export function isInactive(session) {
+  return sessionState(session) === "Inactive";
+}
+
+/** The state badge of a session: its end state, or "Running" / "Inactive" before it ends. */
 export function stateBadge(session) {
-  if (isInactive(session)) {
+  const state = sessionState(session);
+  if (state === "Inactive") {
     const title = `No session end received, and no span for over an hour (last ${fmt.relative(session.last_activity_timestamp)}): the process may have exited without ending it`;
     return h("span", { class: "badge badge-neutral badge-inactive", title }, h("span", { class: "dot" }), "Inactive");
   }
-  if (session.in_progress) return h("span", { class: "badge badge-running", title: "No session end received yet" }, h("span", { class: "pulse" }), "Running");
-  const state = session.end_state || "Indeterminate";
+  if (state === "Running") return h("span", { class: "badge badge-running", title: "No session end received yet" }, h("span", { class: "pulse" }), "Running");
   const cls = END_STATES[state] || "indeterminate";
   return h("span", { class: `badge badge-${cls}` }, h("span", { class: "dot" }), state);
 }
@@ -60,6 +64,19 @@ export function tagList(tags, onClick, active = null) {
 /** A money amount as displayed everywhere (fmt.money), with the exact amount as its tooltip. */
 export function moneyText(value, cls = "money") {
   return h("span", { class: cls, title: fmt.exactMoney(value) }, fmt.money(value));
+}
+
+/** Why a session's cost is partial: some LLM calls have no known cost (their spans say which). */
+export function partialReason(session) {
+  const n = fmt.num(session.unpriced_llm_calls);
+  return `Partial: ${fmt.count(n, "LLM call")} without a known cost (no usage reported, or no price for the model); the cost covers the other calls.`;
+}
+
+/** A session's cost, marked "partial" when some of its LLM calls could not be priced. */
+export function sessionCost(session, cls = "money") {
+  const amount = moneyText(session.cost, cls);
+  if (!session.cost_partial) return amount;
+  return h("span", { class: "cost-with-partial" }, amount, h("span", { class: "cost-partial", title: partialReason(session) }, "partial"));
 }
 
 /**

@@ -1,7 +1,8 @@
 // Session detail page: state, tags, totals, host environment, the span waterfall and the export.
 
 import { api, ApiError, downloadExport } from "./api.js";
-import { errorPage, isInactive, loading, metaRow, moneyText, notice, sessionTags, stateBadge, statCard } from "./components.js";
+import { errorPage, isInactive, loading, metaRow, notice, sessionCost, sessionTags, stateBadge, statCard } from "./components.js";
+import { unpricedReason } from "./spanpanel.js";
 import { h, icon, isHttpUrl, mount } from "./dom.js";
 import * as fmt from "./format.js";
 import * as sc from "./semconv.js";
@@ -46,6 +47,20 @@ function header(data, onDownload) {
   );
 }
 
+/** Why the session's cost is partial, from its unpriced LLM spans' reasons (the same words as each span's). */
+function partialNotice(s, spans) {
+  if (!s.cost_partial) return null;
+  const reasons = new Map();
+  for (const span of spans) {
+    if (span.kind !== sc.KIND_LLM || (span.cost !== null && span.cost !== undefined)) continue;
+    const reason = unpricedReason(span);
+    reasons.set(reason, (reasons.get(reason) || 0) + 1);
+  }
+  const lines = [...reasons].map(([reason, n]) => h("li", null, `${fmt.count(n, "LLM call")}: ${reason}`));
+  return h("div", { id: "cost-partial-notice" },
+    notice("info", `Partial cost: ${fmt.count(fmt.num(s.unpriced_llm_calls), "LLM call")} without a known cost`, lines.length ? h("ul", { class: "partial-reasons" }, lines) : "Their spans carry no usage or no known model."));
+}
+
 /** Token counts side by side, each with its own label: they measure different things, never summed. */
 function tokenBreakdown(parts) {
   return h("div", { class: "breakdown", id: "cache-reasoning" }, parts.map(([label, meaning, value]) =>
@@ -59,7 +74,7 @@ function totals(data) {
   return h(
     "div",
     { class: "stat-grid", id: "session-totals" },
-    statCard("Cost", moneyText(s.cost), fmt.count(s.llm_calls, "LLM call"), "stat-accent"),
+    statCard("Cost", sessionCost(s), s.cost_partial ? `${fmt.count(s.llm_calls, "LLM call")}, ${fmt.num(s.unpriced_llm_calls)} without a cost` : fmt.count(s.llm_calls, "LLM call"), "stat-accent"),
     statCard("Tokens", fmt.compact(prompt + completion), `${fmt.int(prompt)} in · ${fmt.int(completion)} out`),
     statCard("Cache & reasoning", tokenBreakdown([["read", "cache read", s.cache_read_tokens], ["write", "cache write", s.cache_creation_tokens], ["reasoning", "reasoning", s.reasoning_tokens]]), "part of the tokens in and out", "stat-breakdown"),
     statCard("Tool calls", fmt.int(s.tool_calls), fmt.count(s.actions, "action")),
@@ -113,7 +128,7 @@ export function sessionDetailView(root, sessionId, ctx) {
   function render(data) {
     const s = summaryOf(data);
     mount(headerSlot, header(data, onDownload));
-    mount(totalsSlot, totals(data));
+    mount(totalsSlot, totals(data), partialNotice(s, data.spans || []));
     mount(hostSlot, hostEnv(data));
     const spans = data.spans || [];
     if (!waterfall) {

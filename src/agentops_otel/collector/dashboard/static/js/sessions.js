@@ -2,7 +2,7 @@
 
 import { api, ApiError } from "./api.js";
 import { replaceQuery } from "./router.js";
-import { loading, notice, pageHeader, sessionTags, stateBadge } from "./components.js";
+import { loading, notice, pageHeader, partialReason, sessionTags, stateBadge } from "./components.js";
 import { h, icon, mount } from "./dom.js";
 import * as fmt from "./format.js";
 
@@ -232,7 +232,7 @@ export function sessionsView(root, ctx) {
       h("td", { class: "num col-secondary" }, fmt.int(s.llm_calls)),
       h("td", { class: "num col-secondary" }, fmt.int(s.tool_calls)),
       h("td", { class: "num", title: tokenTitle }, fmt.compact(tokens)),
-      h("td", { class: "num strong col-cost", title: fmt.exactMoney(s.cost) }, fmt.money(s.cost)),
+      h("td", { class: "num strong col-cost", title: s.cost_partial ? `${fmt.exactMoney(s.cost)}\n${partialReason(s)}` : fmt.exactMoney(s.cost) }, fmt.money(s.cost), s.cost_partial ? h("span", { class: "cost-partial" }, "partial") : null),
       h("td", { class: "num" }, errors > 0 ? h("span", { class: "count-pill count-error" }, fmt.int(errors)) : h("span", { class: "muted" }, "0")),
     );
     return tr;

@@ -11,6 +11,23 @@ function isLlm(span) {
   return span.kind === sc.KIND_LLM || Boolean(a[sc.GEN_AI_REQUEST_MODEL] || a[sc.GEN_AI_RESPONSE_MODEL]);
 }
 
+/**
+ * Why an LLM call has no cost, from its agentops.cost.source, and what to do about it: an OpenAI
+ * stream reports usage only when asked (AGENTOPS_OPENAI_STREAM_USAGE, or stream_options.include_usage).
+ */
+export function unpricedReason(span) {
+  const a = span.attributes || {};
+  const source = a[sc.COST_SOURCE];
+  const model = a[sc.GEN_AI_RESPONSE_MODEL] || a[sc.GEN_AI_REQUEST_MODEL] || a[sc.OPENINFERENCE_MODEL_NAME];
+  if (source === sc.UNKNOWN_MODEL_SOURCE) return `No price known for the model ${model ? `“${model}”` : "(none named)"}.`;
+  const provider = String(a[sc.GEN_AI_PROVIDER_NAME] || a[sc.GEN_AI_SYSTEM] || "").toLowerCase();
+  if (a[sc.GEN_AI_REQUEST_STREAM] === true && provider.includes(sc.PROVIDER_OPENAI)) {
+    return "The stream reported no usage: set AGENTOPS_OPENAI_STREAM_USAGE=true (or pass stream_options={\"include_usage\": true}) to have OpenAI send it.";
+  }
+  if (span.status_code === "ERROR") return "The call failed before reporting usage.";
+  return "The call reported no token usage.";
+}
+
 function section(title, ...children) {
   return h("section", { class: "panel-section" }, h("h3", { class: "panel-title" }, title), children);
 }
@@ -39,10 +56,12 @@ function llmSection(span) {
       h("tr", { class: "sub" }, h("th", null, "of which reasoning"), h("td", { class: "num" }, tokenCell(a[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS]))),
       h("tr", { class: "total" }, h("th", null, "Total"), h("td", { class: "num" }, fmt.int(fmt.num(input) + fmt.num(output))))),
   );
+  const unpriced = cost === undefined || cost === null;
   const costBlock = h(
     "div",
     { class: "cost-block" },
-    h("div", { class: "cost-main", id: "span-cost", title: fmt.exactMoney(cost) || null }, cost === undefined || cost === null ? "—" : fmt.money(cost)),
+    h("div", { class: "cost-main", id: "span-cost", title: fmt.exactMoney(cost) || null }, unpriced ? "unpriced" : fmt.money(cost)),
+    unpriced ? h("div", { class: "cost-reason", id: "span-cost-reason" }, unpricedReason(span)) : null,
     h("div", { class: "cost-sub" },
       a[sc.COST_INPUT] !== undefined ? `input ${fmt.money(a[sc.COST_INPUT])}` : null,
       a[sc.COST_OUTPUT] !== undefined ? ` · output ${fmt.money(a[sc.COST_OUTPUT])}` : null),
@@ -166,6 +185,18 @@ function eventsSection(span) {
   );
 }
 
+/** Log records sent for this span (GenAI events with message content, from the official instrumentations). */
+function logsSection(span) {
+  const logs = span.logs || [];
+  if (logs.length === 0) return null;
+  return h("section", { class: "panel-section", id: "span-logs" },
+    h("h3", { class: "panel-title" }, `Logs (${logs.length})`),
+    logs.map((log) => h("div", { class: "event span-log" },
+      h("div", { class: "event-head" }, h("span", { class: "event-name" }, log.name || log.severity || "log"), h("span", { class: "muted small" }, fmt.dateTime(log.timestamp))),
+      log.body === null || log.body === undefined ? null : h("div", { class: "attr-value mono log-body" }, fmt.attrText(log.body)),
+      Object.keys(log.attributes || {}).length ? attrTable(log.attributes) : null)));
+}
+
 function attrTable(attributes) {
   const keys = Object.keys(attributes).sort();
   if (keys.length === 0) return h("p", { class: "muted small" }, "None");
@@ -200,6 +231,7 @@ export function spanPanel(span) {
     isLlm(span) ? llmSection(span) : null,
     isLlm(span) ? messagesSection(span) : null,
     eventsSection(span),
+    logsSection(span),
     // The error logs are shown in the Error section above, not a second time here.
     section("Attributes", attrTable(Object.fromEntries(Object.entries(a).filter(([k]) => k !== sc.ERROR_LOGS)))),
   );

@@ -235,6 +235,7 @@ export class Waterfall {
       const attrs = span.attributes || {};
       const model = attrs[sc.GEN_AI_RESPONSE_MODEL] || attrs[sc.GEN_AI_REQUEST_MODEL];
       if (span.cost) meta.push(fmt.money(span.cost));
+      else meta.push("unpriced");
       if (model && !String(span.name).includes(model)) meta.push(model);
     }
     if (hasChildren && collapsed) meta.push(`+${node.children.length}`);

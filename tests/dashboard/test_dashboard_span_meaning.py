@@ -1,0 +1,114 @@
+"""The dashboard in a real headless Chromium: a session sent by another instrumentation (no
+agentops attributes, no session root) reads like ours, and a partial cost says so and why."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from agentops_otel import semconv as sc
+from tests.dashboard.conftest import LIVE_KEY, Browser, get_json, wait_for
+from tests.dashboard.sessions_otlp import OtlpSessions
+
+pytestmark = pytest.mark.browser
+
+ROWS = "#sessions-table tbody tr.row-link"
+MS = 1_000_000
+CHAT = {  # as opentelemetry-instrumentation-openai-v2 writes a chat span
+    sc.GEN_AI_OPERATION_NAME: "chat",
+    sc.GEN_AI_SYSTEM: "openai",
+    sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+    sc.GEN_AI_USAGE_INPUT_TOKENS: 1200,
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS: 300,
+}
+
+
+def send_foreign_session(sender: OtlpSessions, start: int) -> tuple[str, dict[str, str]]:
+    """An agent traced by another instrumentation: its local root, two chats (one a stream without
+    usage), a tool call. Returns the session id and the span ids by name."""
+    tracer = sender.tracer
+    root = tracer.start_span(
+        "invoke_agent trip_planner",
+        start_time=start,
+        attributes={sc.GEN_AI_OPERATION_NAME: "invoke_agent", sc.GEN_AI_AGENT_NAME: "trip_planner"},
+        context=trace.set_span_in_context(trace.INVALID_SPAN),
+    )
+    inside = trace.set_span_in_context(root)
+    ids = {}
+    stream_attrs = {k: v for k, v in CHAT.items() if "usage" not in k} | {sc.GEN_AI_REQUEST_STREAM: True}
+    for offset, name, attrs, kind in (
+        (10, "chat gpt-4o-mini", CHAT, SpanKind.CLIENT),
+        (400, "chat gpt-4o-mini stream", stream_attrs, SpanKind.CLIENT),
+        (900, "execute_tool get_weather", {sc.GEN_AI_OPERATION_NAME: "execute_tool"}, SpanKind.INTERNAL),
+    ):
+        span = tracer.start_span(name, context=inside, kind=kind, start_time=start + offset * MS, attributes=attrs)
+        span.end(end_time=start + (offset + 300) * MS)
+        ids[name] = format(span.get_span_context().span_id, "016x")
+    root.set_status(Status(StatusCode.OK))
+    root.end(end_time=start + 1500 * MS)
+    sender.flush()
+    return str(trace.format_trace_id(root.get_span_context().trace_id)), ids
+
+
+def test_a_foreign_session_has_llm_filters_badges_and_a_partial_cost(browser: Browser, live_sender, collector):
+    trace_hex, ids = send_foreign_session(live_sender, time.time_ns() - 120_000 * MS)
+    session_id = f"{trace_hex[:8]}-{trace_hex[8:12]}-{trace_hex[12:16]}-{trace_hex[16:20]}-{trace_hex[20:]}"
+    stats = wait_for(
+        lambda: collector.get(f"/v2/sessions/{session_id}/stats", LIVE_KEY)[1] if collector.get(
+            f"/v2/sessions/{session_id}/stats", LIVE_KEY
+        )[0] == 200 else None,
+        30,
+        "the foreign session",
+    )
+    assert stats["state"] == "Success" and stats["llm_calls"] == 2 and stats["unpriced_llm_calls"] == 1
+
+    page = browser.page
+    browser.login(LIVE_KEY)
+    row = page.locator(f'{ROWS}[data-session-id="{session_id}"]')
+    row.wait_for()
+    assert row.locator(".badge").inner_text().strip() == "Success", "ended with its local root, not Running"
+    cost_cell = row.locator(".col-cost")
+    assert "partial" in cost_cell.inner_text().lower()
+    assert "1 LLM call without a known cost" in cost_cell.get_attribute("title")
+
+    row.locator("td").nth(3).click()
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    assert "Success" in page.inner_text(".detail-state") and "Still running" not in page.inner_text(".detail-header")
+    totals = page.inner_text("#session-totals")
+    assert "partial" in totals.lower() and "1 without a cost" in totals
+    notice = page.inner_text("#cost-partial-notice")
+    assert "AGENTOPS_OPENAI_STREAM_USAGE=true" in notice
+
+    # The LLM filter finds the two chats; their rows carry a cost, or say unpriced.
+    page.click('.seg-btn[data-kind="llm"]')
+    assert page.inner_text(".wf-count").startswith("2 of 4 spans")
+    llm_rows = page.eval_on_selector_all(
+        ".wf-row:not(.dim)", "rows => rows.map(r => [r.dataset.kind, r.querySelector('.wf-meta')?.textContent])"
+    )
+    llm_rows = [r for r in llm_rows if r[0] == "llm"]
+    assert len(llm_rows) == 2
+    assert llm_rows[0][1].startswith("$") and llm_rows[1][1].startswith("unpriced")
+    page.click('.seg-btn[data-kind="agent"]')
+    assert page.inner_text(".wf-count").startswith("1 of 4 spans")
+    page.click('.seg-btn[data-kind="all"]')
+
+    # Badges and cost labels in the span panel.
+    page.click(f".wf-row[data-span-id='{ids['chat gpt-4o-mini']}']")
+    details = page.locator(f"#span-details[data-span-id='{ids['chat gpt-4o-mini']}']")
+    details.wait_for()
+    assert details.locator(".panel-badges .kind").inner_text().strip().upper() == "LLM"
+    assert details.locator("#span-cost").inner_text().startswith("$")
+    page.click(f".wf-row[data-span-id='{ids['chat gpt-4o-mini stream']}']")
+    details = page.locator(f"#span-details[data-span-id='{ids['chat gpt-4o-mini stream']}']")
+    details.wait_for()
+    assert details.locator("#span-cost").inner_text() == "unpriced"
+    assert "AGENTOPS_OPENAI_STREAM_USAGE" in details.locator("#span-cost-reason").inner_text()
+    page.click(f".wf-row[data-span-id='{ids['execute_tool get_weather']}']")
+    page.locator(f"#span-details[data-span-id='{ids['execute_tool get_weather']}']").wait_for()
+    assert page.locator("#span-details .panel-badges .kind").inner_text().strip().upper() == "TOOL"
+    browser.screenshot("21-foreign-session-partial-cost")
+    assert browser.errors == []
+    assert get_json(collector, f"/v2/sessions/{session_id}/spans", LIVE_KEY)["stats"]["cost_partial"]
