@@ -206,7 +206,6 @@ CURATED_MODELS: list[tuple[str, str]] = [
     ("x_ai", "grok-code-fast-1"),
 ]
 
-HELP = "generate otel-collector.yaml (OpenTelemetry Collector config computing our cost and token attributes)"
 
 TRANSFORM_ID = "transform/agentops"
 AGENTOPS_EXPORTER_ID = "otlp_http/agentops"
@@ -955,9 +954,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from agentops_otel.cli import SUBCOMMANDS
     parser = argparse.ArgumentParser(
         prog="agentops-otel collector-config",
-        description=HELP,
+        description=SUBCOMMANDS["collector-config"][1],
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -17,8 +17,6 @@ from agentops_otel.config import Configuration
 from agentops_otel.delivery import Delivery, Transport
 from agentops_otel.spool import Spool, default_spool_dir, open_spool, summarise
 
-HELP = "show (status) or deliver (flush) the spans the SDK spooled while the collector was unreachable"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("status", "flush"))

@@ -12,6 +12,7 @@ import pytest
 from agentops_otel.cli import build_parser
 from agentops_otel.collector import forward as forward_module
 from agentops_otel.collector import settings
+from tests.support.replay import REPO_ROOT
 
 
 def test_console_script_runs_the_collector_subcommand():
@@ -71,7 +72,7 @@ def test_a_malformed_forward_header_is_an_error_that_never_shows_its_value(tmp_p
 
 
 def test_subcommands_are_registered():
-    parser = build_parser()
+    parser = build_parser("collector")
     args = parser.parse_args(["collector", "--http-port", "0"])
     assert args.command == "collector" and args.http_port == 0
 
@@ -97,3 +98,22 @@ def test_a_second_collector_on_the_same_data_dir_refuses_to_start(collector):
     assert result.returncode == 2
     assert "another collector is already using" in result.stderr
     assert collector.get("/health", None)[0] == 200, "the first one is unaffected"
+
+
+def test_only_the_subcommand_that_runs_is_imported_and_reads_its_variables():
+    env = {**os.environ, "AGENTOPS_COLLECTOR_HTTP_PORT": "abc", "AGENTOPS_COLLECTOR_SYNC": "sometimes"}
+    script = Path(sys.executable).with_name("agentops-otel")
+    result = subprocess.run(
+        [str(script), "collector-config", "--help"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0 and "--output" in result.stdout, result.stderr
+    code = (
+        "import sys\nfrom agentops_otel.cli import main\nmain(['collector-config', '--check', 'otel-collector.yaml'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('agentops_otel.collector.settings',"
+        " 'agentops_otel.collector.command', 'agentops_otel.collector.server'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, cwd=REPO_ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", "collector-config imported the collector"

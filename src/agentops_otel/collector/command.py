@@ -6,8 +6,6 @@ import argparse
 
 from agentops_otel.collector import settings
 
-HELP = "run the collector: OTLP in (HTTP 4318, gRPC 4317), cost and tokens, SQLite, REST API, dashboard"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings.add_arguments(parser)
