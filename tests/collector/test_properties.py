@@ -29,9 +29,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from agentops_otel import semconv as sc
 from agentops_otel.collector.api import MAX_LIMIT, MAX_TAGS
-from agentops_otel.collector.ingest import _ENRICHMENT_KEYS, _ROOT_KEYS
+from agentops_otel.collector.ingest import _READ_KEYS
 from agentops_otel.collector.openapi import document
 from agentops_otel.collector.process import CollectorProcess, collector_process
+from agentops_otel.meaning import ROOT_KEYS
 from agentops_otel.session import root_span_id
 from tests.collector.conftest import post
 
@@ -109,7 +110,7 @@ def all_sessions_readable(collector: CollectorProcess) -> int:
 
 # A few sessions the examples keep adding to (so that spans meet in one session), plus random ids.
 SESSIONS = [uuid.UUID(int=n * 0x1234_5678_9ABC_DEF1 + 1) for n in range(1, 4)]
-INTERESTING_KEYS = sorted(_ENRICHMENT_KEYS | _ROOT_KEYS | {sc.SESSION_ID, sc.SERVICE_NAME, "eval.score"})
+INTERESTING_KEYS = sorted(_READ_KEYS | ROOT_KEYS | {sc.SESSION_ID, sc.SERVICE_NAME, "eval.score"})
 INTERESTING_STRINGS = [
     *(sc.KIND_SESSION, sc.KIND_LLM, sc.KIND_TOOL, sc.KIND_ACTION, sc.KIND_ERROR, sc.KIND_AGENT),
     *("Success", "Failure", "Fail", "Indeterminate", "gpt-4o", "claude-sonnet-4-20250514", "openai", "anthropic"),

@@ -20,6 +20,7 @@ _TIME = {"type": "string", "format": "date-time"}
 _NTIME = {"type": ["string", "null"], "format": "date-time"}
 _MONEY = {"type": "string", "description": "USD, exact decimal", "example": "0.000123"}
 _END_STATE = {"type": "string", "enum": ["Success", "Failure", "Indeterminate"]}
+_NEND_STATE = {"type": ["string", "null"], "enum": ["Success", "Failure", "Indeterminate", None]}
 _STORED = "stored (partial_success counts spans rejected for invalid ids, or start / end times unset or past 2**63 ns)"
 _ERROR = {"type": "object", "properties": {"error": _STR}, "required": ["error"]}
 _ATTRIBUTES = {
@@ -45,9 +46,17 @@ SESSION_SUMMARY = _obj(
         "end_timestamp": _NTIME,
         "last_activity_timestamp": {**_TIME, "description": "end of the latest span received"},
         "duration_s": {"type": "number"},
-        "end_state": _END_STATE,
+        "state": {
+            "type": "string",
+            "enum": list(END_STATE_FILTERS),
+            "description": "Running, Inactive (no span for over an hour), or the end state once ended",
+        },
+        "end_state": {**_NEND_STATE, "description": "null until the session ended"},
         "end_state_reason": _NSTR,
-        "in_progress": {"type": "boolean", "description": "no root span received yet"},
+        "in_progress": {
+            "type": "boolean",
+            "description": "not ended: no session root span, nor for a trace without one its local root, yet",
+        },
         "tags": {"type": "array", "items": _STR},
         "llm_calls": _INT,
         "tool_calls": _INT,
@@ -59,7 +68,9 @@ SESSION_SUMMARY = _obj(
         "cache_read_tokens": _INT,
         "cache_creation_tokens": _INT,
         "reasoning_tokens": _INT,
+        "unpriced_llm_calls": {"type": "integer", "description": "LLM calls without a known cost"},
         "cost": _MONEY,
+        "cost_partial": {"type": "boolean", "description": "unpriced_llm_calls > 0: the cost leaves them out"},
         "models": {"type": "array", "items": _STR},
     }
 )
@@ -69,7 +80,10 @@ SPAN = _obj(
         "span_id": _STR,
         "parent_span_id": _NSTR,
         "name": _STR,
-        "kind": {"type": ["string", "null"], "description": "agentops.span.kind"},
+        "kind": {
+            "type": ["string", "null"],
+            "description": "llm, tool, action, agent, error, session or null, whatever instrumentation sent it",
+        },
         "span_kind": {
             "type": "string",
             "anyOf": [
@@ -94,7 +108,15 @@ SPAN = _obj(
         },
         "resource": _ATTRIBUTES,
         "service_name": _NSTR,
-        "cost": {"type": ["string", "null"], "description": "USD, exact decimal"},
+        "cost": {"type": ["string", "null"], "description": "USD, exact decimal; null for an unpriced LLM call"},
+        "cost_source": {"type": ["string", "null"], "description": "agentops.cost.source of an LLM span"},
+        "logs": {
+            "type": "array",
+            "description": "log records sent for this span (OTLP logs with its trace and span id)",
+            "items": _obj(
+                {"name": _NSTR, "timestamp": _NTIME, "severity": _NSTR, "body": {}, "attributes": {"type": "object"}}
+            ),
+        },
     }
 )
 SESSION_META = _obj(
@@ -103,7 +125,8 @@ SESSION_META = _obj(
         "project_id": _STR,
         "init_timestamp": _TIME,
         "end_timestamp": _NTIME,
-        "end_state": _END_STATE,
+        "state": {"type": "string", "enum": list(END_STATE_FILTERS)},
+        "end_state": _NEND_STATE,
         "end_state_reason": _NSTR,
         "tags": {"type": "array", "items": _STR},
         "host_env": {**_ATTRIBUTES, "description": "resource attributes (as span attributes are written)"},
@@ -115,7 +138,8 @@ EXPORT = _obj(
         "session": SESSION_META,
         "stats": _ref("SessionSummary"),
         **{
-            group: {"type": "array", "items": _ref("Span")} for group in ("actions", "llms", "tools", "errors", "spans")
+            group: {"type": "array", "items": _ref("Span")}
+            for group in ("actions", "llms", "tools", "agents", "errors", "spans")
         },
     }
 )

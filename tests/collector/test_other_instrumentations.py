@@ -1,0 +1,160 @@
+"""Other OpenAI instrumentations users run (the official OpenTelemetry one, OpenLLMetry,
+OpenInference, OpenLIT), the real ``openai`` client over 127.0.0.1, sending to the real collector:
+their LLM spans are LLM calls with the recording's tokens and our cost, a stream without usage is
+counted and flagged, a trace of theirs ends with its local root, and inside an SDK session
+get_analytics() and end_session() give exactly the collector's figures.
+
+The instrumentations are not in the test venv (each registers an ``openai`` entry point that
+``opentelemetry-instrument`` would load in the zero-code tests): each is installed once, without
+dependencies (the test venv has them, at the versions below' requirements), into a directory of
+its own cached outside the repository, put first on the app's PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from agentops_otel import pricing
+from agentops_otel.pricing import TokenUsage
+from agentops_otel.usage import NO_USAGE_SOURCE, span_price
+from tests.collector.conftest import KEY
+from tests.support.replay import FIXTURES_DIR, REPO_ROOT
+
+APP = Path(__file__).with_name("genai_app.py")
+CHAT = FIXTURES_DIR / "openai" / "chat_cached_reasoning.json"  # o4-mini with usage, cache and reasoning
+STREAM = FIXTURES_DIR / "openai" / "chat_stream_no_usage.json"  # a stream without include_usage
+# name -> what pip installs (exact: the cache is keyed by it), beside the test venv's packages
+INSTRUMENTATIONS = {
+    # httpx: the official one imports it (openai 3 itself uses httpx2)
+    "official": (
+        "opentelemetry-instrumentation-openai-v2==2.4b0",
+        "opentelemetry-util-genai==1.1b0",
+        "httpx==0.28.1",
+        "httpcore==1.0.9",
+    ),
+    "openllmetry": ("opentelemetry-instrumentation-openai==0.62.4", "opentelemetry-semantic-conventions-ai==0.5.1"),
+    "openinference": (
+        "openinference-instrumentation-openai==0.1.66",
+        "openinference-instrumentation==0.1.72",
+        "openinference-semantic-conventions==0.1.42",
+    ),
+}
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "agentops-otel" / "genai-instrumentations"
+
+
+def installed(name: str) -> Path:
+    """The directory holding instrumentation ``name``'s packages (installed on first use)."""
+    packages = INSTRUMENTATIONS[name]
+    key = hashlib.sha256(json.dumps([sys.version_info[:2], packages]).encode()).hexdigest()[:16]
+    target = _cache_root() / f"{name}-{key}"
+    if (target / ".complete").exists():
+        return target
+    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(partial), *packages],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        message = f"could not install {name} ({' '.join(packages)}): {result.stderr.strip()[-500:]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    (partial / ".complete").write_text("")
+    try:
+        partial.rename(target)
+    except OSError:  # another run installed it meanwhile
+        subprocess.run(["rm", "-rf", str(partial)], check=False)
+    return target
+
+
+def run_app(collector, name: str, mode: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(installed(name)), str(REPO_ROOT)])
+    # the official instrumentation sends message content as log events (gen_ai.client.inference.operation.details)
+    env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "EVENT_ONLY" if name == "official" else "true"
+    result = subprocess.run(
+        [sys.executable, str(APP), name, mode, collector.url, KEY, str(CHAT), str(STREAM)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def recorded_usage() -> dict:
+    return json.loads(json.loads(CHAT.read_text())["interactions"][0]["response"]["body"])["usage"]
+
+
+def expected_cost() -> Decimal:
+    usage = recorded_usage()
+    tokens = TokenUsage(
+        input_tokens=usage["prompt_tokens"],
+        output_tokens=usage["completion_tokens"],
+        cache_read_tokens=usage["prompt_tokens_details"]["cached_tokens"],
+        reasoning_tokens=usage["completion_tokens_details"]["reasoning_tokens"],
+    )
+    return pricing.cost_of(tokens, pricing.rates_for("o4-mini-2025-04-16", "openai")).total
+
+
+def stored(collector, session_id: str) -> tuple[dict, list[dict]]:
+    status, body = collector.get(f"/v2/sessions/{session_id}/spans", KEY)
+    assert status == 200, body
+    return body["stats"], body["spans"]
+
+
+@pytest.mark.parametrize("name", sorted(INSTRUMENTATIONS))
+def test_their_trace_is_a_session_with_its_llm_calls_tokens_cost_and_end(collector, name):
+    run = run_app(collector, name, "zero-code")
+    stats, spans = stored(collector, run["session_id"])
+    llms = [span for span in spans if span["kind"] == "llm"]
+    assert len(llms) == stats["llm_calls"] == 2, [(s["name"], s["kind"]) for s in spans]
+    usage = recorded_usage()
+    priced = [span for span in llms if span["cost"] is not None]
+    assert len(priced) == 1, [(s["name"], s["cost_source"]) for s in llms]
+    attrs = priced[0]["attributes"]
+    assert attrs["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
+    assert attrs["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
+    assert Decimal(priced[0]["cost"]) == span_price(attrs).total == Decimal(stats["cost"]) > 0
+    if name != "official":  # the official one reports no cache tokens: its call is priced without them
+        assert attrs["gen_ai.usage.cache_read.input_tokens"] == usage["prompt_tokens_details"]["cached_tokens"]
+        assert Decimal(stats["cost"]) == expected_cost()
+    (stream,) = [span for span in llms if span["cost"] is None]
+    assert stream["cost_source"] == NO_USAGE_SOURCE and stats["unpriced_llm_calls"] == 1 and stats["cost_partial"]
+    assert stats["prompt_tokens"] == usage["prompt_tokens"]
+    assert (stats["state"], stats["end_state"], stats["in_progress"]) == ("Success", "Success", False), (
+        "ended with the app's root span, status OK"
+    )
+    _, page = collector.get("/v2/sessions?end_state=Success", KEY)
+    assert run["session_id"] in [s["session_id"] for s in page["sessions"]]
+
+
+@pytest.mark.parametrize("name", sorted(INSTRUMENTATIONS))
+def test_an_sdk_session_holding_their_spans_counts_as_the_collector(collector, name):
+    run = run_app(collector, name, "sdk")
+    stats, spans = stored(collector, run["session_id"])
+    analytics = run["analytics"]
+    assert analytics["LLM calls"] == stats["llm_calls"] == 2
+    assert analytics["Unpriced LLM calls"] == stats["unpriced_llm_calls"] == 1
+    assert analytics["Errors"] == stats["errors"] and analytics["Tool calls"] == stats["tool_calls"]
+    assert Decimal(run["cost"]) == Decimal(stats["cost"]) > 0
+    assert stats["state"] == "Success"
+    assert all(span["attributes"].get("agentops.session.id") == run["session_id"] for span in spans)
