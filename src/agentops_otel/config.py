@@ -211,6 +211,12 @@ class Configuration:
             values["endpoint_is_traces_url"] = False  # an endpoint argument is a base URL
         for name, value in overrides.items():
             put(name, value)
+        if values.get("exporter_client_key") and not values.get("exporter_client_certificate"):
+            logger.warning(
+                "agentops-otel: ignoring the client key (OTEL_EXPORTER_OTLP_(TRACES_)CLIENT_KEY or "
+                "exporter_client_key): no client certificate is set; connecting without one"
+            )
+            del values["exporter_client_key"]
         return cls(**values)
 
     def replace(self, **changes: Any) -> Configuration:

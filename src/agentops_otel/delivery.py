@@ -141,13 +141,16 @@ class HttpSender:
         return Outcome(False, retry, parse_retry_after(response.headers.get("Retry-After")), f"HTTP {status}")
 
 
+_UNTRUSTED = (
+    "its TLS certificate is not trusted: set OTEL_EXPORTER_OTLP_CERTIFICATE (or the exporter_certificate "
+    "argument) to the CA file that signed it"
+)
+
+
 def _error_reason(error: BaseException) -> str:
     text = str(error)
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        return (
-            "its TLS certificate is not trusted: set OTEL_EXPORTER_OTLP_CERTIFICATE (or the exporter_certificate "
-            "argument) to the CA file that signed it"
-        )
+        return _UNTRUSTED
     for known in ("Connection refused", "timed out", "Connection reset", "Name or service not known"):
         if known in text:
             return known.lower()
@@ -225,6 +228,9 @@ class GrpcSender:
                 self._channel.close()
                 self._call = None
             reason = f"gRPC {getattr(code, 'name', code)}"
+            details = str(error.details() if hasattr(error, "details") else "")
+            if "CERTIFICATE_VERIFY_FAILED" in details.upper():
+                reason = f"{reason}: {_UNTRUSTED}"
             return Outcome(False, code in self._retryable, _grpc_retry_after(error), reason)
         return Outcome(True)
 

@@ -210,6 +210,18 @@ def test_a_traces_specific_certificate_wins_and_a_missing_file_is_one_warning(pk
 
 
 # --- mTLS -----------------------------------------------------------------------------------------
+def test_a_client_key_without_a_client_certificate_is_one_warning_and_ignored(pki, caplog):
+    with caplog.at_level(logging.WARNING, logger="agentops_otel"):
+        config = Configuration.from_env({"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY": str(pki.client_key)})
+    assert config.exporter_client_key is None
+    assert len(caplog.records) == 1 and "no client certificate is set" in caplog.text
+    assert str(pki.client_key) not in caplog.text
+    both = Configuration.from_env(
+        {"OTEL_EXPORTER_OTLP_CLIENT_KEY": str(pki.client_key)}, exporter_client_certificate=str(pki.client_cert)
+    )
+    assert (both.exporter_client_certificate, both.exporter_client_key) == (str(pki.client_cert), str(pki.client_key))
+
+
 def test_mtls_client_certificate_and_key_are_presented(pki, monkeypatch):
     receiver = TlsReceiver(pki, require_client_cert=True)
     try:
@@ -308,7 +320,8 @@ def test_grpc_over_tls_with_the_ca_and_client_certificate(pki):
     try:
         target = Target(f"https://127.0.0.1:{port}", "grpc")
         untrusted = GrpcSender(target, Transport(timeout_s=5)).send(request_with(1))
-        assert not untrusted.ok and untrusted.retry
+        assert not untrusted.ok and untrusted.retry, untrusted
+        assert "TLS certificate is not trusted" in untrusted.reason, untrusted.reason
         config = Configuration.from_env(
             {
                 "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
