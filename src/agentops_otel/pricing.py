@@ -113,7 +113,6 @@ class Cost:
         return self.input + self.output
 
 
-ZERO_COST = Cost(Decimal(0), Decimal(0))
 
 
 def provider_id(provider: str | None) -> str | None:

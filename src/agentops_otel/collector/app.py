@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from agentops_otel.collector import api, openapi, signals
 from agentops_otel.collector.core import Collector
 from agentops_otel.collector.receiver_http import traces_endpoint
+from agentops_otel.host import sdk_version
 
 logger = logging.getLogger(__name__)
 DASHBOARD_MODULE = "agentops_otel.collector.dashboard"
@@ -35,8 +36,8 @@ def dashboard_routes() -> list[BaseRoute]:
     return list(routes()) if callable(routes) else []
 
 
-def create_app(collector: Collector, *, max_body_bytes: int, version: str = "0.1.0") -> Starlette:
-    doc = openapi.document(version)
+def create_app(collector: Collector, *, max_body_bytes: int, version: str | None = None) -> Starlette:
+    doc = openapi.document(version or sdk_version())
     page = openapi.docs_page(doc)
 
     async def openapi_json(request: Request) -> Response:

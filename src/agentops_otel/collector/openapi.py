@@ -12,6 +12,7 @@ from typing import Any
 from agentops_otel import __name__ as _package
 from agentops_otel.collector.api import FIRST_YEAR, LAST_YEAR, LEAN_OMITS, MAX_LIMIT, MAX_TAGS
 from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS
+from agentops_otel.host import sdk_version
 
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
@@ -285,12 +286,12 @@ _RANGE = [
 ]
 
 
-def document(version: str = "0.1.0") -> dict[str, Any]:
+def document(version: str | None = None) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "agentops-otel collector",
-            "version": version,
+            "version": version or sdk_version(),
             "description": "Sessions of LLM agents received over OTLP, with cost and tokens. "
             "Authenticate every call with `X-Agentops-Api-Key: <key>` or `Authorization: Bearer <key>`.",
         },

@@ -21,6 +21,7 @@ from agentops_otel.collector.settings import CollectorSettings
 from agentops_otel.collector.store import SQLiteStore
 from agentops_otel.collector.store.sqlite import StoreLocked
 from agentops_otel.collector.workers import IngestWorkers
+from agentops_otel.host import sdk_version
 
 logger = logging.getLogger("agentops_otel.collector")
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -58,15 +59,6 @@ def _http_socket(host: str, port: int) -> socket.socket:
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("agentops-otel")
-    except Exception:
-        return "0.1.0"
 
 
 async def _serve(settings: CollectorSettings) -> None:
@@ -107,7 +99,7 @@ async def _serve(settings: CollectorSettings) -> None:
                 raise StartupError(
                     f"cannot listen for OTLP/gRPC on {settings.host}:{settings.grpc_port}: {exc}"
                 ) from None
-        app = create_app(collector, max_body_bytes=settings.max_body_bytes, version=_version())
+        app = create_app(collector, max_body_bytes=settings.max_body_bytes, version=sdk_version())
         config = uvicorn.Config(
             app, log_level=settings.log_level.lower(), access_log=False, lifespan="off", timeout_keep_alive=30
         )
