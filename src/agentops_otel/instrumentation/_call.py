@@ -136,7 +136,6 @@ class LLMCall:
         self._ended = False
         self._first_chunk = False
         self._last_ns = 0
-        self._start = time.perf_counter()
         self.recorder: StreamRecorder | None = None
         if stream:
             attrs[sc.GEN_AI_REQUEST_STREAM] = True
@@ -144,6 +143,7 @@ class LLMCall:
         model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
         name = f"{endpoint.operation} {model}" if model else endpoint.operation
         self.span: Span = tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attrs)
+        self._start = time.perf_counter()  # after the span's start: the first chunk's time is within the span
         calls = otel_context.get_value(LLM_CALLS_KEY)
         if calls is not None:
             calls.append(self.span)  # type: ignore[attr-defined]
