@@ -286,7 +286,7 @@ class EmbedContent(Endpoint):
         raise NotImplementedError("embeddings are not streamed")
 
 
-# --- the Interactions API (google-genai 2.x-3.x: google.genai._gaos) ----------------------------------
+# --- the Interactions API (google-genai 3.x's google.genai._gaos; 2.x's Stainless-based client is not traced)
 def _interaction_usage(usage: Any, attrs: Attributes) -> None:
     """Counts as for generateContent: thoughts and tool-use tokens apart, added (input + output = total)."""
     if usage is None:
