@@ -61,6 +61,14 @@ def test_nan_and_infinite_doubles_are_stored_and_served_as_strings_everywhere(co
     assert status == 200 and [s["session_id"] for s in page["sessions"]] == [session.session_id]
 
 
+def test_a_service_name_that_is_not_a_string_is_served_as_none(collector):
+    session = SessionBuilder.new(seed=23)
+    key = "hostile-service-key"
+    send(collector, [session.root()], key=key, resource={sc.SERVICE_NAME: [5e-324]})
+    (root,) = readable(collector, session.session_id, key)["export"]["spans"]
+    assert root["service_name"] is None and root["resource"][sc.SERVICE_NAME] == [5e-324]
+
+
 def test_nan_and_infinity_sent_as_otlp_json_read_back_the_same(collector):
     session = SessionBuilder.new(seed=22)
     body = {

@@ -885,7 +885,7 @@ class SQLiteStore:
             ],
             "logs": logs.get(span.span_id, []),
             "resource": resource,
-            "service_name": resource.get(sc.SERVICE_NAME),
+            "service_name": _text_or_none(resource.get(sc.SERVICE_NAME)),
             "cost": row["cost"],
             "cost_source": attrs.get(sc.COST_SOURCE) if row["kind"] == KIND_LLM else None,
         }
@@ -964,6 +964,11 @@ class SQLiteStore:
             "cost_by_model": by_model,
             "top_sessions": [self._summary(r, project_id) for r in top_rows],
         }
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A string attribute as sent; any other type (service.name = [5e-324]) is no name at all."""
+    return value if isinstance(value, str) else None
 
 
 def encode_cursor(value: Any, trace_id: bytes) -> str:
