@@ -10,66 +10,39 @@ provider library's instrumentor records them, nested under the step current when
 from __future__ import annotations
 
 import functools
-import sys
 from abc import abstractmethod
-from collections.abc import Collection
 from types import ModuleType
 from typing import Any, ClassVar, NamedTuple
 
-import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from agentops_otel import semconv as sc
 from agentops_otel.events import ActionEvent, AgentEvent, Event, ToolEvent, text_value
+from agentops_otel.instrumentation._lazy import LazyInstrumentor
 from agentops_otel.instrumentation._patching import report_bug, warn_once
-from agentops_otel.instrumentation._settings import RunError, RunTarget, Settings, make_settings
+from agentops_otel.instrumentation._settings import RunError, RunTarget, Settings
 
 _NO_TARGET = RunTarget(None)
 
 
-class FrameworkInstrumentor(BaseInstrumentor):
+class FrameworkInstrumentor(LazyInstrumentor):
     """Installs a framework's hook when the application imports ``package`` (never importing it here).
 
     A hook that cannot be removed (a registered processor or callback handler) stays installed and
     does nothing while the instrumentor is off (``settings`` is None).
     """
 
-    package: ClassVar[str]  # the module whose import installs the hook
     extra: ClassVar[str]  # the package's extra in pyproject.toml, the same range as ``requirement``
-    requirement: ClassVar[str]
     framework: ClassVar[str]  # agentops.framework, and the tag of a session a run opens
 
-    # BaseInstrumentor is a singleton whose __init__ runs on every construction: state lives here.
-    _settings: Settings | None = None
-    _hook_registered: bool = False
     _installed: bool = False
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return (self.requirement,)
 
     @property
     def settings(self) -> Settings | None:
         return self._settings
-
-    def _instrument(self, **kwargs: Any) -> None:
-        settings = kwargs.get("settings")
-        if not isinstance(settings, Settings):
-            settings = make_settings(kwargs.get("tracer_provider"), kwargs.get("config"))
-        self._settings = settings
-        module = sys.modules.get(self.package)
-        if module is not None:
-            self._on_import(module)
-        elif not self._hook_registered:
-            type(self)._hook_registered = True
-            wrapt.register_post_import_hook(self._on_import, self.package)
-
-    def configure(self, settings: Settings) -> None:
-        """Change tracer or switches of an instrumented framework (``init()`` called again)."""
-        self._settings = settings
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._settings = None

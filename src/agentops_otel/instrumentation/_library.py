@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
-import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall
+from agentops_otel.instrumentation._lazy import LazyInstrumentor
 from agentops_otel.instrumentation._patching import Patch, report_bug, warn_once, wrap_method
-from agentops_otel.instrumentation._settings import Settings, make_settings
+from agentops_otel.instrumentation._settings import Settings
 from agentops_otel.instrumentation._streams import AsyncStreamProxy, SyncStreamProxy
 
 # True while a call traced by one of our instrumentors runs: calls it makes through other
@@ -42,36 +40,12 @@ def in_traced_call() -> bool:
     return _IN_TRACED_CALL.get()
 
 
-class LibraryInstrumentor(BaseInstrumentor):
+class LibraryInstrumentor(LazyInstrumentor):
     """Lifecycle of one library's instrumentation; subclasses say what to patch in :meth:`_patch`."""
 
-    package: ClassVar[str]  # the import name patched once imported
-    requirement: ClassVar[str]  # the supported versions, the same as the package's extra
     provider: ClassVar[str]  # gen_ai.provider.name of its calls
 
-    # BaseInstrumentor is a singleton whose __init__ runs on every construction: state lives here.
-    _settings: Settings | None = None
     _patches: tuple[Patch, ...] = ()
-    _hook_registered: bool = False
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return (self.requirement,)
-
-    def _instrument(self, **kwargs: Any) -> None:
-        settings = kwargs.get("settings")
-        if not isinstance(settings, Settings):
-            settings = make_settings(kwargs.get("tracer_provider"), kwargs.get("config"))
-        self._settings = settings
-        module = sys.modules.get(self.package)
-        if module is not None:
-            self._on_import(module)
-        elif not self._hook_registered:
-            type(self)._hook_registered = True
-            wrapt.register_post_import_hook(self._on_import, self.package)
-
-    def configure(self, settings: Settings) -> None:
-        """Change tracer or switches of an instrumented library (``init()`` called again)."""
-        self._settings = settings
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._settings = None
