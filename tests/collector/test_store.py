@@ -38,7 +38,7 @@ def failing_batch(project_id: str) -> PreparedBatch:
 
 
 def tags_listed(store: SQLiteStore, project_id: str) -> list[list[str]]:
-    return [s["tags"] for s in store.list_sessions(project_id, ListQuery())["sessions"]]
+    return [s["tags"] for s in store.list_sessions((project_id,), ListQuery())["sessions"]]
 
 
 def test_a_failed_first_batch_of_a_project_leaves_no_trace_for_the_next_project(store):
@@ -49,7 +49,7 @@ def test_a_failed_first_batch_of_a_project_leaves_no_trace_for_the_next_project(
     store.write(batch_of("project-a", later, ("a",))).result(timeout=30)
     assert tags_listed(store, "project-b") == [["b"]]
     assert tags_listed(store, "project-a") == [["a"]]
-    export = store.export("project-a", later.trace_id)
+    export = store.export(("project-a",), later.trace_id)
     assert export is not None and export["session"]["host_env"] == {"service.name": "test-agent"}, (
         "the resource row rolled back with the failed batch is written again"
     )
@@ -60,7 +60,7 @@ def stored_overview(path, spans) -> dict:
     store = SQLiteStore(path)
     try:
         store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
-        return store.overview("project-a", None, None, None)
+        return store.overview(("project-a",), None, None, None)
     finally:
         store.close()
 
@@ -75,7 +75,7 @@ def test_a_database_from_before_session_models_gets_cost_by_model_from_its_spans
         db.execute("CREATE TABLE model_usage (pid INTEGER, hour_ns INTEGER, model TEXT)")
     store = SQLiteStore(path)
     try:
-        after = store.overview("project-a", None, None, None)
+        after = store.overview(("project-a",), None, None, None)
         tables = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         store.close()
@@ -99,7 +99,7 @@ def test_cost_by_model_is_rebuilt_whole_while_the_old_table_is_there(tmp_path, s
     for _ in range(2):  # and once more, the rebuild done
         store = SQLiteStore(path)
         try:
-            after = store.overview("project-a", None, None, None)
+            after = store.overview(("project-a",), None, None, None)
         finally:
             store.close()
         assert after["cost_by_model"] == before["cost_by_model"] and after["cost_by_model"][0]["calls"] == 2
@@ -112,10 +112,10 @@ def test_spans_ending_before_they_start_are_stored_as_sent_and_last_no_time(stor
     spans = [ended.root(duration_ms=-2), backwards, running.span("act", {}, offset_ms=10, duration_ms=-7)]
     request = ExportTraceServiceRequest.FromString(otlp_request(spans))
     assert store.write(prepare(request, "project-a")).result(timeout=30).new == 3
-    sessions = {s["session_id"]: s for s in store.list_sessions("project-a", ListQuery())["sessions"]}
+    sessions = {s["session_id"]: s for s in store.list_sessions(("project-a",), ListQuery())["sessions"]}
     assert sessions[ended.session_id]["duration_s"] == 0.0  # up to its root's end: its start, not 2 ms before
     assert sessions[running.session_id]["duration_s"] == 0.0  # up to its last end: its only span's start
-    export = store.export("project-a", ended.trace_id)
+    export = store.export(("project-a",), ended.trace_id)
     (act,) = export["actions"]
     assert act["end_time"] < act["start_time"] and act["duration_ms"] == 0.0
 
@@ -147,7 +147,7 @@ def test_a_database_from_before_span_meaning_is_upgraded_from_its_spans(tmp_path
     store = SQLiteStore(path)
     try:
         store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
-        expected = {s.trace_id: store.export("project-a", s.trace_id) for s in (ours, foreign)}
+        expected = {s.trace_id: store.export(("project-a",), s.trace_id) for s in (ours, foreign)}
     finally:
         store.close()
     with sqlite3.connect(path) as db:  # as a collector of schema 0 left it
@@ -172,13 +172,13 @@ def test_a_database_from_before_span_meaning_is_upgraded_from_its_spans(tmp_path
         store = SQLiteStore(path)
         try:
             for trace_id, before in expected.items():
-                after = store.export("project-a", trace_id)
+                after = store.export(("project-a",), trace_id)
                 assert after["stats"] == before["stats"]
                 assert [(s["name"], s["kind"], s["cost"]) for s in after["spans"]] == [
                     (s["name"], s["kind"], s["cost"]) for s in before["spans"]
                 ]
                 assert after["spans"] == before["spans"]
-            overview = store.overview("project-a", None, None, None)
+            overview = store.overview(("project-a",), None, None, None)
         finally:
             store.close()
         stats = expected[foreign.trace_id]["stats"]

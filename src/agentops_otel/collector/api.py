@@ -139,27 +139,27 @@ def routes(collector: Collector) -> list[Route]:
     async def list_sessions(request: Request, project_id: str) -> Response:
         query = _list_query(request)
         try:
-            found = await run_in_threadpool(store.list_sessions, project_id, query)
+            found = await run_in_threadpool(store.list_sessions, (project_id,), query)
         except ValueError as exc:  # a cursor that is not ours
             raise BadParameter(str(exc)) from None
         return JSONResponse(found)
 
     async def stats(request: Request, project_id: str) -> Response:
         trace_id = _session_id(request)
-        return await _json_or_404(lambda: store.session(project_id, trace_id))
+        return await _json_or_404(lambda: store.session((project_id,), trace_id))
 
     async def export(request: Request, project_id: str) -> Response:
         trace_id = _session_id(request)
-        return await _json_or_404(lambda: store.export(project_id, trace_id))
+        return await _json_or_404(lambda: store.export((project_id,), trace_id))
 
     async def spans(request: Request, project_id: str) -> Response:
         trace_id = _session_id(request)
-        return await _json_or_404(lambda: store.export(project_id, trace_id), session_spans)
+        return await _json_or_404(lambda: store.export((project_id,), trace_id), session_spans)
 
     async def overview(request: Request, project_id: str) -> Response:
         bucket = _choice(request, "bucket", ("hour", "day"), None)
         found = await run_in_threadpool(
-            store.overview, project_id, _time(request, "start_after"), _time(request, "start_before"), bucket
+            store.overview, (project_id,), _time(request, "start_after"), _time(request, "start_before"), bucket
         )
         return JSONResponse(found)
 

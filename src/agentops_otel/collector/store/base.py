@@ -14,6 +14,12 @@ from typing import Any, Protocol
 from agentops_otel.collector.ingest import PreparedBatch
 from agentops_otel.meaning import STATES
 
+# The projects a caller may read (auth.KeyRing.scope_for), in order of precedence: the caller's own
+# project first when it has one, then the projects of its child keys. Every read is over all of them
+# at once (one list, one cursor, one overview); a session id stored under several of them is the one
+# of the earliest project in the scope. An empty scope reads nothing.
+ProjectScope = tuple[str, ...]
+
 SORT_KEYS = ("init_timestamp", "cost", "duration", "tokens", "errors")
 # What the end_state filter may ask for: a session's state (meaning.session_state), the words of
 # REST's ``state`` field and of the dashboard. Indeterminate is an ended session's state only.
@@ -42,15 +48,17 @@ class Store(Protocol):
     def write(self, batch: PreparedBatch) -> Future[WriteResult]:
         """Queue a batch; the future resolves once it is durably committed."""
 
-    def session(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
-        """A SessionSummary, or None when the project has no such session."""
+    def session(self, projects: ProjectScope, trace_id: bytes) -> dict[str, Any] | None:
+        """A SessionSummary (its ``project_id`` says whose), or None when no project in scope has it."""
 
-    def export(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None: ...
+    def export(self, projects: ProjectScope, trace_id: bytes) -> dict[str, Any] | None: ...
 
-    def list_sessions(self, project_id: str, query: ListQuery) -> dict[str, Any]: ...
+    def list_sessions(self, projects: ProjectScope, query: ListQuery) -> dict[str, Any]:
+        """Sessions of every project in scope, in one order; ties broken by session id, then project."""
 
     def overview(
-        self, project_id: str, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
-    ) -> dict[str, Any]: ...
+        self, projects: ProjectScope, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
+    ) -> dict[str, Any]:
+        """Totals, buckets, cost by model and top sessions over every project in scope together."""
 
     def close(self) -> None: ...

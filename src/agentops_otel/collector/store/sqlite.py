@@ -39,7 +39,7 @@ from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money,
 from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict, id_hex, set_any_value
 from agentops_otel.collector.span_logs import LogBatch, log_json
-from agentops_otel.collector.store.base import ListQuery, WriteResult
+from agentops_otel.collector.store.base import ListQuery, ProjectScope, WriteResult
 from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, usage_tuple
 from agentops_otel.usage import MAX_COUNT, llm_model
 
@@ -724,9 +724,27 @@ class SQLiteStore:
                 self._readers.append(conn)
         return conn
 
-    def _reader_pid(self, conn: sqlite3.Connection, project_id: str) -> int | None:
-        row = conn.execute("SELECT pid FROM projects WHERE name = ?", (project_id,)).fetchone()
-        return row[0] if row else None
+    @staticmethod
+    def _scope(conn: sqlite3.Connection, projects: ProjectScope) -> dict[int, str]:
+        """``{pid: project id}`` of the projects in scope that have stored anything, in scope order."""
+        names = list(dict.fromkeys(projects))
+        if not names:
+            return {}
+        found = dict(conn.execute(f"SELECT name, pid FROM projects WHERE name IN ({_marks(names)})", names).fetchall())
+        return {found[name]: name for name in names if name in found}
+
+    def _find(
+        self, conn: sqlite3.Connection, scope: dict[int, str], trace_id: bytes, columns: str
+    ) -> sqlite3.Row | None:
+        """The session's row in the earliest project of the scope that has it."""
+        if not scope:
+            return None
+        rows = conn.execute(
+            f"SELECT {columns}, pid FROM sessions WHERE trace_id = ? AND pid IN ({_marks(scope)})",
+            (trace_id, *scope),
+        ).fetchall()
+        order = list(scope)
+        return min(rows, key=lambda row: order.index(row["pid"]), default=None)
 
     @staticmethod
     def _summary(row: sqlite3.Row, project_id: str) -> dict[str, Any]:
@@ -747,30 +765,25 @@ class SQLiteStore:
         )
         return meaning.summary_json(stored, time.time_ns(), iso)
 
-    def session(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
+    def session(self, projects: ProjectScope, trace_id: bytes) -> dict[str, Any] | None:
         conn = self._reader()
-        pid = self._reader_pid(conn, project_id)
-        if pid is None:
-            return None
-        row = conn.execute(
-            f"SELECT {SUMMARY_COLUMNS} FROM sessions WHERE pid = ? AND trace_id = ?", (pid, trace_id)
-        ).fetchone()
-        if row is None:
-            return None
-        return self._summary(row, project_id)
+        scope = self._scope(conn, projects)
+        row = self._find(conn, scope, trace_id, SUMMARY_COLUMNS)
+        return None if row is None else self._summary(row, scope[row["pid"]])
 
-    def list_sessions(self, project_id: str, query: ListQuery) -> dict[str, Any]:
+    def list_sessions(self, projects: ProjectScope, query: ListQuery) -> dict[str, Any]:
         position = decode_cursor(query.cursor) if query.cursor else None  # a bad one is an error, data or not
         conn = self._reader()
-        pid = self._reader_pid(conn, project_id)
-        if pid is None:
+        scope = self._scope(conn, projects)
+        if not scope:
             return {"sessions": [], "next_cursor": None}
+        pids, in_scope = list(scope), _marks(scope)  # one project: SQLite reads "pid IN (?)" as "pid = ?"
         tags = list(query.tags)
         if tags and query.sort == "init_timestamp":
             # newest first within a tag: walk the tag's (tag, init_ns) index, no scan
             source = "session_tags t JOIN sessions s ON s.pid = t.pid AND s.trace_id = t.trace_id"
-            column, key = "t.init_ns", "t.trace_id"
-            where, params = ["t.pid = ?", "t.tag = ?"], [pid, tags.pop(0)]
+            column, key, tiebreak = "t.init_ns", "t.trace_id", "t.pid"
+            where, params = [f"t.pid IN ({in_scope})", "t.tag = ?"], [*pids, tags.pop(0)]
             for tag in tags:
                 where.append(
                     "EXISTS (SELECT 1 FROM session_tags o WHERE o.pid = t.pid AND o.tag = ?"
@@ -779,11 +792,14 @@ class SQLiteStore:
                 params.append(tag)
             time_column = "t.init_ns"
         else:
-            source, column, key = "sessions s", f"s.{SORT_COLUMNS[query.sort]}", "s.trace_id"
-            where, params = ["s.pid = ?"], [pid]
+            source, column, key, tiebreak = "sessions s", f"s.{SORT_COLUMNS[query.sort]}", "s.trace_id", "s.pid"
+            where, params = [f"s.pid IN ({in_scope})"], [*pids]
             for tag in tags:
-                where.append("s.trace_id IN (SELECT trace_id FROM session_tags WHERE pid = ? AND tag = ?)")
-                params += [pid, tag]
+                where.append(
+                    f"(s.pid, s.trace_id) IN (SELECT pid, trace_id FROM session_tags WHERE pid IN ({in_scope})"
+                    " AND tag = ?)"
+                )
+                params += [*pids, tag]
             time_column = "s.init_ns"
         if query.end_state in (meaning.RUNNING, meaning.INACTIVE):  # meaning.session_state, in SQL
             op = ">=" if query.end_state == meaning.RUNNING else "<"
@@ -799,21 +815,28 @@ class SQLiteStore:
             where.append(f"{time_column} < ?")
             params.append(query.start_before_ns)
         if position is not None:
-            value, trace_id = position
+            value, trace_id, after_pid = position
             op = "<" if query.descending else ">"
-            where.append(f"({column} {op} ? OR ({column} = ? AND {key} {op} ?))")
-            params += [value, value, trace_id]
+            if after_pid is None:  # a cursor from before reads took several projects
+                where.append(f"({column} {op} ? OR ({column} = ? AND {key} {op} ?))")
+                params += [value, value, trace_id]
+            else:
+                where.append(
+                    f"({column} {op} ? OR ({column} = ? AND ({key} {op} ? OR ({key} = ? AND {tiebreak} {op} ?))))"
+                )
+                params += [value, value, trace_id, trace_id, after_pid]
         direction = "DESC" if query.descending else "ASC"
         columns = ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
         rows = conn.execute(
-            f"SELECT {columns}, {column} AS sort_value FROM {source} WHERE {' AND '.join(where)}"
-            f" ORDER BY {column} {direction}, {key} {direction} LIMIT ?",
+            f"SELECT {columns}, s.pid AS pid, {column} AS sort_value FROM {source} WHERE {' AND '.join(where)}"
+            f" ORDER BY {column} {direction}, {key} {direction}, {tiebreak} {direction} LIMIT ?",
             (*params, query.limit + 1),
         ).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        sessions = [self._summary(r, project_id) for r in rows]
-        next_cursor = encode_cursor(rows[-1]["sort_value"], rows[-1]["trace_id"]) if more else None
+        sessions = [self._summary(r, scope[r["pid"]]) for r in rows]
+        last = rows[-1] if more else None
+        next_cursor = encode_cursor(last["sort_value"], last["trace_id"], last["pid"]) if last is not None else None
         return {"sessions": sessions, "next_cursor": next_cursor}
 
     def _resource(self, conn: sqlite3.Connection, key: bytes | None) -> dict[str, Any]:
@@ -828,18 +851,13 @@ class SQLiteStore:
             self._resource_cache[key] = cached
         return cached
 
-    def export(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
+    def export(self, projects: ProjectScope, trace_id: bytes) -> dict[str, Any] | None:
         conn = self._reader()
-        pid = self._reader_pid(conn, project_id)
-        if pid is None:
-            return None
-        row = conn.execute(
-            f"SELECT {SUMMARY_COLUMNS}, video, resource_key, seq FROM sessions WHERE pid = ? AND trace_id = ?",
-            (pid, trace_id),
-        ).fetchone()
+        scope = self._scope(conn, projects)
+        row = self._find(conn, scope, trace_id, f"{SUMMARY_COLUMNS}, video, resource_key, seq")
         if row is None:
             return None
-        logs = self._logs(conn, pid, trace_id)
+        logs = self._logs(conn, row["pid"], trace_id)
         spans = (
             self._span_json(conn, r, logs)
             for r in conn.execute(
@@ -848,7 +866,7 @@ class SQLiteStore:
             )
         )
         host_env = self._resource(conn, row["resource_key"])
-        return meaning.export_json(self._summary(row, project_id), host_env, row["video"], spans)
+        return meaning.export_json(self._summary(row, scope[row["pid"]]), host_env, row["video"], spans)
 
     def _logs(self, conn: sqlite3.Connection, pid: int, trace_id: bytes) -> dict[bytes, list[dict[str, Any]]]:
         """The session's log records (signals.py), by span id, in time order."""
@@ -891,11 +909,12 @@ class SQLiteStore:
         }
 
     def overview(
-        self, project_id: str, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
+        self, projects: ProjectScope, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
     ) -> dict[str, Any]:
         conn = self._reader()
-        pid = self._reader_pid(conn, project_id)
-        where, params = "s.pid = ?", [pid if pid is not None else -1]
+        scope = self._scope(conn, projects)
+        pids = list(scope) or [-1]  # no pid is negative: an empty scope matches nothing
+        where, params = f"s.pid IN ({_marks(pids)})", [*pids]
         if start_after_ns is not None:
             where += " AND s.init_ns >= ?"
             params.append(start_after_ns)
@@ -945,7 +964,8 @@ class SQLiteStore:
         ]
         by_model.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
         top_rows = conn.execute(
-            f"SELECT {SUMMARY_COLUMNS} FROM sessions s WHERE {where} ORDER BY cost_sort DESC, trace_id DESC LIMIT 10",
+            f"SELECT {SUMMARY_COLUMNS}, pid FROM sessions s WHERE {where}"
+            " ORDER BY cost_sort DESC, trace_id DESC, pid DESC LIMIT 10",
             params,
         ).fetchall()
         return {
@@ -962,7 +982,7 @@ class SQLiteStore:
             "bucket": bucket,
             "buckets": buckets,
             "cost_by_model": by_model,
-            "top_sessions": [self._summary(r, project_id) for r in top_rows],
+            "top_sessions": [self._summary(r, scope[r["pid"]]) for r in top_rows],
         }
 
 
@@ -971,17 +991,25 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def encode_cursor(value: Any, trace_id: bytes) -> str:
-    return base64.urlsafe_b64encode(json.dumps([value, trace_id.hex()]).encode()).decode()
+def _marks(values) -> str:
+    return ", ".join("?" * len(values))
 
 
-def decode_cursor(cursor: str) -> tuple[Any, bytes]:
-    """The keyset position in an opaque cursor; ValueError when it is not one of ours."""
+def encode_cursor(value: Any, trace_id: bytes, pid: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([value, trace_id.hex(), pid]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[Any, bytes, int | None]:
+    """The keyset position in an opaque cursor (sort value, session id, project's row id; the last
+    missing from cursors of older collectors); ValueError when it is not one of ours."""
     try:
-        value, trace_hex = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        value, trace_hex, *rest = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         trace_id = bytes.fromhex(trace_hex)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError(f"invalid cursor: {exc}") from None
+    pid = rest[0] if len(rest) == 1 else None
+    if len(rest) > 1 or (rest and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid <= MAX_COUNT)):
+        raise ValueError("invalid cursor")
     # a sort value SQLite can compare: a 64-bit integer or a finite float (never a bool)
     if isinstance(value, bool) or len(trace_id) != 16:
         raise ValueError("invalid cursor")
@@ -989,4 +1017,4 @@ def decode_cursor(cursor: str) -> tuple[Any, bytes]:
         isinstance(value, float) and math.isfinite(value)
     ):
         raise ValueError("invalid cursor")
-    return value, trace_id
+    return value, trace_id, pid
