@@ -12,6 +12,7 @@ import pytest
 
 from agentops_otel import semconv as sc
 from agentops_otel.collector.auth import (
+    KeyEntries,
     KeyRing,
     KeysFileError,
     RefusedKeyLog,
@@ -127,7 +128,7 @@ def test_keyring_rules():
     assert ring.project_for("bare-key") == derived_project_id(key_hash("bare-key"))
     assert ring.project_for("other") is None and ring.project_for(None) is None
     assert KEY not in repr(registered)
-    open_ring = KeyRing({})
+    open_ring = KeyRing(KeyEntries())
     assert open_ring.project_for("a") != open_ring.project_for("b")
     with pytest.raises(KeysFileError):
         parse_entries(["p:sha256:nothex"])

@@ -1,13 +1,15 @@
 """REST export API (``/v2/...``), shaped as agreed in the REST contract with the dashboard.
 
-Every call needs the project's API key; a session of another project is a 404 like a missing
-one, so ids never leak across projects. Store reads, and the JSON encoding of what they return,
+Every call needs an API key: a project's key reads its project, a parent key (auth.py) the projects
+of its child keys too. A session of a project the key may not read is a 404 like a missing one, so
+ids never leak across projects. Store reads, and the JSON encoding of what they return,
 run in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +20,7 @@ from starlette.routing import Route
 from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Collector
 from agentops_otel.collector.format import parse_iso, parse_session_id
-from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS, ListQuery
+from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS, ListQuery, ProjectScope
 from agentops_otel.meaning import END_STATE_NAMES
 
 MAX_LIMIT = 500
@@ -89,15 +91,22 @@ def _list_query(request: Request) -> ListQuery:
     )
 
 
-def _authorised(collector: Collector, handler: Callable[[Request, str], Any]):
-    """Wrap a handler: resolve the project from the key, map bad parameters to 400."""
+@dataclass(frozen=True)
+class Caller:
+    project_id: str | None  # the key's own project (None: a parent key that only reads)
+    scope: ProjectScope  # every project it may read, its own first
+
+
+def _authorised(collector: Collector, handler: Callable[[Request, Caller], Any]):
+    """Wrap a handler: resolve the projects the key reads, map bad parameters to 400."""
 
     async def endpoint(request: Request) -> Response:
-        project_id = collector.project_for(key_from_headers(request.headers))
-        if project_id is None:
+        key = key_from_headers(request.headers)
+        scope = collector.scope_for(key)
+        if not scope:
             return _error(401, "missing or unknown API key (send X-Agentops-Api-Key or Authorization: Bearer)")
         try:
-            return await handler(request, project_id)
+            return await handler(request, Caller(collector.keyring.project_for(key), scope))
         except BadParameter as exc:
             return _error(400, str(exc))
 
@@ -136,35 +145,35 @@ async def _json_or_404(read: Callable[[], Any], shape: Callable[[Any], Any] = la
 def routes(collector: Collector) -> list[Route]:
     store = collector.store
 
-    async def list_sessions(request: Request, project_id: str) -> Response:
+    async def list_sessions(request: Request, caller: Caller) -> Response:
         query = _list_query(request)
         try:
-            found = await run_in_threadpool(store.list_sessions, (project_id,), query)
+            found = await run_in_threadpool(store.list_sessions, caller.scope, query)
         except ValueError as exc:  # a cursor that is not ours
             raise BadParameter(str(exc)) from None
         return JSONResponse(found)
 
-    async def stats(request: Request, project_id: str) -> Response:
+    async def stats(request: Request, caller: Caller) -> Response:
         trace_id = _session_id(request)
-        return await _json_or_404(lambda: store.session((project_id,), trace_id))
+        return await _json_or_404(lambda: store.session(caller.scope, trace_id))
 
-    async def export(request: Request, project_id: str) -> Response:
+    async def export(request: Request, caller: Caller) -> Response:
         trace_id = _session_id(request)
-        return await _json_or_404(lambda: store.export((project_id,), trace_id))
+        return await _json_or_404(lambda: store.export(caller.scope, trace_id))
 
-    async def spans(request: Request, project_id: str) -> Response:
+    async def spans(request: Request, caller: Caller) -> Response:
         trace_id = _session_id(request)
-        return await _json_or_404(lambda: store.export((project_id,), trace_id), session_spans)
+        return await _json_or_404(lambda: store.export(caller.scope, trace_id), session_spans)
 
-    async def overview(request: Request, project_id: str) -> Response:
+    async def overview(request: Request, caller: Caller) -> Response:
         bucket = _choice(request, "bucket", ("hour", "day"), None)
         found = await run_in_threadpool(
-            store.overview, (project_id,), _time(request, "start_after"), _time(request, "start_before"), bucket
+            store.overview, caller.scope, _time(request, "start_after"), _time(request, "start_before"), bucket
         )
         return JSONResponse(found)
 
-    async def status(request: Request, project_id: str) -> Response:
-        return JSONResponse(collector.status(project_id))
+    async def status(request: Request, caller: Caller) -> Response:
+        return JSONResponse(collector.status(caller.project_id, caller.scope))
 
     return [
         Route("/v2/status", _authorised(collector, status), methods=["GET"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -15,7 +16,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from agentops_otel.collector.admission import Admission, Busy, Ticket
-from agentops_otel.collector.auth import KeyRing, RefusedKeyLog, key_hint
+from agentops_otel.collector.auth import (
+    PARENT_KEY_HEADER,
+    KeyRing,
+    ParentHeaderLog,
+    RefusedKeyLog,
+    key_from_headers,
+    key_hint,
+)
 from agentops_otel.collector.forward import Forwarder
 from agentops_otel.collector.ingest import PreparedBatch
 from agentops_otel.collector.store.base import Store, WriteResult
@@ -54,17 +62,34 @@ class Collector:
         self._counters: dict[str, IngestCounters] = {}  # per project: each key sees only its own
         self._lock = threading.Lock()
         self.refused_keys = RefusedKeyLog()
+        self.ungranted_parents = ParentHeaderLog()
         # With no key registered (loopback only) every key is its own project: the hint of each
         # project's key, so a dashboard opened with a mistyped key can name the keys that have spans.
         self._key_hints: OrderedDict[str, str] = OrderedDict()
 
     MAX_KEY_HINTS = 256
 
+    def ingest_project(self, headers: Mapping[str, str]) -> str | None:
+        """The project whose spans a request sends (None: answer 401). A parent key header the keys
+        entries do not grant is said once in a while (it grants nothing either way)."""
+        key = key_from_headers(headers)
+        project_id = self.project_for(key)
+        parent_key = (headers.get(PARENT_KEY_HEADER) or "").strip()
+        if project_id is not None and key and parent_key and not self.keyring.parent_granted(key, parent_key):
+            self.ungranted_parents.ungranted(project_id, key, parent_key)
+        return project_id
+
+    def scope_for(self, key: str | None) -> tuple[str, ...]:
+        """The projects a key may read (store.base.ProjectScope); empty (answer 401) is logged like a refusal."""
+        if self.keyring.read_only(key):
+            return self.keyring.scope_for(key)
+        return () if self.project_for(key) is None else self.keyring.scope_for(key)
+
     def project_for(self, key: str | None) -> str | None:
         """The project of an API key; None (the caller answers 401) is logged, rate-limited per key."""
         project_id = self.keyring.project_for(key)
         if project_id is None:
-            self.refused_keys.refused(key)
+            self.refused_keys.refused(key, read_only=self.keyring.read_only(key))
         elif self.keyring.open and key and project_id not in self._key_hints:
             with self._lock:
                 self._key_hints[project_id] = key_hint(key)
@@ -138,12 +163,14 @@ class Collector:
             counters = self._counters[project_id] = IngestCounters()
         return counters
 
-    def status(self, project_id: str) -> dict:
-        """The project's ingest counters since start, and what became of its spans at each forward target."""
+    def status(self, project_id: str | None, projects: tuple[str, ...] = ()) -> dict:
+        """The key's project's ingest counters since start (none for a read-only parent key), what became
+        of its spans at each forward target, and the projects the key reads."""
         with self._lock:
             ingest = dict(self._counters.get(project_id, IngestCounters()).__dict__)
-        forward = self.forwarder.stats(project_id) if self.forwarder is not None else []
-        status = {"project_id": project_id, "ingest": ingest, "forward": forward}
+        forward = self.forwarder.stats(project_id) if self.forwarder is not None and project_id else []
+        status = {"project_id": project_id, "projects": list(projects or (project_id,)), "ingest": ingest}
+        status["forward"] = forward
         status["keys_registered"] = not self.keyring.open
         status["projects_with_spans"] = self._projects_with_spans() if self.keyring.open else []
         return status

@@ -12,7 +12,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Busy, Collector
 from agentops_otel.collector.otlp import OtlpError
 from agentops_otel.collector.signals import grpc_handlers
@@ -51,7 +50,7 @@ class _TraceService:
     def Export(self, body: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
         collector = self.collector
-        project_id = collector.project_for(key_from_headers(metadata))
+        project_id = collector.ingest_project(metadata)
         if project_id is None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or unknown API key (x-agentops-api-key)")
         ticket = None

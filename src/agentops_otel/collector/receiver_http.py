@@ -9,7 +9,6 @@ from google.rpc import status_pb2
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Busy, Collector
 from agentops_otel.collector.otlp import (
     PROTOBUF_TYPES,
@@ -59,7 +58,7 @@ def traces_endpoint(collector: Collector, max_body_bytes: int):
 
     async def traces(request: Request) -> Response:
         protobuf = media_type(request.headers.get("content-type")) in PROTOBUF_TYPES
-        project_id = collector.project_for(key_from_headers(request.headers))
+        project_id = collector.ingest_project(request.headers)
         if project_id is None:
             message = "missing or unknown API key (send X-Agentops-Api-Key or Authorization: Bearer)"
             return error(401, message, protobuf=protobuf)
