@@ -42,7 +42,7 @@ def _ref(name: str) -> dict[str, str]:
 SESSION_SUMMARY = _obj(
     {
         "session_id": {"type": "string", "format": "uuid"},
-        "project_id": _STR,
+        "project_id": {**_STR, "description": "whose session it is (a parent key reads several projects)"},
         "init_timestamp": _TIME,
         "end_timestamp": _NTIME,
         "last_activity_timestamp": {**_TIME, "description": "end of the latest span received"},
@@ -204,7 +204,16 @@ OVERVIEW = _obj(
 
 STATUS = _obj(
     {
-        "project_id": _STR,
+        "project_id": {
+            "type": ["string", "null"],
+            "description": "the key's own project; null for a parent key without one (it only reads)",
+        },
+        "projects": {
+            "type": "array",
+            "description": "every project the key reads: its own first, then those of the keys whose keys "
+            "entry names it as their parent (parent=...)",
+            "items": _STR,
+        },
         "keys_registered": {
             "type": "boolean",
             "description": "false: no key is registered (loopback only) and every key is its own project",
@@ -293,7 +302,9 @@ def document(version: str | None = None) -> dict[str, Any]:
             "title": "agentops-otel collector",
             "version": version or sdk_version(),
             "description": "Sessions of LLM agents received over OTLP, with cost and tokens. "
-            "Authenticate every call with `X-Agentops-Api-Key: <key>` or `Authorization: Bearer <key>`.",
+            "Authenticate every call with `X-Agentops-Api-Key: <key>` or `Authorization: Bearer <key>`. "
+            "A project's key reads its project; a parent key (named by `parent=` in the collector's keys "
+            "entries) reads the projects of its child keys too, as one list, one overview.",
         },
         "components": {
             "schemas": {
@@ -382,8 +393,8 @@ def document(version: str | None = None) -> dict[str, Any]:
             },
             "/v2/status": {
                 "get": {
-                    "summary": "This project's ingest counters since the collector started, and what became of "
-                    "its spans at each forward target",
+                    "summary": "This key's project's ingest counters since the collector started, what became "
+                    "of its spans at each forward target, and the projects the key reads",
                     "responses": _responses(_ref("Status"), "the project's counters", 401),
                 }
             },

@@ -60,7 +60,7 @@ function keyGate(message) {
     },
     h("div", { class: "key-icon" }, icon("key")),
     h("h1", { class: "key-title" }, "Connect to your collector"),
-    h("p", { class: "key-text" }, "Enter a project API key. It is kept in this browser tab only and sent with each request as the X-Agentops-Api-Key header."),
+    h("p", { class: "key-text" }, "Enter a project API key, or a parent key to read the projects of its child keys. It is kept in this browser tab only and sent with each request as the X-Agentops-Api-Key header."),
     h("label", { class: "label", for: "api-key" }, "API key"),
     input,
     error,

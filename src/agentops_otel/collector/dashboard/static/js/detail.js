@@ -40,6 +40,7 @@ function header(data, onDownload) {
       ["Started", fmt.fullDateTime(s.init_timestamp)],
       ["Ended", s.in_progress ? (isInactive(s) ? `Not ended; last activity ${fmt.fullDateTime(s.last_activity_timestamp)}` : "Still running") : fmt.fullDateTime(s.end_timestamp)],
       ["Duration", fmt.seconds(s.duration_s)],
+      ["Project", s.project_id || null],
       ["Service", (data.session && data.session.host_env && data.session.host_env[sc.SERVICE_NAME]) || null],
       ["Models", (s.models || []).join(", ") || null],
       ["Tags", sessionTags(s)],

@@ -130,6 +130,9 @@ export function sessionsView(root, ctx) {
   let lastBody = "";
   let disposed = false;
   let activeTags = new Set();
+  // The projects this key reads: a parent key reads its child keys' projects, so rows name theirs.
+  let projects = [];
+  const scope = api.status().then((status) => { projects = status.projects || []; }).catch(() => {});
 
   // --- filter bar -------------------------------------------------------------------------
   const tagInput = h("input", { class: "input", id: "filter-tags", type: "search", placeholder: "e.g. prod, checkout", value: state.tags, spellcheck: "false", autocomplete: "off" });
@@ -225,7 +228,7 @@ export function sessionsView(root, ctx) {
       "tr",
       { class: "row-link", "data-session-id": s.session_id, onclick: (e) => { if (!e.target.closest("a, button")) location.hash = href; } },
       h("td", { class: "nowrap", title: `${fmt.fullDateTime(s.init_timestamp)} · duration ${fmt.seconds(s.duration_s)}` }, h("div", null, fmt.dateTime(s.init_timestamp)), h("div", { class: "cell-sub" }, fmt.relative(s.init_timestamp))),
-      h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), sessionModels(s.models || [])),
+      h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), projects.length > 1 ? h("div", { class: "cell-sub session-project", title: "Project" }, s.project_id) : null, sessionModels(s.models || [])),
       h("td", { title: s.end_state_reason || "" }, stateBadge(s)),
       h("td", { class: "num nowrap col-tertiary" }, fmt.seconds(s.duration_s)),
       h("td", { class: "col-tags" }, sessionTags(s, addTag, activeTags)),
@@ -288,7 +291,7 @@ export function sessionsView(root, ctx) {
       mount(status);
     }
     try {
-      const body = await api.sessions(apiParams(state, cursors[page]), { signal: controller.signal });
+      const [body] = await Promise.all([api.sessions(apiParams(state, cursors[page]), { signal: controller.signal }), scope]);
       if (disposed) return;
       const text = JSON.stringify(body);
       if (!quiet || text !== lastBody) renderRows(body);
