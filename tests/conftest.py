@@ -73,6 +73,14 @@ def sdk_free_env(*prefixes: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(drop) or k == "AGENTOPS_SPOOL_DIR"}
 
 
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's one chDB directory (chDB opens one path per process); each user takes a fresh database."""
+    pytest.importorskip("chdb", reason="chDB not installed (pip install 'agentops-otel[clickhouse]')")
+    pytest.importorskip("clickhouse_connect", reason="clickhouse-connect not installed")
+    return tmp_path_factory.mktemp("chdb")
+
+
 @pytest.fixture
 def replay_server() -> Iterator[ReplayServer]:
     with ReplayServer() as server:

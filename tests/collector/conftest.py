@@ -35,6 +35,33 @@ def collector(tmp_path) -> Iterator[CollectorProcess]:
         process.stop()
 
 
+STORES = ("sqlite", "chdb")
+
+
+@pytest.fixture(params=STORES)
+def any_store_collector(request: pytest.FixtureRequest, tmp_path) -> Iterator[Any]:
+    """The collector on each store: its own process on SQLite; in this process on chDB (the run's
+    chDB directory, a fresh database). Modules whose tests every store must pass alias it as
+    ``collector``."""
+    if request.param == "sqlite":
+        process = start_collector(tmp_path / "collector")
+        try:
+            yield process
+        finally:
+            process.stop()
+        return
+    from tests.support.store_collector import chdb_collector
+
+    with chdb_collector(request.getfixturevalue("chdb_dir"), tmp_path / "collector") as collector:
+        yield collector
+
+
+def sqlite_only(collector: Any) -> None:
+    """Skip a test reading the SQLite file itself when its collector runs on another store."""
+    if not isinstance(collector, CollectorProcess):
+        pytest.skip("reads the SQLite file itself")
+
+
 @dataclass
 class SessionBuilder:
     """Hand-made OTLP spans of one session (trace id = session id), as the span contract says."""

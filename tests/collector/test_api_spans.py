@@ -7,11 +7,19 @@ import sqlite3
 import urllib.request
 from datetime import datetime, timezone
 
+import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from agentops_otel import semconv as sc
 from agentops_otel.collector.otlp import attributes_dict
-from tests.collector.conftest import KEY, OTHER_KEY, SessionBuilder, send
+from tests.collector.conftest import KEY, OTHER_KEY, SessionBuilder, send, sqlite_only
+
+
+@pytest.fixture
+def collector(any_store_collector):
+    """Every test here runs on each store (SQLite, chDB) with the same expected answers."""
+    return any_store_collector
+
 
 T0 = 1_763_000_000 * 10**9  # 2025-11-13T02:13:20Z
 
@@ -65,6 +73,7 @@ def test_spans_are_the_export_spans_once_without_resource(collector):
 
 
 def test_spans_content_equals_the_stored_spans(collector):
+    sqlite_only(collector)
     session, sent = _session_with_every_kind(collector)
     _, lean = collector.get(f"/v2/sessions/{session.session_id}/spans", KEY)
     with sqlite3.connect(collector.db_path) as db:

@@ -5,11 +5,20 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import pytest
+
 from agentops_otel import pricing
 from agentops_otel import semconv as sc
 from agentops_otel.collector.format import iso
 from agentops_otel.pricing import TokenUsage
 from tests.collector.conftest import KEY, SessionBuilder, send
+
+
+@pytest.fixture
+def collector(any_store_collector):
+    """Every test here runs on each store (SQLite, chDB) with the same expected answers."""
+    return any_store_collector
+
 
 HOUR_NS = 3600 * 10**9
 T0 = 1_763_000_000 * 10**9  # 2025-11-13T02:13:20Z

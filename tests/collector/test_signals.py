@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import grpc
+import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -17,6 +18,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 from agentops_otel.collector.otlp import key_value
 from tests.collector.conftest import KEY, SessionBuilder, post, send
+
+
+@pytest.fixture
+def collector(any_store_collector):
+    """Every test here runs on each store (SQLite, chDB) with the same expected answers."""
+    return any_store_collector
+
 
 T0 = 1_763_000_000 * 10**9
 

@@ -22,6 +22,13 @@ from agentops_otel.usage import NO_USAGE_SOURCE, SENDER_SOURCE
 from tests.collector.conftest import KEY, SessionBuilder, send
 from tests.support.replay import REPO_ROOT
 
+
+@pytest.fixture
+def collector(any_store_collector):
+    """Every test here runs on each store (SQLite, chDB) with the same expected answers."""
+    return any_store_collector
+
+
 T0 = 1_763_000_000 * 10**9  # 2025-11-13T02:13:20Z: long ago, whatever today is
 OFFICIAL_CHAT = {  # as opentelemetry-instrumentation-openai-v2 writes a chat span
     sc.GEN_AI_OPERATION_NAME: "chat",

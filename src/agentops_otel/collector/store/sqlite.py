@@ -880,33 +880,7 @@ class SQLiteStore:
     def _span_json(
         self, conn: sqlite3.Connection, row: sqlite3.Row, logs: dict[bytes, list[dict[str, Any]]]
     ) -> dict[str, Any]:
-        span = Span.FromString(row["body"])
-        resource = self._resource(conn, row["resource_key"])
-        start, end = span.start_time_unix_nano, span.end_time_unix_nano
-        attrs = attributes_dict(span.attributes)
-        return {
-            "trace_id": id_hex(span.trace_id),
-            "span_id": id_hex(span.span_id),
-            "parent_span_id": id_hex(span.parent_span_id),
-            "name": span.name,
-            "kind": row["kind"],
-            "span_kind": SPAN_KIND_NAMES.get(span.kind, str(span.kind)),
-            "start_time": iso(start),
-            "end_time": iso(end),
-            "duration_ms": max(end - start, 0) / 1e6,  # as in the session's rollup
-            "status_code": STATUS_NAMES.get(span.status.code, str(span.status.code)),
-            "status_message": span.status.message,
-            "attributes": attrs,
-            "events": [
-                {"name": e.name, "timestamp": iso(e.time_unix_nano), "attributes": attributes_dict(e.attributes)}
-                for e in span.events
-            ],
-            "logs": logs.get(span.span_id, []),
-            "resource": resource,
-            "service_name": _text_or_none(resource.get(sc.SERVICE_NAME)),
-            "cost": row["cost"],
-            "cost_source": attrs.get(sc.COST_SOURCE) if row["kind"] == KIND_LLM else None,
-        }
+        return span_json(row["kind"], row["cost"], row["body"], self._resource(conn, row["resource_key"]), logs)
 
     def overview(
         self, projects: ProjectScope, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
@@ -984,6 +958,39 @@ class SQLiteStore:
             "cost_by_model": by_model,
             "top_sessions": [self._summary(r, scope[r["pid"]]) for r in top_rows],
         }
+
+
+def span_json(
+    kind: str | None, cost: str | None, body: bytes, resource: dict[str, Any], logs: dict[bytes, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """A stored span as REST shows it (every store): its classified ``kind`` and cost as stored,
+    its resource's attributes, the log records attached to it (by span id, from ``logs``)."""
+    span = Span.FromString(body)
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    attrs = attributes_dict(span.attributes)
+    return {
+        "trace_id": id_hex(span.trace_id),
+        "span_id": id_hex(span.span_id),
+        "parent_span_id": id_hex(span.parent_span_id),
+        "name": span.name,
+        "kind": kind,
+        "span_kind": SPAN_KIND_NAMES.get(span.kind, str(span.kind)),
+        "start_time": iso(start),
+        "end_time": iso(end),
+        "duration_ms": max(end - start, 0) / 1e6,  # as in the session's rollup
+        "status_code": STATUS_NAMES.get(span.status.code, str(span.status.code)),
+        "status_message": span.status.message,
+        "attributes": attrs,
+        "events": [
+            {"name": e.name, "timestamp": iso(e.time_unix_nano), "attributes": attributes_dict(e.attributes)}
+            for e in span.events
+        ],
+        "logs": logs.get(span.span_id, []),
+        "resource": resource,
+        "service_name": _text_or_none(resource.get(sc.SERVICE_NAME)),
+        "cost": cost,
+        "cost_source": attrs.get(sc.COST_SOURCE) if kind == KIND_LLM else None,
+    }
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -1,0 +1,791 @@
+"""ClickHouse session store: a server or cluster over HTTP, or the same engine in-process (chDB).
+
+The schema and why it is so are in ``docs/clickhouse.md``. In short: spans are kept in a
+ReplacingMergeTree keyed by (project, trace id, span id), so a span sent twice, to this collector
+or another, is one row once merged and is read through ``FINAL`` until then. What a span counts
+for (its kind, its counts, tokens and cost, whether it ends its session) is computed at ingest by
+:mod:`agentops_otel.meaning` into plain columns; SQL only adds them up. After each group of
+inserts the writer recomputes the rollup of every session it touched from that session's
+de-duplicated spans and writes it to ``sessions`` (a ReplacingMergeTree whose version is the
+number of spans the rollup saw), so late, out-of-order and re-sent spans leave every rollup
+exactly what its spans say, whichever collector wrote them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from agentops_otel import meaning
+from agentops_otel.collector.format import iso, session_uuid
+from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
+from agentops_otel.collector.otlp import attributes_dict
+from agentops_otel.collector.span_logs import LogBatch, log_json
+from agentops_otel.collector.store.base import ListQuery, WriteResult
+from agentops_otel.collector.store.sqlite import BUCKETS_NS, UNKNOWN_MODEL, decode_cursor, encode_cursor, span_json
+from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, SUMMED_FIELDS, SessionTotals, money
+from agentops_otel.usage import MAX_COUNT
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATABASE = "agentops"
+# Money: exact decimals with 30 places (per-token prices have at most a dozen), 46 integer digits.
+MONEY = "Decimal(76, 30)"
+# ns since 1970 as a DateTime (seconds, up to 2106) for TTL and partitions; later times are clamped.
+_SECONDS = "toDateTime(least(intDiv({column}, 1000000000), 4294967295))"
+_COUNT_FIELDS = ("llm_calls", "tool_calls", "actions", "errors", "events", "unpriced_llm_calls")
+_TOKEN_FIELDS = meaning.TOKEN_FIELDS
+
+# Each migration: (version, what it does, statements). Applied in order, each statement idempotent
+# (IF NOT EXISTS), then recorded in schema_migrations; collectors starting together may both apply
+# one, which changes nothing. {db} is the database.
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "spans, sessions, resources and span logs",
+        (
+            f"""CREATE TABLE IF NOT EXISTS {{db}}.spans (
+    project LowCardinality(String),
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    start_ns Int64 CODEC(Delta, ZSTD(1)),
+    end_ns Int64 CODEC(Delta, ZSTD(1)),
+    kind LowCardinality(String),
+    status_code UInt8,
+    root_rank UInt8,
+    end_state LowCardinality(String),
+    end_state_reason Nullable(String),
+    tags Array(String),
+    video Nullable(String),
+    model LowCardinality(String),
+    cost Nullable({MONEY}),
+    {", ".join(f"{name} UInt8" for name in _COUNT_FIELDS)},
+    {", ".join(f"{name} Int64 CODEC(T64, ZSTD(1))" for name in _TOKEN_FIELDS)},
+    resource_key FixedString(16),
+    body String CODEC(ZSTD(3))
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM({_SECONDS.format(column="start_ns")})
+ORDER BY (project, trace_id, span_id)""",
+            f"""CREATE TABLE IF NOT EXISTS {{db}}.sessions (
+    project LowCardinality(String),
+    trace_id FixedString(16),
+    version UInt64,
+    init_ns Int64,
+    last_ns Int64,
+    end_ns Nullable(Int64),
+    duration_ns Int64,
+    ended UInt8,
+    end_state LowCardinality(String),
+    end_state_reason Nullable(String),
+    tags Array(String),
+    video Nullable(String),
+    resource_key FixedString(16),
+    {", ".join(f"{name} Int64" for name in SUMMED_FIELDS)},
+    total_tokens Int64,
+    cost {MONEY},
+    cost_sort Float64,
+    failed UInt8,
+    model_names Array(LowCardinality(String)),
+    model_calls Array(Int64),
+    model_costs Array({MONEY}),
+    model_prompt_tokens Array(Int64),
+    model_completion_tokens Array(Int64)
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (project, trace_id)""",
+            """CREATE TABLE IF NOT EXISTS {db}.resources (
+    key FixedString(16),
+    body String CODEC(ZSTD(3))
+) ENGINE = ReplacingMergeTree
+ORDER BY key""",
+            """CREATE TABLE IF NOT EXISTS {db}.span_logs (
+    project LowCardinality(String),
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    digest FixedString(16),
+    time_ns Int64,
+    body String CODEC(ZSTD(3))
+) ENGINE = ReplacingMergeTree
+ORDER BY (project, trace_id, span_id, digest)""",
+        ),
+    ),
+)
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+    version UInt32,
+    name String,
+    applied_ns Int64
+) ENGINE = ReplacingMergeTree
+ORDER BY version"""
+# What TTL each table gets with a retention: by the time column that says the row is old.
+RETENTION_COLUMNS = {"spans": "start_ns", "sessions": "last_ns", "span_logs": "time_ns"}
+
+SPAN_COLUMNS = (
+    "project",
+    "trace_id",
+    "span_id",
+    "start_ns",
+    "end_ns",
+    "kind",
+    "status_code",
+    "root_rank",
+    "end_state",
+    "end_state_reason",
+    "tags",
+    "video",
+    "model",
+    "cost",
+    *_COUNT_FIELDS,
+    *_TOKEN_FIELDS,
+    "resource_key",
+    "body",
+)
+SESSION_COLUMNS = (
+    "project",
+    "trace_id",
+    "version",
+    "init_ns",
+    "last_ns",
+    "end_ns",
+    "duration_ns",
+    "ended",
+    "end_state",
+    "end_state_reason",
+    "tags",
+    "video",
+    "resource_key",
+    *SUMMED_FIELDS,
+    "total_tokens",
+    "cost",
+    "cost_sort",
+    "failed",
+    "model_names",
+    "model_calls",
+    "model_costs",
+    "model_prompt_tokens",
+    "model_completion_tokens",
+)
+SUMMARY_COLUMNS = (
+    "trace_id, init_ns, last_ns, end_ns, duration_ns, ended, end_state, end_state_reason, tags, "
+    + ", ".join(SUMMED_FIELDS)
+    + ", toString(cost) AS cost, model_names"
+)
+SORT_COLUMNS = {
+    "init_timestamp": "init_ns",
+    "cost": "cost_sort",
+    "duration": "duration_ns",
+    "tokens": "total_tokens",
+    "errors": "errors",
+}
+# root_rank: how a span ends its session (meaning.root_info): not at all, as a trace's local root,
+# as our session root (which always wins).
+NOT_ROOT, LOCAL_ROOT, OUR_ROOT = 0, 1, 2
+# The session's root: ours over a local root, then the latest ending; its resource is the root's,
+# else that of the session's first span.
+_ROOT_ORDER = "(root_rank, end_ns, span_id)"
+_SUM = "least(sum(toInt128({0})), {1})"
+ROLLUP_QUERY = (
+    "SELECT trace_id, count() AS spans, min(start_ns), max(end_ns), max(root_rank),"
+    f" argMax(end_ns, {_ROOT_ORDER}), argMax(end_state, {_ROOT_ORDER}), argMax(end_state_reason, {_ROOT_ORDER}),"
+    f" argMax(tags, {_ROOT_ORDER}), argMax(video, {_ROOT_ORDER}), argMax(resource_key, (root_rank, -start_ns)), "
+    + ", ".join(_SUM.format(name, MAX_COUNT) for name in SUMMED_FIELDS)
+    + ", toString(coalesce(sum(cost), 0))"
+    " FROM {db}.spans FINAL WHERE project = {project:String} AND trace_id IN {traces:Array(FixedString(16))}"
+    " GROUP BY trace_id"
+)
+MODELS_QUERY = (
+    "SELECT trace_id, model, count(), toString(coalesce(sum(cost), 0)),"
+    f" {_SUM.format('prompt_tokens', MAX_COUNT)}, {_SUM.format('completion_tokens', MAX_COUNT)}"
+    " FROM {db}.spans FINAL WHERE project = {project:String} AND trace_id IN {traces:Array(FixedString(16))}"
+    " AND model != '' GROUP BY trace_id, model ORDER BY trace_id, model"
+)
+# One part per insert, written by one thread: chDB otherwise spends ~100 ms per insert starting
+# parallel parsing for a handful of rows. Hostile start times may span many months: no limit on
+# the partitions one insert touches.
+INSERT_SETTINGS = {"max_threads": 1, "max_insert_threads": 1, "max_partitions_per_insert_block": 0}
+_STOP = object()
+BYTES = {"body": "bytes"}
+
+
+class ClickHouseStore:
+    """The ClickHouse store; open it with :meth:`from_url`."""
+
+    def __init__(
+        self,
+        connect,
+        database: str = DEFAULT_DATABASE,
+        *,
+        retention_days: int | None = None,
+        max_pending: int = 256,
+        migrations: tuple[tuple[int, str, tuple[str, ...]], ...] = MIGRATIONS,
+    ) -> None:
+        """``connect()`` returns a new clickhouse-connect client (one per thread: the writer, each reader)."""
+        if not database.replace("_", "").isalnum():
+            raise ValueError(f"database name must be letters, digits and underscores, got {database!r}")
+        if retention_days is not None and retention_days < 1:
+            raise ValueError(f"retention must be at least one day, got {retention_days}")
+        self.database = database
+        self.retention_days = retention_days
+        self._connect = connect
+        self._client = connect()
+        self._clients = [self._client]
+        self._clients_lock = threading.Lock()
+        self._local = threading.local()
+        try:
+            self._client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+            self.migrate(migrations)
+            self._apply_retention()
+        except Exception:
+            self._client.close()
+            raise
+        self._known_resources: set[bytes] = set()
+        self._resource_cache: dict[bytes, dict[str, Any]] = {}
+        self._queue: queue.Queue = queue.Queue(max_pending)
+        self._writer = threading.Thread(target=self._run_writer, name="agentops-clickhouse-writer", daemon=True)
+        self._writer.start()
+
+    @classmethod
+    def from_url(cls, url: str, *, retention_days: int | None = None, **options: Any) -> ClickHouseStore:
+        """A store at ``chdb:///path/to/dir`` (the engine in-process), ``clickhouse://user:password@host:8123/db``
+        (a server over HTTP) or ``clickhouses://...`` (HTTPS). A ``?database=`` in a chdb URL, or the
+        ``database`` option, names the database (default ``agentops``); other options and query
+        parameters go to ``clickhouse_connect.get_client``.
+        """
+        try:
+            import clickhouse_connect
+        except ImportError:
+            raise RuntimeError(
+                "the ClickHouse store needs clickhouse-connect: pip install 'agentops-otel[clickhouse]'"
+            ) from None
+        parts = urlsplit(url)
+        params = dict(parse_qsl(parts.query))
+        params.update({k: str(v) if isinstance(v, bool) else v for k, v in options.items()})
+        scheme = parts.scheme.lower()
+        if scheme == "chdb":
+            path = unquote(parts.netloc + parts.path)
+            if not path or path in ("memory", ":memory:"):
+                raise ValueError("chdb URL needs a directory: chdb:///path/to/dir")
+            database = params.pop("database", DEFAULT_DATABASE)
+            settings = params.pop("settings", None)
+
+            def connect():
+                return clickhouse_connect.get_client(interface="chdb", path=path, settings=settings, **params)
+
+        elif scheme in ("clickhouse", "clickhouses"):
+            database = unquote(parts.path.strip("/")) or params.pop("database", DEFAULT_DATABASE)
+            params.pop("database", None)
+            secure = scheme == "clickhouses"
+            host = parts.hostname or "localhost"
+            port = parts.port or (8443 if secure else 8123)
+            user, password = unquote(parts.username or "default"), unquote(parts.password or "")
+
+            def connect():
+                return clickhouse_connect.get_client(
+                    host=host, port=port, username=user, password=password, secure=secure, **params
+                )
+
+        else:
+            raise ValueError(f"not a ClickHouse URL (chdb://, clickhouse://, clickhouses://): {scheme}://...")
+        return cls(connect, database, retention_days=retention_days)
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def _sql(self, text: str) -> str:
+        return text.replace("{db}", self.database)
+
+    def migrate(self, migrations: tuple[tuple[int, str, tuple[str, ...]], ...] = MIGRATIONS) -> list[int]:
+        """Apply the migrations not applied yet, in order; the versions applied now."""
+        client = self._client
+        client.command(self._sql(MIGRATIONS_TABLE))
+        done = {row[0] for row in client.query(self._sql("SELECT version FROM {db}.schema_migrations")).result_rows}
+        applied = []
+        for version, name, statements in sorted(migrations):
+            if version in done:
+                continue
+            for statement in statements:
+                client.command(self._sql(statement))
+            client.insert(
+                f"{self.database}.schema_migrations",
+                [[version, name, time.time_ns()]],
+                column_names=["version", "name", "applied_ns"],
+                settings=INSERT_SETTINGS,
+            )
+            applied.append(version)
+            logger.info("agentops-otel collector: ClickHouse schema migration %d applied (%s)", version, name)
+        return applied
+
+    def _apply_retention(self) -> None:
+        """Each table's TTL as ``retention_days`` says (none: rows are kept), changed only when it differs."""
+        rows = self._client.query(
+            "SELECT name, engine_full FROM system.tables WHERE database = {db:String}", parameters={"db": self.database}
+        ).result_rows
+        engines = dict(rows)
+        for table, column in RETENTION_COLUMNS.items():
+            has_ttl = " TTL " in engines.get(table, "")
+            if self.retention_days is None:
+                if has_ttl:
+                    self._client.command(f"ALTER TABLE {self.database}.{table} REMOVE TTL")
+                continue
+            ttl = f"{_SECONDS.format(column=column)} + toIntervalDay({int(self.retention_days)})"
+            if has_ttl and f"toIntervalDay({int(self.retention_days)})" in engines[table]:
+                continue
+            self._client.command(f"ALTER TABLE {self.database}.{table} MODIFY TTL {ttl}")
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def write(self, batch: PreparedBatch) -> Future[WriteResult]:
+        """Queue ``batch``; raises ``queue.Full`` when the writer is too far behind (back-pressure).
+        The future resolves once the spans and the rollups of their sessions are inserted."""
+        future: Future[WriteResult] = Future()
+        self._queue.put_nowait((batch, future))
+        return future
+
+    def write_logs(self, batch: LogBatch) -> Future[WriteResult]:
+        """Queue log records of spans (re-sent ones are stored once); raises ``queue.Full`` like :meth:`write`."""
+        future: Future[WriteResult] = Future()
+        self._queue.put_nowait((batch, future))
+        return future
+
+    def _run_writer(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            items, stop = [item], False
+            spans = len(getattr(item[0], "spans", ()))
+            while spans < 50_000:  # group commit: take whatever else is already waiting
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                items.append(more)
+                spans += len(getattr(more[0], "spans", ()))
+            self._commit(items)
+            if stop:
+                return
+
+    def _commit(self, items: list) -> None:
+        try:
+            results = self._write_group([batch for batch, _ in items])
+        except Exception:
+            if len(items) == 1:
+                logger.exception("agentops-otel collector: storing a batch failed")
+                results = [None]
+            else:  # one bad batch must not fail its neighbours: each on its own
+                for item in items:
+                    self._commit([item])
+                return
+        for (_, future), result in zip(items, results, strict=True):
+            if result is None:
+                future.set_exception(RuntimeError("storing the batch in ClickHouse failed (see the collector log)"))
+            else:
+                future.set_result(result)
+
+    def _write_group(self, batches: list) -> list[WriteResult]:
+        results: list[WriteResult | None] = [None] * len(batches)
+        span_batches = [(i, b) for i, b in enumerate(batches) if isinstance(b, PreparedBatch)]
+        log_batches = [(i, b) for i, b in enumerate(batches) if isinstance(b, LogBatch)]
+        if span_batches:
+            written = self._write_spans([b for _, b in span_batches])
+            for (i, _), result in zip(span_batches, written, strict=True):
+                results[i] = result
+        for i, batch in log_batches:
+            results[i] = self._write_logs(batch)
+        return results  # type: ignore[return-value]
+
+    def _existing_spans(self, project: str, records: list[SpanRecord]) -> set[tuple[bytes, bytes]]:
+        found: set[tuple[bytes, bytes]] = set()
+        traces = sorted({r.trace_id for r in records})
+        spans = sorted({r.span_id for r in records})
+        for start in range(0, len(traces), 5000):
+            rows = self._client.query(
+                self._sql(
+                    "SELECT trace_id, span_id FROM {db}.spans WHERE project = {project:String}"
+                    " AND trace_id IN {traces:Array(FixedString(16))} AND span_id IN {spans:Array(FixedString(8))}"
+                ),
+                parameters={"project": project, "traces": traces[start : start + 5000], "spans": spans},
+            ).result_rows
+            found.update((t, s) for t, s in rows)
+        return found
+
+    def _write_spans(self, batches: list[PreparedBatch]) -> list[WriteResult]:
+        by_project: dict[str, list[SpanRecord]] = {}
+        for batch in batches:
+            by_project.setdefault(batch.project_id, []).extend(batch.spans)
+        seen = {project: self._existing_spans(project, records) for project, records in by_project.items() if records}
+        rows, results, touched = [], [], {}
+        for batch in batches:
+            known = seen.get(batch.project_id, set())
+            new = 0
+            for record in batch.spans:
+                key = (record.trace_id, record.span_id)
+                if key in known:
+                    continue
+                known.add(key)
+                new += 1
+                rows.append(_span_row(batch.project_id, record))
+                touched.setdefault(batch.project_id, set()).add(record.trace_id)
+            results.append(WriteResult(accepted=len(batch.spans), new=new))
+        resources = {k: v for b in batches for k, v in b.resources.items() if k not in self._known_resources}
+        if resources:
+            self._insert("resources", [[k, v] for k, v in resources.items()], ("key", "body"))
+        if rows:
+            self._insert("spans", rows, SPAN_COLUMNS)
+        self._known_resources.update(resources)
+        if len(self._known_resources) > 100_000:
+            self._known_resources.clear()
+        sessions = []
+        for project, traces in touched.items():
+            sessions += self._rollups(project, sorted(traces))
+        if sessions:
+            self._insert("sessions", sessions, SESSION_COLUMNS)
+        return results
+
+    def _insert(self, table: str, rows: list, columns: tuple[str, ...]) -> None:
+        self._client.insert(f"{self.database}.{table}", rows, column_names=list(columns), settings=INSERT_SETTINGS)
+
+    def _rollups(self, project: str, traces: list[bytes]) -> list[list]:
+        """The ``sessions`` rows of ``traces``, from all of their stored spans."""
+        models: dict[bytes, list[tuple]] = {}
+        rows = []
+        for start in range(0, len(traces), 5000):
+            params = {"project": project, "traces": traces[start : start + 5000]}
+            for trace_id, model, calls, cost, prompt, completion in self._client.query(
+                self._sql(MODELS_QUERY), parameters=params
+            ).result_rows:
+                models.setdefault(trace_id, []).append((model, calls, Decimal(cost), prompt, completion))
+            rows += self._client.query(self._sql(ROLLUP_QUERY), parameters=params).result_rows
+        return [_session_row(project, row, models.get(row[0], [])) for row in rows]
+
+    def _write_logs(self, batch: LogBatch) -> WriteResult:
+        rows = [
+            [
+                batch.project_id,
+                log.trace_id,
+                log.span_id,
+                hashlib.blake2b(log.body, digest_size=16).digest(),
+                log.time_ns,
+                log.body,
+            ]
+            for log in batch.logs
+        ]
+        if not rows:
+            return WriteResult(accepted=0, new=0)
+        known = {
+            (t, s, d)
+            for t, s, d in self._client.query(
+                self._sql(
+                    "SELECT trace_id, span_id, digest FROM {db}.span_logs WHERE project = {project:String}"
+                    " AND trace_id IN {traces:Array(FixedString(16))} AND digest IN {digests:Array(FixedString(16))}"
+                ),
+                parameters={
+                    "project": batch.project_id,
+                    "traces": sorted({r[1] for r in rows}),
+                    "digests": sorted({r[3] for r in rows}),
+                },
+            ).result_rows
+        }
+        fresh = []
+        for row in rows:
+            key = (row[1], row[2], row[3])
+            if key not in known:
+                known.add(key)
+                fresh.append(row)
+        if fresh:
+            self._insert("span_logs", fresh, ("project", "trace_id", "span_id", "digest", "time_ns", "body"))
+        return WriteResult(accepted=len(rows), new=len(fresh))
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._writer.join(timeout=60)
+        with self._clients_lock:
+            for client in self._clients:
+                try:
+                    client.close()
+                except Exception:  # closing is best effort: the engine may already be gone
+                    logger.debug("closing a ClickHouse client failed", exc_info=True)
+            self._clients.clear()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _reader(self):
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._connect()
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
+    def _query(self, sql: str, **parameters: Any) -> list[tuple]:
+        """Rows of ``sql``; a column named ``body`` (serialized protobuf) comes back as bytes."""
+        return self._reader().query(self._sql(sql), parameters=parameters, column_formats=BYTES).result_rows
+
+    @staticmethod
+    def _summary(row: tuple, project_id: str) -> dict[str, Any]:
+        trace_id, init_ns, last_ns, end_ns, duration_ns, ended, end_state, reason, tags = row[:9]
+        n = len(SUMMED_FIELDS)
+        stored = meaning.SessionRow(
+            session_id=session_uuid(trace_id),
+            project_id=project_id,
+            init_ns=init_ns,
+            last_ns=last_ns,
+            end_ns=end_ns,
+            duration_ns=duration_ns,
+            ended=bool(ended),
+            end_state=end_state,
+            end_state_reason=reason,
+            tags=list(tags),
+            counts=dict(zip(SUMMED_FIELDS, row[9 : 9 + n], strict=True)),
+            cost=money(Decimal(row[9 + n])),
+            models=list(row[10 + n]),
+        )
+        return meaning.summary_json(stored, time.time_ns(), iso)
+
+    def session(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
+        rows = self._query(
+            f"SELECT {SUMMARY_COLUMNS} FROM {{db}}.sessions FINAL"
+            " WHERE project = {project:String} AND trace_id = {trace:FixedString(16)}",
+            project=project_id,
+            trace=trace_id,
+        )
+        return self._summary(rows[0], project_id) if rows else None
+
+    def list_sessions(self, project_id: str, query: ListQuery) -> dict[str, Any]:
+        position = decode_cursor(query.cursor) if query.cursor else None  # a bad one is an error, data or not
+        column = SORT_COLUMNS[query.sort]
+        where, params = ["project = {project:String}"], {"project": project_id}
+        if query.tags:
+            where.append("hasAll(tags, {tags:Array(String)})")
+            params["tags"] = list(query.tags)
+        if query.end_state in (meaning.RUNNING, meaning.INACTIVE):  # meaning.session_state, in SQL
+            op = ">=" if query.end_state == meaning.RUNNING else "<"
+            where.append(f"ended = 0 AND last_ns {op} {{active_since:Int64}}")
+            params["active_since"] = time.time_ns() - INACTIVE_AFTER_NS
+        elif query.end_state:
+            where.append("ended = 1 AND end_state = {end_state:String}")
+            params["end_state"] = query.end_state
+        if query.start_after_ns is not None:
+            where.append("init_ns >= {after:Int64}")
+            params["after"] = query.start_after_ns
+        if query.start_before_ns is not None:
+            where.append("init_ns < {before:Int64}")
+            params["before"] = query.start_before_ns
+        if position is not None:
+            value, trace_id = position
+            op = "<" if query.descending else ">"
+            kind = "Float64" if isinstance(value, float) else "Int64"
+            value_param, key_param = f"{{value:{kind}}}", "{key:FixedString(16)}"
+            where.append(f"({column} {op} {value_param} OR ({column} = {value_param} AND trace_id {op} {key_param}))")
+            params.update(value=value, key=trace_id)
+        direction = "DESC" if query.descending else "ASC"
+        rows = self._query(
+            f"SELECT {SUMMARY_COLUMNS}, {column} AS sort_value FROM {{db}}.sessions FINAL WHERE {' AND '.join(where)}"
+            f" ORDER BY {column} {direction}, trace_id {direction} LIMIT {query.limit + 1}",
+            **params,
+        )
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        sessions = [self._summary(r, project_id) for r in rows]
+        next_cursor = encode_cursor(rows[-1][-1], rows[-1][0]) if more else None
+        return {"sessions": sessions, "next_cursor": next_cursor}
+
+    def _resources(self, keys: set[bytes]) -> None:
+        missing = [k for k in keys if k not in self._resource_cache]
+        if not missing:
+            return
+        if len(self._resource_cache) > 10_000:
+            self._resource_cache.clear()
+        found = dict(
+            self._query(
+                "SELECT key, any(body) AS body FROM {db}.resources"
+                " WHERE key IN {keys:Array(FixedString(16))} GROUP BY key",
+                keys=missing,
+            )
+        )
+        for key in missing:
+            body = found.get(key)
+            self._resource_cache[key] = attributes_dict(Resource.FromString(body).attributes) if body else {}
+
+    def export(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
+        ids = {"project": project_id, "trace": trace_id}
+        rows = self._query(
+            f"SELECT {SUMMARY_COLUMNS}, video, resource_key FROM {{db}}.sessions FINAL"
+            " WHERE project = {project:String} AND trace_id = {trace:FixedString(16)}",
+            **ids,
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        logs: dict[bytes, list[dict[str, Any]]] = {}
+        for span_id, body in self._query(
+            "SELECT span_id, body FROM {db}.span_logs FINAL WHERE project = {project:String}"
+            " AND trace_id = {trace:FixedString(16)} ORDER BY time_ns, span_id, digest",
+            **ids,
+        ):
+            logs.setdefault(span_id, []).append(log_json(body, iso))
+        spans = self._query(
+            "SELECT kind, if(cost IS NULL, NULL, toString(cost)), resource_key, body FROM {db}.spans FINAL"
+            " WHERE project = {project:String} AND trace_id = {trace:FixedString(16)} ORDER BY start_ns, span_id",
+            **ids,
+        )
+        self._resources({row[-1], *(s[2] for s in spans)})
+        cache = self._resource_cache
+        shaped = (
+            span_json(kind or None, None if cost is None else money(Decimal(cost)), body, cache.get(key, {}), logs)
+            for kind, cost, key, body in spans
+        )
+        return meaning.export_json(self._summary(row, project_id), cache.get(row[-1], {}), row[-2], shaped)
+
+    def overview(
+        self, project_id: str, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
+    ) -> dict[str, Any]:
+        where, params = "project = {project:String}", {"project": project_id}
+        if start_after_ns is not None:
+            where += " AND init_ns >= {after:Int64}"
+            params["after"] = start_after_ns
+        if start_before_ns is not None:
+            where += " AND init_ns < {before:Int64}"
+            params["before"] = start_before_ns
+        sat = lambda name: _SUM.format(name, MAX_COUNT)  # noqa: E731 - sums saturate like the columns
+        totals = self._query(
+            f"SELECT count(), {sat('llm_calls')}, {sat('errors')}, toString(sum(cost)), {sat('prompt_tokens')},"
+            f" {sat('completion_tokens')}, sum(failed), min(init_ns), max(init_ns)"
+            f" FROM {{db}}.sessions FINAL WHERE {where}",
+            **params,
+        )[0]
+        sessions = totals[0]
+        if bucket is None:  # hours for up to two days of data, else days
+            span_ns = (totals[8] - totals[7]) if sessions else 0
+            bucket = "hour" if span_ns <= 2 * BUCKETS_NS["day"] else "day"
+        width = BUCKETS_NS[bucket]
+        buckets = [
+            {
+                "start": iso(start),
+                "sessions": count,
+                "cost": money(Decimal(cost)),
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "errors": errors,  # error spans
+                "failed_sessions": failed,
+                "error_rate": failed / count,  # as the headline error_rate, for this bucket's sessions
+            }
+            for start, count, cost, prompt, completion, errors, failed in self._query(
+                f"SELECT intDiv(init_ns, {width}) * {width} AS b, count(), toString(sum(cost)), {sat('prompt_tokens')},"
+                f" {sat('completion_tokens')}, {sat('errors')}, sum(failed) FROM {{db}}.sessions FINAL WHERE {where}"
+                " GROUP BY b ORDER BY b",
+                **params,
+            )
+        ]
+        # the LLM calls of the same sessions (by session start), so the costs add up to the total
+        by_model = [
+            {
+                "model": model,
+                "calls": calls,
+                "cost": money(Decimal(cost)),
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+            }
+            for model, calls, cost, prompt, completion in self._query(
+                f"SELECT m, {sat('c')}, toString(sum(mc)), {sat('p')}, {sat('o')} FROM {{db}}.sessions FINAL"
+                " ARRAY JOIN model_names AS m, model_calls AS c, model_costs AS mc,"
+                f" model_prompt_tokens AS p, model_completion_tokens AS o WHERE {where} GROUP BY m",
+                **params,
+            )
+        ]
+        by_model.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
+        top_rows = self._query(
+            f"SELECT {SUMMARY_COLUMNS} FROM {{db}}.sessions FINAL WHERE {where}"
+            " ORDER BY cost_sort DESC, trace_id DESC LIMIT 10",
+            **params,
+        )
+        return {
+            "totals": {
+                "sessions": sessions,
+                "llm_calls": totals[1],
+                "errors": totals[2],
+                "cost": money(Decimal(totals[3])) if sessions else "0",
+                "prompt_tokens": totals[4],
+                "completion_tokens": totals[5],
+                "failed_sessions": totals[6],
+            },
+            "error_rate": totals[6] / sessions if sessions else 0.0,
+            "bucket": bucket,
+            "buckets": buckets,
+            "cost_by_model": by_model,
+            "top_sessions": [self._summary(r, project_id) for r in top_rows],
+        }
+
+
+def _span_row(project: str, r: SpanRecord) -> list:
+    """A span's ``spans`` row: what meaning.py says it counts for, in columns that SQL only adds up."""
+    totals = SessionTotals()
+    totals.add(r.kind, r.status_code, r.usage, r.cost)
+    counts = totals.counts()
+    root = r.root
+    rank = NOT_ROOT if root is None else OUR_ROOT if root.ours else LOCAL_ROOT
+    return [
+        project,
+        r.trace_id,
+        r.span_id,
+        r.start_ns,
+        r.end_ns,
+        r.kind or "",
+        r.status_code,
+        rank,
+        root.end_state if root else "",
+        root.end_state_reason if root else None,
+        list(root.tags) if root else [],
+        root.video if root else None,
+        (r.model or UNKNOWN_MODEL) if r.is_llm else "",
+        Decimal(r.cost_text) if r.cost_text is not None else None,
+        *(counts[name] for name in _COUNT_FIELDS),
+        *(counts[name] for name in _TOKEN_FIELDS),
+        r.resource_key,
+        r.body,
+    ]
+
+
+def _session_row(project: str, row: tuple, models: list[tuple]) -> list:
+    """A ``sessions`` row from the rollup query's row and the session's per-model sums."""
+    trace_id, spans, init_ns, last_ns, rank, root_end, end_state, reason, tags, video, resource_key = row[:11]
+    n = len(SUMMED_FIELDS)
+    counts = dict(zip(SUMMED_FIELDS, row[11 : 11 + n], strict=True))
+    cost = Decimal(row[11 + n])
+    ended = rank != NOT_ROOT
+    end_ns = root_end if ended else None
+    end_state = end_state if ended else INDETERMINATE
+    return [
+        project,
+        trace_id,
+        spans,
+        init_ns,
+        last_ns,
+        end_ns,
+        (end_ns if ended else last_ns) - init_ns,
+        int(ended),
+        end_state,
+        reason if ended else None,
+        list(tags) if ended else [],
+        video if ended else None,
+        resource_key,
+        *(counts[name] for name in SUMMED_FIELDS),
+        min(counts["prompt_tokens"] + counts["completion_tokens"], MAX_COUNT),
+        cost,
+        float(cost),
+        int(end_state == meaning.FAILURE or counts["errors"] > 0),  # a failed session, for the error rates
+        [m[0] for m in models],
+        [m[1] for m in models],
+        [m[2] for m in models],
+        [m[3] for m in models],
+        [m[4] for m in models],
+    ]
