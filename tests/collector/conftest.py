@@ -56,6 +56,24 @@ def any_store_collector(request: pytest.FixtureRequest, tmp_path) -> Iterator[An
         yield collector
 
 
+@pytest.fixture(params=STORES)
+def any_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Any]:
+    """Each store, opened empty: SQLite in a new file, ClickHouse on a fresh database of the run's chDB directory."""
+    if request.param == "sqlite":
+        from agentops_otel.collector.store import SQLiteStore
+
+        opened = SQLiteStore(tmp_path / "store.sqlite3")
+        try:
+            yield opened
+        finally:
+            opened.close()
+        return
+    from tests.support.store_collector import chdb_store
+
+    with chdb_store(request.getfixturevalue("chdb_dir")) as opened:
+        yield opened
+
+
 def sqlite_only(collector: Any) -> None:
     """Skip a test reading the SQLite file itself when its collector runs on another store."""
     if not isinstance(collector, CollectorProcess):

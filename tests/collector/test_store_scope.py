@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -19,12 +18,9 @@ SECOND = 10**9
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "store.sqlite3")
-    try:
-        yield opened
-    finally:
-        opened.close()
+def store(any_store) -> SQLiteStore:
+    """Every test here runs on each store (SQLite, chDB) with the same expected answers."""
+    return any_store
 
 
 def put(store: SQLiteStore, project_id: str, session: SessionBuilder, tags=(), tokens=100, state="Success") -> None:

@@ -30,7 +30,7 @@ from agentops_otel.collector.format import iso, session_uuid
 from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict
 from agentops_otel.collector.span_logs import LogBatch, log_json
-from agentops_otel.collector.store.base import ListQuery, WriteResult
+from agentops_otel.collector.store.base import ListQuery, ProjectScope, WriteResult
 from agentops_otel.collector.store.sqlite import BUCKETS_NS, UNKNOWN_MODEL, decode_cursor, encode_cursor, span_json
 from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, SUMMED_FIELDS, SessionTotals, money
 from agentops_otel.usage import MAX_COUNT
@@ -172,8 +172,11 @@ SESSION_COLUMNS = (
     "model_prompt_tokens",
     "model_completion_tokens",
 )
+# A project's place in a list's order where sort value and session id tie (several projects in scope):
+# a 63-bit hash of its id, which a cursor carries where SQLite's carries the project's row id.
+PROJECT_KEY = "bitShiftRight(cityHash64(project), 1)"
 SUMMARY_COLUMNS = (
-    "trace_id, init_ns, last_ns, end_ns, duration_ns, ended, end_state, end_state_reason, tags, "
+    "project, trace_id, init_ns, last_ns, end_ns, duration_ns, ended, end_state, end_state_reason, tags, "
     + ", ".join(SUMMED_FIELDS)
     + ", toString(cost) AS cost, model_names"
 )
@@ -530,9 +533,23 @@ class ClickHouseStore:
         """Rows of ``sql``; a column named ``body`` (serialized protobuf) comes back as bytes."""
         return self._reader().query(self._sql(sql), parameters=parameters, column_formats=BYTES).result_rows
 
+    def _find(self, projects: ProjectScope, trace_id: bytes, columns: str) -> tuple | None:
+        """The session's row in the earliest project of the scope that has it."""
+        names = list(dict.fromkeys(projects))
+        if not names:
+            return None
+        rows = self._query(
+            f"SELECT {columns} FROM {{db}}.sessions FINAL"
+            " WHERE project IN {projects:Array(String)} AND trace_id = {trace:FixedString(16)}",
+            projects=names,
+            trace=trace_id,
+        )
+        return min(rows, key=lambda row: names.index(row[0]), default=None)
+
     @staticmethod
-    def _summary(row: tuple, project_id: str) -> dict[str, Any]:
-        trace_id, init_ns, last_ns, end_ns, duration_ns, ended, end_state, reason, tags = row[:9]
+    def _summary(row: tuple) -> dict[str, Any]:
+        project_id, trace_id, init_ns, last_ns, end_ns, duration_ns, ended, end_state, reason, tags = row[:10]
+        row = row[1:]
         n = len(SUMMED_FIELDS)
         stored = meaning.SessionRow(
             session_id=session_uuid(trace_id),
@@ -551,19 +568,16 @@ class ClickHouseStore:
         )
         return meaning.summary_json(stored, time.time_ns(), iso)
 
-    def session(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
-        rows = self._query(
-            f"SELECT {SUMMARY_COLUMNS} FROM {{db}}.sessions FINAL"
-            " WHERE project = {project:String} AND trace_id = {trace:FixedString(16)}",
-            project=project_id,
-            trace=trace_id,
-        )
-        return self._summary(rows[0], project_id) if rows else None
+    def session(self, projects: ProjectScope, trace_id: bytes) -> dict[str, Any] | None:
+        row = self._find(projects, trace_id, SUMMARY_COLUMNS)
+        return None if row is None else self._summary(row)
 
-    def list_sessions(self, project_id: str, query: ListQuery) -> dict[str, Any]:
+    def list_sessions(self, projects: ProjectScope, query: ListQuery) -> dict[str, Any]:
         position = decode_cursor(query.cursor) if query.cursor else None  # a bad one is an error, data or not
+        if not projects:
+            return {"sessions": [], "next_cursor": None}
         column = SORT_COLUMNS[query.sort]
-        where, params = ["project = {project:String}"], {"project": project_id}
+        where, params = ["project IN {projects:Array(String)}"], {"projects": list(dict.fromkeys(projects))}
         if query.tags:
             where.append("hasAll(tags, {tags:Array(String)})")
             params["tags"] = list(query.tags)
@@ -581,22 +595,27 @@ class ClickHouseStore:
             where.append("init_ns < {before:Int64}")
             params["before"] = query.start_before_ns
         if position is not None:
-            value, trace_id = position
+            value, trace_id, after = position
             op = "<" if query.descending else ">"
             kind = "Float64" if isinstance(value, float) else "Int64"
             value_param, key_param = f"{{value:{kind}}}", "{key:FixedString(16)}"
-            where.append(f"({column} {op} {value_param} OR ({column} = {value_param} AND trace_id {op} {key_param}))")
+            tie = f"trace_id {op} {key_param}"
+            if after is not None:  # None: a cursor of a collector from before reads took several projects
+                tie = f"({tie} OR (trace_id = {key_param} AND {PROJECT_KEY} {op} {{after:UInt64}}))"
+                params["after"] = after
+            where.append(f"({column} {op} {value_param} OR ({column} = {value_param} AND {tie}))")
             params.update(value=value, key=trace_id)
         direction = "DESC" if query.descending else "ASC"
         rows = self._query(
-            f"SELECT {SUMMARY_COLUMNS}, {column} AS sort_value FROM {{db}}.sessions FINAL WHERE {' AND '.join(where)}"
-            f" ORDER BY {column} {direction}, trace_id {direction} LIMIT {query.limit + 1}",
+            f"SELECT {SUMMARY_COLUMNS}, {PROJECT_KEY} AS project_key, {column} AS sort_value"
+            f" FROM {{db}}.sessions FINAL WHERE {' AND '.join(where)}"
+            f" ORDER BY {column} {direction}, trace_id {direction}, project_key {direction} LIMIT {query.limit + 1}",
             **params,
         )
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        sessions = [self._summary(r, project_id) for r in rows]
-        next_cursor = encode_cursor(rows[-1][-1], rows[-1][0]) if more else None
+        sessions = [self._summary(r) for r in rows]
+        next_cursor = encode_cursor(rows[-1][-1], rows[-1][1], rows[-1][-2]) if more else None
         return {"sessions": sessions, "next_cursor": next_cursor}
 
     def _resources(self, keys: set[bytes]) -> None:
@@ -616,16 +635,11 @@ class ClickHouseStore:
             body = found.get(key)
             self._resource_cache[key] = attributes_dict(Resource.FromString(body).attributes) if body else {}
 
-    def export(self, project_id: str, trace_id: bytes) -> dict[str, Any] | None:
-        ids = {"project": project_id, "trace": trace_id}
-        rows = self._query(
-            f"SELECT {SUMMARY_COLUMNS}, video, resource_key FROM {{db}}.sessions FINAL"
-            " WHERE project = {project:String} AND trace_id = {trace:FixedString(16)}",
-            **ids,
-        )
-        if not rows:
+    def export(self, projects: ProjectScope, trace_id: bytes) -> dict[str, Any] | None:
+        row = self._find(projects, trace_id, f"{SUMMARY_COLUMNS}, video, resource_key")
+        if row is None:
             return None
-        row = rows[0]
+        ids = {"project": row[0], "trace": trace_id}
         logs: dict[bytes, list[dict[str, Any]]] = {}
         for span_id, body in self._query(
             "SELECT span_id, body FROM {db}.span_logs FINAL WHERE project = {project:String}"
@@ -644,12 +658,12 @@ class ClickHouseStore:
             span_json(kind or None, None if cost is None else money(Decimal(cost)), body, cache.get(key, {}), logs)
             for kind, cost, key, body in spans
         )
-        return meaning.export_json(self._summary(row, project_id), cache.get(row[-1], {}), row[-2], shaped)
+        return meaning.export_json(self._summary(row), cache.get(row[-1], {}), row[-2], shaped)
 
     def overview(
-        self, project_id: str, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
+        self, projects: ProjectScope, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
     ) -> dict[str, Any]:
-        where, params = "project = {project:String}", {"project": project_id}
+        where, params = "project IN {projects:Array(String)}", {"projects": list(dict.fromkeys(projects))}
         if start_after_ns is not None:
             where += " AND init_ns >= {after:Int64}"
             params["after"] = start_after_ns
@@ -705,7 +719,7 @@ class ClickHouseStore:
         by_model.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
         top_rows = self._query(
             f"SELECT {SUMMARY_COLUMNS} FROM {{db}}.sessions FINAL WHERE {where}"
-            " ORDER BY cost_sort DESC, trace_id DESC LIMIT 10",
+            f" ORDER BY cost_sort DESC, trace_id DESC, {PROJECT_KEY} DESC LIMIT 10",
             **params,
         )
         return {
@@ -722,7 +736,7 @@ class ClickHouseStore:
             "bucket": bucket,
             "buckets": buckets,
             "cost_by_model": by_model,
-            "top_sessions": [self._summary(r, project_id) for r in top_rows],
+            "top_sessions": [self._summary(r) for r in top_rows],
         }
 
 
