@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from agentops_otel.collector import settings
 
@@ -12,6 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        chosen = settings.from_args(args)
+    except settings.SettingError as exc:
+        print(f"agentops-otel collector: {exc}", file=sys.stderr)
+        return 2
     from agentops_otel.collector.server import run as serve
 
-    return serve(settings.from_args(args))
+    return serve(chosen)
