@@ -179,16 +179,25 @@ def ollama_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
 
 
 def cohere_expected(endpoint: str, body: str, stream: bool) -> dict[str, Any]:
-    """What Cohere billed (``billed_units``; its ``tokens`` counts are not billed), the id, finish reason."""
+    """What Cohere billed (``billed_units``; its ``tokens`` counts are not billed), the id, finish reason.
+
+    v2 streams are SSE (billed units in ``message-end``); v1 streams are JSON lines, whose ``stream-end``
+    carries the whole response. A v1 response is named by its ``response_id``."""
     attrs: dict[str, Any] = {}
-    if stream:
+    if stream and not endpoint.startswith("v2/"):
+        events = [json.loads(line) for line in body.splitlines() if line.strip()]
+        end = next(e for e in events if e["event_type"] == "stream-end")
+        response = end["response"]
+        attrs[sc.GEN_AI_RESPONSE_ID] = response.get("response_id") or response["generation_id"]
+        reason, billed = end.get("finish_reason"), (response.get("meta") or {}).get("billed_units") or {}
+    elif stream:
         events = sse_data(body)
         attrs[sc.GEN_AI_RESPONSE_ID] = next(e["id"] for e in events if e["type"] == "message-start")
         end = next(e["delta"] for e in events if e["type"] == "message-end")
         reason, billed = end.get("finish_reason"), (end.get("usage") or {}).get("billed_units") or {}
     else:
         response = json.loads(body)
-        attrs[sc.GEN_AI_RESPONSE_ID] = response["id"]
+        attrs[sc.GEN_AI_RESPONSE_ID] = response.get("id") or response.get("response_id") or response["generation_id"]
         reason = response.get("finish_reason")
         billed = (response.get("usage") or response.get("meta") or {}).get("billed_units") or {}
     if reason:

@@ -352,21 +352,26 @@ def test_no_context_attached_while_streaming(replay_server: ReplayServer, tracin
     assert span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 21
 
 
-# --- only Bedrock Runtime, only once instrumented ---------------------------------------------------------
-def test_other_services_and_older_clients_are_untouched(
+# --- only Bedrock Runtime, created before or after instrument() --------------------------------------------
+def test_other_services_untouched_and_older_clients_traced(
     aws_env: None, replay_server: ReplayServer, tracing: Any
 ) -> None:
     uninstrument()
     before = bedrock_client(replay_server)
+    s3_before = boto3.client("s3", endpoint_url=replay_server.base_url)
     tracing.instrument()
     after = bedrock_client(replay_server)
     s3 = boto3.client("s3", endpoint_url=replay_server.base_url)
     assert hasattr(type(after).__dict__["converse"], "__wrapped__")
-    assert not hasattr(type(before).__dict__["converse"], "__wrapped__")
-    assert not any(isinstance(v, wrapt.FunctionWrapper) for v in type(s3).__dict__.values())
+    assert hasattr(type(before).__dict__["converse"], "__wrapped__")
+    for other in (s3, s3_before):
+        assert not any(isinstance(v, wrapt.FunctionWrapper) for v in type(other).__dict__.values())
     load(replay_server, fixture_path("bedrock/invoke_titan_headers.json"))
     before.invoke_model(modelId="amazon.titan-text-express-v1", body="{}")
-    assert tracing.llm_spans() == []
+    span = assert_ended_once(tracing)
+    assert span.attributes[sc.SERVER_PORT] == replay_server.port
+    uninstrument()
+    assert not hasattr(type(before).__dict__["converse"], "__wrapped__")  # restored
 
 
 def test_uninstrument_restores_client_classes(replay_server: ReplayServer, tracing: Any, bedrock: Any) -> None:

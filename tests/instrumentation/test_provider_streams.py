@@ -20,6 +20,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from agentops_otel import semconv as sc
+from agentops_otel.instrumentation import uninstrument
 from tests.conftest import fixture_path
 from tests.support.replay import ReplayServer, load_interactions
 
@@ -67,6 +68,17 @@ def _cohere(server: ReplayServer) -> cohere.ClientV2:
 
 def _acohere(server: ReplayServer) -> cohere.AsyncClientV2:
     return cohere.AsyncClientV2(api_key="k", base_url=server.base_url)
+
+
+COHERE_V1_CHAT = {"model": "command-r", "message": "Weather in Oslo?"}
+
+
+def _cohere_v1(server: ReplayServer) -> cohere.Client:
+    return cohere.Client(api_key="k", base_url=server.base_url)
+
+
+def _acohere_v1(server: ReplayServer) -> cohere.AsyncClient:
+    return cohere.AsyncClient(api_key="k", base_url=server.base_url)
 
 
 async def _ready(stream: Any) -> Any:
@@ -117,6 +129,17 @@ CASES = {
         "own-cohere-2",
         31,
         17,
+    ),
+    "cohere_v1": StreamCase(
+        "cohere/v1_chat_stream_tool_call.json",
+        lambda s: _cohere_v1(s).chat_stream(**COHERE_V1_CHAT),
+        lambda s: _ready(_acohere_v1(s).chat_stream(**COHERE_V1_CHAT)),
+        lambda s: _cohere_v1(s).chat(**COHERE_V1_CHAT),
+        lambda s: _acohere_v1(s).chat(**COHERE_V1_CHAT),
+        "cohere/v1_chat.json",
+        "own-cohere-v1-2",
+        42,
+        19,
     ),
 }
 PROVIDERS = pytest.mark.parametrize("name", list(CASES))
@@ -219,3 +242,37 @@ async def test_async_call(name: str, tracing: Any, replay_server: ReplayServer) 
     assert type(case.call(replay_server)) is type(result)  # the same type, sync or async: returned untouched
     sync_attrs = dict(tracing.only_llm_span().attributes)
     assert async_attrs == sync_attrs
+
+
+# A client built before instrument() is traced like one built after (cohere binds chat and chat_stream
+# to each client when it is built), and uninstrument() leaves it untraced again.
+BUILT_BEFORE = {
+    "groq": (_groq, lambda c: c.chat.completions.create(**GROQ_CHAT), "groq/chat.json"),
+    "mistral": (_mistral, lambda c: c.chat.complete(**MISTRAL_CHAT), "mistral/chat.json"),
+    "ollama": (lambda s: ollama.Client(host=s.base_url), lambda c: c.chat(**OLLAMA_CHAT), "ollama/chat.json"),
+    "cohere": (_cohere, lambda c: c.chat(**COHERE_CHAT), "cohere/chat.json"),
+    "cohere_stream": (_cohere, lambda c: list(c.chat_stream(**COHERE_CHAT)), "cohere/chat_stream_tool_call.json"),
+    "cohere_v1": (_cohere_v1, lambda c: c.chat(**COHERE_V1_CHAT), "cohere/v1_chat.json"),
+    "cohere_v1_stream": (
+        _cohere_v1,
+        lambda c: list(c.chat_stream(**COHERE_V1_CHAT)),
+        "cohere/v1_chat_stream_tool_call.json",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BUILT_BEFORE))
+def test_client_built_before_instrument(name: str, tracing: Any, replay_server: ReplayServer) -> None:
+    build, call, fixture = BUILT_BEFORE[name]
+    uninstrument()
+    client = build(replay_server)
+    tracing.instrument()
+    replay_server.load(fixture_path(fixture))
+    replay_server.load(fixture_path(fixture))
+    call(client)
+    span = ended_once(tracing)
+    assert type(span.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS]) is int
+    tracing.exporter.clear()
+    uninstrument()
+    call(client)
+    assert tracing.llm_spans() == []

@@ -60,11 +60,21 @@ def _ollama_call(client: Any, endpoint: str, body: dict[str, Any]) -> Any:
     return getattr(client, endpoint.removeprefix("api/"))(**body)
 
 
-def _cohere_call(client: Any, endpoint: str, body: dict[str, Any]) -> Any:
-    if endpoint == "v2/chat":
+def _cohere_clients(server: ReplayServer) -> tuple[Any, Any]:
+    """The v2 client, and the v1 one for the recordings of the v1 API."""
+    return (
+        cohere.ClientV2(api_key="test-key", base_url=server.base_url),
+        cohere.Client(api_key="test-key", base_url=server.base_url),
+    )
+
+
+def _cohere_call(clients: tuple[Any, Any], endpoint: str, body: dict[str, Any]) -> Any:
+    version, _, method = endpoint.rpartition("/")  # the replay server's endpoints leave "v1/" out
+    client = clients[0] if version == "v2" else clients[1]
+    if method == "chat":
         body = dict(body)
         return (client.chat_stream if body.pop("stream", False) else client.chat)(**body)
-    return getattr(client, endpoint.removeprefix("v2/"))(**body)
+    return getattr(client, method)(**body)
 
 
 CASES = {
@@ -100,11 +110,15 @@ CASES = {
     ),
     "cohere": Case(
         sc.PROVIDER_COHERE,
-        lambda server: cohere.ClientV2(api_key="test-key", base_url=server.base_url),
+        _cohere_clients,
         _cohere_call,
         (ApiError,),
         expected.cohere_expected,
-        {"v2/chat": "chat", "v2/embed": "embeddings", "v2/rerank": "rerank"},
+        {  # v1's endpoints are named without their "v1/"
+            f"{version}{endpoint}": operation
+            for version in ("", "v2/")
+            for endpoint, operation in (("chat", "chat"), ("embed", "embeddings"), ("rerank", "rerank"))
+        },
         lambda body: {**body, "top_p": body.get("p")},
     ),
 }
@@ -178,7 +192,8 @@ def replay_and_check(path: Path, name: str, server: ReplayServer, tracing: Any, 
         assert error is None
         assert span.status.status_code is StatusCode.UNSET
         want = case.expected(endpoint, response["body"], stream)
-        if endpoint not in ("api/embeddings", "v2/rerank"):  # Ollama's old embeddings: a vector; rerank: search units
+        if endpoint not in ("api/embeddings", "rerank", "v2/rerank"):  # Ollama's old embeddings: a vector;
+            # rerank: search units
             assert want.get(sc.GEN_AI_USAGE_INPUT_TOKENS) is not None
         assert response_attributes(span) == want
         for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):

@@ -209,3 +209,22 @@ def test_session_argument_on_bedrock_calls_and_streams(sdk, replay_server, two_s
     result = client.converse_stream(modelId="amazon.nova-lite-v1:0", messages=messages, session=first)
     list(result["stream"])
     assert [s.context.trace_id for s in llm_spans(sdk)] == [second.trace_id, first.trace_id]
+
+
+def test_session_argument_on_cohere_calls_and_streams(sdk, replay_server, two_sessions):
+    """cohere's public methods take session= and call the raw client's, which record the call."""
+    import cohere
+
+    first, second = two_sessions
+    for name in ("chat.json", "chat_stream_tool_call.json", "v1_chat.json", "v1_embed.json"):
+        replay_server.load(fixture_path(f"cohere/{name}"))
+    v2 = cohere.ClientV2(api_key="k", base_url=replay_server.base_url)
+    v1 = cohere.Client(api_key="k", base_url=replay_server.base_url)
+    messages = [{"role": "user", "content": "x"}]
+    v2.chat(model="command-r-plus", messages=messages, session=first)
+    assert list(v2.chat_stream(model="command-r-plus", messages=messages, session=second))
+    v1.chat(model="command-r", message="x", session=second)
+    v1.embed(model="embed-english-v3.0", texts=["a", "b", "c"], session=first)
+    assert all("session" not in r.json() for r in replay_server.requests)
+    spans = llm_spans(sdk)
+    assert [s.context.trace_id for s in spans] == [first.trace_id, second.trace_id, second.trace_id, first.trace_id]

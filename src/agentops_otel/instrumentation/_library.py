@@ -27,7 +27,7 @@ from opentelemetry import trace
 
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall
 from agentops_otel.instrumentation._lazy import LazyInstrumentor
-from agentops_otel.instrumentation._patching import Patch, report_bug, warn_once, wrap_method
+from agentops_otel.instrumentation._patching import Patch, accept_session, report_bug, warn_once, wrap_method
 from agentops_otel.instrumentation._settings import Settings
 from agentops_otel.instrumentation._streams import AsyncStreamProxy, SyncStreamProxy
 
@@ -207,6 +207,24 @@ class MethodInstrumentor(LibraryInstrumentor):
             report_bug(f"{type(self).__name__}.finish", exc)
             call.end_without_response()
         return result
+
+
+SessionMethods = Sequence[tuple[str, Sequence[str], Sequence[str]]]  # (module, classes, methods)
+
+
+def session_patches(specs: SessionMethods) -> list[Patch]:
+    """``session=`` on the public methods named (those this version has), whose calls a deeper patch records."""
+    patches: list[Patch] = []
+    for module_name, class_names, methods in specs:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for class_name in class_names:
+            owner = getattr(module, class_name, None)
+            if isinstance(owner, type):
+                patches.extend(accept_session(owner, name) for name in methods if name in owner.__dict__)
+    return patches
 
 
 def _positional_names(function: Any, *, bound: bool) -> tuple[str, ...]:

@@ -20,8 +20,8 @@ from opentelemetry import trace
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, put
-from agentops_otel.instrumentation._library import LibraryInstrumentor, in_traced_call
-from agentops_otel.instrumentation._patching import Patch, accept_session, report_bug, wrap_method
+from agentops_otel.instrumentation._library import LibraryInstrumentor, in_traced_call, session_patches
+from agentops_otel.instrumentation._patching import Patch, report_bug, wrap_method
 from agentops_otel.instrumentation._settings import Settings
 from agentops_otel.instrumentation._streams import AsyncStreamProxy, RawResponseProxy, SyncStreamProxy
 
@@ -46,7 +46,7 @@ class StainlessInstrumentor(LibraryInstrumentor):
         patches.append(wrap_method(base.SyncAPIClient, "request", self._wrap_sync, sessions=False))
         patches.append(wrap_method(base.AsyncAPIClient, "request", self._wrap_async, sessions=False))
         patches.extend(self._extra_patches())
-        patches.extend(self._session_patches())
+        patches.extend(session_patches([(f"{self.package}.{m}", c, n) for m, c, n in self.session_methods]))
 
     def _find_stream_types(self) -> tuple[type, type]:
         streaming = importlib.import_module(f"{self.package}._streaming")
@@ -60,20 +60,6 @@ class StainlessInstrumentor(LibraryInstrumentor):
             except (ImportError, AttributeError):
                 continue
         return tuple(found)
-
-    def _session_patches(self) -> list[Patch]:
-        """``session=`` on the public methods of :attr:`session_methods` this version has."""
-        patches: list[Patch] = []
-        for module_name, class_names, methods in self.session_methods:
-            try:
-                module = importlib.import_module(f"{self.package}.{module_name}")
-            except ImportError:
-                continue
-            for class_name in class_names:
-                owner = getattr(module, class_name, None)
-                if isinstance(owner, type):
-                    patches.extend(accept_session(owner, name) for name in methods if name in owner.__dict__)
-        return patches
 
     # --- per-library hooks ----------------------------------------------------------------------
     def _extra_patches(self) -> list[Patch]:

@@ -171,6 +171,73 @@ class IterableStreamProxy(_StreamProxyBase):
             self._self_call.finish_stream()
 
 
+class StreamManagerProxy(wrapt.ObjectProxy):
+    """A context manager that sends a streamed request when entered and gives a response whose ``data``
+    are the events (the raw clients of Fern-generated libraries: ``cohere``).
+
+    The events are traced as they are read; leaving the ``with`` block ends the span. The library's own
+    methods read such a stream for the application: when the application stops reading theirs (closes
+    it, or drops it after an early ``break``), the span ends when the last event arrived.
+    """
+
+    def __init__(self, manager: Any, call: LLMCall) -> None:
+        super().__init__(manager)
+        self._self_call = call
+
+    def __enter__(self) -> Any:
+        try:
+            response = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            self._self_call.finish_stream(exc)
+            raise
+        return _DataProxy(response, _LibraryReadStream(response.data, self._self_call))
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, traceback)
+        finally:
+            self._self_call.finish_stream(abandoned=True)
+
+    async def __aenter__(self) -> Any:
+        try:
+            response = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            self._self_call.finish_stream(exc)
+            raise
+        return _DataProxy(response, AsyncStreamProxy(response.data, self._self_call))
+
+    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, traceback)
+        finally:
+            self._self_call.finish_stream(abandoned=True)
+
+    def __del__(self) -> None:
+        _end_abandoned(self._self_call.finish_stream)
+
+
+class _LibraryReadStream(SyncStreamProxy):
+    """Events read by the library for the application: closed when the application stops reading."""
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream(abandoned=True)
+
+
+class _DataProxy(wrapt.ObjectProxy):
+    """The entered response, its ``data`` replaced by the traced events."""
+
+    def __init__(self, response: Any, data: Any) -> None:
+        super().__init__(response)
+        self._self_data = data
+
+    @property
+    def data(self) -> Any:
+        return self._self_data
+
+
 class RawResponseProxy(wrapt.ObjectProxy):
     """A ``with_raw_response`` / ``with_streaming_response`` result whose body the application reads.
 

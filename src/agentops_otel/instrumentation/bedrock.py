@@ -3,8 +3,9 @@
 (``aws.bedrock``).
 
 Only Bedrock Runtime clients are touched: botocore builds a class for each client it creates, and the
-four methods are wrapped on the classes of ``bedrock-runtime`` clients made once instrumented (a
-client created before ``instrument()`` is not traced). botocore itself is never imported here.
+four methods are wrapped on the classes of ``bedrock-runtime`` clients, those made once instrumented
+and those alive when ``instrument()`` runs (botocore's client classes are the subclasses of its
+``BaseClient``). botocore itself is never imported here.
 
 Tokens are what Bedrock bills: Converse's ``usage``; for InvokeModel its ``x-amzn-bedrock-*-token-count``
 headers, and for InvokeModelWithResponseStream the ``amazon-bedrock-invocationMetrics`` of the last
@@ -486,10 +487,16 @@ class BedrockInstrumentor(LibraryInstrumentor):
 
     _client_classes: weakref.WeakSet[type] = weakref.WeakSet()
 
+    _client_cache: tuple[Any, Attributes] = (None, {})  # (endpoint URL, attributes)
+
     def _patch(self, patches: list[Patch]) -> None:
-        creator = importlib.import_module("botocore.client").ClientCreator
+        botocore_client = importlib.import_module("botocore.client")
+        creator = botocore_client.ClientCreator
         patches.append(wrap_method(creator, "create_client", self._wrap_create_client, sessions=False))
         self._streaming_body = importlib.import_module("botocore.response").StreamingBody
+        for cls in botocore_client.BaseClient.__subclasses__():  # the clients created before instrument()
+            if getattr(cls, "_PY_TO_OP_NAME", {}).get("invoke_model") == "InvokeModel" and "converse" in cls.__dict__:
+                self._instrument_client_class(cls)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         super()._uninstrument(**kwargs)
@@ -503,18 +510,25 @@ class BedrockInstrumentor(LibraryInstrumentor):
         client = wrapped(*args, **kwargs)
         try:
             if self._settings is not None and client.meta.service_model.service_name == SERVICE:
-                self._instrument_client_class(client)
+                self._instrument_client_class(type(client))
         except Exception as exc:
             report_bug("BedrockInstrumentor.create_client", exc)
         return client
 
-    def _instrument_client_class(self, client: Any) -> None:
-        """Wrap the four methods on this client's own class (botocore makes one per client)."""
-        cls = type(client)
+    def _client_attributes(self, client: Any) -> Attributes:
+        endpoint_url = client.meta.endpoint_url
+        cached = self._client_cache
+        if cached[0] == endpoint_url:
+            return cached[1]
         attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_AWS_BEDROCK}
-        url = urlsplit(client.meta.endpoint_url)
+        url = urlsplit(endpoint_url)
         put(attrs, sc.SERVER_ADDRESS, url.hostname)
         put(attrs, sc.SERVER_PORT, url.port or _DEFAULT_PORTS.get(url.scheme))
+        type(self)._client_cache = (endpoint_url, attrs)  # one tuple: threads see old or new, never half
+        return attrs
+
+    def _instrument_client_class(self, cls: type) -> None:
+        """Wrap the four methods on a client's own class (botocore makes one per client)."""
         methods = {
             "converse": (False, _finish_converse),
             "converse_stream": (True, _finish_converse_stream),
@@ -525,13 +539,11 @@ class BedrockInstrumentor(LibraryInstrumentor):
             original = cls.__dict__.get(name)
             if original is None or isinstance(original, _BedrockMethod):
                 continue
-            wrapper = self._wrapper(attrs, name.startswith("converse"), finish, stream=stream)
+            wrapper = self._wrapper(name.startswith("converse"), finish, stream=stream)
             setattr(cls, name, _BedrockMethod(original, routing_session(wrapper, original)))  # takes session=
         self._client_classes.add(cls)
 
-    def _wrapper(
-        self, client_attributes: Attributes, converse: bool, finish: Callable[[LLMCall, Any], None], *, stream: bool
-    ) -> Callable[..., Any]:
+    def _wrapper(self, converse: bool, finish: Callable[[LLMCall, Any], None], *, stream: bool) -> Callable[..., Any]:
         def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             settings = self._settings
             if settings is None or _IN_TRACED_CALL.get():  # off, or inside a call another instrumentor traces
@@ -544,7 +556,7 @@ class BedrockInstrumentor(LibraryInstrumentor):
                     endpoint = _INVOKE.get(kind) or _INVOKE[""]
                 call = LLMCall(
                     settings.tracer,
-                    client_attributes,
+                    self._client_attributes(instance),
                     endpoint,
                     kwargs,
                     capture=settings.capture_content,
