@@ -12,12 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from agentops_otel.collector.auth import key_hash
 from agentops_otel.collector.process import CollectorProcess, start_collector
 from tests.support.replay import REPO_ROOT
 
 APP = Path(__file__).with_name("app03.py")
 KEY = "compat-key-0001-abcd"
 PROJECT = "compat-project"
+# an organisation's parent key and a second project whose keys entry names it (parent=)
+PARENT_KEY = "compat-org-parent-key-01"
+CHILD_KEY = "compat-child-key-0002"
+CHILD_PROJECT = "compat-child"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +30,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
     """One collector for the module: every test reads only the sessions it made."""
     tmp_path = tmp_path_factory.mktemp("compat")
     keys = tmp_path / "keys"
-    keys.write_text(f"{PROJECT}:{KEY}\n")
+    keys.write_text(f"{PROJECT}:{KEY}\n{CHILD_PROJECT}:{CHILD_KEY} parent=sha256:{key_hash(PARENT_KEY)}\n")
     process = start_collector(tmp_path / "collector", args=["--keys-file", str(keys), "--no-grpc"])
     try:
         yield process

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from agentops_otel.collector.auth import masked_key
-from tests.compat.conftest import KEY, env_03, run_app
+from tests.compat.conftest import CHILD_KEY, CHILD_PROJECT, KEY, PARENT_KEY, PROJECT, env_03, run_app
 
 
 def stats(collector, session_id: str) -> dict:
@@ -163,3 +163,22 @@ def test_parent_key_goes_with_every_export(capture):
     run_app("plain", AGENTOPS_API_ENDPOINT=url, AGENTOPS_API_KEY=KEY, AGENTOPS_PARENT_KEY="org-parent-key")
     assert seen and all(h.get("x-agentops-parent-key") == "org-parent-key" for h in seen)
     assert all(h.get("x-agentops-api-key") == KEY for h in seen)
+
+
+def test_a_parent_key_reads_the_sessions_of_its_child_keys(collector):
+    """0.3's organisation key: an app sends parent_key; the keys file's parent= is what lets it read."""
+    child = run_app("plain", **env_03(collector, AGENTOPS_API_KEY=CHILD_KEY, AGENTOPS_PARENT_KEY=PARENT_KEY))
+    other = run_app("plain", **env_03(collector, AGENTOPS_PARENT_KEY=PARENT_KEY))  # not named by the keys file
+    child_id, other_id = child.result["session"], other.result["session"]
+    status, page = collector.get("/v2/sessions", PARENT_KEY)
+    assert status == 200 and {(s["project_id"], s["session_id"]) for s in page["sessions"]} == {
+        (CHILD_PROJECT, child_id)
+    }
+    status, export = collector.get(f"/v2/sessions/{child_id}/export", PARENT_KEY)
+    assert status == 200 and export["session"]["project_id"] == CHILD_PROJECT and export["actions"]
+    assert collector.get("/v2/overview", PARENT_KEY)[1]["totals"]["sessions"] == 1
+    assert collector.get(f"/v2/sessions/{other_id}/stats", PARENT_KEY)[0] == 404, "the header alone grants nothing"
+    assert collector.get(f"/v2/sessions/{child_id}/stats", KEY)[0] == 404, "a sibling project reads nothing of it"
+    assert collector.get(f"/v2/sessions/{other_id}/stats", KEY)[1]["project_id"] == PROJECT
+    assert collector.get("/v2/sessions", "compat-org-parent-key-02")[0] == 401
+    assert PARENT_KEY not in collector.log() and CHILD_KEY not in collector.log()
