@@ -448,28 +448,86 @@ def _messages(content: Any, default_role: str) -> list[dict[str, Any]]:
     return messages
 
 
-@dataclass
-class ErrorEvent:
+# ErrorEvent's positional order: AgentOps 0.3.24 to 0.3.26 (an Event: its fields, then the error's) ...
+_ERROR_ORDER = (
+    "event_type",
+    "params",
+    "returns",
+    "init_timestamp",
+    "end_timestamp",
+    "agent_id",
+    "id",
+    "session_id",
+    "trigger_event",
+    "exception",
+    "error_type",
+    "code",
+    "details",
+    "logs",
+)
+# ... and 0.3.0 to 0.3.23 (a class of its own). Their first argument tells them apart: a trigger
+# event (or None) there, the event type (a string) here.
+_ERROR_ORDER_BEFORE_0_3_24 = ("trigger_event", "exception", "error_type", "code", "details", "logs", "timestamp")
+_ERROR_KEYWORDS = frozenset(_ERROR_ORDER) | {"timestamp"}
+
+
+@dataclass(init=False)
+class ErrorEvent(Event):
     """An error. ``exception`` (if given) becomes the span's ``exception`` event with its traceback,
     and sets ``error_type`` and ``details`` when they are not given (as in AgentOps). The span runs
-    from ``timestamp`` to ``end_timestamp`` (default: the same instant). ``session_id`` routes it
-    like an :class:`Event`'s."""
+    from ``init_timestamp`` (alias ``timestamp``, AgentOps' older name) to ``end_timestamp``
+    (default: the same instant). ``session_id`` routes it like an :class:`Event`'s.
+
+    Positional arguments follow AgentOps 0.3.26's order (``event_type, params, returns,
+    init_timestamp, end_timestamp, agent_id, id, session_id, trigger_event, exception, error_type,
+    code, details, logs``), unless the first one is an event or None: then they follow 0.3.0 to
+    0.3.23's (``trigger_event, exception, error_type, code, details, logs, timestamp``), which is
+    what such a call meant. A first argument that is a string other than ``"errors"`` names the
+    error type, as ``ActionEvent("name")`` names the action. Every keyword works either way.
+    """
 
     trigger_event: Event | None = None
     exception: BaseException | None = None
     error_type: str | None = None
     code: str | None = None
     details: str | dict[str, str] | None = None
-    logs: str | None = field(default_factory=lambda: _current_traceback())
-    timestamp: str = field(default_factory=iso_now)
-    event_type: str = EventType.ERROR.value
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-    end_timestamp: str | None = None
-    session_id: str | uuid.UUID | None = None
+    logs: str | None = None
 
-    span_kind = sc.KIND_ERROR
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        early = bool(args) and (args[0] is None or isinstance(args[0], Event))
+        order = _ERROR_ORDER_BEFORE_0_3_24 if early else _ERROR_ORDER
+        if len(args) > len(order):
+            raise TypeError(f"ErrorEvent() takes at most {len(order)} positional arguments ({len(args)} given)")
+        given = dict(zip(order, args, strict=False))  # fewer arguments than names
+        for name, value in kwargs.items():
+            if name not in _ERROR_KEYWORDS:
+                raise TypeError(f"ErrorEvent() got an unexpected keyword argument {name!r}")
+            if name in given:
+                raise TypeError(f"ErrorEvent() got multiple values for argument {name!r}")
+            given[name] = value
+        if "timestamp" in given:
+            if "init_timestamp" in given:
+                raise TypeError("ErrorEvent() takes timestamp or init_timestamp (the same time), not both")
+            given["init_timestamp"] = given.pop("timestamp")
+        self.event_type = given.get("event_type", EventType.ERROR.value)
+        self.params = given.get("params")
+        self.returns = given.get("returns")
+        self.init_timestamp = given["init_timestamp"] if "init_timestamp" in given else iso_now()
+        self.end_timestamp = given.get("end_timestamp")
+        self.agent_id = given.get("agent_id")
+        self.id = given["id"] if "id" in given else uuid.uuid4()
+        self.session_id = given.get("session_id")
+        self.trigger_event = given.get("trigger_event")
+        self.exception = given.get("exception")
+        self.error_type = given.get("error_type")
+        self.code = given.get("code")
+        self.details = given.get("details")
+        self.logs = given["logs"] if "logs" in given else _current_traceback()
+        self.__post_init__()
 
     def __post_init__(self) -> None:
+        _named_by_type(self, EventType.ERROR.value, "error_type")
+        self.span_kind = sc.KIND_ERROR
         if self.trigger_event is not None and not isinstance(self.trigger_event, Event):
             raise TypeError(f"trigger_event must be an ActionEvent, LLMEvent or ToolEvent, got {self.trigger_event!r}")
         if self.exception is not None:
@@ -479,25 +537,20 @@ class ErrorEvent:
                 self.details = str(self.exception) or None
 
     @property
-    def init_timestamp(self) -> str:
-        return self.timestamp
+    def timestamp(self) -> str:
+        """AgentOps' older name of ``init_timestamp``."""
+        return self.init_timestamp
 
-    @init_timestamp.setter
-    def init_timestamp(self, value: str) -> None:
-        self.timestamp = value
+    @timestamp.setter
+    def timestamp(self, value: str) -> None:
+        self.init_timestamp = value
 
     def span_name(self) -> str:
         return self.error_type or "error"
 
-    def otel_kind(self) -> SpanKind:
-        return SpanKind.INTERNAL
-
     def attributes(self, capture_content: bool) -> dict[str, Any]:
-        attrs: dict[str, Any] = {
-            sc.SPAN_KIND: sc.KIND_ERROR,
-            sc.EVENT_ID: str(self.id),
-            sc.ERROR_TYPE: self.error_type or "_OTHER",
-        }
+        attrs = super().attributes(capture_content)
+        attrs[sc.ERROR_TYPE] = self.error_type or "_OTHER"
         if self.code is not None:
             attrs[sc.ERROR_CODE] = str(self.code)
         if self.details is not None:

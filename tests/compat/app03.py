@@ -65,7 +65,10 @@ def positional_events(server: ReplayServer) -> dict:
     agentops.record(ActionEvent("received_user_input", {"text": "hi"}, "ok"))
     agentops.record(ToolEvent("web_search", {"q": "weather"}, ["sunny"]))
     trigger = ActionEvent("parse_reply")
-    agentops.record(ErrorEvent(trigger, ValueError("bad reply")))
+    agentops.record(ErrorEvent(trigger, ValueError("bad reply")))  # 0.3.0 to 0.3.23's order
+    retry = ToolEvent("fetch_page")
+    # 0.3.26's order: the Event's fields (event_type, params, returns, timestamps, ids), then the error's
+    agentops.record(ErrorEvent("errors", {"page": 2}, None, None, None, None, None, None, retry, TimeoutError("slow")))
     llm = LLMEvent(prompt="hi", completion="hello", model="gpt-4o-mini", prompt_tokens=3, completion_tokens=2)
     agentops.record(llm)
     agentops.end_session("Success")

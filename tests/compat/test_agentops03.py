@@ -45,7 +45,7 @@ def test_positional_events_keep_their_names(collector):
     run = run_app("positional_events", **env_03(collector))
     session = run.result["session"]
     counts = stats(collector, session)
-    assert (counts["actions"], counts["tool_calls"], counts["errors"], counts["llm_calls"]) == (2, 1, 1, 1)
+    assert (counts["actions"], counts["tool_calls"], counts["errors"], counts["llm_calls"]) == (2, 2, 2, 1)
     [action] = spans_named(collector, session, "received_user_input")
     assert action["attributes"]["agentops.action.type"] == "received_user_input"
     assert action["attributes"]["agentops.event.params"] == '{"text": "hi"}'
@@ -55,6 +55,10 @@ def test_positional_events_keep_their_names(collector):
     [error] = spans_named(collector, session, "ValueError")
     assert error["attributes"]["error.type"] == "ValueError"
     assert spans_named(collector, session, "parse_reply")  # the error's trigger, recorded before it
+    [timeout] = spans_named(collector, session, "TimeoutError")  # 0.3.26's positional order
+    assert timeout["attributes"]["agentops.event.params"] == '{"page": 2}'
+    [fetch] = spans_named(collector, session, "execute_tool fetch_page")
+    assert timeout["attributes"]["agentops.error.trigger_event.id"] == fetch["attributes"]["agentops.event.id"]
 
 
 def test_agents_named_both_ways(collector):

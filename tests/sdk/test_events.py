@@ -342,3 +342,64 @@ def test_text_value_serialises_no_huge_part(monkeypatch, make):
     text = text_value(make("x" * 1_000_000))
     assert text.endswith("...[truncated]") and len(text) == MAX_VALUE_CHARS + len("...[truncated]")
     assert len(serialised) == 1 and len(serialised[0]) < 10 * MAX_VALUE_CHARS
+
+
+def test_error_event_positional_order_is_agentops_0_3_26s():
+    """0.3.24 made ErrorEvent an Event: its positional order became the Event's fields, then the error's."""
+    trigger, exc = ao.ActionEvent("fetch"), ValueError("bad")
+    agent, event_id, session_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    t0, t1 = "2026-01-02T03:04:05+00:00", "2026-01-02T03:04:08+00:00"
+    error = ao.ErrorEvent(
+        "errors", {"q": 1}, "ret", t0, t1, agent, event_id, session_id, trigger, exc, "Bad", "E7", "why", "log"
+    )
+    got = [getattr(error, name) for name in ("event_type", "params", "returns", "init_timestamp", "end_timestamp")]
+    assert got == ["errors", {"q": 1}, "ret", t0, t1]
+    assert (error.agent_id, error.id, error.session_id, error.trigger_event) == (agent, event_id, session_id, trigger)
+    assert (error.exception, error.error_type, error.code) == (exc, "Bad", "E7")
+    assert (error.details, error.logs) == ("why", "log")
+    assert error.timestamp == t0 and isinstance(error, ao.Event)
+    assert ao.ErrorEvent(ao.EventType.ERROR).event_type == "errors"
+    named = ao.ErrorEvent("RateLimited", {"retry": 2})  # a type of its own names the error, as ActionEvent("x")
+    assert (named.event_type, named.error_type, named.params) == ("errors", "RateLimited", {"retry": 2})
+
+
+def test_error_event_positional_order_of_agentops_before_0_3_24_still_works():
+    """0.3.0 to 0.3.23: (trigger_event, exception, error_type, code, details, logs, timestamp). A first
+    argument that is an event or None can only mean that order."""
+    trigger, exc = ao.ToolEvent("search"), KeyError("k")
+    error = ao.ErrorEvent(trigger, exc, "Lookup", "404", "no such key", "log", "2026-01-02T03:04:05+00:00")
+    assert (error.trigger_event, error.exception, error.error_type, error.code) == (trigger, exc, "Lookup", "404")
+    assert (error.details, error.logs, error.init_timestamp) == ("no such key", "log", "2026-01-02T03:04:05+00:00")
+    assert error.event_type == "errors" and error.params is None
+    untriggered = ao.ErrorEvent(None, exc)
+    assert untriggered.trigger_event is None and untriggered.error_type == "KeyError" and untriggered.details == "'k'"
+
+
+def test_error_event_keywords_of_every_0_3_version():
+    error = ao.ErrorEvent(timestamp="2026-01-02T03:04:05+00:00", error_type="T", params={"a": 1}, agent_id="ag")
+    assert error.init_timestamp == "2026-01-02T03:04:05+00:00" and error.params == {"a": 1}
+    error.timestamp = "2026-01-02T03:04:06+00:00"
+    assert error.init_timestamp == "2026-01-02T03:04:06+00:00"
+    assert ao.ErrorEvent(init_timestamp="2026-01-02T03:04:05+00:00").timestamp == "2026-01-02T03:04:05+00:00"
+    with pytest.raises(TypeError, match="not both"):
+        ao.ErrorEvent(timestamp="2026-01-02T03:04:05+00:00", init_timestamp="2026-01-02T03:04:05+00:00")
+    with pytest.raises(TypeError, match="multiple values for argument 'params'"):
+        ao.ErrorEvent("errors", {"a": 1}, params={"b": 2})
+    with pytest.raises(TypeError, match="multiple values for argument 'exception'"):
+        ao.ErrorEvent(None, ValueError(), exception=ValueError())
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        ao.ErrorEvent(colour="red")
+    with pytest.raises(TypeError, match="at most 14 positional"):
+        ao.ErrorEvent("errors", *[None] * 14)
+    with pytest.raises(TypeError, match="at most 7 positional"):
+        ao.ErrorEvent(None, *[None] * 7)
+
+
+def test_error_event_in_0_3_26_order_records_its_params_and_trigger(sdk):
+    session = sdk.init()
+    trigger = ao.ActionEvent("parse")
+    ao.record(ao.ErrorEvent("errors", {"page": 3}, None, None, None, None, None, None, trigger, RuntimeError("x")))
+    session.end_session("Success")
+    (span,) = sdk.by_name("RuntimeError")
+    assert span.attributes[sc.EVENT_PARAMS] == '{"page": 3}' and span.attributes[sc.SPAN_KIND] == sc.KIND_ERROR
+    assert span.attributes[sc.ERROR_TRIGGER_EVENT_ID] == str(trigger.id) and sdk.by_name("parse")
