@@ -41,6 +41,8 @@ from agentops_otel.instrumentation._settings import RunTarget
 from agentops_otel.session import ROOT_SPAN_NAME, EndState, Session, SessionWiring, parse_session_id
 
 logger = logging.getLogger("agentops_otel")
+LOG_FILE = "agentops.log"  # AgentOps 0.3's file (AGENTOPS_LOGGING_TO_FILE), in the working directory
+_log_file_opened = False  # this process has written LOG_FILE: later opens append to it
 
 TRACER_NAME = "agentops_otel"
 EXIT_REASON = "Process exited without calling end_session()"
@@ -90,6 +92,7 @@ class Client:
         self._pipelines = Pipelines()
         self._processor: SessionSpanProcessor | None = None
         self._exit_handlers: ExitHandlers | None = None
+        self._log_handlers: list[logging.Handler] = []
         self._instrumented = False
         self._fork_hooks = False
         self._started_any = False  # a session was started or joined here (the inherited id is used once)
@@ -145,6 +148,8 @@ class Client:
         if config.log_level is not None:
             level = config.log_level
             logger.setLevel(level.strip().upper() if isinstance(level, str) else level)
+        if config.log_to_file:
+            self._log_to_file()
         if not config.sdk_disabled:
             self._setup_tracing(config, tracer_provider, exporter)
             if exporter is None and not config.api_key:  # OTLP to a collector: it will refuse them
@@ -162,6 +167,27 @@ class Client:
         if config.auto_start_session:
             return self.start_session(inherited_session_id=config.inherited_session_id)
         return None
+
+    def _log_to_file(self) -> None:
+        """The SDK's log records also go to ``./agentops.log``, as AgentOps 0.3 wrote them (a file that
+        cannot be opened is a warning). Warnings still reach stderr as before."""
+        global _log_file_opened
+        if self._log_handlers:
+            return
+        try:
+            handler = logging.FileHandler(LOG_FILE, mode="a" if _log_file_opened else "w", encoding="utf-8")
+        except OSError as error:
+            logger.warning("agentops-otel: AGENTOPS_LOGGING_TO_FILE: cannot write %s: %s", LOG_FILE, error)
+            return
+        _log_file_opened = True
+        handler.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(message)s"))
+        if not logger.hasHandlers():  # Python's last-resort handler printed our warnings: keep printing them
+            stderr = logging.StreamHandler()
+            stderr.setLevel(logging.WARNING)
+            self._log_handlers.append(stderr)
+        self._log_handlers.append(handler)
+        for added in self._log_handlers:
+            logger.addHandler(added)
 
     def _register_fork_hooks(self) -> None:
         if self._fork_hooks or not hasattr(os, "register_at_fork"):
@@ -399,9 +425,35 @@ class Client:
         return (session, session.parent_context()) if session is not None else None
 
     # --- AgentOps 0.3's Client ----------------------------------------------------------------
-    def configure(self, **changes: Any) -> None:
-        """Change settings (``None`` values ignored): before ``init()``, what it will use (its own
-        arguments win); after, for sessions started later. Locked while sessions run, as in AgentOps."""
+    def configure(
+        self,
+        api_key: str | None = None,
+        parent_key: str | None = None,
+        endpoint: str | None = None,
+        max_wait_time: int | None = None,
+        max_queue_size: int | None = None,
+        default_tags: list[str] | None = None,
+        instrument_llm_calls: bool | None = None,
+        auto_start_session: bool | None = None,
+        skip_auto_end_session: bool | None = None,
+        env_data_opt_out: bool | None = None,
+        **changes: Any,
+    ) -> None:
+        """Change settings (``None`` values ignored; AgentOps 0.3's arguments in its order, then any
+        other ``Configuration`` field by name): before ``init()``, what it will use (its own arguments
+        win); after, for sessions started later. Locked while sessions run, as in AgentOps."""
+        changes.update(
+            api_key=api_key,
+            parent_key=parent_key,
+            endpoint=endpoint,
+            max_wait_time=max_wait_time,
+            max_queue_size=max_queue_size,
+            default_tags=default_tags,
+            instrument_llm_calls=instrument_llm_calls,
+            auto_start_session=auto_start_session,
+            skip_auto_end_session=skip_auto_end_session,
+            env_data_opt_out=env_data_opt_out,
+        )
         unknown = set(changes) - {f.name for f in dataclasses.fields(Configuration)}
         if unknown:
             raise TypeError(f"configure() got unexpected arguments {sorted(unknown)}")
@@ -652,6 +704,10 @@ class Client:
                 self._processor.enabled = False
                 self._pipelines.shutdown(wait)
             _set_env(INHERITED_SESSION_ENV, self._env_before)
+            for handler in self._log_handlers:
+                logger.removeHandler(handler)
+                handler.close()
+            self._log_handlers = []
             self.config = None
             self.recording = False
             self.tracer = trace.NoOpTracer()

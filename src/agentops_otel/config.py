@@ -89,6 +89,7 @@ class Configuration:
     # Behaviour
     sdk_disabled: bool = False
     log_level: str | int | None = None  # a logging level name or number; None leaves it unchanged
+    log_to_file: bool = False  # AgentOps 0.3's AGENTOPS_LOGGING_TO_FILE: the SDK's log also goes to ./agentops.log
     exit_handlers: bool = True  # atexit, sys.excepthook and SIGINT/SIGTERM handlers
     propagate_to_children: bool = True  # export the session id to child processes
     # Read by the instrumentors
@@ -199,6 +200,7 @@ class Configuration:
             values["resource_attributes"] = parse_key_values(resource, "OTEL_RESOURCE_ATTRIBUTES")
         put_bool("sdk_disabled", "OTEL_SDK_DISABLED")
         put("log_level", _log_level_from_env(env))
+        put_bool("log_to_file", "AGENTOPS_LOGGING_TO_FILE")
         put_bool("exit_handlers", "AGENTOPS_EXIT_HANDLERS")
         put_bool("propagate_to_children", "AGENTOPS_PROPAGATE_SESSION")
         put_bool("capture_message_content", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")

@@ -302,13 +302,13 @@ class Session:
             return _EnteredIn(result, context)  # type: ignore[return-value]
         return result
 
-    def patch(self, fn: Callable[..., _R]) -> Callable[..., _R]:
-        """``fn`` bound to this session (AgentOps' multi-session helper): each call of the result
+    def patch(self, func: Callable[..., _R]) -> Callable[..., _R]:
+        """``func`` bound to this session (AgentOps' multi-session helper): each call of the result
         runs in this session, e.g. ``create = session.patch(openai.chat.completions.create)``."""
 
-        @functools.wraps(fn)
+        @functools.wraps(func)
         def in_session(*args: Any, **kwargs: Any) -> _R:
-            return self.call(fn, *args, **kwargs)
+            return self.call(func, *args, **kwargs)
 
         return in_session
 

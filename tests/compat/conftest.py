@@ -44,7 +44,7 @@ class Run:
     stderr: str
 
 
-def run_app(scenario: str, **env: str) -> Run:
+def run_app(scenario: str, cwd: Path = REPO_ROOT, **env: str) -> Run:
     """Run one scenario of app03.py with only the given AGENTOPS_/OTEL_ variables set."""
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
     child_env.update(PYTHONPATH=str(REPO_ROOT), AGENTOPS_EXIT_HANDLERS="false", **env)
@@ -54,7 +54,7 @@ def run_app(scenario: str, **env: str) -> Run:
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=REPO_ROOT,
+        cwd=cwd,
     )
     assert done.returncode == 0, done.stderr
     return Run(json.loads(done.stdout.strip().splitlines()[-1]), done.stderr)

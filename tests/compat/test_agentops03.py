@@ -186,3 +186,20 @@ def test_a_parent_key_reads_the_sessions_of_its_child_keys(collector):
     assert collector.get(f"/v2/sessions/{other_id}/stats", KEY)[1]["project_id"] == PROJECT
     assert collector.get("/v2/sessions", "compat-org-parent-key-02")[0] == 401
     assert PARENT_KEY not in collector.log() and CHILD_KEY not in collector.log()
+
+
+def test_logging_to_file_writes_agentops_log_in_the_working_directory(collector, tmp_path):
+    """AgentOps 0.3's AGENTOPS_LOGGING_TO_FILE: the SDK's log in ./agentops.log, warnings still on stderr."""
+    keyless = run_app("plain", cwd=tmp_path, AGENTOPS_API_ENDPOINT=collector.url, AGENTOPS_LOGGING_TO_FILE="true")
+    log = (tmp_path / "agentops.log").read_text()
+    assert "no API key" in log and "AGENTOPS_API_KEY" in log and " - WARNING - " in log
+    assert "no API key" in keyless.stderr, "still said on stderr"
+    run_app("plain", cwd=tmp_path, **env_03(collector, AGENTOPS_LOGGING_TO_FILE="true", AGENTOPS_LOGGING_LEVEL="DEBUG"))
+    log = (tmp_path / "agentops.log").read_text()
+    assert "no API key" not in log, "a new process starts a new file"
+    assert " - DEBUG - " in log and KEY not in log
+    run_app("plain", cwd=tmp_path, **env_03(collector))
+    assert (tmp_path / "agentops.log").read_text() == log, "not asked: the file is left alone"
+    (tmp_path / "blocked" / "agentops.log").mkdir(parents=True)  # a file that cannot be opened: one warning
+    blocked = run_app("plain", cwd=tmp_path / "blocked", **env_03(collector, AGENTOPS_LOGGING_TO_FILE="true"))
+    assert "cannot write agentops.log" in blocked.stderr and blocked.result["session"]

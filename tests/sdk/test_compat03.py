@@ -153,3 +153,20 @@ def test_is_auto_end_is_skipped_with_skip_auto_end_session(sdk):
     session = sdk.init(skip_auto_end_session=True)
     assert ao.end_session("Success", is_auto_end=True) is None and session.is_running
     assert ao.end_session("Success") is not None and not session.is_running
+
+
+def test_the_clients_configure_takes_03s_positional_order(sdk):
+    client = ao.Client()
+    client.configure(None, None, None, 1234, None, ["positional"])  # api_key, ..., max_wait_time, ..., default_tags
+    session = sdk.init()
+    assert session.tags == ["positional"] and sdk.client.config.max_wait_time == 1234
+    with pytest.raises(TypeError, match="unexpected arguments"):
+        client.configure(colour="red")
+
+
+def test_patch_takes_its_argument_by_03s_name(sdk):
+    session = sdk.init()
+    bound = session.patch(func=lambda: ao.record(ao.ActionEvent("patched")))
+    bound()
+    session.end_session("Success")
+    assert sdk.by_name("patched")
