@@ -1,10 +1,11 @@
 """Export that survives collector outages: send what can be sent, spool the rest, re-send it later.
 
 :class:`SpoolingExporter` is each pipeline's exporter. ``export()`` only serializes the batch to an
-OTLP request and queues the bytes (the batch processor's worker never waits on the network); its
-own thread sends them in order. When a send fails in a way worth retrying (connection refused or
-reset, timeout, 408, 429, 5xx, gRPC UNAVAILABLE and the like) the request and everything queued
-behind it go to the :mod:`spool`, and so do later batches until the target answers again.
+OTLP request (:mod:`~agentops_otel.span_encoding`) and queues the bytes (the batch processor's
+worker never waits on the network); its own thread sends them in order. When a send fails in a
+way worth retrying (connection refused or reset, timeout, 408, 429, 5xx, gRPC UNAVAILABLE and the
+like) the request and everything queued behind it go to the :mod:`spool`, and so do later batches
+until the target answers again.
 
 :class:`Delivery`, one per process, owns the spool and one thread that empties it, oldest first,
 per target, with exponential backoff (``Retry-After`` and gRPC ``RetryInfo`` honoured) for as
@@ -473,6 +474,18 @@ class Delivery:
 
 
 # --- the pipeline's exporter ------------------------------------------------------------------------
+def span_encoder() -> Callable[[Sequence[ReadableSpan]], bytes]:
+    """Spans to OTLP request bytes: :class:`~agentops_otel.span_encoding.SpanEncoder` (the official
+    encoder's bytes, cheaper), or the official encoder itself if the internals it builds on moved."""
+    try:
+        from agentops_otel.span_encoding import SpanEncoder
+    except ImportError:
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+        return lambda spans: encode_spans(spans).SerializeToString()
+    return SpanEncoder().encode
+
+
 @dataclass(eq=False)
 class _Request:
     data: bytes
@@ -497,15 +510,16 @@ class SpoolingExporter(SpanExporter):
         self._down = False  # the target failed: new requests go to the spool until it is drained
         self._stopped = False
         self._pid = 0
+        self._encode: Callable[[Sequence[ReadableSpan]], bytes] | None = None  # at the first export
         delivery.register(self)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._stopped:
             return SpanExportResult.FAILURE
         try:
-            from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
-            request = _Request(encode_spans(spans).SerializeToString(), len(spans))
+            if self._encode is None:
+                self._encode = span_encoder()
+            request = _Request(self._encode(spans), len(spans))
         except Exception:
             logger.exception("agentops-otel: could not encode %d spans", len(spans))
             return SpanExportResult.FAILURE
