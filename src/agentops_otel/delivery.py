@@ -123,6 +123,14 @@ class HttpSender:
         if transport.client_certificate:
             key = transport.client_key
             self._cert = (transport.client_certificate, key) if key else transport.client_certificate
+        # requests looks at the environment (proxies, REQUESTS_CA_BUNDLE, ~/.netrc) again at every
+        # request, a scan of os.environ costing more than the rest of a small export: it is read
+        # once, here, through requests' own functions, and applied to every send.
+        session = self._session
+        settings = session.merge_environment_settings(self._url, {}, None, self._verify, self._cert)
+        session.proxies, self._verify = settings["proxies"], settings["verify"]
+        session.auth = requests.utils.get_netrc_auth(self._url)
+        session.trust_env = False
 
     def send(self, data: bytes) -> Outcome:
         body = gzip.compress(data, compresslevel=GZIP_LEVEL) if self._gzip else data

@@ -59,6 +59,7 @@ class Scripted:
     def __init__(self, answers: list[tuple[int, dict[str, str]]]) -> None:
         self.answers = list(answers)
         self.received: list[tuple[float, int]] = []  # (monotonic time, status answered)
+        self.requested: list[tuple[str, str | None]] = []  # (request target, Authorization header)
         scripted = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,6 +73,7 @@ class Scripted:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, headers = scripted.answers.pop(0) if scripted.answers else (200, {})
                 scripted.received.append((time.monotonic(), status))
+                scripted.requested.append((self.path, self.headers.get("Authorization")))
                 self.send_response(status)
                 for name, value in {**headers, "Content-Length": "0"}.items():
                     self.send_header(name, value)
@@ -237,6 +239,20 @@ def test_http_sender_classifies_answers(scripted):
     assert HttpSender(Target(refused_endpoint() + "/v1/traces", "http/protobuf")).send(b"").reason == (
         "connection refused"
     )
+
+
+def test_http_sender_keeps_the_proxy_and_netrc_the_environment_names(scripted, monkeypatch, tmp_path):
+    """requests' environment settings apply to every send, as with OpenTelemetry's exporter (they are
+    read once, when the sender is made, instead of scanning the environment at each request)."""
+    proxy = scripted([])
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/v1/traces"))
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine collector.example login user password pw\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    sender = HttpSender(Target("http://collector.example:4318/v1/traces", "http/protobuf"))
+    assert sender.send(b"1").ok and sender.send(b"2").ok
+    assert proxy.requested == [("http://collector.example:4318/v1/traces", "Basic dXNlcjpwdw==")] * 2
 
 
 # --- memory only, analytics while down ---------------------------------------------------------
