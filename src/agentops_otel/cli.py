@@ -23,6 +23,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "agentops_otel.otelcol_config",
         "generate otel-collector.yaml (OpenTelemetry Collector config computing our cost and token attributes)",
     ),
+    "migrate": (
+        "agentops_otel.collector.migrate",
+        "copy every session from one store to another (sqlite://, chdb://, clickhouse://): resumable, counts checked",
+    ),
     "spool": (
         "agentops_otel.spool_command",
         "show (status) or deliver (flush) the spans the SDK spooled while the collector was unreachable",

@@ -7,11 +7,13 @@ talks to; what a span counts as and a session's state are :mod:`agentops_otel.me
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentops_otel.collector.ingest import PreparedBatch
+from agentops_otel.collector.span_logs import LogBatch
 from agentops_otel.meaning import STATES
 
 # The projects a caller may read (auth.KeyRing.scope_for), in order of precedence: the caller's own
@@ -30,6 +32,15 @@ END_STATE_FILTERS = STATES
 class WriteResult:
     accepted: int  # spans of the batch now stored (re-sent ones included)
     new: int  # spans stored for the first time
+
+
+@dataclass(frozen=True)
+class StoredCounts:
+    """What a store holds for one project (``agentops-otel migrate`` checks them on both sides)."""
+
+    spans: int
+    sessions: int
+    logs: int  # log records attached to spans
 
 
 @dataclass(frozen=True)
@@ -60,5 +71,23 @@ class Store(Protocol):
         self, projects: ProjectScope, start_after_ns: int | None, start_before_ns: int | None, bucket: str | None
     ) -> dict[str, Any]:
         """Totals, buckets, cost by model and top sessions over every project in scope together."""
+
+    def write_logs(self, batch: LogBatch) -> Future[WriteResult]:
+        """Queue log records of spans (a record stored already is stored once)."""
+
+    # --- reading everything back, for ``agentops-otel migrate`` ---------------------------
+
+    def projects(self) -> list[str]:
+        """Every project with stored spans or logs."""
+
+    def counts(self, project_id: str) -> StoredCounts: ...
+
+    def read_spans(self, after: str | None, max_spans: int) -> Iterator[tuple[PreparedBatch, str]]:
+        """Every stored span, as batches another store's :meth:`write` takes (one project each, at most
+        ``max_spans`` spans, with their resources), in an order of the store's choosing; each with the
+        position after it, an opaque string: ``after`` = that position resumes past it."""
+
+    def read_logs(self, after: str | None, max_logs: int) -> Iterator[tuple[LogBatch, str]]:
+        """Every stored log record, as :meth:`read_spans` does spans."""
 
     def close(self) -> None: ...

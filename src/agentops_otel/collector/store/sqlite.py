@@ -24,6 +24,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
@@ -38,10 +39,10 @@ from agentops_otel.collector.enrich import UNTRUSTED_KEYS, llm_enrichment
 from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money, session_uuid
 from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict, id_hex, set_any_value
-from agentops_otel.collector.span_logs import LogBatch, log_json
-from agentops_otel.collector.store.base import ListQuery, ProjectScope, WriteResult
+from agentops_otel.collector.span_logs import LogBatch, SpanLog, log_json
+from agentops_otel.collector.store.base import ListQuery, ProjectScope, StoredCounts, WriteResult
 from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, usage_tuple
-from agentops_otel.usage import MAX_COUNT, llm_model
+from agentops_otel.usage import MAX_COUNT, llm_model, normalised_usage
 
 logger = logging.getLogger(__name__)
 
@@ -958,6 +959,146 @@ class SQLiteStore:
             "cost_by_model": by_model,
             "top_sessions": [self._summary(r, scope[r["pid"]]) for r in top_rows],
         }
+
+    # --- reading everything back (agentops-otel migrate) -----------------------------------
+
+    def projects(self) -> list[str]:
+        conn = self._reader()
+        return [name for (name,) in conn.execute("SELECT name FROM projects ORDER BY name")]
+
+    def counts(self, project_id: str) -> StoredCounts:
+        conn = self._reader()
+        pid = next(iter(self._scope(conn, (project_id,))), None)
+        if pid is None:
+            return StoredCounts(0, 0, 0)
+        sessions, spans = conn.execute(
+            "SELECT count(DISTINCT s.trace_id), count(p.seq) FROM sessions s LEFT JOIN spans p ON p.seq = s.seq"
+            " WHERE s.pid = ?",
+            (pid,),
+        ).fetchone()
+        (logs,) = conn.execute("SELECT count(*) FROM span_logs WHERE pid = ?", (pid,)).fetchone()
+        return StoredCounts(spans=spans, sessions=sessions, logs=logs)
+
+    def read_spans(self, after: str | None, max_spans: int) -> Iterator[tuple[PreparedBatch, str]]:
+        """Sessions in key order (project, trace id), each one's spans in the order they were stored (so
+        that what the first batch of a session sets, as its resource before its root arrives, is the
+        same in the copy); a position is the last span given, as ``[pid, trace id, span rowid]``."""
+        conn = self._reader()
+        names = dict(conn.execute("SELECT pid, name FROM projects"))
+        pid, trace_id, rowid = _position(after, 1, rowid=True) if after else (-1, b"", None)
+        resources: dict[bytes, bytes] = {}
+        batch: PreparedBatch | None = None
+        position = after or ""
+        while True:
+            sessions = conn.execute(
+                "SELECT pid, trace_id, seq FROM sessions WHERE (pid, trace_id) >= (?, ?)"
+                " ORDER BY pid, trace_id LIMIT 500",
+                (pid, trace_id),
+            ).fetchall()
+            sessions = [row for row in sessions if (row[0], row[1]) != (pid, trace_id) or rowid is not None]
+            if not sessions:
+                break
+            for session_pid, session_trace, seq in sessions:
+                resume = rowid if (session_pid, session_trace) == (pid, trace_id) and rowid is not None else 0
+                pid, trace_id, rowid = session_pid, session_trace, None  # this session read whole from here on
+                rows = conn.execute(
+                    "SELECT rowid, span_id, kind, cost, resource_key, body FROM spans WHERE seq = ? AND rowid > ?"
+                    " ORDER BY rowid",
+                    (seq, resume),
+                )
+                for row_id, row_span, kind, cost, resource_key, body in rows:
+                    if batch is not None and (batch.project_id != names[pid] or len(batch.spans) >= max_spans):
+                        yield batch, position
+                        batch = None
+                    if batch is None:
+                        batch = PreparedBatch(names[pid])
+                    if resource_key not in batch.resources:
+                        batch.resources[resource_key] = self._resource_body(conn, resources, resource_key)
+                    batch.spans.append(_stored_record(trace_id, row_span, kind, cost, resource_key, body))
+                    position = json.dumps([pid, trace_id.hex(), row_id])
+        if batch is not None:
+            yield batch, position
+
+    @staticmethod
+    def _resource_body(conn: sqlite3.Connection, cache: dict[bytes, bytes], key: bytes) -> bytes:
+        body = cache.get(key)
+        if body is None:
+            row = conn.execute("SELECT body FROM resources WHERE key = ?", (key,)).fetchone()
+            body = row[0] if row else Resource().SerializeToString()
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[key] = body
+        return body
+
+    def read_logs(self, after: str | None, max_logs: int) -> Iterator[tuple[LogBatch, str]]:
+        """Log records in key order; a position is the last one's key, ``[pid, trace id, span id, digest]``."""
+        conn = self._reader()
+        names = dict(conn.execute("SELECT pid, name FROM projects"))
+        key = _position(after, 3) if after else (-1, b"", b"", b"")
+        while True:
+            rows = conn.execute(
+                "SELECT pid, trace_id, span_id, digest, time_ns, body FROM span_logs"
+                " WHERE (pid, trace_id, span_id, digest) > (?, ?, ?, ?)"
+                " ORDER BY pid, trace_id, span_id, digest LIMIT ?",
+                (*key, max_logs),
+            ).fetchall()
+            if not rows:
+                return
+            start = 0
+            for end in range(1, len(rows) + 1):  # one batch per project
+                if end == len(rows) or rows[end][0] != rows[start][0]:
+                    batch = LogBatch(names[rows[start][0]])
+                    batch.logs.extend(SpanLog(r[1], r[2], r[4], r[5]) for r in rows[start:end])
+                    key = rows[end - 1][:4]
+                    yield batch, json.dumps([key[0], *(part.hex() for part in key[1:])])
+                    start = end
+
+
+def _position(text: str, hex_parts: int, rowid: bool = False) -> tuple:
+    """A position :meth:`SQLiteStore.read_spans` (``[pid, trace id, rowid]``) or ``read_logs`` gave."""
+    try:
+        found = json.loads(text)
+        if not isinstance(found, list) or len(found) != 1 + hex_parts + rowid:
+            raise ValueError(text)
+        numbers = [found[0], *found[1 + hex_parts :]]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+            raise ValueError(text)
+        return (found[0], *(bytes.fromhex(part) for part in found[1 : 1 + hex_parts]), *found[1 + hex_parts :])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a position in a SQLite store: {text!r}") from exc
+
+
+def _stored_record(
+    trace_id: bytes, span_id: bytes, kind: str | None, cost_text: str | None, resource_key: bytes, body: bytes
+) -> SpanRecord:
+    """A stored span as ingest recorded it (its kind and cost as stored, not computed again)."""
+    span = Span.FromString(body)
+    is_llm = kind == KIND_LLM
+    parent = bool(span.parent_span_id)
+    usage, model, root = meaning.NO_USAGE, None, None
+    if is_llm or kind == sc.KIND_SESSION or not parent:
+        attrs = attributes_dict(span.attributes)
+        if is_llm:
+            sent = {key: value for key, value in attrs.items() if key not in UNTRUSTED_KEYS}
+            usage, model = usage_tuple(normalised_usage(sent)), llm_model(sent)
+        root = meaning.root_info(kind, attrs, parent, span.status.code, span.status.message)
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    return SpanRecord(
+        trace_id,
+        span_id,
+        kind,
+        start,
+        max(end, start),
+        span.status.code,
+        resource_key,
+        body,
+        is_llm,
+        Decimal(cost_text) if cost_text is not None else None,
+        cost_text,
+        model,
+        usage,
+        root,
+    )
 
 
 def span_json(
