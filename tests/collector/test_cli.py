@@ -70,6 +70,8 @@ ENV_EXAMPLES = {
     "AGENTOPS_COLLECTOR_GRPC_PORT": ("2", 2),
     "AGENTOPS_COLLECTOR_GRPC": ("off", False),
     "AGENTOPS_COLLECTOR_DATA_DIR": ("/data/x", Path("/data/x")),
+    "AGENTOPS_COLLECTOR_STORE": ("chdb:///data/ch", "chdb:///data/ch"),
+    "AGENTOPS_COLLECTOR_RETENTION_DAYS": ("30", 30),
     "AGENTOPS_COLLECTOR_KEYS_FILE": ("/keys.txt", Path("/keys.txt")),
     "AGENTOPS_COLLECTOR_KEYS": ("p:k", "p:k"),
     "AGENTOPS_COLLECTOR_FORWARD": ("http://a:1,http://b:2", ["http://a:1", "http://b:2"]),

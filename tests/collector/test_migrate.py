@@ -349,3 +349,145 @@ def test_a_clickhouse_url_without_the_extra_names_the_extra(url):
     )
     assert "needs the 'clickhouse' extra" in found.stdout and "agentops-otel[clickhouse]" in found.stdout, found
     assert "hunter2" not in found.stdout + found.stderr
+
+
+# --- ClickHouse (chDB) --------------------------------------------------------------------------
+
+
+def same_answers(sqlite_view: dict[str, Any], clickhouse_view: dict[str, Any]) -> None:
+    """Equal, but for the host of a session not ended (no root yet): SQLite gives the resource of the
+    spans that reached it first, ClickHouse that of its earliest span, so in a copy those may differ."""
+    for view in (sqlite_view, clickhouse_view):
+        for sessions in view.values():
+            for value in sessions.values():
+                if isinstance(value, tuple) and value[1] is not None and value[1]["session"]["end_timestamp"] is None:
+                    value[1]["session"]["host_env"] = "(not ended: the first span's, by each store's rule)"
+    assert clickhouse_view == sqlite_view
+
+
+@pytest.fixture
+def chdb_url(chdb_dir) -> Any:
+    from tests.support.store_collector import drop_database, new_database
+
+    database = new_database()
+    yield f"chdb://{chdb_dir}?database={database}"
+    drop_database(chdb_dir, database)
+
+
+def test_sqlite_to_chdb_and_back_answers_the_same(source, chdb_url, tmp_path):
+    url, spans = source
+    before = views(url)
+    code, out, err = run_cli("--from", url, "--to", chdb_url, "--checkpoint", str(tmp_path / "to.json"))
+    assert code == 0, out + err
+    assert f"copied {spans:,} spans ({spans:,} new" in out and "counts match: 3 project(s)" in out
+    same_answers(before, views(chdb_url))
+    back = sqlite_url(tmp_path / "back.sqlite3")
+    code, out, err = run_cli("--from", chdb_url, "--to", back, "--checkpoint", str(tmp_path / "back.json"))
+    assert code == 0 and "counts match: 3 project(s)" in out, out + err
+    same_answers(before, views(back))
+
+
+def test_a_failed_migration_to_chdb_continues_and_counts_nothing_twice(source, chdb_url, tmp_path):
+    url, spans = source
+    checkpoint_path = tmp_path / "checkpoint.json"
+    src, dst = SQLiteStore(sqlite_path(url)), open_store(chdb_url)
+    try:
+        with pytest.raises(ConnectionError):
+            checkpoint = migration.Checkpoint(url, redact_url(chdb_url))
+            migration.migrate(src, FailingAfter(dst, 5), checkpoint, checkpoint_path, batch_spans=9)
+        partial = sum(dst.counts(p).spans for p in PROJECTS)
+    finally:
+        src.close()
+        dst.close()
+    assert 0 < partial < spans
+    code, out, err = run_cli(
+        "--from", url, "--to", chdb_url, "--checkpoint", str(checkpoint_path), "--batch-spans", "9"
+    )
+    assert code == 0 and "resumed from a checkpoint" in out and "counts match" in out, out + err
+    store = open_store(chdb_url)
+    try:
+        assert sum(store.counts(p).spans for p in PROJECTS) == spans
+    finally:
+        store.close()
+    same_answers(views(url), views(chdb_url))
+
+
+def rest_answers(collector: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Every REST read of each key's project, over HTTP."""
+    found: dict[str, Any] = {}
+    for key in keys:
+        status, listed = collector.get("/v2/sessions?limit=100", key)
+        assert status == 200
+        found[key] = {"list": listed, "overview": collector.get("/v2/overview", key)}
+        for summary in listed["sessions"]:
+            sid = summary["session_id"]
+            for path in ("stats", "export", "spans"):
+                found[key][f"{sid}/{path}"] = collector.get(f"/v2/sessions/{sid}/{path}", key)
+    return found
+
+
+def test_a_collector_on_the_migrated_chdb_store_answers_as_the_sqlite_one(tmp_path):
+    """Spans sent to a collector on SQLite over OTLP; ``agentops-otel migrate`` to a chDB directory; a
+    collector started with ``--store chdb:///...`` answers every REST read the same (processes of their
+    own: chDB opens one path per process)."""
+    from agentops_otel.collector.process import collector_process
+    from tests.collector.conftest import OTHER_KEY, send
+    from tests.support.store_collector import drop_database  # noqa: F401 - skips with chdb_dir's reason if absent
+
+    pytest.importorskip("chdb", reason="chDB not installed (pip install 'agentops-otel[clickhouse]')")
+    keys = ("migrate-key-a", OTHER_KEY)
+    with collector_process(tmp_path / "sqlite") as collector:
+        for i in range(6):
+            s = SessionBuilder.new(start_ns=T0 + i * 10**9, seed=5000 + i)
+            key = keys[i % 2]
+            send(collector, [s.llm("gpt-4o", 100 * i, 10), s.span("tool", {sc.SPAN_KIND: sc.KIND_TOOL})], key=key)
+            send(collector, [s.root(tags=(f"tag{i % 3}",))], key=key)
+        before = rest_answers(collector, keys)
+        source = sqlite_url(collector.db_path)
+    chdb = f"chdb://{tmp_path / 'chdb'}"
+    env = sdk_free_env()
+    migrated = subprocess.run(
+        [sys.executable, "-m", "agentops_otel.cli", "migrate", "--from", source, "--to", chdb],
+        env={**env, "AGENTOPS_COLLECTOR_DATA_DIR": str(tmp_path / "checkpoints")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert migrated.returncode == 0 and "counts match: 2 project(s)" in migrated.stdout, migrated
+    assert list((tmp_path / "checkpoints" / "migrations").glob("*.json")), "the default checkpoint place"
+    with collector_process(tmp_path / "on-chdb", args=["--store", chdb], env=env) as collector:
+        after = rest_answers(collector, keys)
+        assert f"store      {chdb}" in collector.log()
+    assert after == before
+    assert len(before[keys[0]]["list"]["sessions"]) == 3 and before[keys[0]]["overview"][1]["totals"]["sessions"] == 3
+
+
+COLLECTOR = (sys.executable, "-m", "agentops_otel.cli", "collector", "--http-port", "0", "--no-grpc")
+
+
+def test_a_store_that_cannot_be_opened_stops_the_collector_without_showing_its_password(tmp_path):
+    import socket
+
+    closed = socket.socket()  # bound, never listening: connections to it are refused
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    pytest.importorskip("clickhouse_connect", reason="clickhouse-connect not installed")
+    try:
+        for store, said in (
+            (
+                f"clickhouse://me:hunter2@127.0.0.1:{port}/db",
+                f"cannot open the store clickhouse://me:***@127.0.0.1:{port}/db",
+            ),
+            ("redis://me:hunter2@127.0.0.1/0", "unknown store URL ('redis://')"),
+        ):
+            found = subprocess.run(
+                [*COLLECTOR, "--data-dir", str(tmp_path), "--store", store],
+                env=sdk_free_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert found.returncode == 2 and said in found.stderr, found.stderr
+            assert "hunter2" not in found.stdout + found.stderr
+    finally:
+        closed.close()

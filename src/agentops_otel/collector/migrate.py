@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from agentops_otel.collector.settings import ENV_PREFIX
+from agentops_otel.collector.settings import BY_NAME
 from agentops_otel.collector.store import Store, StoreURLError, open_store, redact_url, scheme_of, sqlite_path
 from agentops_otel.collector.store.base import StoredCounts, WriteResult
 
@@ -130,7 +130,9 @@ class Report:
 def default_checkpoint(source: str, destination: str, env: dict[str, str] | None = None) -> Path:
     """Under the collector's data directory, named after the two stores (so the same command resumes)."""
     env = os.environ if env is None else env
-    data_dir = Path(env.get(ENV_PREFIX + "DATA_DIR") or Path.home() / ".agentops-otel").expanduser()
+    setting = BY_NAME["data_dir"]  # the collector's --data-dir, from its variable or its default
+    text = env.get(setting.env or "", "")
+    data_dir = setting.parse(text) if text.strip() else setting.default_value()
     digest = hashlib.sha256(f"{redact_url(source)}\n{redact_url(destination)}".encode()).hexdigest()[:16]
     return data_dir / "migrations" / f"{digest}.json"
 

@@ -18,7 +18,7 @@ from agentops_otel.collector.core import Collector
 from agentops_otel.collector.forward import Forwarder
 from agentops_otel.collector.receiver_grpc import start_grpc
 from agentops_otel.collector.settings import CollectorSettings
-from agentops_otel.collector.store import SQLiteStore
+from agentops_otel.collector.store import Store, StoreURLError, open_store, redact_url, scheme_of
 from agentops_otel.collector.store.sqlite import StoreLocked
 from agentops_otel.collector.workers import IngestWorkers
 from agentops_otel.host import sdk_version
@@ -61,6 +61,20 @@ def _http_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _open_store(settings: CollectorSettings) -> Store:
+    url = settings.store_url
+    if settings.retention_days is not None and scheme_of(url) == "sqlite":
+        logger.warning("--retention-days applies to ClickHouse stores; the SQLite store keeps every session")
+    try:
+        return open_store(url, synchronous=settings.sync, retention_days=settings.retention_days)
+    except StoreLocked as exc:
+        raise StartupError(f"{exc}; stop it or choose another --data-dir or --store") from None
+    except StoreURLError as exc:
+        raise StartupError(str(exc)) from None
+    except Exception as exc:  # unreachable server, refused login, bad option: said without the password
+        raise StartupError(f"cannot open the store {redact_url(url)}: {redact_url(str(exc))}") from None
+
+
 async def _serve(settings: CollectorSettings) -> None:
     keyring = _keyring(settings)
     forwarder = None
@@ -75,10 +89,7 @@ async def _serve(settings: CollectorSettings) -> None:
             )
         except ValueError as exc:
             raise StartupError(str(exc)) from None
-    try:
-        store = SQLiteStore(settings.db_path, synchronous=settings.sync)
-    except StoreLocked as exc:
-        raise StartupError(f"{exc}; stop it or choose another --data-dir") from None
+    store = _open_store(settings)
     try:
         sock = _http_socket(settings.host, settings.http_port)
     except StartupError:
@@ -128,7 +139,8 @@ def _announce(settings: CollectorSettings, http_port: int, grpc_port: int | None
         "grpc_port": grpc_port,
         "host": settings.host,
         "url": base,
-        "db": str(settings.db_path),
+        "db": str(settings.db_path) if settings.store is None else None,
+        "store": redact_url(settings.store_url),
         "pid": os.getpid(),
     }
     lines = [
@@ -137,7 +149,7 @@ def _announce(settings: CollectorSettings, http_port: int, grpc_port: int | None
         f"  OTLP/gRPC  {host}:{grpc_port}" if grpc_port else "  OTLP/gRPC  off",
         f"  dashboard  {base}/",
         f"  REST API   {base}/v2/sessions   (docs: {base}/docs)",
-        f"  database   {settings.db_path}",
+        f"  store      {redact_url(settings.store_url)}",
     ]
     print("\n".join(lines), file=sys.stderr, flush=True)
     if settings.ready_file is not None:

@@ -90,6 +90,13 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _store_url(text: str) -> str:
+    from agentops_otel.collector.store import scheme_of  # the stores' modules only when a store is named
+
+    scheme_of(text.strip())  # a StoreURLError (a ValueError) names the schemes, never the URL's password
+    return text.strip()
+
+
 def _urls(text: str) -> list[str]:
     return [url.strip() for url in text.split(",") if url.strip()]
 
@@ -165,6 +172,29 @@ SETTINGS: tuple[Setting, ...] = (
         "where the SQLite database lives",
         shown="~/.agentops-otel",
         metavar="DIR",
+    ),
+    Setting(
+        "store",
+        "--store",
+        "AGENTOPS_COLLECTOR_STORE",
+        None,
+        _store_url,
+        "where sessions are stored: sqlite:///path/file.sqlite3, chdb:///path/dir (ClickHouse in-process),"
+        " clickhouse://user:password@host:8123/database or clickhouses://... (HTTPS); ClickHouse needs the"
+        " clickhouse extra",
+        shown="sqlite in the data directory",
+        metavar="URL",
+        secret=True,
+    ),
+    Setting(
+        "retention_days",
+        "--retention-days",
+        "AGENTOPS_COLLECTOR_RETENTION_DAYS",
+        None,
+        _integer(1),
+        "ClickHouse stores: drop spans, sessions and logs older than this many days (a TTL); SQLite keeps all",
+        shown="keep all",
+        metavar="DAYS",
     ),
     Setting(
         "keys_file",
@@ -324,6 +354,8 @@ class CollectorSettings:
     grpc_port: int = field(default_factory=_default("grpc_port"))
     grpc: bool = field(default_factory=_default("grpc"))
     data_dir: Path = field(default_factory=_default("data_dir"))
+    store: str | None = field(default_factory=_default("store"))
+    retention_days: int | None = field(default_factory=_default("retention_days"))
     keys_file: Path | None = field(default_factory=_default("keys_file"))
     keys: str | None = field(default_factory=_default("keys"))
     forward: list[str] = field(default_factory=_default("forward"))
@@ -342,6 +374,13 @@ class CollectorSettings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / DB_FILENAME
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL: ``--store``, else the SQLite database in the data directory."""
+        from agentops_otel.collector.store import sqlite_url
+
+        return self.store or sqlite_url(self.db_path)
 
     @property
     def loopback(self) -> bool:

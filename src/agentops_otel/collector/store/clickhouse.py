@@ -31,6 +31,7 @@ from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict
 from agentops_otel.collector.span_logs import LogBatch, log_json
 from agentops_otel.collector.store.base import ListQuery, ProjectScope, WriteResult
+from agentops_otel.collector.store.clickhouse_copy import ClickHouseCopy
 from agentops_otel.collector.store.sqlite import BUCKETS_NS, UNKNOWN_MODEL, decode_cursor, encode_cursor, span_json
 from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, SUMMED_FIELDS, SessionTotals, money
 from agentops_otel.usage import MAX_COUNT
@@ -217,8 +218,8 @@ _STOP = object()
 BYTES = {"body": "bytes"}
 
 
-class ClickHouseStore:
-    """The ClickHouse store; open it with :meth:`from_url`."""
+class ClickHouseStore(ClickHouseCopy):
+    """The ClickHouse store; open it with :meth:`from_url`. Read back whole (migrate): :mod:`.clickhouse_copy`."""
 
     def __init__(
         self,
