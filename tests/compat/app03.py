@@ -170,7 +170,28 @@ def plain(server: ReplayServer) -> dict:
     return {"session": session.session_id}
 
 
-SCENARIOS = {f.__name__: f for f in (multi_session, positional_events, agents, module_functions, bad_end_states, plain)}
+def langchain_handler(server: ReplayServer, handler_class=None) -> dict:
+    """0.3's LangChain handler initialises the SDK itself (from 0.3's variables) when init() has not run."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    handler = (handler_class or agentops.LangchainCallbackHandler)()
+    [session_id] = agentops.Client().current_session_ids
+    reply = FakeListChatModel(responses=["hello"], callbacks=[handler]).invoke("hi").content
+    agentops.end_session("Success")
+    return {"session": session_id, "reply": reply}
+
+
+def langchain_handler_async(server: ReplayServer) -> dict:
+    return langchain_handler(server, agentops.AsyncLangchainCallbackHandler)
+
+
+SCENARIOS = {
+    f.__name__: f
+    for f in (
+        *(multi_session, positional_events, agents, module_functions, bad_end_states, plain),
+        *(langchain_handler, langchain_handler_async),
+    )
+}
 
 
 def main() -> None:

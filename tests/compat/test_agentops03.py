@@ -203,3 +203,11 @@ def test_logging_to_file_writes_agentops_log_in_the_working_directory(collector,
     (tmp_path / "blocked" / "agentops.log").mkdir(parents=True)  # a file that cannot be opened: one warning
     blocked = run_app("plain", cwd=tmp_path / "blocked", **env_03(collector, AGENTOPS_LOGGING_TO_FILE="true"))
     assert "cannot write agentops.log" in blocked.stderr and blocked.result["session"]
+
+
+@pytest.mark.parametrize(("scenario", "mode"), [("langchain_handler", "sync"), ("langchain_handler_async", "async")])
+def test_the_langchain_handler_initialises_and_tags_as_03s_did(collector, scenario, mode):
+    run = run_app(scenario, **env_03(collector))
+    counts = stats(collector, run.result["session"])
+    assert run.result["reply"] == "hello" and counts["tags"] == ["langchain", mode]
+    assert counts["llm_calls"] == 1 and counts["end_state"] == "Success"

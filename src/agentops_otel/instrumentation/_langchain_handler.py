@@ -407,8 +407,10 @@ class LangchainCallbackHandler(AgentOpsCallbackHandler):
     AgentOps integration calls ``stop_instrumenting()`` and then adds one to its LLM, whose calls
     then get their LLM spans from the callback. While LangChain is instrumented it does nothing
     (the installed handler records those runs, once). 0.3's arguments initialise the SDK when
-    ``init()`` has not run yet.
+    ``init()`` has not run yet, its sessions tagged ``langchain`` and ``sync`` by default as 0.3's were.
     """
+
+    DEFAULT_TAGS = ("langchain", "sync")
 
     def __init__(
         self,
@@ -418,6 +420,8 @@ class LangchainCallbackHandler(AgentOpsCallbackHandler):
         max_queue_size: int | None = None,
         default_tags: list[str] | None = None,
     ) -> None:
+        if default_tags is None:
+            default_tags = list(self.DEFAULT_TAGS)
         super().__init__(_ClientSettings())
         from agentops_otel.client import get_client
 
@@ -433,4 +437,8 @@ class LangchainCallbackHandler(AgentOpsCallbackHandler):
             )
 
 
-AsyncLangchainCallbackHandler = LangchainCallbackHandler  # 0.3's async name: this one runs inline in either
+class AsyncLangchainCallbackHandler(LangchainCallbackHandler):
+    """AgentOps 0.3's async name: the same handler (it runs inline in sync and async runs alike),
+    whose sessions are tagged ``langchain`` and ``async`` by default, as 0.3's were."""
+
+    DEFAULT_TAGS = ("langchain", "async")
