@@ -337,3 +337,93 @@ def test_routes_are_kept_per_model_name_and_bounded() -> None:
     for index in range(traced._ROUTES_KEPT + 10):  # made-up names cost lookups, not memory
         traced._route(f"openai/model-{index}", None)
     assert len(traced._routes) <= traced._ROUTES_KEPT
+
+
+# --- text_completion: one text_completion span, whichever way LiteLLM sends the prompt ---------------------
+TEXT_USAGE = {sc.GEN_AI_USAGE_INPUT_TOKENS: 4, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 3}
+TEXT_STREAM_USAGE = {**TEXT_USAGE, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: 0}  # a stream's usage as LiteLLM totals it
+
+
+def text_completion_request(fixture: str, server: ReplayServer) -> dict[str, Any]:
+    (interaction,) = server.load(fixture_path(f"litellm/{fixture}"))
+    return {**json.loads(interaction["request"]["body"]), "api_base": server.openai_base_url, "api_key": "k"}
+
+
+def test_text_completion(tracing: Any, replay_server: ReplayServer) -> None:
+    response = litellm.text_completion(**text_completion_request("openai_text_completion.json", replay_server))
+    assert response.choices[0].text == " Hello there!" and response.usage.prompt_tokens == 4  # untouched
+    span = only_span(tracing)  # no second span from the openai library underneath
+    check(span, sc.PROVIDER_OPENAI, "gpt-3.5-turbo-instruct", TEXT_USAGE)
+    assert span.attributes[sc.GEN_AI_OPERATION_NAME] == "text_completion"
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == "cmpl-own-litellm-text-1"
+    assert span.attributes[sc.GEN_AI_REQUEST_TEMPERATURE] == 0.1
+
+
+def test_text_completion_stream(tracing: Any, replay_server: ReplayServer) -> None:
+    stream = litellm.text_completion(**text_completion_request("openai_text_completion_stream.json", replay_server))
+    assert tracing.spans() == []  # the request goes out when the stream is first read
+    assert "".join(c.choices[0].text or "" for c in stream if c.choices) == " Hello there!"
+    span = only_span(tracing)
+    check(span, sc.PROVIDER_OPENAI, "gpt-3.5-turbo-instruct", TEXT_STREAM_USAGE, stream=True)
+    assert span.attributes[sc.GEN_AI_OPERATION_NAME] == "text_completion"
+
+
+def test_text_completion_stream_left_early_then_dropped(tracing: Any, replay_server: ReplayServer) -> None:
+    stream = litellm.text_completion(**text_completion_request("openai_text_completion_stream.json", replay_server))
+    next(iter(stream))
+    assert tracing.llm_spans() == []
+    del stream
+    gc.collect()
+    assert only_span(tracing).status.status_code is StatusCode.UNSET
+
+
+async def test_async_text_completion_and_stream(tracing: Any, replay_server: ReplayServer) -> None:
+    await litellm.atext_completion(**text_completion_request("openai_text_completion.json", replay_server))
+    check(only_span(tracing), sc.PROVIDER_OPENAI, "gpt-3.5-turbo-instruct", TEXT_USAGE)
+    tracing.exporter.clear()
+    request = text_completion_request("openai_text_completion_stream.json", replay_server)
+    stream = await litellm.atext_completion(**request)
+    assert [chunk async for chunk in stream]
+    span = only_span(tracing)
+    check(span, sc.PROVIDER_OPENAI, "gpt-3.5-turbo-instruct", TEXT_STREAM_USAGE, stream=True)
+    assert span.attributes[sc.GEN_AI_OPERATION_NAME] == "text_completion"
+
+
+def test_text_completion_of_a_chat_provider(tracing: Any, replay_server: ReplayServer) -> None:
+    """Anthropic over HTTP: LiteLLM sends the prompt as a chat message; the span is still text_completion."""
+    replay_server.load(fixture_path("litellm/anthropic_stream_cache.json"))
+    stream = litellm.text_completion(
+        model="anthropic/claude-sonnet-4-5",
+        prompt="Greet me.",
+        max_tokens=64,
+        stream=True,
+        api_base=replay_server.base_url,
+        api_key="k",
+    )
+    assert "Hello there." in "".join(c.choices[0].text or "" for c in stream if c.choices)
+    usage = {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 1505,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 6,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1200,
+        sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: 300,
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: 0,
+    }
+    span = only_span(tracing)
+    check(span, sc.PROVIDER_ANTHROPIC, "claude-sonnet-4-5", usage, stream=True)
+    assert span.attributes[sc.GEN_AI_OPERATION_NAME] == "text_completion"
+
+
+@pytest.mark.recorded
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streaming"])
+def test_text_completion_recorded(stream: bool, tracing: Any, replay_server: ReplayServer) -> None:
+    """OpenAI's recorded legacy completions, asked for through LiteLLM: tokens as OpenAI counted them."""
+    name = "completions_legacy_streaming" if stream else "completions_legacy"
+    interaction = replay_server.load(recorded_path(f"openai/{name}.json"))[0]
+    body = json.loads(interaction["request"]["body"])
+    result = litellm.text_completion(**body, api_base=replay_server.openai_base_url, api_key="k")
+    if stream:
+        assert list(result)
+    span = only_span(tracing)
+    usage = openai_usage(interaction["response"]["body"], stream)
+    check(span, sc.PROVIDER_OPENAI, body["model"], usage, stream=stream)
+    assert span.attributes[sc.GEN_AI_OPERATION_NAME] == "text_completion"

@@ -1,5 +1,6 @@
-"""Instrumentation of ``litellm``: ``completion`` / ``acompletion`` (streamed or not), ``embedding`` /
-``aembedding`` and ``responses`` / ``aresponses``, each as one LLM span naming the real provider and model.
+"""Instrumentation of ``litellm``: ``completion`` / ``acompletion`` and ``text_completion`` /
+``atext_completion`` (streamed or not), ``embedding`` / ``aembedding`` and ``responses`` / ``aresponses``,
+each as one LLM span naming the real provider and model.
 
 LiteLLM reaches some providers through their own libraries (``openai``, ``anthropic``, ...) and others
 over plain HTTP. Whatever the route, a call is one span: the call is marked as traced while LiteLLM
@@ -20,9 +21,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentops_otel import semconv as sc
-from agentops_otel.instrumentation._call import Attributes, StreamRecorder, field, getter, put, usage_attributes
-from agentops_otel.instrumentation._library import Method, MethodInstrumentor
-from agentops_otel.instrumentation.openai import ChatCompletions, Embeddings, Responses, _ChatStream
+from agentops_otel.instrumentation._call import (
+    Attributes,
+    LLMCall,
+    StreamRecorder,
+    field,
+    getter,
+    put,
+    usage_attributes,
+)
+from agentops_otel.instrumentation._library import _IN_TRACED_CALL, Method, MethodInstrumentor
+from agentops_otel.instrumentation._patching import report_bug
+from agentops_otel.instrumentation._streams import AsyncGeneratorProxy, SyncStreamProxy
+from agentops_otel.instrumentation.openai import ChatCompletions, Embeddings, LegacyCompletions, Responses, _ChatStream
 
 # LiteLLM's provider names -> gen_ai.provider.name (others are kept as LiteLLM names them)
 PROVIDER_NAMES = {
@@ -111,14 +122,17 @@ def _route(model: str, custom_provider: Any) -> tuple[str, str]:
 
 
 class _Routed:
-    """The provider and model LiteLLM routes a request to, written over the request's own attributes."""
+    """The provider and model LiteLLM routes a request to, written over the request's own attributes
+    (a mixin put before the OpenAI endpoint whose request and response a LiteLLM call has)."""
 
-    def route(self, body: Mapping[str, Any], attrs: Attributes) -> None:
+    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
+        attrs = super().request_attributes(body, capture)  # type: ignore[misc]
         model = body.get("model")
         if isinstance(model, str):
             attrs[sc.GEN_AI_PROVIDER_NAME], attrs[sc.GEN_AI_REQUEST_MODEL] = _route(
                 model, body.get("custom_llm_provider")
             )
+        return attrs
 
 
 class _LiteLLMChatStream(_ChatStream):
@@ -146,15 +160,12 @@ class _LiteLLMChatStream(_ChatStream):
         return attrs
 
 
-class LiteLLMCompletion(_Routed, ChatCompletions):
-    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
-        attrs = super().request_attributes(body, capture)
-        self.route(body, attrs)
-        return attrs
+class _ProviderUsage:
+    """A completion's usage read the LiteLLM way (counts as ints, cache and reasoning details)."""
 
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         usage = field(response, "usage")
-        attrs = super().response_attributes(_without_usage(response), capture)
+        attrs = super().response_attributes(_without_usage(response), capture)  # type: ignore[misc]
         _usage(usage, attrs)
         return attrs
 
@@ -162,12 +173,16 @@ class LiteLLMCompletion(_Routed, ChatCompletions):
         return _LiteLLMChatStream(capture)
 
 
-class LiteLLMEmbedding(_Routed, Embeddings):
-    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
-        attrs = super().request_attributes(body, capture)
-        self.route(body, attrs)
-        return attrs
+class LiteLLMCompletion(_Routed, _ProviderUsage, ChatCompletions):
+    pass
 
+
+class LiteLLMTextCompletion(_Routed, _ProviderUsage, LegacyCompletions):
+    """``text_completion``: LiteLLM sends the prompt as a completion (OpenAI's legacy endpoint) or as a
+    chat message; a stream is traced on the chat chunks under LiteLLM's text chunks (they keep the usage)."""
+
+
+class LiteLLMEmbedding(_Routed, Embeddings):
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
         put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
@@ -176,10 +191,28 @@ class LiteLLMEmbedding(_Routed, Embeddings):
 
 
 class LiteLLMResponses(_Routed, Responses):
-    def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
-        attrs = super().request_attributes(body, capture)
-        self.route(body, attrs)
-        return attrs
+    pass
+
+
+class _ReadInCall(SyncStreamProxy):
+    """A text stream whose request, sent by the library underneath (``openai``), goes out when first
+    read: each read is inside the traced call, so that library's instrumentor stands aside."""
+
+    def __next__(self) -> Any:
+        mark = _IN_TRACED_CALL.set(True)
+        try:
+            return super().__next__()
+        finally:
+            _IN_TRACED_CALL.reset(mark)
+
+
+class _ReadInCallAsync(AsyncGeneratorProxy):
+    async def __anext__(self) -> Any:
+        mark = _IN_TRACED_CALL.set(True)
+        try:
+            return await super().__anext__()
+        finally:
+            _IN_TRACED_CALL.reset(mark)
 
 
 class _NoUsage:
@@ -198,7 +231,8 @@ def _without_usage(response: Any) -> Any:
     return {k: v for k, v in response.items() if k != "usage"} if isinstance(response, dict) else _NoUsage(response)
 
 
-_COMPLETION, _EMBEDDING, _RESPONSES = LiteLLMCompletion(), LiteLLMEmbedding(), LiteLLMResponses()
+_COMPLETION, _TEXT_COMPLETION = LiteLLMCompletion(), LiteLLMTextCompletion()
+_EMBEDDING, _RESPONSES = LiteLLMEmbedding(), LiteLLMResponses()
 
 
 class LiteLLMInstrumentor(MethodInstrumentor):
@@ -210,6 +244,8 @@ class LiteLLMInstrumentor(MethodInstrumentor):
     methods = (
         Method("litellm", "completion", _COMPLETION),
         Method("litellm", "acompletion", _COMPLETION),
+        Method("litellm", "text_completion", _TEXT_COMPLETION),
+        Method("litellm", "atext_completion", _TEXT_COMPLETION),
         Method("litellm", "embedding", _EMBEDDING, stream=False),
         Method("litellm", "aembedding", _EMBEDDING, stream=False),
         Method("litellm", "responses", _RESPONSES, optional=True),
@@ -218,3 +254,16 @@ class LiteLLMInstrumentor(MethodInstrumentor):
 
     def _client_attributes(self, instance: Any, body: Mapping[str, Any]) -> Attributes:
         return {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: _SCOPE}
+
+    def _finish(self, call: LLMCall, result: Any, *, asynchronous: bool) -> Any:
+        if call.endpoint is _TEXT_COMPLETION and call.recorder is not None:
+            chunks = getattr(result, "completion_stream", None)  # a TextCompletionStreamWrapper's chat chunks
+            if chunks is not None:
+                try:
+                    proxy = _ReadInCallAsync if asynchronous else _ReadInCall
+                    result.completion_stream = proxy(chunks, call)
+                except Exception as exc:
+                    report_bug(f"{type(self).__name__}.finish", exc)
+                    call.end_without_response()
+                return result
+        return super()._finish(call, result, asynchronous=asynchronous)
