@@ -89,6 +89,16 @@ GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
 GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
+# GenAI events carrying message content apart from their span (OTLP log records, or span events):
+# one event per call, or (older conventions) one per message and one per choice.
+GEN_AI_OPERATION_DETAILS_EVENT: Final = "gen_ai.client.inference.operation.details"
+GEN_AI_MESSAGE_EVENTS: Final = (
+    "gen_ai.system.message",
+    "gen_ai.user.message",
+    "gen_ai.assistant.message",
+    "gen_ai.tool.message",
+)
+GEN_AI_CHOICE_EVENT: Final = "gen_ai.choice"
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
 GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"

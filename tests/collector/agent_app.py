@@ -15,8 +15,7 @@ import openai
 
 import agentops_otel as ao
 from tests.instrumentation.expected import expected_attributes
-from tests.instrumentation.test_recordings import as_kwargs, method_for
-from tests.support.replay import ReplayServer, endpoint_of
+from tests.support.replay import ReplayServer, as_kwargs, endpoint_of, method_for
 
 
 def replay(path: Path, server: ReplayServer) -> list[dict]:

@@ -19,8 +19,7 @@ import openai
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from tests.instrumentation.test_recordings import as_kwargs, method_for
-from tests.support.replay import ReplayServer, endpoint_of
+from tests.support.replay import ReplayServer, as_kwargs, endpoint_of, method_for
 
 
 def instrument(name: str, url: str, key: str) -> None:

@@ -82,13 +82,13 @@ def installed(name: str) -> Path:
     return target
 
 
-def run_app(collector, name: str, mode: str) -> dict:
+def run_app(collector, name: str, mode: str, key: str = KEY) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(installed(name)), str(REPO_ROOT)])
     # the official instrumentation sends message content as log events (gen_ai.client.inference.operation.details)
     env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "EVENT_ONLY" if name == "official" else "true"
     result = subprocess.run(
-        [sys.executable, str(APP), name, mode, collector.url, KEY, str(CHAT), str(STREAM)],
+        [sys.executable, str(APP), name, mode, collector.url, key, str(CHAT), str(STREAM)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -113,6 +113,36 @@ def expected_cost() -> Decimal:
         reasoning_tokens=usage["completion_tokens_details"]["reasoning_tokens"],
     )
     return pricing.cost_of(tokens, pricing.rates_for("o4-mini-2025-04-16", "openai")).total
+
+
+def recorded_messages(recording: Path) -> tuple[list[str], str]:
+    """The texts of a recording's request messages and of its answer (streamed or not)."""
+    interaction = json.loads(recording.read_text())["interactions"][0]
+    request = json.loads(interaction["request"]["body"])
+    body = interaction["response"]["body"]
+    if request.get("stream"):
+        chunks = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {")]
+        answer = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    else:
+        answer = json.loads(body)["choices"][0]["message"]["content"]
+    return [m["content"] for m in request["messages"]], answer
+
+
+def assert_message_events_with_their_spans(collector, session_id: str, key: str = KEY) -> None:
+    """The official instrumentation's content, sent as OTLP log records (one
+    gen_ai.client.inference.operation.details event per call), is in /export with its LLM span."""
+    status, export = collector.get(f"/v2/sessions/{session_id}/export", key)
+    assert status == 200, export
+    llms = {span["attributes"]["gen_ai.request.model"]: span for span in export["spans"] if span["kind"] == "llm"}
+    for model, recording in (("o4-mini", CHAT), ("gpt-4o-mini", STREAM)):
+        (event,) = llms[model]["logs"]
+        assert event["name"] == "gen_ai.client.inference.operation.details"
+        prompts, answer = recorded_messages(recording)
+        sent = event["attributes"]["gen_ai.input.messages"]
+        assert [part["content"] for message in sent for part in message["parts"]] == prompts
+        (output,) = event["attributes"]["gen_ai.output.messages"]
+        assert output["role"] == "assistant" and output["parts"][0]["content"] == answer
+    assert all(span["logs"] == [] for span in export["spans"] if span["kind"] != "llm")
 
 
 def stored(collector, session_id: str) -> tuple[dict, list[dict]]:
@@ -145,6 +175,8 @@ def test_their_trace_is_a_session_with_its_llm_calls_tokens_cost_and_end(collect
     )
     _, page = collector.get("/v2/sessions?end_state=Success", KEY)
     assert run["session_id"] in [s["session_id"] for s in page["sessions"]]
+    if name == "official":
+        assert_message_events_with_their_spans(collector, run["session_id"])
 
 
 @pytest.mark.parametrize("name", sorted(INSTRUMENTATIONS))
@@ -158,3 +190,5 @@ def test_an_sdk_session_holding_their_spans_counts_as_the_collector(collector, n
     assert Decimal(run["cost"]) == Decimal(stats["cost"]) > 0
     assert stats["state"] == "Success"
     assert all(span["attributes"].get("agentops.session.id") == run["session_id"] for span in spans)
+    if name == "official":
+        assert_message_events_with_their_spans(collector, run["session_id"])

@@ -3,13 +3,16 @@ agentops attributes, no session root) reads like ours, and a partial cost says s
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from opentelemetry import trace
+from opentelemetry._logs import LogRecord
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentops_otel import semconv as sc
+from tests.collector import test_other_instrumentations as other
 from tests.dashboard.conftest import LIVE_KEY, Browser, get_json, wait_for
 from tests.dashboard.sessions_otlp import OtlpSessions
 
@@ -112,3 +115,99 @@ def test_a_foreign_session_has_llm_filters_badges_and_a_partial_cost(browser: Br
     browser.screenshot("21-foreign-session-partial-cost")
     assert browser.errors == []
     assert get_json(collector, f"/v2/sessions/{session_id}/spans", LIVE_KEY)["stats"]["cost_partial"]
+
+
+def test_the_official_instrumentations_message_events_show_with_their_span(browser: Browser, collector):
+    """The real opentelemetry-instrumentation-openai-v2, content capture on (EVENT_ONLY: the messages
+    go out as OTLP log records, not on the span), its logs through a real OTLP log exporter."""
+    run = other.run_app(collector, "official", "zero-code", key=LIVE_KEY)
+    other.assert_message_events_with_their_spans(collector, run["session_id"], LIVE_KEY)
+    spans = get_json(collector, f"/v2/sessions/{run['session_id']}/spans", LIVE_KEY)["spans"]
+    chat = next(s for s in spans if s["attributes"].get(sc.GEN_AI_REQUEST_MODEL) == "o4-mini")
+    assert sc.GEN_AI_INPUT_MESSAGES not in chat["attributes"], "the span itself holds no content"
+
+    page = browser.page
+    browser.login(LIVE_KEY, f"#/sessions/{run['session_id']}")
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    page.click(f".wf-row[data-span-id='{chat['span_id']}']")
+    details = page.locator(f"#span-details[data-span-id='{chat['span_id']}']")
+    details.wait_for()
+    prompts, answer = other.recorded_messages(other.CHAT)
+    inputs = details.locator("#input-messages .msg")
+    assert inputs.count() == len(prompts) == 2
+    assert [inputs.nth(i).locator(".msg-text").inner_text() for i in range(2)] == prompts
+    assert inputs.nth(0).locator(".msg-role").inner_text().lower().startswith("system")
+    output = details.locator("#output-messages .msg")
+    assert output.count() == 1 and output.locator(".msg-text").inner_text() == answer
+    assert "stop" in output.locator(".msg-role").inner_text().lower()
+    assert "not captured" not in details.inner_text()
+    logs = details.locator("#span-logs")
+    assert "logs (1)" in logs.inner_text().lower() and "gen_ai.client.inference.operation.details" in logs.inner_text()
+    browser.screenshot("25-official-instrumentation-message-events")
+    assert browser.errors == []
+
+
+def test_message_events_of_older_conventions_and_span_events_show_as_messages(browser: Browser, live_sender, collector):
+    """Content sent one event per message and per choice (older GenAI conventions, as log records),
+    or as an operation.details span event, reads like content on the span."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+    logs = LoggerProvider()
+    logs.add_log_record_processor(
+        SimpleLogRecordProcessor(
+            OTLPLogExporter(endpoint=f"{collector.url}/v1/logs", headers={"X-Agentops-Api-Key": LIVE_KEY})
+        )
+    )
+    logger = logs.get_logger("tests.dashboard")
+    tracer, start = live_sender.tracer, time.time_ns() - 60_000 * MS
+    root = tracer.start_span("run", start_time=start, context=trace.set_span_in_context(trace.INVALID_SPAN))
+    inside = trace.set_span_in_context(root)
+    legacy = tracer.start_span("chat gpt-4o-mini", context=inside, start_time=start + MS, attributes=CHAT)
+    at = trace.set_span_in_context(legacy)
+    for name, body in (
+        ("gen_ai.system.message", {"content": "Answer in French."}),
+        ("gen_ai.user.message", {"content": "Hello?"}),
+        ("gen_ai.choice", {"index": 0, "finish_reason": "stop", "message": {"content": "Bonjour !"}}),
+    ):
+        logger.emit(LogRecord(event_name=name, body=body, context=at))
+    legacy.end(end_time=start + 200 * MS)
+    details = tracer.start_span("chat gpt-4o-mini 2", context=inside, start_time=start + 300 * MS, attributes=CHAT)
+    details.add_event(
+        sc.GEN_AI_OPERATION_DETAILS_EVENT,
+        {
+            sc.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Ping"}]}]),
+            sc.GEN_AI_OUTPUT_MESSAGES: json.dumps(
+                [{"role": "assistant", "parts": [{"type": "text", "content": "Pong"}]}]
+            ),
+        },
+    )
+    details.end(end_time=start + 400 * MS)
+    root.end(end_time=start + 500 * MS)
+    live_sender.flush()
+    logs.shutdown()
+    trace_hex = format(root.get_span_context().trace_id, "032x")
+    session_id = f"{trace_hex[:8]}-{trace_hex[8:12]}-{trace_hex[12:16]}-{trace_hex[16:20]}-{trace_hex[20:]}"
+    wait_for(lambda: collector.get(f"/v2/sessions/{session_id}/spans", LIVE_KEY)[0] == 200, 30, "the session")
+
+    page = browser.page
+    browser.login(LIVE_KEY, f"#/sessions/{session_id}")
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    for span, inputs, output in (
+        (legacy, [("system", "Answer in French."), ("user", "Hello?")], ("assistant", "Bonjour !")),
+        (details, [("user", "Ping")], ("assistant", "Pong")),
+    ):
+        span_id = format(span.get_span_context().span_id, "016x")
+        page.click(f".wf-row[data-span-id='{span_id}']")
+        panel = page.locator(f"#span-details[data-span-id='{span_id}']")
+        panel.wait_for()
+        shown = panel.locator("#input-messages .msg")
+        assert [
+            (shown.nth(i).locator(".msg-role").inner_text().lower(), shown.nth(i).locator(".msg-text").inner_text())
+            for i in range(shown.count())
+        ] == inputs
+        answer = panel.locator("#output-messages .msg")
+        assert answer.locator(".msg-role").inner_text().lower().startswith(output[0])
+        assert answer.locator(".msg-text").inner_text() == output[1]
+    assert browser.errors == []

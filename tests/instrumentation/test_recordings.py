@@ -7,7 +7,6 @@ Runs over the project's own fixtures (tests/fixtures) always, and over ../shared
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from agentops_otel import semconv as sc
 from tests.conftest import fixture_path, recorded_path
 from tests.instrumentation.expected import expected_attributes, response_attributes
-from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, endpoint_of
+from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, as_kwargs, endpoint_of, method_for
 
 RECORDED = {
     "openai": [
@@ -42,27 +41,6 @@ RECORDED = {
 OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for name in RECORDED for p in (FIXTURES_DIR / name).glob("*.json"))
 OPERATIONS = {"chat/completions": "chat", "completions": "text_completion", "embeddings": "embeddings"}
 CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
-
-
-def method_for(provider: str, endpoint: str, client: Any) -> Any:
-    if provider == "anthropic":
-        return client.messages.create
-    return {
-        "chat/completions": client.chat.completions.create,
-        "completions": client.completions.create,
-        "embeddings": client.embeddings.create,
-        "responses": client.responses.create,
-    }[endpoint]
-
-
-def as_kwargs(method: Any, body: dict[str, Any]) -> dict[str, Any]:
-    """The recorded request body as keyword arguments (fields the method does not name go in extra_body)."""
-    names = inspect.signature(method).parameters
-    kwargs = {k: v for k, v in body.items() if k in names}
-    extra = {k: v for k, v in body.items() if k not in names}
-    if extra:
-        kwargs["extra_body"] = extra
-    return kwargs
 
 
 def requested_max_tokens(body: dict[str, Any]) -> Any:

@@ -16,7 +16,7 @@ import anthropic
 import openai
 
 import agentops_otel as ao
-from tests.instrumentation.test_recordings import as_kwargs
+from tests.support.replay import as_kwargs
 
 
 def request_body(fixture: str) -> dict:

@@ -13,6 +13,7 @@ the raw bytes. A response with ``"truncate_at": n`` sends only its first ``n`` b
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import socket
 import threading
@@ -36,6 +37,28 @@ def endpoint_of(uri: str) -> str:
     if parts and parts[0] in {"v1", "beta", "openai"}:
         parts = parts[1:]
     return "/".join(parts)
+
+
+def method_for(provider: str, endpoint: str, client: Any) -> Any:
+    """The client method that sends a recorded request to ``endpoint``."""
+    if provider == "anthropic":
+        return client.messages.create
+    return {
+        "chat/completions": client.chat.completions.create,
+        "completions": client.completions.create,
+        "embeddings": client.embeddings.create,
+        "responses": client.responses.create,
+    }[endpoint]
+
+
+def as_kwargs(method: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The recorded request body as keyword arguments (fields the method does not name go in extra_body)."""
+    names = inspect.signature(method).parameters
+    kwargs = {k: v for k, v in body.items() if k in names}
+    extra = {k: v for k, v in body.items() if k not in names}
+    if extra:
+        kwargs["extra_body"] = extra
+    return kwargs
 
 
 def load_interactions(path: str | Path) -> list[dict[str, Any]]:

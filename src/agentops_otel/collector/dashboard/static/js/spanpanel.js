@@ -135,8 +135,37 @@ function messages(value) {
   return (Array.isArray(parsed) ? parsed : [parsed]).map(message);
 }
 
+/**
+ * Message content sent apart from the span, as GenAI events (log records, or span events): the
+ * call's operation.details event holds the same attributes as a span would; older conventions send
+ * one event per message (body: content, tool_calls) and one per choice (body: message, finish_reason).
+ */
+function eventMessages(span) {
+  const found = {};
+  const input = [];
+  const output = [];
+  for (const event of [...(span.events || []), ...(span.logs || [])]) {
+    const a = event.attributes || {};
+    const body = event.body && typeof event.body === "object" ? event.body : a;
+    if (event.name === sc.GEN_AI_OPERATION_DETAILS_EVENT) {
+      for (const key of [sc.GEN_AI_SYSTEM_INSTRUCTIONS, sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES]) {
+        if (a[key] !== undefined && found[key] === undefined) found[key] = a[key];
+      }
+    } else if (sc.GEN_AI_MESSAGE_EVENTS.includes(event.name)) {
+      input.push({ role: event.name.split(".")[1], ...body });
+    } else if (event.name === sc.GEN_AI_CHOICE_EVENT) {
+      const msg = body.message && typeof body.message === "object" ? body.message : {};
+      output.push({ role: "assistant", ...msg, finish_reason: body.finish_reason });
+    }
+  }
+  if (found[sc.GEN_AI_INPUT_MESSAGES] === undefined && input.length) found[sc.GEN_AI_INPUT_MESSAGES] = input;
+  if (found[sc.GEN_AI_OUTPUT_MESSAGES] === undefined && output.length) found[sc.GEN_AI_OUTPUT_MESSAGES] = output;
+  return found;
+}
+
 function messagesSection(span) {
-  const a = span.attributes || {};
+  // The span's own content attributes win; what it lacks comes from its GenAI events.
+  const a = { ...eventMessages(span), ...(span.attributes || {}) };
   const blocks = [];
   if (a[sc.GEN_AI_SYSTEM_INSTRUCTIONS] !== undefined) {
     const parsed = parseJson(a[sc.GEN_AI_SYSTEM_INSTRUCTIONS]);
