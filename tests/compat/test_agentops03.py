@@ -185,7 +185,8 @@ def test_a_parent_key_reads_the_sessions_of_its_child_keys(collector):
     assert collector.get(f"/v2/sessions/{child_id}/stats", KEY)[0] == 404, "a sibling project reads nothing of it"
     assert collector.get(f"/v2/sessions/{other_id}/stats", KEY)[1]["project_id"] == PROJECT
     assert collector.get("/v2/sessions", "compat-org-parent-key-02")[0] == 401
-    assert PARENT_KEY not in collector.log() and CHILD_KEY not in collector.log()
+    for secret in (PARENT_KEY, CHILD_KEY, KEY):
+        assert secret not in collector.log() and secret not in child.stderr + other.stderr
 
 
 def test_logging_to_file_writes_agentops_log_in_the_working_directory(collector, tmp_path):

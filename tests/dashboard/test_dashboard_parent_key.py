@@ -82,10 +82,14 @@ def test_a_child_key_sees_only_its_project(tab: Browser, family) -> None:
     assert "Session not found" in tab.page.inner_text(".notice-error")
 
 
-def test_an_unknown_parent_key_is_not_accepted(tab: Browser) -> None:
+def test_an_unknown_parent_key_is_not_accepted(tab: Browser, family) -> None:
     page = tab.page
     page.goto(f"{tab.url}/#/sessions")
     page.fill("#api-key", "sk-dash-org-parent-0002")
     page.click("#key-form button[type=submit]")
     page.wait_for_function("() => document.querySelector('#key-form .form-error').textContent.length > 0")
     assert "not accepted" in page.inner_text("#key-form .form-error")
+    log = family[0].log()
+    assert "unknown API key" in log
+    for secret in (ORG, KEY_A, KEY_B, KEY_C, "sk-dash-org-parent-0002"):
+        assert secret not in log
