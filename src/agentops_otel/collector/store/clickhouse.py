@@ -258,9 +258,8 @@ class ClickHouseStore(ClickHouseCopy):
     @classmethod
     def from_url(cls, url: str, *, retention_days: int | None = None, **options: Any) -> ClickHouseStore:
         """A store at ``chdb:///path/to/dir`` (the engine in-process), ``clickhouse://user:password@host:8123/db``
-        (a server over HTTP) or ``clickhouses://...`` (HTTPS). A ``?database=`` in a chdb URL, or the
-        ``database`` option, names the database (default ``agentops``); other options and query
-        parameters go to ``clickhouse_connect.get_client``.
+        (a server over HTTP) or ``clickhouses://...`` (HTTPS); see :func:`client_options`.
+        ``retention_days``: rows older than that many days are deleted (ClickHouse TTL); None keeps them.
         """
         try:
             import clickhouse_connect
@@ -268,36 +267,8 @@ class ClickHouseStore(ClickHouseCopy):
             raise RuntimeError(
                 "the ClickHouse store needs clickhouse-connect: pip install 'agentops-otel[clickhouse]'"
             ) from None
-        parts = urlsplit(url)
-        params = dict(parse_qsl(parts.query))
-        params.update({k: str(v) if isinstance(v, bool) else v for k, v in options.items()})
-        scheme = parts.scheme.lower()
-        if scheme == "chdb":
-            path = unquote(parts.netloc + parts.path)
-            if not path or path in ("memory", ":memory:"):
-                raise ValueError("chdb URL needs a directory: chdb:///path/to/dir")
-            database = params.pop("database", DEFAULT_DATABASE)
-            settings = params.pop("settings", None)
-
-            def connect():
-                return clickhouse_connect.get_client(interface="chdb", path=path, settings=settings, **params)
-
-        elif scheme in ("clickhouse", "clickhouses"):
-            database = unquote(parts.path.strip("/")) or params.pop("database", DEFAULT_DATABASE)
-            params.pop("database", None)
-            secure = scheme == "clickhouses"
-            host = parts.hostname or "localhost"
-            port = parts.port or (8443 if secure else 8123)
-            user, password = unquote(parts.username or "default"), unquote(parts.password or "")
-
-            def connect():
-                return clickhouse_connect.get_client(
-                    host=host, port=port, username=user, password=password, secure=secure, **params
-                )
-
-        else:
-            raise ValueError(f"not a ClickHouse URL (chdb://, clickhouse://, clickhouses://): {scheme}://...")
-        return cls(connect, database, retention_days=retention_days)
+        kwargs, database = client_options(url, options)
+        return cls(lambda: clickhouse_connect.get_client(**kwargs), database, retention_days=retention_days)
 
     # --- schema -------------------------------------------------------------------------------
 
@@ -739,6 +710,44 @@ class ClickHouseStore(ClickHouseCopy):
             "cost_by_model": by_model,
             "top_sessions": [self._summary(r) for r in top_rows],
         }
+
+
+def client_options(url: str, options: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+    """``clickhouse_connect.get_client`` arguments and the database name for a store URL.
+
+    ``chdb:///path/to/dir``: the engine in this process, its data in that directory;
+    ``clickhouse://user:password@host:8123/database`` (HTTP, port 8123 by default) and
+    ``clickhouses://...`` (HTTPS, 8443). The database defaults to ``agentops`` (a chdb URL names it
+    with ``?database=``). Other query parameters and ``options`` go to ``get_client`` as they are
+    (``?connect_timeout=5``, ``verify=false``, ``ca_cert=/path``...). ValueError for another scheme.
+    """
+    parts = urlsplit(url)
+    params: dict[str, Any] = dict(parse_qsl(parts.query))
+    params.update(options or {})
+    scheme = parts.scheme.lower()
+    if scheme == "chdb":
+        path = unquote(parts.netloc + parts.path)
+        if not path or path in ("memory", ":memory:"):
+            raise ValueError("a chdb URL needs a directory: chdb:///path/to/dir")
+        database = params.pop("database", DEFAULT_DATABASE)
+        return {"interface": "chdb", "path": path, **params}, database
+    if scheme in ("clickhouse", "clickhouses"):
+        secure = scheme == "clickhouses"
+        database = unquote(parts.path.strip("/")) or params.pop("database", DEFAULT_DATABASE)
+        params.pop("database", None)
+        try:
+            port = parts.port or (8443 if secure else 8123)
+        except ValueError:
+            raise ValueError(f"bad port in the ClickHouse URL {parts.hostname}:...") from None
+        server = {
+            "host": parts.hostname or "localhost",
+            "port": port,
+            "username": unquote(parts.username or "default"),
+            "password": unquote(parts.password or ""),
+            "secure": secure,
+        }
+        return {**server, **params}, database
+    raise ValueError(f"not a ClickHouse store URL (chdb://, clickhouse://, clickhouses://): {scheme!r}")
 
 
 def _span_row(project: str, r: SpanRecord) -> list:

@@ -1,0 +1,146 @@
+"""What only the ClickHouse store has, on the real engine in-process (chDB): store URLs, versioned
+migrations, retention by TTL, and several collectors writing one database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from agentops_otel.collector.ingest import prepare
+from agentops_otel.collector.store.base import ListQuery
+from agentops_otel.collector.store.clickhouse import MIGRATIONS, ClickHouseStore, client_options
+from tests.collector.conftest import SessionBuilder, otlp_request
+from tests.support.store_collector import drop_database, new_database
+
+T0 = 1_763_000_000 * 10**9
+
+
+@pytest.fixture
+def database(chdb_dir) -> Iterator[str]:
+    name = new_database()
+    try:
+        yield name
+    finally:
+        drop_database(chdb_dir, name)
+
+
+def open_store(chdb_dir, database: str, **options) -> ClickHouseStore:
+    return ClickHouseStore.from_url(f"chdb://{chdb_dir}?database={database}", **options)
+
+
+def write(store: ClickHouseStore, spans, project: str = "p") -> int:
+    batch = prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), project)
+    return store.write(batch).result(timeout=60).new
+
+
+def query(store: ClickHouseStore, sql: str) -> list[tuple]:
+    return store._client.query(sql.replace("{db}", store.database)).result_rows
+
+
+def test_store_urls_name_the_engine_the_server_and_the_database():
+    assert client_options("chdb:///var/lib/agentops/ch") == (
+        {"interface": "chdb", "path": "/var/lib/agentops/ch"},
+        "agentops",
+    )
+    assert client_options("chdb:///data?database=team_a")[1] == "team_a"
+    kwargs, database = client_options("clickhouse://writer:p%40ss@ch.internal:9000/traces?connect_timeout=5")
+    assert database == "traces"
+    assert kwargs == {
+        "host": "ch.internal",
+        "port": 9000,
+        "username": "writer",
+        "password": "p@ss",
+        "secure": False,
+        "connect_timeout": "5",
+    }
+    kwargs, database = client_options("clickhouses://ch.example.com", {"verify": False})
+    assert (kwargs["port"], kwargs["secure"], kwargs["username"], kwargs["verify"], database) == (
+        8443,
+        True,
+        "default",
+        False,
+        "agentops",
+    )
+    for bad in ("sqlite:///x.db", "chdb://", "http://ch:8123"):
+        with pytest.raises(ValueError):
+            client_options(bad)
+    with pytest.raises(ValueError) as refused:
+        client_options("clickhouse://u:secret@host:notaport/db")
+    assert "secret" not in str(refused.value)
+
+
+def test_migrations_are_applied_once_in_order_and_again_changes_nothing(chdb_dir, database):
+    store = open_store(chdb_dir, database)
+    try:
+        assert query(store, "SELECT version FROM {db}.schema_migrations FINAL ORDER BY version") == [(1,)]
+        assert store.migrate() == []  # reopened: nothing to apply
+        later = (
+            (3, "a column on the table of 2", ("ALTER TABLE {db}.extra ADD COLUMN IF NOT EXISTS b UInt8",)),
+            (2, "a table", ("CREATE TABLE IF NOT EXISTS {db}.extra (a UInt8) ENGINE = MergeTree ORDER BY a",)),
+        )
+        assert store.migrate((*MIGRATIONS, *later)) == [2, 3]
+        assert [r[0] for r in query(store, "DESCRIBE TABLE {db}.extra")] == ["a", "b"]
+        store._client.command(f"DELETE FROM {database}.schema_migrations WHERE version >= 2")
+        assert store.migrate((*MIGRATIONS, *later)) == [2, 3]  # applied again: every statement is idempotent
+        assert query(store, "SELECT version FROM {db}.schema_migrations FINAL ORDER BY version") == [(1,), (2,), (3,)]
+    finally:
+        store.close()
+
+
+def test_retention_deletes_old_rows_and_is_changed_or_removed_at_the_next_open(chdb_dir, database):
+    store = open_store(chdb_dir, database, retention_days=30)
+    old, recent = SessionBuilder.new(T0 - 400 * 86_400 * 10**9, seed=1), SessionBuilder.new(time.time_ns(), seed=2)
+    try:
+        write(store, [old.llm("gpt-4o-mini", 1, 1), old.root(), recent.llm("gpt-4o-mini", 1, 1), recent.root()])
+        for table in ("spans", "sessions"):
+            store._client.command(f"OPTIMIZE TABLE {database}.{table} FINAL")  # merges apply the TTL
+        listed = store.list_sessions(("p",), ListQuery())["sessions"]
+        assert [s["session_id"] for s in listed] == [recent.session_id]
+        assert query(store, "SELECT count() FROM {db}.spans") == [(2,)]
+    finally:
+        store.close()
+    engine = "SELECT engine_full FROM system.tables WHERE database = '{db}' AND name = 'spans'"
+    store = open_store(chdb_dir, database, retention_days=90)
+    try:
+        assert "toIntervalDay(90)" in query(store, engine)[0][0]
+    finally:
+        store.close()
+    store = open_store(chdb_dir, database)
+    try:
+        assert " TTL " not in query(store, engine)[0][0]
+    finally:
+        store.close()
+
+
+def test_two_collectors_on_one_database_count_a_span_sent_to_both_once(chdb_dir, database, monkeypatch):
+    a, b = open_store(chdb_dir, database), open_store(chdb_dir, database)
+    try:
+        s = SessionBuilder.new(T0, seed=3)
+        llm, tool, root = s.llm("gpt-4o", 100, 10), s.span("t", {"agentops.span.kind": "tool"}), s.root()
+        assert write(a, [llm, root]) == 2
+        assert write(b, [llm, tool]) == 1  # the other collector sees what the first stored
+        # both take the span for new (they check at the same moment): stored twice, read once
+        monkeypatch.setattr(b, "_existing_spans", lambda project, records: set())
+        assert write(b, [llm, tool, root]) == 3
+        for store in (a, b):
+            stats = store.session(("p",), s.trace_id)
+            assert (stats["events"], stats["llm_calls"], stats["tool_calls"], stats["prompt_tokens"]) == (2, 1, 1, 100)
+            assert len(store.export(("p",), s.trace_id)["spans"]) == 3
+            assert store.overview(("p",), None, None, None)["totals"]["llm_calls"] == 1
+    finally:
+        a.close()
+        b.close()
+
+
+def test_times_at_the_ends_of_the_range_are_stored(chdb_dir, database):
+    store = open_store(chdb_dir, database)
+    try:
+        first, last = SessionBuilder.new(1, seed=4), SessionBuilder.new(2**63 - 2_000_000_000, seed=5)
+        assert write(store, [first.root(duration_ms=1), last.root(duration_ms=1)]) == 2
+        listed = store.list_sessions(("p",), ListQuery(descending=False))["sessions"]
+        assert [s["session_id"] for s in listed] == [first.session_id, last.session_id]
+    finally:
+        store.close()
