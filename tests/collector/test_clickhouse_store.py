@@ -144,3 +144,27 @@ def test_times_at_the_ends_of_the_range_are_stored(chdb_dir, database):
         assert [s["session_id"] for s in listed] == [first.session_id, last.session_id]
     finally:
         store.close()
+
+
+def test_the_cluster_schema_parses_and_keeps_a_sessions_rows_on_one_shard(chdb_dir, database):
+    from agentops_otel.collector.store.clickhouse import cluster_schema
+
+    statements = cluster_schema("agentops", "fleet")
+    store = open_store(chdb_dir, database)
+    try:
+        for statement in statements:  # ClickHouse's own parser (no cluster here to run them on)
+            store._client.query("SELECT formatQuery({sql:String})", parameters={"sql": statement})
+        single = {r[0] for r in query(store, "SELECT name FROM system.tables WHERE database = '{db}'")}
+    finally:
+        store.close()
+    distributed = {s.split()[5].split(".")[1]: s for s in statements if "ENGINE = Distributed" in s}
+    assert set(distributed) == single, "the store reads and writes the same table names on a cluster"
+    for name in ("spans", "sessions", "span_logs"):
+        assert distributed[name].endswith(f"'{name}_local', cityHash64(project, trace_id))")
+    local = [s for s in statements if "_local ON CLUSTER 'fleet' (" in s]
+    assert len(local) == len(single) and all(
+        "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/" in s for s in local
+    )
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/agentops/sessions', '{replica}', version)" in (
+        "".join(local)
+    )

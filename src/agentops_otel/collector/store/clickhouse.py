@@ -13,9 +13,11 @@ exactly what its spans say, whichever collector wrote them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import queue
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -127,6 +129,54 @@ MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
 ORDER BY version"""
 # What TTL each table gets with a retention: by the time column that says the row is old.
 RETENTION_COLUMNS = {"spans": "start_ns", "sessions": "last_ns", "span_logs": "time_ns"}
+# On a cluster each table is a replicated ``<name>_local`` on every node, and ``<name>`` a Distributed
+# table over them, sharded so that a session's spans, rollup and logs live on one shard (FINAL and
+# the rollup query then see all of a session's rows without a cross-shard merge).
+SHARDING_KEYS = {"resources": "cityHash64(key)", "schema_migrations": "version"}
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS \{db\}\.(\w+) \(")
+_ENGINE = re.compile(r"ENGINE = ReplacingMergeTree(?:\((\w+)\))?")
+_ALTER = re.compile(r"ALTER TABLE \{db\}\.(\w+) ")
+
+
+def cluster_statements(statement: str, cluster: str) -> list[str]:
+    """A schema statement as it runs on a cluster (``ON CLUSTER``, replicated local tables and
+    Distributed tables of the same names as on one server, which the store reads and writes)."""
+    on = f"ON CLUSTER '{cluster}'"
+    created = _CREATE.match(statement)
+    if created:
+        name = created.group(1)
+        local = _CREATE.sub(f"CREATE TABLE IF NOT EXISTS {{db}}.{name}_local {on} (", statement, count=1)
+
+        def replicated(engine: re.Match) -> str:
+            version = f", {engine.group(1)}" if engine.group(1) else ""
+            path = f"'/clickhouse/tables/{{shard}}/{{db}}/{name}', '{{replica}}'"  # {shard}, {replica}: macros
+            return f"ENGINE = ReplicatedReplacingMergeTree({path}{version})"
+
+        local = _ENGINE.sub(replicated, local, count=1)
+        key = SHARDING_KEYS.get(name, "cityHash64(project, trace_id)")
+        distributed = (
+            f"CREATE TABLE IF NOT EXISTS {{db}}.{name} {on} AS {{db}}.{name}_local"
+            f" ENGINE = Distributed('{cluster}', '{{db}}', '{name}_local', {key})"
+        )
+        return [local, distributed]
+    altered = _ALTER.match(statement)
+    if altered:  # columns and indexes change on both tables, TTL only on the local one
+        name = altered.group(1)
+        local = _ALTER.sub(f"ALTER TABLE {{db}}.{name}_local {on} ", statement, count=1)
+        if " TTL" in statement or "INDEX" in statement:
+            return [local]
+        return [local, _ALTER.sub(f"ALTER TABLE {{db}}.{name} {on} ", statement, count=1)]
+    return [statement]
+
+
+def cluster_schema(database: str, cluster: str) -> list[str]:
+    """Every statement that creates the store's schema on ``cluster`` (what a store opened with the
+    ``cluster`` option runs, and docs/clickhouse.md shows)."""
+    statements = [f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER '{cluster}'"]
+    for statement in (MIGRATIONS_TABLE, *(s for _, _, group in sorted(MIGRATIONS) for s in group)):
+        statements += [s.replace("{db}", database) for s in cluster_statements(statement, cluster)]
+    return statements
+
 
 SPAN_COLUMNS = (
     "project",
@@ -195,21 +245,25 @@ NOT_ROOT, LOCAL_ROOT, OUR_ROOT = 0, 1, 2
 # else that of the session's first span.
 _ROOT_ORDER = "(root_rank, end_ns, span_id)"
 _SUM = "least(sum(toInt128({0})), {1})"
+
+
+def _in(ids) -> str:
+    """``IN`` these binary ids, written into the query as one hex literal (hex digits and commas
+    need no escaping; bound as parameters one by one they cost more than the query)."""
+    return f"IN (SELECT unhex(arrayJoin(splitByChar(',', '{','.join(value.hex() for value in ids)}'))))"
+
+
 ROLLUP_QUERY = (
     "SELECT trace_id, count() AS spans, min(start_ns), max(end_ns), max(root_rank),"
     f" argMax(end_ns, {_ROOT_ORDER}), argMax(end_state, {_ROOT_ORDER}), argMax(end_state_reason, {_ROOT_ORDER}),"
     f" argMax(tags, {_ROOT_ORDER}), argMax(video, {_ROOT_ORDER}), argMax(resource_key, (root_rank, -start_ns)), "
     + ", ".join(_SUM.format(name, MAX_COUNT) for name in SUMMED_FIELDS)
-    + ", toString(coalesce(sum(cost), 0))"
-    " FROM {db}.spans FINAL WHERE project = {project:String} AND trace_id IN {traces:Array(FixedString(16))}"
-    " GROUP BY trace_id"
-)
-MODELS_QUERY = (
-    "SELECT trace_id, model, count(), toString(coalesce(sum(cost), 0)),"
-    f" {_SUM.format('prompt_tokens', MAX_COUNT)}, {_SUM.format('completion_tokens', MAX_COUNT)}"
-    " FROM {db}.spans FINAL WHERE project = {project:String} AND trace_id IN {traces:Array(FixedString(16))}"
-    " AND model != '' GROUP BY trace_id, model ORDER BY trace_id, model"
-)
+    + ", toString(coalesce(sum(cost), 0)),"
+    # per model of its LLM calls: calls, cost, prompt and completion tokens (one query, one pass)
+    " sumMapIf([model], [toInt64(1)], [coalesce(cost, 0)], [toInt128(prompt_tokens)], [toInt128(completion_tokens)],"
+    " model != '')"
+    " FROM {db}.spans FINAL WHERE project = {project:String} AND trace_id {traces} GROUP BY trace_id"
+)  # {traces}: _in(the sessions' trace ids)
 # One part per insert, written by one thread: chDB otherwise spends ~100 ms per insert starting
 # parallel parsing for a handful of rows. Hostile start times may span many months: no limit on
 # the partitions one insert touches.
@@ -229,10 +283,15 @@ class ClickHouseStore(ClickHouseCopy):
         retention_days: int | None = None,
         max_pending: int = 256,
         migrations: tuple[tuple[int, str, tuple[str, ...]], ...] = MIGRATIONS,
+        cluster: str | None = None,
     ) -> None:
-        """``connect()`` returns a new clickhouse-connect client (one per thread: the writer, each reader)."""
+        """``connect()`` returns a new clickhouse-connect client (one per thread: the writer, each reader).
+        ``cluster``: the schema is created ``ON CLUSTER`` (replicated tables under Distributed ones)."""
         if not database.replace("_", "").isalnum():
             raise ValueError(f"database name must be letters, digits and underscores, got {database!r}")
+        if cluster is not None and not cluster.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"cluster name must be letters, digits, '-' and '_', got {cluster!r}")
+        self.cluster = cluster
         if retention_days is not None and retention_days < 1:
             raise ValueError(f"retention must be at least one day, got {retention_days}")
         self.database = database
@@ -243,7 +302,8 @@ class ClickHouseStore(ClickHouseCopy):
         self._clients_lock = threading.Lock()
         self._local = threading.local()
         try:
-            self._client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+            on = f" ON CLUSTER '{cluster}'" if cluster else ""
+            self._client.command(f"CREATE DATABASE IF NOT EXISTS {database}{on}")
             self.migrate(migrations)
             self._apply_retention()
         except Exception:
@@ -268,24 +328,36 @@ class ClickHouseStore(ClickHouseCopy):
                 "the ClickHouse store needs clickhouse-connect: pip install 'agentops-otel[clickhouse]'"
             ) from None
         kwargs, database = client_options(url, options)
-        return cls(lambda: clickhouse_connect.get_client(**kwargs), database, retention_days=retention_days)
+        cluster = kwargs.pop("cluster", None)
+        if cluster:  # a write is on its shard when acknowledged, so the rollup that follows sees it
+            kwargs.setdefault("settings", {}).setdefault("distributed_foreground_insert", 1)
+        return cls(
+            lambda: clickhouse_connect.get_client(**kwargs), database, retention_days=retention_days, cluster=cluster
+        )
 
     # --- schema -------------------------------------------------------------------------------
 
     def _sql(self, text: str) -> str:
         return text.replace("{db}", self.database)
 
+    def _statements(self, statement: str) -> list[str]:
+        if self.cluster is None:
+            return [self._sql(statement)]
+        return [self._sql(s) for s in cluster_statements(statement, self.cluster)]
+
     def migrate(self, migrations: tuple[tuple[int, str, tuple[str, ...]], ...] = MIGRATIONS) -> list[int]:
         """Apply the migrations not applied yet, in order; the versions applied now."""
         client = self._client
-        client.command(self._sql(MIGRATIONS_TABLE))
+        for statement in self._statements(MIGRATIONS_TABLE):
+            client.command(statement)
         done = {row[0] for row in client.query(self._sql("SELECT version FROM {db}.schema_migrations")).result_rows}
         applied = []
         for version, name, statements in sorted(migrations):
             if version in done:
                 continue
             for statement in statements:
-                client.command(self._sql(statement))
+                for sql in self._statements(statement):
+                    client.command(sql)
             client.insert(
                 f"{self.database}.schema_migrations",
                 [[version, name, time.time_ns()]],
@@ -302,16 +374,18 @@ class ClickHouseStore(ClickHouseCopy):
             "SELECT name, engine_full FROM system.tables WHERE database = {db:String}", parameters={"db": self.database}
         ).result_rows
         engines = dict(rows)
-        for table, column in RETENTION_COLUMNS.items():
+        suffix, on = ("_local", f" ON CLUSTER '{self.cluster}'") if self.cluster else ("", "")
+        for name, column in RETENTION_COLUMNS.items():
+            table = name + suffix
             has_ttl = " TTL " in engines.get(table, "")
             if self.retention_days is None:
                 if has_ttl:
-                    self._client.command(f"ALTER TABLE {self.database}.{table} REMOVE TTL")
+                    self._client.command(f"ALTER TABLE {self.database}.{table}{on} REMOVE TTL")
                 continue
             ttl = f"{_SECONDS.format(column=column)} + toIntervalDay({int(self.retention_days)})"
             if has_ttl and f"toIntervalDay({int(self.retention_days)})" in engines[table]:
                 continue
-            self._client.command(f"ALTER TABLE {self.database}.{table} MODIFY TTL {ttl}")
+            self._client.command(f"ALTER TABLE {self.database}.{table}{on} MODIFY TTL {ttl}")
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -381,14 +455,14 @@ class ClickHouseStore(ClickHouseCopy):
     def _existing_spans(self, project: str, records: list[SpanRecord]) -> set[tuple[bytes, bytes]]:
         found: set[tuple[bytes, bytes]] = set()
         traces = sorted({r.trace_id for r in records})
-        spans = sorted({r.span_id for r in records})
+        spans = _in({r.span_id for r in records})
         for start in range(0, len(traces), 5000):
             rows = self._client.query(
                 self._sql(
                     "SELECT trace_id, span_id FROM {db}.spans WHERE project = {project:String}"
-                    " AND trace_id IN {traces:Array(FixedString(16))} AND span_id IN {spans:Array(FixedString(8))}"
+                    f" AND trace_id {_in(traces[start : start + 5000])} AND span_id {spans}"
                 ),
-                parameters={"project": project, "traces": traces[start : start + 5000], "spans": spans},
+                parameters={"project": project},
             ).result_rows
             found.update((t, s) for t, s in rows)
         return found
@@ -431,16 +505,11 @@ class ClickHouseStore(ClickHouseCopy):
 
     def _rollups(self, project: str, traces: list[bytes]) -> list[list]:
         """The ``sessions`` rows of ``traces``, from all of their stored spans."""
-        models: dict[bytes, list[tuple]] = {}
         rows = []
         for start in range(0, len(traces), 5000):
-            params = {"project": project, "traces": traces[start : start + 5000]}
-            for trace_id, model, calls, cost, prompt, completion in self._client.query(
-                self._sql(MODELS_QUERY), parameters=params
-            ).result_rows:
-                models.setdefault(trace_id, []).append((model, calls, Decimal(cost), prompt, completion))
-            rows += self._client.query(self._sql(ROLLUP_QUERY), parameters=params).result_rows
-        return [_session_row(project, row, models.get(row[0], [])) for row in rows]
+            sql = self._sql(ROLLUP_QUERY).replace("{traces}", _in(traces[start : start + 5000]))
+            rows += self._client.query(sql, parameters={"project": project}).result_rows
+        return [_session_row(project, row) for row in rows]
 
     def _write_logs(self, batch: LogBatch) -> WriteResult:
         rows = [
@@ -461,13 +530,9 @@ class ClickHouseStore(ClickHouseCopy):
             for t, s, d in self._client.query(
                 self._sql(
                     "SELECT trace_id, span_id, digest FROM {db}.span_logs WHERE project = {project:String}"
-                    " AND trace_id IN {traces:Array(FixedString(16))} AND digest IN {digests:Array(FixedString(16))}"
+                    f" AND trace_id {_in({r[1] for r in rows})} AND digest {_in({r[3] for r in rows})}"
                 ),
-                parameters={
-                    "project": batch.project_id,
-                    "traces": sorted({r[1] for r in rows}),
-                    "digests": sorted({r[3] for r in rows}),
-                },
+                parameters={"project": batch.project_id},
             ).result_rows
         }
         fresh = []
@@ -598,9 +663,7 @@ class ClickHouseStore(ClickHouseCopy):
             self._resource_cache.clear()
         found = dict(
             self._query(
-                "SELECT key, any(body) AS body FROM {db}.resources"
-                " WHERE key IN {keys:Array(FixedString(16))} GROUP BY key",
-                keys=missing,
+                f"SELECT key, any(body) AS body FROM {{db}}.resources WHERE key {_in(missing)} GROUP BY key",
             )
         )
         for key in missing:
@@ -750,11 +813,23 @@ def client_options(url: str, options: dict[str, Any] | None = None) -> tuple[dic
     raise ValueError(f"not a ClickHouse store URL (chdb://, clickhouse://, clickhouses://): {scheme!r}")
 
 
+_ALL_USAGE = (1,) * len(_TOKEN_FIELDS)
+_NO_TOKENS = (0,) * len(_TOKEN_FIELDS)
+
+
+@functools.cache
+def _contribution(kind: str | None, status_code: int, unpriced: bool) -> tuple[tuple[int, ...], bool]:
+    """What one span of this kind, status and pricing adds to its session's counts (meaning.SessionTotals),
+    and whether its usage counts, learnt from a span whose usage is all ones."""
+    totals = SessionTotals()
+    totals.add(kind, status_code, _ALL_USAGE, None if unpriced else Decimal(0))
+    counts = totals.counts()
+    return tuple(counts[name] for name in _COUNT_FIELDS), counts["prompt_tokens"] == 1
+
+
 def _span_row(project: str, r: SpanRecord) -> list:
     """A span's ``spans`` row: what meaning.py says it counts for, in columns that SQL only adds up."""
-    totals = SessionTotals()
-    totals.add(r.kind, r.status_code, r.usage, r.cost)
-    counts = totals.counts()
+    counts, usage_counts = _contribution(r.kind, r.status_code, r.cost is None)
     root = r.root
     rank = NOT_ROOT if root is None else OUR_ROOT if root.ours else LOCAL_ROOT
     return [
@@ -772,19 +847,20 @@ def _span_row(project: str, r: SpanRecord) -> list:
         root.video if root else None,
         (r.model or UNKNOWN_MODEL) if r.is_llm else "",
         Decimal(r.cost_text) if r.cost_text is not None else None,
-        *(counts[name] for name in _COUNT_FIELDS),
-        *(counts[name] for name in _TOKEN_FIELDS),
+        *counts,
+        *(r.usage if usage_counts else _NO_TOKENS),
         r.resource_key,
         r.body,
     ]
 
 
-def _session_row(project: str, row: tuple, models: list[tuple]) -> list:
-    """A ``sessions`` row from the rollup query's row and the session's per-model sums."""
+def _session_row(project: str, row: tuple) -> list:
+    """A ``sessions`` row from the rollup query's row."""
     trace_id, spans, init_ns, last_ns, rank, root_end, end_state, reason, tags, video, resource_key = row[:11]
     n = len(SUMMED_FIELDS)
     counts = dict(zip(SUMMED_FIELDS, row[11 : 11 + n], strict=True))
     cost = Decimal(row[11 + n])
+    names, calls, costs, prompt, completion = row[12 + n]
     ended = rank != NOT_ROOT
     end_ns = root_end if ended else None
     end_state = end_state if ended else INDETERMINATE
@@ -807,9 +883,9 @@ def _session_row(project: str, row: tuple, models: list[tuple]) -> list:
         cost,
         float(cost),
         int(end_state == meaning.FAILURE or counts["errors"] > 0),  # a failed session, for the error rates
-        [m[0] for m in models],
-        [m[1] for m in models],
-        [m[2] for m in models],
-        [m[3] for m in models],
-        [m[4] for m in models],
+        names,
+        calls,
+        costs,
+        [min(tokens, MAX_COUNT) for tokens in prompt],
+        [min(tokens, MAX_COUNT) for tokens in completion],
     ]
