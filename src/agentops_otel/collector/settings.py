@@ -202,7 +202,8 @@ SETTINGS: tuple[Setting, ...] = (
         "AGENTOPS_COLLECTOR_KEYS_FILE",
         None,
         _path,
-        "registered API keys, one 'project_id:key' or 'project_id:sha256:<hex>' per line",
+        "registered API keys, one 'project_id:key' or 'project_id:sha256:<hex>' per line, each optionally"
+        " ending ' parent=sha256:<hex>': that parent key reads the project too",
         shown="none",
         metavar="PATH",
     ),
