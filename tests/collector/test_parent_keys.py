@@ -10,7 +10,7 @@ import pytest
 
 from agentops_otel.collector.auth import KeyEntries, KeyRing, KeysFileError, key_hash, parse_entries
 from agentops_otel.collector.process import CollectorProcess, start_collector
-from tests.collector.conftest import SessionBuilder, post
+from tests.collector.conftest import STORES, SessionBuilder, otlp_request, post, sqlite_only
 
 ORG = "sk-org-parent-key-0001"  # a parent key with no project of its own
 ORG2 = "sk-org2-parent-key-002"  # a parent key that also has a project
@@ -29,12 +29,20 @@ def keys_text() -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def org(tmp_path_factory) -> Iterator[tuple[CollectorProcess, dict[str, SessionBuilder]]]:
+@pytest.fixture(scope="module", params=STORES)
+def org(request, tmp_path_factory) -> Iterator[tuple[CollectorProcess, dict[str, SessionBuilder]]]:
+    """The collector (its own process on SQLite, in this process on chDB) with the keys entries above."""
     tmp_path = tmp_path_factory.mktemp("parent-keys")
-    keys = tmp_path / "keys"
-    keys.write_text(keys_text())
-    collector = start_collector(tmp_path / "c", args=["--keys-file", str(keys), "--no-grpc"])
+    if request.param == "sqlite":
+        keys = tmp_path / "keys"
+        keys.write_text(keys_text())
+        collector = start_collector(tmp_path / "c", args=["--keys-file", str(keys), "--no-grpc"])
+    else:
+        from tests.support.store_collector import chdb_collector
+
+        entries = ",".join(line for line in keys_text().splitlines() if not line.startswith("#"))
+        running = chdb_collector(request.getfixturevalue("chdb_dir"), tmp_path / "c", keys=entries)
+        collector = running.__enter__()
     try:
         sessions = {name: SessionBuilder.new(seed=i) for i, name in enumerate(("a", "b", "c", "d", "own"), 40)}
         for name, key in (("a", KEY_A), ("b", KEY_B), ("c", KEY_C), ("d", KEY_D), ("own", ORG2)):
@@ -44,11 +52,13 @@ def org(tmp_path_factory) -> Iterator[tuple[CollectorProcess, dict[str, SessionB
             assert answer.status == 200, answer
         yield collector, sessions
     finally:
-        collector.stop()
+        if request.param == "sqlite":
+            collector.stop()
+        else:
+            running.__exit__(None, None, None)
 
 
 def post_spans(collector, builder: SessionBuilder, key: str, parent: str | None = None):
-    from tests.collector.conftest import otlp_request
 
     spans = [builder.llm("gpt-4o", 100, 10), builder.root(tags=("shared-tag",))]
     headers = {"X-Agentops-Parent-Key": parent} if parent else None
@@ -122,6 +132,7 @@ def test_a_read_only_parent_key_cannot_send_spans(org):
     collector, _ = org
     answer = post_spans(collector, SessionBuilder.new(seed=60), ORG)
     assert answer.status == 401
+    sqlite_only(collector)  # the collector's own log
     assert "parent key only reads" in collector.log()
 
 
@@ -129,6 +140,7 @@ def test_an_ungranted_parent_header_is_said_once_without_a_secret(org):
     collector, _ = org
     for _ in range(3):
         assert post_spans(collector, SessionBuilder.new(seed=61), KEY_C, parent=ORG).status == 200
+    sqlite_only(collector)  # the collector's own log and database file
     log = collector.log()
     lines = [line for line in log.splitlines() if "does not name as the parent" in line]
     # team-c, team-d and org-two sent ORG without the keys file naming it: one line each, however often
