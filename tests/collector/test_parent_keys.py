@@ -59,7 +59,6 @@ def org(request, tmp_path_factory) -> Iterator[tuple[CollectorProcess, dict[str,
 
 
 def post_spans(collector, builder: SessionBuilder, key: str, parent: str | None = None):
-
     spans = [builder.llm("gpt-4o", 100, 10), builder.root(tags=("shared-tag",))]
     headers = {"X-Agentops-Parent-Key": parent} if parent else None
     return post(collector, otlp_request(spans), key=key, headers=headers)
