@@ -47,7 +47,7 @@ def rows(tab: Browser) -> dict[str, str]:
         tab.page.eval_on_selector_all(
             ROWS,
             "rows => rows.map(r => [r.dataset.sessionId,"
-            " (r.querySelector('.session-project') || {}).textContent || ''])",
+            " (r.querySelector('.session-project') || {dataset: {}}).dataset.project || ''])",
         )
     )
 
@@ -70,6 +70,9 @@ def test_a_parent_key_sees_its_child_projects_sessions(tab: Browser, family) -> 
     cards = page.eval_on_selector_all("#overview-totals .stat-value", "els => els.map(e => e.textContent)")
     assert cards[0] == "2" and cards[1] == "2"
     assert page.locator("#top-sessions tbody tr").count() == 2
+    projects = page.eval_on_selector_all("#top-sessions .session-project", "els => els.map(e => e.dataset.project)")
+    assert sorted(projects) == ["team-a", "team-b"]
+    tab.screenshot("31-parent-key-overview")
     assert all("404" in e for e in tab.errors), tab.errors
 
 
@@ -77,6 +80,9 @@ def test_a_child_key_sees_only_its_project(tab: Browser, family) -> None:
     _, sessions = family
     tab.login(KEY_A)
     assert rows(tab) == {sessions["a"]: ""}, "one project: no project line"
+    tab.page.goto(f"{tab.url}/#/overview")
+    tab.page.wait_for_selector("#top-sessions tbody tr")
+    assert tab.page.locator("#top-sessions .session-project").count() == 0
     tab.page.goto(f"{tab.url}/#/sessions/{sessions['b']}")
     tab.page.wait_for_selector(".notice-error")
     assert "Session not found" in tab.page.inner_text(".notice-error")

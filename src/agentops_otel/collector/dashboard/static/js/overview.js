@@ -66,6 +66,8 @@ function costByModel(rows) {
 
 function topSessions(sessions) {
   if (!sessions.length) return h("div", { class: "chart-empty" }, "No sessions in this range");
+  // A parent key reads several projects: when the table mixes them, each row names its own.
+  const mixed = new Set(sessions.map((s) => s.project_id)).size > 1;
   return h(
     "table",
     { class: "table table-compact", id: "top-sessions" },
@@ -73,7 +75,7 @@ function topSessions(sessions) {
     h("tbody", null, sessions.map((s) => {
       const href = `#/sessions/${encodeURIComponent(s.session_id)}`;
       return h("tr", { class: "row-link", onclick: (e) => { if (!e.target.closest("a")) location.hash = href; } },
-        h("td", null, h("a", { class: "mono link", href }, fmt.shortId(s.session_id))),
+        h("td", null, h("a", { class: "mono link", href }, fmt.shortId(s.session_id)), mixed ? h("div", { class: "cell-sub session-project", "data-project": s.project_id }, "project ", h("span", { class: "strong" }, s.project_id)) : null),
         h("td", { class: "nowrap" }, fmt.dateTime(s.init_timestamp)),
         h("td", null, stateBadge(s)),
         h("td", { class: "num" }, fmt.int(s.llm_calls)),

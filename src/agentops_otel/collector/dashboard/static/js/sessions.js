@@ -228,7 +228,7 @@ export function sessionsView(root, ctx) {
       "tr",
       { class: "row-link", "data-session-id": s.session_id, onclick: (e) => { if (!e.target.closest("a, button")) location.hash = href; } },
       h("td", { class: "nowrap", title: `${fmt.fullDateTime(s.init_timestamp)} · duration ${fmt.seconds(s.duration_s)}` }, h("div", null, fmt.dateTime(s.init_timestamp)), h("div", { class: "cell-sub" }, fmt.relative(s.init_timestamp))),
-      h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), projects.length > 1 ? h("div", { class: "cell-sub session-project", title: "Project" }, s.project_id) : null, sessionModels(s.models || [])),
+      h("td", null, h("a", { class: "mono link session-link", href, title: s.session_id }, fmt.shortId(s.session_id)), projects.length > 1 ? h("div", { class: "cell-sub session-project", "data-project": s.project_id }, "project ", h("span", { class: "strong" }, s.project_id)) : null, sessionModels(s.models || [])),
       h("td", { title: s.end_state_reason || "" }, stateBadge(s)),
       h("td", { class: "num nowrap col-tertiary" }, fmt.seconds(s.duration_s)),
       h("td", { class: "col-tags" }, sessionTags(s, addTag, activeTags)),
