@@ -19,7 +19,9 @@ import openai
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from tests.support.replay import ReplayServer, as_kwargs, endpoint_of, method_for
+from tests.support.replay import FIXTURES_DIR, ReplayServer, as_kwargs, endpoint_of, method_for
+
+OPENLIT_PRICING = FIXTURES_DIR / "openlit" / "pricing.json"
 
 
 def instrument(name: str, url: str, key: str) -> None:
@@ -32,13 +34,15 @@ def instrument(name: str, url: str, key: str) -> None:
     elif name == "openlit":
         import openlit
 
-        # OpenLIT's default setup: traces, metrics (and events) to the one OTLP endpoint.
+        # OpenLIT's default setup: traces, metrics (and events) to the one OTLP endpoint; its
+        # prices from our file (its default is fetched from the network).
         openlit.init(
             otlp_endpoint=url,
             otlp_headers={"X-Agentops-Api-Key": key},
             application_name="openlit-app",
             disable_batch=True,
             collect_system_metrics=False,
+            pricing_json=str(OPENLIT_PRICING),
         )
         return
     else:

@@ -7,7 +7,9 @@ get_analytics() and end_session() give exactly the collector's figures.
 The instrumentations are not in the test venv (each registers an ``openai`` entry point that
 ``opentelemetry-instrument`` would load in the zero-code tests): each is installed once, without
 dependencies (the test venv has them, at the versions below' requirements), into a directory of
-its own cached outside the repository, put first on the app's PYTHONPATH.
+its own cached outside the repository, put first on the app's PYTHONPATH. OpenLIT pins ``openai``
+below 3: it runs in a venv of its own (:mod:`tests.support.own_venv`), with this checkout's
+``src`` on its PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from agentops_otel import pricing
 from agentops_otel.pricing import TokenUsage
 from agentops_otel.usage import NO_USAGE_SOURCE, span_price
 from tests.collector.conftest import KEY
+from tests.collector.genai_app import OPENLIT_PRICING
+from tests.support.own_venv import BUILD_TIMEOUT_S, OwnVenv, VenvUnavailable
 from tests.support.replay import FIXTURES_DIR, REPO_ROOT
 
 APP = Path(__file__).with_name("genai_app.py")
@@ -47,6 +51,41 @@ INSTRUMENTATIONS = {
         "openinference-semantic-conventions==0.1.42",
     ),
 }
+
+
+OPENLIT = OwnVenv(
+    "openlit",
+    ["openlit==1.45.0"],
+    # OpenLIT needs fifteen opentelemetry-instrumentation-* packages, some released at 0.66b2 and
+    # others at 0.66b1 only: without one consistent set pinned, pip searches for over 15 minutes.
+    pins=[
+        "opentelemetry-api==1.45.1",
+        "opentelemetry-sdk==1.45.1",
+        "opentelemetry-exporter-otlp==1.45.1",
+        "opentelemetry-semantic-conventions==0.66b1",
+        "opentelemetry-instrumentation==0.66b1",
+        "opentelemetry-util-http==0.66b1",
+        *(
+            f"opentelemetry-instrumentation-{name}==0.66b1"
+            for name in (
+                *("aiohttp-client", "asgi", "django", "falcon", "fastapi", "flask", "httpx", "pyramid"),
+                *("requests", "starlette", "tornado", "urllib", "urllib3", "wsgi", "dbapi"),
+            )
+        ),
+    ],
+)
+NAMES = sorted([*INSTRUMENTATIONS, "openlit"])
+# OpenLIT's venv is built by the first test that needs it (minutes, once per machine)
+slow_first_time = pytest.mark.timeout(BUILD_TIMEOUT_S + 120)
+
+
+def openlit_python() -> Path:
+    try:
+        return OPENLIT.python()
+    except VenvUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but no OpenLIT venv: {exc}")
+        pytest.skip(str(exc))
 
 
 def _cache_root() -> Path:
@@ -84,11 +123,16 @@ def installed(name: str) -> Path:
 
 def run_app(collector, name: str, mode: str, key: str = KEY) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "OTEL_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(installed(name)), str(REPO_ROOT)])
+    if name == "openlit":
+        python = openlit_python()
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])
+    else:
+        python = Path(sys.executable)
+        env["PYTHONPATH"] = os.pathsep.join([str(installed(name)), str(REPO_ROOT)])
     # the official instrumentation sends message content as log events (gen_ai.client.inference.operation.details)
     env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "EVENT_ONLY" if name == "official" else "true"
     result = subprocess.run(
-        [sys.executable, str(APP), name, mode, collector.url, key, str(CHAT), str(STREAM)],
+        [str(python), str(APP), name, mode, collector.url, key, str(CHAT), str(STREAM)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -97,6 +141,8 @@ def run_app(collector, name: str, mode: str, key: str = KEY) -> dict:
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # every export was accepted (OpenLIT's default setup sends /v1/logs and /v1/metrics too)
+    assert "404" not in result.stderr and "Failed to export" not in result.stderr, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -151,25 +197,57 @@ def stored(collector, session_id: str) -> tuple[dict, list[dict]]:
     return body["stats"], body["spans"]
 
 
-@pytest.mark.parametrize("name", sorted(INSTRUMENTATIONS))
+def openlit_cost(model: str, input_tokens: int, output_tokens: int, cache_read_tokens: int) -> float:
+    """What OpenLIT computes from our pricing file (prices per 1,000 tokens; OpenAI's input tokens
+    include the cache reads, billed at the cache price when the model has one)."""
+    price = json.loads(OPENLIT_PRICING.read_text())["chat"][model]
+    cached = cache_read_tokens if "cacheReadPrice" in price else 0
+    return (
+        (input_tokens - cached) * price["promptPrice"]
+        + output_tokens * price["completionPrice"]
+        + cached * price.get("cacheReadPrice", 0)
+    ) / 1000
+
+
+@slow_first_time
+@pytest.mark.parametrize("name", NAMES)
 def test_their_trace_is_a_session_with_its_llm_calls_tokens_cost_and_end(collector, name):
     run = run_app(collector, name, "zero-code")
     stats, spans = stored(collector, run["session_id"])
     llms = [span for span in spans if span["kind"] == "llm"]
     assert len(llms) == stats["llm_calls"] == 2, [(s["name"], s["kind"]) for s in spans]
     usage = recorded_usage()
-    priced = [span for span in llms if span["cost"] is not None]
-    assert len(priced) == 1, [(s["name"], s["cost_source"]) for s in llms]
-    attrs = priced[0]["attributes"]
-    assert attrs["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
+    (chat,) = [s for s in llms if s["attributes"].get("gen_ai.usage.input_tokens") == usage["prompt_tokens"]]
+    (stream,) = [s for s in llms if s is not chat]
+    attrs = chat["attributes"]
     assert attrs["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
-    assert Decimal(priced[0]["cost"]) == span_price(attrs).total == Decimal(stats["cost"]) > 0
+    assert Decimal(chat["cost"]) == span_price(attrs).total > 0
     if name != "official":  # the official one reports no cache tokens: its call is priced without them
         assert attrs["gen_ai.usage.cache_read.input_tokens"] == usage["prompt_tokens_details"]["cached_tokens"]
-        assert Decimal(stats["cost"]) == expected_cost()
-    (stream,) = [span for span in llms if span["cost"] is None]
-    assert stream["cost_source"] == NO_USAGE_SOURCE and stats["unpriced_llm_calls"] == 1 and stats["cost_partial"]
-    assert stats["prompt_tokens"] == usage["prompt_tokens"]
+        assert Decimal(chat["cost"]) == expected_cost()
+    if name == "openlit":
+        # OpenLIT counts a stream's tokens itself when the stream reports none: that call is priced
+        assert stream["attributes"]["gen_ai.usage.input_tokens"] > 0 and stream["cost"] is not None
+        assert stats["unpriced_llm_calls"] == 0 and not stats["cost_partial"]
+        assert Decimal(stats["cost"]) == Decimal(chat["cost"]) + Decimal(stream["cost"])
+        # the cost OpenLIT set (from its pricing file) stays visible; ours is the span's cost
+        cached = usage["prompt_tokens_details"]["cached_tokens"]
+        sent = openlit_cost("o4-mini", usage["prompt_tokens"], usage["completion_tokens"], cached)
+        assert attrs["agentops.cost.sender"] == pytest.approx(sent) and sent != pytest.approx(float(chat["cost"]))
+        assert attrs["gen_ai.usage.cost"] == float(chat["cost"])
+        # its events (content again, sent as logs) are kept with the span they name
+        export = collector.get(f"/v2/sessions/{run['session_id']}/export", KEY)[1]
+        (event,) = next(s for s in export["spans"] if s["span_id"] == chat["span_id"])["logs"]
+        assert event["name"] == "gen_ai.client.inference.operation.details"
+        assert event["attributes"]["gen_ai.output.messages"][0]["parts"][0]["content"] == recorded_messages(CHAT)[1]
+        # its default export of logs and metrics was accepted (run_app checked: no 404)
+        ingest = collector.get("/v2/status", KEY)[1]["ingest"]
+        assert ingest["log_records_stored"] >= 1 and ingest["metric_points_dropped"] >= 1, ingest
+    else:
+        assert stream["cost"] is None and stream["cost_source"] == NO_USAGE_SOURCE
+        assert stats["unpriced_llm_calls"] == 1 and stats["cost_partial"]
+        assert Decimal(stats["cost"]) == Decimal(chat["cost"])
+    assert stats["prompt_tokens"] == sum(s["attributes"].get("gen_ai.usage.input_tokens", 0) for s in llms)
     assert (stats["state"], stats["end_state"], stats["in_progress"]) == ("Success", "Success", False), (
         "ended with the app's root span, status OK"
     )
@@ -179,13 +257,15 @@ def test_their_trace_is_a_session_with_its_llm_calls_tokens_cost_and_end(collect
         assert_message_events_with_their_spans(collector, run["session_id"])
 
 
-@pytest.mark.parametrize("name", sorted(INSTRUMENTATIONS))
+@slow_first_time
+@pytest.mark.parametrize("name", NAMES)
 def test_an_sdk_session_holding_their_spans_counts_as_the_collector(collector, name):
     run = run_app(collector, name, "sdk")
     stats, spans = stored(collector, run["session_id"])
     analytics = run["analytics"]
     assert analytics["LLM calls"] == stats["llm_calls"] == 2
-    assert analytics["Unpriced LLM calls"] == stats["unpriced_llm_calls"] == 1
+    # OpenLIT counts the tokens of a stream without usage itself: none unpriced
+    assert analytics["Unpriced LLM calls"] == stats["unpriced_llm_calls"] == (0 if name == "openlit" else 1)
     assert analytics["Errors"] == stats["errors"] and analytics["Tool calls"] == stats["tool_calls"]
     assert Decimal(run["cost"]) == Decimal(stats["cost"]) > 0
     assert stats["state"] == "Success"
