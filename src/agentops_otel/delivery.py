@@ -131,13 +131,19 @@ class HttpSender:
         session.proxies, self._verify = settings["proxies"], settings["verify"]
         session.auth = requests.utils.get_netrc_auth(self._url)
         session.trust_env = False
+        # Every request is the same but for its body: prepared once (headers, auth), copied per send.
+        self._prepared = session.prepare_request(requests.Request("POST", self._url, headers=self._headers))
+        self._send_options = {"timeout": self._timeout, "verify": self._verify, "cert": self._cert}
+        self._send_options.update(proxies=session.proxies, stream=False, allow_redirects=True)
 
     def send(self, data: bytes) -> Outcome:
         body = gzip.compress(data, compresslevel=GZIP_LEVEL) if self._gzip else data
         try:
-            response = self._session.post(
-                self._url, data=body, headers=self._headers, timeout=self._timeout, verify=self._verify, cert=self._cert
-            )
+            request = self._prepared.copy()
+            request.prepare_body(body, None)
+            if self._session.cookies:  # what the collector (or a load balancer before it) set
+                request.prepare_cookies(self._session.cookies)
+            response = self._session.send(request, **self._send_options)
         except self._requests.RequestException as error:  # refused, reset, timed out, TLS refused
             return Outcome(False, retry=True, reason=_error_reason(error))
         except OSError as error:  # a TLS file that is gone or unreadable: kept until it is fixed

@@ -279,13 +279,13 @@ def test_the_timeout_is_read_in_milliseconds_and_given_to_each_send(sdk_otlp, tl
     seen: list[object] = []
     import requests
 
-    real_post = requests.Session.post
+    real_send = requests.Session.send
 
-    def post(self, url, **kwargs):  # records the arguments; the real request still goes out
+    def send(self, request, **kwargs):  # records the arguments; the real request still goes out
         seen.append(kwargs.get("timeout"))
-        return real_post(self, url, **kwargs)
+        return real_send(self, request, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "post", post)
+    monkeypatch.setattr(requests.Session, "send", send)
     _, session = sdk_otlp(endpoint=tls_receiver.url, endpoint_is_traces_url=True, exporter_certificate=str(pki.ca))
     _session_spans(session)
     wait(lambda: "tls-check" in tls_receiver.span_names(), "spans never arrived")

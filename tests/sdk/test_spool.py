@@ -59,7 +59,7 @@ class Scripted:
     def __init__(self, answers: list[tuple[int, dict[str, str]]]) -> None:
         self.answers = list(answers)
         self.received: list[tuple[float, int]] = []  # (monotonic time, status answered)
-        self.requested: list[tuple[str, str | None]] = []  # (request target, Authorization header)
+        self.requested: list[tuple[str, str | None, str | None]] = []  # (request target, Authorization, Cookie)
         scripted = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,7 +73,7 @@ class Scripted:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, headers = scripted.answers.pop(0) if scripted.answers else (200, {})
                 scripted.received.append((time.monotonic(), status))
-                scripted.requested.append((self.path, self.headers.get("Authorization")))
+                scripted.requested.append((self.path, self.headers.get("Authorization"), self.headers.get("Cookie")))
                 self.send_response(status)
                 for name, value in {**headers, "Content-Length": "0"}.items():
                     self.send_header(name, value)
@@ -252,7 +252,15 @@ def test_http_sender_keeps_the_proxy_and_netrc_the_environment_names(scripted, m
     monkeypatch.setenv("NETRC", str(netrc))
     sender = HttpSender(Target("http://collector.example:4318/v1/traces", "http/protobuf"))
     assert sender.send(b"1").ok and sender.send(b"2").ok
-    assert proxy.requested == [("http://collector.example:4318/v1/traces", "Basic dXNlcjpwdw==")] * 2
+    assert proxy.requested == [("http://collector.example:4318/v1/traces", "Basic dXNlcjpwdw==", None)] * 2
+
+
+def test_http_sender_sends_back_the_cookies_the_collector_set(scripted):
+    """A load balancer's sticky-session cookie comes back with the next requests, as with requests' own sessions."""
+    server = scripted([(200, {"Set-Cookie": "lb=node1; Path=/"}), (200, {}), (200, {})])
+    sender = HttpSender(Target(server.url, "http/protobuf"))
+    assert all(sender.send(b"x").ok for _ in range(3))
+    assert [cookie for _, _, cookie in server.requested] == [None, "lb=node1", "lb=node1"]
 
 
 # --- memory only, analytics while down ---------------------------------------------------------
