@@ -13,7 +13,7 @@ from decimal import Context, Decimal
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from agentops_otel.meaning import KIND_LLM, SessionTotals, classify, usage_tuple
+from agentops_otel.meaning import KIND_LLM, SessionTotals, classify, span_attributes, usage_tuple
 from agentops_otel.usage import normalised_usage, span_price
 
 _WIDE = Context(prec=80)  # wide enough that normalising a sum of per-token prices never rounds it
@@ -48,7 +48,7 @@ class SessionStats:
 
     def add(self, span: ReadableSpan) -> None:
         """Count an ended span of the session (not its root)."""
-        kind = classify(span.attributes or {})
+        kind = classify(span_attributes(span))
         status = span.status.status_code.value  # OTLP numbering: 2 is ERROR
         with self._lock:
             self.totals.count(kind, status)
@@ -69,9 +69,7 @@ class SessionStats:
             priced = []
             for span in waiting:
                 try:
-                    # A plain copy first: every lookup in the span's read-only view runs Python code
-                    # (and raises KeyError inside for an absent key); pricing looks up about fifteen keys.
-                    attrs = dict(span.attributes or {})
+                    attrs = span_attributes(span)  # pricing looks up about fifteen keys
                     counts = normalised_usage(attrs)
                     priced.append((usage_tuple(counts), span_price(attrs, counts).total))
                 except Exception:  # a price lookup must never break the application or lose the rest

@@ -87,6 +87,17 @@ KIND_RULES: tuple[tuple[str, Mapping[str, str]], ...] = (
 CLASSIFY_KEYS: frozenset[str] = frozenset(k for k, _ in KIND_RULES) | _TOKEN_KEYS | _MODEL_KEYS
 
 
+def span_attributes(span: Any) -> Mapping[str, Any]:
+    """An ended SDK span's attributes, for reading. ``span.attributes`` is a read-only view of the
+    SDK's own mapping class, whose every read runs Python code (and raises inside for an absent
+    key); the plain dict it keeps them in is read directly when there is one (an ended span's
+    attributes no longer change)."""
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return inner
+    return span.attributes or {}
+
+
 def classify(attrs: Mapping[str, Any]) -> str | None:
     """The kind of a span from its attributes (see the module's rules), None for "other"."""
     for key, table in KIND_RULES:

@@ -30,6 +30,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from agentops_otel.meaning import span_attributes
+
 _SMALL = [bytes([n]) for n in range(128)]
 _FIXED64 = struct.Struct("<Q").pack
 _FIXED32 = struct.Struct("<I").pack
@@ -175,7 +177,7 @@ class SpanEncoder:
             parts += (b"\x39", _FIXED64(span.start_time))  # start_time_unix_nano = 7, fixed64
         if span.end_time:
             parts += (b"\x41", _FIXED64(span.end_time))  # end_time_unix_nano = 8, fixed64
-        parts += self._attributes_of(span.attributes)  # attributes = 9
+        parts += self._attributes_of(span_attributes(span))  # attributes = 9
         if span.dropped_attributes:
             parts += (b"\x50", _varint(span.dropped_attributes))  # dropped_attributes_count = 10
         for event in _encode_events(span.events) or ():

@@ -125,3 +125,17 @@ def test_a_value_the_official_encoder_refuses_is_left_out_the_same_way() -> None
     assert data == encode_spans([span]).SerializeToString()
     [kept] = ExportTraceServiceRequest.FromString(data).resource_spans[0].scope_spans[0].spans[0].attributes
     assert kept.key == "ok"
+
+
+def test_span_attributes_reads_what_the_span_holds() -> None:
+    """The fast read (the SDK's inner dict) and the fallback (any other mapping) give the span's attributes."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from agentops_otel.meaning import span_attributes
+
+    with TracerProvider().get_tracer("t").start_as_current_span("s", attributes={"a": 1, "b": ("x",)}) as live:
+        pass
+    assert dict(span_attributes(live)) == dict(live.attributes) == {"a": 1, "b": ("x",)}
+    assert span_attributes(live) is live._attributes._dict  # type: ignore[attr-defined]
+    assert span_attributes(ReadableSpan("s", attributes={"c": True})) == {"c": True}
+    assert span_attributes(ReadableSpan("s")) == {}
