@@ -29,8 +29,8 @@ from pathlib import Path
 import openai
 
 import agentops_otel as ao
+from agentops_otel.collector import settings
 from agentops_otel.collector.process import CollectorProcess, start_collector
-from agentops_otel.collector.settings import CollectorSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from canned_openai_server import CannedOpenAIServer
@@ -82,7 +82,7 @@ def run_agent(client: openai.OpenAI, model: str, question: str) -> str:
 
 def default_data_dir() -> Path:
     """Where a plain ``agentops-otel collector`` keeps its data (the same variable, the same default)."""
-    return Path(os.environ.get("AGENTOPS_COLLECTOR_DATA_DIR") or CollectorSettings().data_dir).expanduser()
+    return settings.value("data_dir")
 
 
 def running_collector(port: int) -> str | None:
@@ -138,8 +138,9 @@ def main() -> int:
         default=default_data_dir(),
         help="collector data (default: the collector's own, $AGENTOPS_COLLECTOR_DATA_DIR or ~/.agentops-otel)",
     )
-    parser.add_argument("--http-port", type=int, default=4318, help="OTLP/HTTP + REST port (0: any free port)")
-    parser.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port (0: any free port)")
+    for name, text in (("http_port", "OTLP/HTTP + REST port"), ("grpc_port", "OTLP/gRPC port")):
+        port = settings.BY_NAME[name]
+        parser.add_argument(port.flag, type=int, default=port.default, help=f"{text} (0: any free port)")
     args = parser.parse_args()
 
     stop_on_signals()

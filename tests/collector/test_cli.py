@@ -122,6 +122,14 @@ def test_the_settings_table_the_parser_the_environment_and_the_readme_agree():
     assert block == settings.markdown_table(), "regenerate it: python -m agentops_otel.collector.settings"
 
 
+def test_one_setting_as_the_collector_without_flags_reads_it():
+    assert settings.value("data_dir", {}) == Path.home() / ".agentops-otel"
+    assert settings.value("data_dir", {"AGENTOPS_COLLECTOR_DATA_DIR": "~/elsewhere"}) == Path.home() / "elsewhere"
+    assert settings.value("max_requests", {"AGENTOPS_COLLECTOR_MAX_REQUESTS": " "}) == 64
+    with pytest.raises(settings.SettingError, match="AGENTOPS_COLLECTOR_MAX_REQUESTS='x'"):
+        settings.value("max_requests", {"AGENTOPS_COLLECTOR_MAX_REQUESTS": "x"})
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [

@@ -443,6 +443,29 @@ def _combined(values: list[Any]) -> Any:
     return combined
 
 
+def _from_environment(setting: Setting, env: Mapping[str, str]) -> Any:
+    """The setting's variable parsed, or :data:`_UNSET` when it is unset or empty."""
+    text = env.get(setting.env, "") if setting.env else ""
+    if not text.strip():
+        return _UNSET
+    try:
+        return setting.parse(text)
+    except ValueError as exc:
+        shown = "" if setting.secret else f"={text!r}"
+        raise SettingError(f"{setting.env}{shown}: {exc}") from None
+
+
+_UNSET = object()
+
+
+def value(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One setting as ``agentops-otel collector`` run without flags has it: its variable, else its
+    default. Raises :class:`SettingError` when the variable does not parse."""
+    setting = BY_NAME[name]
+    found = _from_environment(setting, os.environ if env is None else env)
+    return setting.default_value() if found is _UNSET else found
+
+
 def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> CollectorSettings:
     """Each setting from its flag, else its variable in ``env``, else its default.
 
@@ -453,15 +476,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         given = getattr(args, setting.name, None) if setting.flag else None
         if given is not None:
             values[setting.name] = _combined(given) if setting.repeatable else given
-            continue
-        text = env.get(setting.env, "") if setting.env else ""
-        if not text.strip():
-            continue
-        try:
-            values[setting.name] = setting.parse(text)
-        except ValueError as exc:
-            shown = "" if setting.secret else f"={text!r}"
-            raise SettingError(f"{setting.env}{shown}: {exc}") from None
+        elif (found := _from_environment(setting, env)) is not _UNSET:
+            values[setting.name] = found
     return CollectorSettings(**values)
 
 
