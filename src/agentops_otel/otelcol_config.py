@@ -19,7 +19,8 @@ rule, so it writes the same attributes as the agentops-otel collector's enrichme
 
 Only LLM spans (:func:`agentops_otel.meaning.is_llm_span`) are touched. The cost follows
 :func:`agentops_otel.usage.span_price`: a ``gen_ai.usage.cost`` the sender set is kept as
-``agentops.cost.sender`` and used only where we have no price (``agentops.cost.source = "sender"``);
+``agentops.cost.sender`` and used only where we have no price and it is above zero
+(``agentops.cost.source = "sender"``);
 a span without usage gets ``"no-usage"`` and one whose model is not curated ``"unknown-model"``,
 and no cost, as the Python collector does; a call to a local provider (Ollama) costs 0 with
 ``agentops.cost.source = "local"``. Known differences from the Python rules, all on malformed
@@ -545,7 +546,8 @@ def _price_statements(groups: Sequence[PriceGroup]) -> list[str]:
     priced = f"{_cache(_RATE, 'in')} != nil and {usable}"
     not_priced = f"({_cache(_RATE, 'in')} == nil or not {usable})"
     sender = _attr(sc.COST_SENDER)
-    sender_valid = f"((IsDouble({sender}) and {sender} >= 0.0) or (IsInt({sender}) and {sender} >= 0))"
+    # a positive number (usage.sender_cost): OpenLIT sends 0 for a model it has no price for
+    sender_valid = f"((IsDouble({sender}) and {sender} > 0.0) or (IsInt({sender}) and {sender} > 0))"
 
     def times(count: str, field: str) -> str:
         return f"Double({count}) * {_cache(_RATE, field)}"

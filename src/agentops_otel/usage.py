@@ -137,11 +137,12 @@ def token_usage(usage: Mapping[str, int]) -> TokenUsage:
 
 
 def sender_cost(attrs: Mapping[str, Any]) -> Decimal | None:
-    """The ``gen_ai.usage.cost`` a sender set (OpenLIT does), when it is a finite non-negative number."""
+    """The ``gen_ai.usage.cost`` a sender set (OpenLIT does), when it is a finite positive number: a
+    zero is what OpenLIT sets for a model it has no price for, not a price."""
     value = attrs.get(sc.GEN_AI_USAGE_COST)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(value) or value <= 0:
         return None
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
@@ -166,8 +167,8 @@ def span_price(attrs: Mapping[str, Any], usage: Mapping[str, int] | None = None)
     0. a call to a local provider (:data:`agentops_otel.pricing.LOCAL_PROVIDERS`, e.g. Ollama) costs 0
        (source ``local``);
     1. with usage (an input or output count) and a known model: our price (``genai-prices ...``);
-    2. otherwise, the ``gen_ai.usage.cost`` the sender set, if it is a finite non-negative number
-       (source ``sender``);
+    2. otherwise, the ``gen_ai.usage.cost`` the sender set, if it is a finite positive number
+       (source ``sender``; a zero means the sender had no price either);
     3. otherwise unpriced: source ``no-usage`` when the span reports no token count (an OpenAI stream
        without ``stream_options.include_usage``, a failed call), else ``unknown-model``.
 

@@ -207,7 +207,17 @@ def test_a_cost_the_sender_set_is_kept_visible_and_used_only_without_our_price(c
         sc.GEN_AI_RESPONSE_MODEL: "my-own-model",
         sc.GEN_AI_USAGE_COST: 0.00045,
     }
-    send(collector, [session.span("known", openlit_known), session.span("unknown", openlit_unknown), session.root()])
+    # OpenLIT sends 0 for a model it has no price for: not a price
+    openlit_zero = {**openlit_unknown, sc.GEN_AI_USAGE_COST: 0.0}
+    send(
+        collector,
+        [
+            session.span("known", openlit_known),
+            session.span("unknown", openlit_unknown),
+            session.span("zero", openlit_zero),
+            session.root(),
+        ],
+    )
     _, body = collector.get(f"/v2/sessions/{session.session_id}/spans", KEY)
     spans = {span["name"]: span for span in body["spans"]}
     ours = _cost("gpt-4o-mini-2024-07-18", 12, 7)
@@ -218,7 +228,11 @@ def test_a_cost_the_sender_set_is_kept_visible_and_used_only_without_our_price(c
     assert unknown[sc.COST_SENDER] == unknown[sc.GEN_AI_USAGE_COST] == 0.00045
     assert unknown[sc.COST_SOURCE] == SENDER_SOURCE and sc.COST_INPUT not in unknown
     _, stats = collector.get(f"/v2/sessions/{session.session_id}/stats", KEY)
-    assert Decimal(stats["cost"]) == ours + Decimal("0.00045") and stats["unpriced_llm_calls"] == 0
+    zero = spans["zero"]
+    assert zero["cost"] is None and zero["cost_source"] == pricing.UNKNOWN_MODEL_SOURCE
+    assert zero["attributes"][sc.COST_SENDER] == 0.0 and sc.GEN_AI_USAGE_COST not in zero["attributes"]
+    assert Decimal(stats["cost"]) == ours + Decimal("0.00045") and stats["unpriced_llm_calls"] == 1
+    assert stats["cost_partial"]
 
 
 def test_a_trace_without_our_root_is_running_then_ends_with_its_local_root(collector):

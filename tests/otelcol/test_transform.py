@@ -569,6 +569,8 @@ def test_a_cost_the_sender_set_follows_the_python_collectors_rule(otelcol: Otelc
         "sender-unknown": unknown,
         "sender-int": {**unknown, sc.GEN_AI_USAGE_COST: 2},
         "sender-negative": {**unknown, sc.GEN_AI_USAGE_COST: -1.0},
+        "sender-zero": {**unknown, sc.GEN_AI_USAGE_COST: 0.0},  # OpenLIT's cost of a model it cannot price
+        "sender-int-zero": {**unknown, sc.GEN_AI_USAGE_COST: 0},
         "sender-string": {**unknown, sc.GEN_AI_USAGE_COST: "0.1"},
         "sender-no-usage": {
             sc.GEN_AI_OPERATION_NAME: "chat",
@@ -583,6 +585,8 @@ def test_a_cost_the_sender_set_follows_the_python_collectors_rule(otelcol: Otelc
     assert expected["sender-unknown"][sc.GEN_AI_USAGE_COST] == 0.00045
     assert expected["sender-unknown"][sc.COST_SOURCE] == usage.SENDER_SOURCE
     assert expected["sender-negative"][sc.COST_SOURCE] == UNKNOWN_MODEL_SOURCE
+    for zero in ("sender-zero", "sender-int-zero"):
+        assert expected[zero][sc.COST_SOURCE] == UNKNOWN_MODEL_SOURCE and expected[zero][sc.COST_SENDER] == 0
     assert expected["no-usage"][sc.COST_SOURCE] == usage.NO_USAGE_SOURCE and sc.COST_SENDER not in expected["no-usage"]
     send_spans(otelcol.http_endpoint, list(cases.items()))
     _check(otelcol, cases, expected)
