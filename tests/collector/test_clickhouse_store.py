@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -168,3 +169,12 @@ def test_the_cluster_schema_parses_and_keeps_a_sessions_rows_on_one_shard(chdb_d
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/agentops/sessions', '{replica}', version)" in (
         "".join(local)
     )
+
+
+def test_the_cluster_ddl_in_the_docs_is_the_one_the_store_runs():
+    from agentops_otel.collector.store.clickhouse import cluster_schema
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "clickhouse.md").read_text()
+    shown = docs.split("```sql\n", 1)[1].split("\n```", 1)[0]
+    statements = [s.strip() for s in shown.split(";") if s.strip()]
+    assert statements and all(s in cluster_schema("agentops", "agentops_cluster") for s in statements)

@@ -4,6 +4,7 @@ inactive sessions, and log records attached to their spans."""
 
 from __future__ import annotations
 
+import random
 import time
 from decimal import Decimal
 
@@ -213,3 +214,22 @@ def test_log_records_are_attached_to_their_span_once_in_time_order(store):
         ("gen_ai.choice", {"content": "second"}),
     ]
     assert all(not x["logs"] for x in store.export(("p",), s.trace_id)["spans"] if x["kind"] == "session")
+
+
+def test_ids_ending_in_zero_bytes_are_ids_like_any_other(store):
+    """ClickHouse turns a FixedString into a String without its trailing zero bytes: an id ending in
+    them must still find its rows (the rollup, the re-sent check, the span's logs, its resource)."""
+    s = SessionBuilder(bytes(range(1, 15)) + bytes(2), bytes(range(1, 7)) + bytes(2), T0, random.Random(70))
+    llm = s.llm("gpt-4o-mini", 10, 1)
+    llm.span_id = bytes([9] * 7) + bytes(1)
+    assert write(store, [llm, s.root()]) == (2, 2)
+    assert write(store, [llm, s.root()]) == (2, 0)
+    stats = store.session(("p",), s.trace_id)
+    assert (stats["events"], stats["llm_calls"], stats["state"]) == (1, 1, "Success")
+    request = logs_for(s, llm.span_id, [(2, "hello")])
+    assert store.write_logs(log_batch(request, "p")).result(timeout=60).new == 1
+    assert store.write_logs(log_batch(request, "p")).result(timeout=60).new == 0
+    export = store.export(("p",), s.trace_id)
+    assert [len(x["logs"]) for x in export["llms"]] == [1]
+    assert export["session"]["host_env"] == {"service.name": "test-agent"}
+    assert store.overview(("p",), None, None, None)["totals"]["sessions"] == 1

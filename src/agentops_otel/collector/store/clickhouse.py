@@ -48,6 +48,7 @@ _SECONDS = "toDateTime(least(intDiv({column}, 1000000000), 4294967295))"
 _COUNT_FIELDS = ("llm_calls", "tool_calls", "actions", "errors", "events", "unpriced_llm_calls")
 _TOKEN_FIELDS = meaning.TOKEN_FIELDS
 
+_COLUMN_BREAK = ",\n    "  # one column a line in the DDL (f-strings before Python 3.12 take no backslash)
 # Each migration: (version, what it does, statements). Applied in order, each statement idempotent
 # (IF NOT EXISTS), then recorded in schema_migrations; collectors starting together may both apply
 # one, which changes nothing. {db} is the database.
@@ -71,8 +72,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     video Nullable(String),
     model LowCardinality(String),
     cost Nullable({MONEY}),
-    {", ".join(f"{name} UInt8" for name in _COUNT_FIELDS)},
-    {", ".join(f"{name} Int64 CODEC(T64, ZSTD(1))" for name in _TOKEN_FIELDS)},
+    {_COLUMN_BREAK.join(f"{name} UInt8" for name in _COUNT_FIELDS)},
+    {_COLUMN_BREAK.join(f"{name} Int64 CODEC(T64, ZSTD(1))" for name in _TOKEN_FIELDS)},
     resource_key FixedString(16),
     body String CODEC(ZSTD(3))
 ) ENGINE = ReplacingMergeTree
@@ -92,7 +93,7 @@ ORDER BY (project, trace_id, span_id)""",
     tags Array(String),
     video Nullable(String),
     resource_key FixedString(16),
-    {", ".join(f"{name} Int64" for name in SUMMED_FIELDS)},
+    {_COLUMN_BREAK.join(f"{name} Int64" for name in SUMMED_FIELDS)},
     total_tokens Int64,
     cost {MONEY},
     cost_sort Float64,
@@ -247,10 +248,12 @@ _ROOT_ORDER = "(root_rank, end_ns, span_id)"
 _SUM = "least(sum(toInt128({0})), {1})"
 
 
-def _in(ids) -> str:
-    """``IN`` these binary ids, written into the query as one hex literal (hex digits and commas
-    need no escaping; bound as parameters one by one they cost more than the query)."""
-    return f"IN (SELECT unhex(arrayJoin(splitByChar(',', '{','.join(value.hex() for value in ids)}'))))"
+def _in(ids, width: int) -> str:
+    """``IN`` these binary ids of ``width`` bytes, written into the query as one hex literal (hex
+    digits and commas need no escaping; bound as parameters one by one they cost more than the
+    query). As FixedString, so that ids ending in zero bytes compare equal."""
+    listed = ",".join(value.hex() for value in ids)
+    return f"IN (SELECT toFixedString(unhex(arrayJoin(splitByChar(',', '{listed}'))), {int(width)}))"
 
 
 ROLLUP_QUERY = (
@@ -455,12 +458,12 @@ class ClickHouseStore(ClickHouseCopy):
     def _existing_spans(self, project: str, records: list[SpanRecord]) -> set[tuple[bytes, bytes]]:
         found: set[tuple[bytes, bytes]] = set()
         traces = sorted({r.trace_id for r in records})
-        spans = _in({r.span_id for r in records})
+        spans = _in({r.span_id for r in records}, 8)
         for start in range(0, len(traces), 5000):
             rows = self._client.query(
                 self._sql(
                     "SELECT trace_id, span_id FROM {db}.spans WHERE project = {project:String}"
-                    f" AND trace_id {_in(traces[start : start + 5000])} AND span_id {spans}"
+                    f" AND trace_id {_in(traces[start : start + 5000], 16)} AND span_id {spans}"
                 ),
                 parameters={"project": project},
             ).result_rows
@@ -507,7 +510,7 @@ class ClickHouseStore(ClickHouseCopy):
         """The ``sessions`` rows of ``traces``, from all of their stored spans."""
         rows = []
         for start in range(0, len(traces), 5000):
-            sql = self._sql(ROLLUP_QUERY).replace("{traces}", _in(traces[start : start + 5000]))
+            sql = self._sql(ROLLUP_QUERY).replace("{traces}", _in(traces[start : start + 5000], 16))
             rows += self._client.query(sql, parameters={"project": project}).result_rows
         return [_session_row(project, row) for row in rows]
 
@@ -530,7 +533,7 @@ class ClickHouseStore(ClickHouseCopy):
             for t, s, d in self._client.query(
                 self._sql(
                     "SELECT trace_id, span_id, digest FROM {db}.span_logs WHERE project = {project:String}"
-                    f" AND trace_id {_in({r[1] for r in rows})} AND digest {_in({r[3] for r in rows})}"
+                    f" AND trace_id {_in({r[1] for r in rows}, 16)} AND digest {_in({r[3] for r in rows}, 16)}"
                 ),
                 parameters={"project": batch.project_id},
             ).result_rows
@@ -663,7 +666,7 @@ class ClickHouseStore(ClickHouseCopy):
             self._resource_cache.clear()
         found = dict(
             self._query(
-                f"SELECT key, any(body) AS body FROM {{db}}.resources WHERE key {_in(missing)} GROUP BY key",
+                f"SELECT key, any(body) AS body FROM {{db}}.resources WHERE key {_in(missing, 16)} GROUP BY key",
             )
         )
         for key in missing:
