@@ -178,3 +178,18 @@ def test_the_cluster_ddl_in_the_docs_is_the_one_the_store_runs():
     shown = docs.split("```sql\n", 1)[1].split("\n```", 1)[0]
     statements = [s.strip() for s in shown.split(";") if s.strip()]
     assert statements and all(s in cluster_schema("agentops", "agentops_cluster") for s in statements)
+
+
+def test_an_absurd_cost_a_sender_set_is_stored_capped_not_refused(chdb_dir, database):
+    store = open_store(chdb_dir, database)
+    try:
+        s = SessionBuilder.new(T0, seed=6)
+        attributes = {"gen_ai.usage.cost": 1e300, "gen_ai.request.model": "no-such-model-anywhere"}
+        llm = s.llm("no-such-model-anywhere", 10, 1, **attributes)
+        assert write(store, [llm, s.root()]) == 2
+        stats = store.session(("p",), s.trace_id)
+        assert stats["llm_calls"] == 1 and stats["cost"] == "1" + "0" * 40
+        (span,) = store.export(("p",), s.trace_id)["llms"]
+        assert span["attributes"]["gen_ai.usage.cost"] == 1e300  # the span as the sender sent it
+    finally:
+        store.close()

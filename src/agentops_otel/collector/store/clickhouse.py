@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_DATABASE = "agentops"
 # Money: exact decimals with 30 places (per-token prices have at most a dozen), 46 integer digits.
 MONEY = "Decimal(76, 30)"
+# A span's cost column holds at most this (a sender's cost of 1e300 USD is kept in its attributes
+# but counts as this much); more would fail the whole insert.
+MAX_COST = Decimal("1e40")
 # ns since 1970 as a DateTime (seconds, up to 2106) for TTL and partitions; later times are clamped.
 _SECONDS = "toDateTime(least(intDiv({column}, 1000000000), 4294967295))"
 _COUNT_FIELDS = ("llm_calls", "tool_calls", "actions", "errors", "events", "unpriced_llm_calls")
@@ -486,8 +489,10 @@ class ClickHouseStore(ClickHouseCopy):
                 known.add(key)
                 new += 1
                 rows.append(_span_row(batch.project_id, record))
-                touched.setdefault(batch.project_id, set()).add(record.trace_id)
             results.append(WriteResult(accepted=len(batch.spans), new=new))
+            # every session of the batch, re-sent spans' too: a retry after a failure between the
+            # spans' insert and the rollups' gets its rollups
+            touched.setdefault(batch.project_id, set()).update(r.trace_id for r in batch.spans)
         resources = {k: v for b in batches for k, v in b.resources.items() if k not in self._known_resources}
         if resources:
             self._insert("resources", [[k, v] for k, v in resources.items()], ("key", "body"))
@@ -849,7 +854,7 @@ def _span_row(project: str, r: SpanRecord) -> list:
         list(root.tags) if root else [],
         root.video if root else None,
         (r.model or UNKNOWN_MODEL) if r.is_llm else "",
-        Decimal(r.cost_text) if r.cost_text is not None else None,
+        None if r.cost_text is None else min(Decimal(r.cost_text), MAX_COST),
         *counts,
         *(r.usage if usage_counts else _NO_TOKENS),
         r.resource_key,
