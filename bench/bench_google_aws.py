@@ -114,7 +114,7 @@ def in_process(provider: Any, rounds: int = 7, n: int = 3000) -> None:
     google = GoogleGenAIInstrumentor()
     google_previous = google._settings
     google._settings = settings
-    converse_wrapper = bedrock._wrapper(attrs, True, _finish_converse, stream=False)
+    converse_wrapper = bedrock._wrapper(True, _finish_converse, stream=False)
     generate_wrapper = google._wrapper(_GENERATE, stream=False)
     tracer = provider.get_tracer("bench")
 
@@ -122,6 +122,11 @@ def in_process(provider: Any, rounds: int = 7, n: int = 3000) -> None:
         _api_client = type("ApiClient", (), {"vertexai": False, "_http_options": None})()
 
     module = Module()
+
+    class BedrockClient:  # what the Bedrock wrapper reads from a client: its endpoint
+        meta = type("Meta", (), {"endpoint_url": "http://127.0.0.1:1"})()
+
+    bedrock_client = BedrockClient()
 
     def bare(result: Any) -> Callable[[], Any]:
         def call() -> Any:
@@ -135,7 +140,7 @@ def in_process(provider: Any, rounds: int = 7, n: int = 3000) -> None:
         "bedrock converse": (
             lambda: converse,
             bare(converse),
-            lambda: converse_wrapper(lambda **k: converse, None, (), {"modelId": "m", "messages": MESSAGES}),
+            lambda: converse_wrapper(lambda **k: converse, bedrock_client, (), {"modelId": "m", "messages": MESSAGES}),
         ),
         "gemini generate_content": (
             lambda: generated,

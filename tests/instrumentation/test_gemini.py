@@ -16,14 +16,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from google.genai import errors as genai_errors
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import StatusCode
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation.google_genai import GoogleGenAIInstrumentor
 from tests.conftest import fixture_path, recorded_path
 from tests.instrumentation.conftest import gemini_client, vertex_client
 from tests.instrumentation.expected import expected_gemini, gemini_chunks, response_attributes, sse_data
-from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, load_interactions
+from tests.instrumentation.replaying import CAPTURE, check_outcome, check_request, replay_tests
+from tests.support.replay import FIXTURES_DIR, ReplayServer, load_interactions
 
 RECORDED = {
     "gemini": [
@@ -46,7 +47,6 @@ OWN = sorted(
     for p in (FIXTURES_DIR / d).glob("*.json")
     if not p.name.startswith("interaction")  # the Interactions API: tested below
 )
-CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
 PROVIDERS = {"gemini": sc.PROVIDER_GCP_GEMINI, "vertexai": sc.PROVIDER_GCP_VERTEX_AI}
 # generation config (REST names) -> attribute
 REQUEST_PARAMS = {
@@ -133,28 +133,23 @@ def replay_and_check(path: Path, folder: str, server: ReplayServer, tracing: Any
         except genai_errors.APIError as exc:
             error = exc
         span = tracing.only_llm_span()
-        attrs = dict(span.attributes)
         operation = "embeddings" if method == "embed_content" else "chat"
-        assert span.kind is SpanKind.CLIENT
-        assert span.name == f"{operation} {model}"
-        assert attrs[sc.GEN_AI_OPERATION_NAME] == operation
-        assert attrs[sc.GEN_AI_PROVIDER_NAME] == PROVIDERS[folder]
-        assert attrs[sc.GEN_AI_REQUEST_MODEL] == model
-        assert attrs[sc.SERVER_ADDRESS] == "127.0.0.1" and attrs[sc.SERVER_PORT] == server.port
-        assert attrs.get(sc.GEN_AI_REQUEST_STREAM) is (True if method == "generate_content_stream" else None)
+        attrs = check_request(
+            span,
+            operation=operation,
+            provider=PROVIDERS[folder],
+            model=model,
+            server=server,
+            stream=method == "generate_content_stream",
+            input_messages=capture and operation == "chat",
+        )
         config = kwargs.get("config") or {}
         for key, name in REQUEST_PARAMS.items():
             expected = config.get(key)
             assert attrs.get(name) == (tuple(expected) if isinstance(expected, list) else expected), name
-        assert (sc.GEN_AI_INPUT_MESSAGES in attrs) is (capture and operation == "chat")
-        if response["status"] >= 400:
-            assert error is not None and error.code == response["status"]
-            assert span.status.status_code is StatusCode.ERROR
-            assert attrs[sc.ERROR_TYPE] == type(error).__qualname__
-            assert [e.name for e in span.events] == ["exception"]
+        if check_outcome(span, error, response["status"]):
+            assert error.code == response["status"]  # type: ignore[union-attr]
             continue
-        assert error is None
-        assert span.status.status_code is StatusCode.UNSET
         assert response_attributes(span) == expected_gemini(response["body"])
         if operation == "embeddings":
             continue
@@ -166,26 +161,9 @@ def replay_and_check(path: Path, folder: str, server: ReplayServer, tracing: Any
             assert messages and all(m["role"] == "assistant" for m in messages)
 
 
-@CAPTURE
-@pytest.mark.parametrize("name", OWN)
-def test_own_fixture(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
-    replay_and_check(fixture_path(name), name.split("/")[0], replay_server, tracing, capture)
-
-
-@pytest.mark.recorded
-@CAPTURE
-@pytest.mark.parametrize("name", [f"{folder}/{n}.json" for folder, names in RECORDED.items() for n in names])
-def test_recorded(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
-    replay_and_check(recorded_path(name), name.split("/")[0], replay_server, tracing, capture)
-
-
-@pytest.mark.recorded
-def test_every_recording_is_replayed() -> None:
-    if not RECORDED_DIR.is_dir():
-        pytest.skip("../shared/recorded not available (recorded provider responses live beside the repo)")
-    on_disk = {str(p.relative_to(RECORDED_DIR).with_suffix("")) for d in RECORDED for p in (RECORDED_DIR / d).glob("*")}
-    listed = {f"{folder}/{name}" for folder, names in RECORDED.items() for name in names}
-    assert on_disk == listed | OTHER_RECORDINGS
+test_own_fixture, test_recorded, test_every_recording_is_replayed = replay_tests(
+    replay_and_check, OWN, RECORDED, frozenset(OTHER_RECORDINGS)
+)
 
 
 @pytest.fixture

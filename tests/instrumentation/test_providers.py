@@ -21,13 +21,12 @@ import ollama
 import pytest
 from cohere.core.api_error import ApiError
 from mistralai.client.errors import MistralError
-from opentelemetry.trace import SpanKind, StatusCode
 
 from agentops_otel import semconv as sc
-from tests.conftest import fixture_path, recorded_path
 from tests.instrumentation import expected
 from tests.instrumentation.expected import response_attributes
-from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, endpoint_of
+from tests.instrumentation.replaying import check_outcome, check_request, replay_tests
+from tests.support.replay import FIXTURES_DIR, ReplayServer, endpoint_of
 
 
 @dataclass
@@ -139,7 +138,6 @@ RECORDED = {
     ],
 }
 OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for name in CASES for p in (FIXTURES_DIR / name).glob("*.json"))
-CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
 
 
 def consume(result: Any) -> list[Any]:
@@ -165,32 +163,25 @@ def replay_and_check(path: Path, name: str, server: ReplayServer, tracing: Any, 
         except case.errors as exc:
             error = exc
         span = tracing.only_llm_span()
-        attrs = dict(span.attributes)
         operation = case.operations[endpoint]
-        assert span.kind is SpanKind.CLIENT
-        assert span.name == f"{operation} {body['model']}"
-        assert attrs[sc.GEN_AI_OPERATION_NAME] == operation
-        assert attrs[sc.GEN_AI_PROVIDER_NAME] == case.provider
-        assert attrs[sc.GEN_AI_REQUEST_MODEL] == body["model"]
-        assert attrs.get(sc.GEN_AI_REQUEST_STREAM) is (True if stream else None)
+        has_messages = capture and operation in ("chat", "text_completion")
+        attrs = check_request(
+            span,
+            operation=operation,
+            provider=case.provider,
+            model=body["model"],
+            server=server,
+            stream=stream,
+            input_messages=has_messages,
+        )
         params = case.params(body)
         assert attrs.get(sc.GEN_AI_REQUEST_TEMPERATURE) == params.get("temperature")
         assert attrs.get(sc.GEN_AI_REQUEST_MAX_TOKENS) == params.get("max_tokens")
         assert attrs.get(sc.GEN_AI_REQUEST_SEED) == params.get("seed", params.get("random_seed"))
         assert attrs.get(sc.GEN_AI_REQUEST_TOP_P) == params.get("top_p")
-        assert attrs.get(sc.SERVER_ADDRESS) == "127.0.0.1"
-        assert attrs.get(sc.SERVER_PORT) == server.port
-        has_messages = capture and operation in ("chat", "text_completion")
-        assert (sc.GEN_AI_INPUT_MESSAGES in attrs) is has_messages
         assert tracing.counter.ends[span.context.span_id] == 1
-        if response["status"] >= 400:
-            assert error is not None
-            assert span.status.status_code is StatusCode.ERROR
-            assert attrs[sc.ERROR_TYPE] == type(error).__qualname__
-            assert [e.name for e in span.events] == ["exception"]
+        if check_outcome(span, error, response["status"]):
             continue
-        assert error is None
-        assert span.status.status_code is StatusCode.UNSET
         want = case.expected(endpoint, response["body"], stream)
         if endpoint not in ("api/embeddings", "rerank", "v2/rerank"):  # Ollama's old embeddings: a vector;
             # rerank: search units
@@ -204,30 +195,7 @@ def replay_and_check(path: Path, name: str, server: ReplayServer, tracing: Any, 
             assert messages and all(m["role"] == "assistant" and m["parts"] for m in messages), messages
 
 
-@CAPTURE
-@pytest.mark.parametrize("name", OWN)
-def test_own_fixture(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
-    replay_and_check(fixture_path(name), name.split("/")[0], replay_server, tracing, capture)
-
-
-@pytest.mark.recorded
-@CAPTURE
-@pytest.mark.parametrize("name", [f"{p}/{n}.json" for p, names in RECORDED.items() for n in names])
-def test_recorded(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
-    replay_and_check(recorded_path(name), name.split("/")[0], replay_server, tracing, capture)
-
-
-@pytest.mark.recorded
-def test_every_recording_is_replayed() -> None:
-    if not RECORDED_DIR.is_dir():
-        pytest.skip("../shared/recorded not available (recorded provider responses live beside the repo)")
-    on_disk = {
-        str(p.relative_to(RECORDED_DIR).with_suffix(""))
-        for name in RECORDED
-        for p in (RECORDED_DIR / name).glob("*.json")
-    }
-    listed = {f"{provider}/{name}" for provider, names in RECORDED.items() for name in names}
-    assert on_disk == listed  # a new recording must be added to RECORDED, so it is tested
+test_own_fixture, test_recorded, test_every_recording_is_replayed = replay_tests(replay_and_check, OWN, RECORDED)
 
 
 NATIVE_SPANS_APP = """

@@ -13,13 +13,11 @@ from typing import Any
 
 import anthropic
 import openai
-import pytest
-from opentelemetry.trace import SpanKind, StatusCode
 
 from agentops_otel import semconv as sc
-from tests.conftest import fixture_path, recorded_path
 from tests.instrumentation.expected import expected_attributes, response_attributes
-from tests.support.replay import FIXTURES_DIR, RECORDED_DIR, ReplayServer, as_kwargs, endpoint_of, method_for
+from tests.instrumentation.replaying import check_outcome, check_request, replay_tests
+from tests.support.replay import FIXTURES_DIR, ReplayServer, as_kwargs, endpoint_of, method_for
 
 RECORDED = {
     "openai": [
@@ -40,7 +38,6 @@ RECORDED = {
 # the OpenAI and Anthropic fixtures (other folders are other tests')
 OWN = sorted(str(p.relative_to(FIXTURES_DIR)) for name in RECORDED for p in (FIXTURES_DIR / name).glob("*.json"))
 OPERATIONS = {"chat/completions": "chat", "completions": "text_completion", "embeddings": "embeddings"}
-CAPTURE = pytest.mark.parametrize("capture", [False, True], ids=["capture_off", "capture_on"])
 
 
 def requested_max_tokens(body: dict[str, Any]) -> Any:
@@ -79,32 +76,25 @@ def replay_and_check(path: Path, provider: str, server: ReplayServer, tracing: A
             except (openai.APIStatusError, anthropic.APIStatusError) as exc:
                 error = exc
             span = tracing.only_llm_span()
-            attrs = dict(span.attributes)
-            operation = OPERATIONS.get(endpoint, "chat")
-            assert span.kind is SpanKind.CLIENT
-            assert span.name == f"{operation} {body['model']}"
-            assert attrs[sc.GEN_AI_OPERATION_NAME] == operation
-            assert attrs[sc.GEN_AI_PROVIDER_NAME] == provider
-            assert attrs[sc.GEN_AI_REQUEST_MODEL] == body["model"]
-            assert attrs[sc.SERVER_ADDRESS] == "127.0.0.1"
-            assert attrs[sc.SERVER_PORT] == server.port
+            has_messages = capture and endpoint != "embeddings"
+            attrs = check_request(
+                span,
+                operation=OPERATIONS.get(endpoint, "chat"),
+                provider=provider,
+                model=body["model"],
+                server=server,
+                stream=stream,
+                input_messages=has_messages,
+            )
             assert attrs.get(sc.GEN_AI_REQUEST_MAX_TOKENS) == requested_max_tokens(body)
             assert attrs.get(sc.GEN_AI_REQUEST_TEMPERATURE) == body.get("temperature")
             assert attrs.get(sc.GEN_AI_REQUEST_SEED) == body.get("seed")
-            assert attrs.get(sc.GEN_AI_REQUEST_STREAM) is (True if stream else None)
             assert attrs.get(sc.GEN_AI_REQUEST_TOP_P) == body.get("top_p")
             assert attrs.get(sc.GEN_AI_REQUEST_TOP_K) == body.get("top_k")
             assert attrs.get(sc.GEN_AI_REQUEST_STOP_SEQUENCES) == requested_stop_sequences(body)
-            has_messages = capture and endpoint != "embeddings"
-            assert (sc.GEN_AI_INPUT_MESSAGES in attrs) is has_messages
-            if response["status"] >= 400:
-                assert error is not None and error.status_code == response["status"]
-                assert span.status.status_code is StatusCode.ERROR
-                assert attrs[sc.ERROR_TYPE] == type(error).__qualname__
-                assert [e.name for e in span.events] == ["exception"]
+            if check_outcome(span, error, response["status"]):
+                assert error.status_code == response["status"]  # type: ignore[union-attr]
                 continue
-            assert error is None
-            assert span.status.status_code is StatusCode.UNSET
             expected = expected_attributes(provider, endpoint, response["body"], stream)
             assert expected[sc.GEN_AI_RESPONSE_MODEL]
             produced = response_attributes(span)
@@ -119,27 +109,4 @@ def replay_and_check(path: Path, provider: str, server: ReplayServer, tracing: A
                 assert messages and all(m["role"] == "assistant" and m["parts"] for m in messages), messages
 
 
-@CAPTURE
-@pytest.mark.parametrize("name", OWN)
-def test_own_fixture(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
-    replay_and_check(fixture_path(name), name.split("/")[0], replay_server, tracing, capture)
-
-
-@pytest.mark.recorded
-@CAPTURE
-@pytest.mark.parametrize("name", [f"{p}/{n}.json" for p, names in RECORDED.items() for n in names])
-def test_recorded(name: str, capture: bool, replay_server: ReplayServer, tracing: Any) -> None:
-    replay_and_check(recorded_path(name), name.split("/")[0], replay_server, tracing, capture)
-
-
-@pytest.mark.recorded
-def test_every_recording_is_replayed() -> None:
-    if not RECORDED_DIR.is_dir():
-        pytest.skip("../shared/recorded not available (recorded provider responses live beside the repo)")
-    on_disk = {
-        str(p.relative_to(RECORDED_DIR).with_suffix(""))
-        for name in RECORDED
-        for p in (RECORDED_DIR / name).glob("*.json")
-    }
-    listed = {f"{provider}/{name}" for provider, names in RECORDED.items() for name in names}
-    assert on_disk == listed  # a new recording must be added to RECORDED, so it is tested
+test_own_fixture, test_recorded, test_every_recording_is_replayed = replay_tests(replay_and_check, OWN, RECORDED)

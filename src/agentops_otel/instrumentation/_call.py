@@ -83,6 +83,15 @@ def usage_attributes(
         attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
 
 
+def token_count(value: Any) -> int | None:
+    """A count handed over as an int or as a whole float (``7.0``: Cohere's, some of LiteLLM's), as an int."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
 class StreamRecorder(ABC):
     """Keeps what a span needs from the events of one streamed response."""
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from agentops_otel.instrumentation._call import field
@@ -70,6 +70,29 @@ def parts_of(content: Any) -> list[Part]:
         else:
             parts.append({"type": kind or "unknown"})
     return parts
+
+
+def tool_calls(message: Any) -> list[Part]:
+    """A message's ``tool_calls`` in OpenAI's shape (``id``, ``function.name``, ``function.arguments``)."""
+    parts = []
+    for call in field(message, "tool_calls") or ():
+        function = field(call, "function")
+        parts.append(tool_call(field(call, "id"), field(function, "name"), field(function, "arguments")))
+    return parts
+
+
+def chat_input(messages: Any, parts_of_message: Callable[[Any], list[Part]]) -> list[dict[str, Any]]:
+    """A chat request's messages in OpenAI's shape: a ``tool`` message answers its ``tool_call_id``,
+    the parts of the others are ``parts_of_message(message)``."""
+    result = []
+    for msg in messages or ():
+        role = field(msg, "role")
+        if role == "tool":
+            parts = [tool_response(field(msg, "tool_call_id"), field(msg, "content"))]
+        else:
+            parts = parts_of_message(msg)
+        result.append(message(role, parts))
+    return result
 
 
 def message(role: Any, parts: list[Part], finish_reason: Any = None) -> dict[str, Any]:

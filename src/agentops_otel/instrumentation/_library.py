@@ -21,11 +21,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall
+from agentops_otel import semconv as sc
+from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, put
 from agentops_otel.instrumentation._lazy import LazyInstrumentor
 from agentops_otel.instrumentation._patching import Patch, accept_session, report_bug, warn_once, wrap_method
 from agentops_otel.instrumentation._settings import Settings
@@ -36,8 +38,55 @@ from agentops_otel.instrumentation._streams import AsyncStreamProxy, SyncStreamP
 _IN_TRACED_CALL: ContextVar[bool] = ContextVar("agentops_otel_in_traced_call", default=False)
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def client_attributes(provider: str, url: Any) -> Attributes:
+    """What every call to one server shares: span kind, provider, and the server of the base URL ``url``
+    (a string or an httpx ``URL``)."""
+    attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: provider}
+    try:
+        parts = urlsplit(str(url))
+        put(attrs, sc.SERVER_ADDRESS, parts.hostname)
+        put(attrs, sc.SERVER_PORT, parts.port or _DEFAULT_PORTS.get(parts.scheme))
+    except ValueError:
+        pass
+    return attrs
+
+
 def in_traced_call() -> bool:
     return _IN_TRACED_CALL.get()
+
+
+def run_traced(call: LLMCall, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``wrapped(*args, **kwargs)`` as ``call``: its span current and the calls made below it marked as
+    part of it; an exception ends the span as an error and is raised unchanged."""
+    token = otel_context.attach(trace.set_span_in_context(call.span))
+    mark = _IN_TRACED_CALL.set(True)
+    try:
+        return wrapped(*args, **kwargs)
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    finally:
+        _IN_TRACED_CALL.reset(mark)
+        otel_context.detach(token)
+
+
+async def run_traced_async(
+    call: LLMCall, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """:func:`run_traced` for a coroutine function."""
+    token = otel_context.attach(trace.set_span_in_context(call.span))
+    mark = _IN_TRACED_CALL.set(True)
+    try:
+        return await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    finally:
+        _IN_TRACED_CALL.reset(mark)
+        otel_context.detach(token)
 
 
 class LibraryInstrumentor(LazyInstrumentor):
@@ -46,6 +95,7 @@ class LibraryInstrumentor(LazyInstrumentor):
     provider: ClassVar[str]  # gen_ai.provider.name of its calls
 
     _patches: tuple[Patch, ...] = ()
+    _client_cache: tuple[Any, Attributes] = (None, {})  # (what names the server, its attributes)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._settings = None
@@ -81,6 +131,30 @@ class LibraryInstrumentor(LazyInstrumentor):
         if settings.orphan_parent is not None and not trace.get_current_span().get_span_context().is_valid:
             return settings.orphan_parent()
         return None
+
+    def _server_attributes(self, key: Any, url: Any, provider: str | None = None) -> Attributes:
+        """:func:`client_attributes` of ``url``, built again only when ``key`` (the URL, or what it is read
+        from) changes: the calls of one client share them."""
+        cached = self._client_cache
+        if cached[0] is key or cached[0] == key:
+            return cached[1]
+        attrs = client_attributes(provider or self.provider, url)
+        type(self)._client_cache = (key, attrs)  # one tuple: threads see old or new, never half
+        return attrs
+
+    def _new_call(
+        self, settings: Settings, client_attributes: Attributes, endpoint: Endpoint, body: Any, *, stream: bool
+    ) -> LLMCall:
+        """The :class:`LLMCall` of a request, under the current span (or the session's when there is none)."""
+        return LLMCall(
+            settings.tracer,
+            client_attributes,
+            endpoint,
+            body,
+            capture=settings.capture_content,
+            stream=stream,
+            parent=self._parent(settings),
+        )
 
 
 @dataclass(frozen=True)
@@ -127,17 +201,7 @@ class MethodInstrumentor(LibraryInstrumentor):
                 call = self._start(method, names, instance, args, kwargs)
                 if call is None:
                     return await wrapped(*args, **kwargs)
-                token = otel_context.attach(trace.set_span_in_context(call.span))
-                mark = _IN_TRACED_CALL.set(True)
-                try:
-                    result = await wrapped(*args, **kwargs)
-                except BaseException as exc:
-                    call.fail(exc)
-                    raise
-                finally:
-                    _IN_TRACED_CALL.reset(mark)
-                    otel_context.detach(token)
-                return self._finish(call, result, asynchronous=True)
+                return self._finish(call, await run_traced_async(call, wrapped, args, kwargs), asynchronous=True)
 
             return wrapper_async
 
@@ -145,17 +209,7 @@ class MethodInstrumentor(LibraryInstrumentor):
             call = self._start(method, names, instance, args, kwargs)
             if call is None:
                 return wrapped(*args, **kwargs)
-            token = otel_context.attach(trace.set_span_in_context(call.span))
-            mark = _IN_TRACED_CALL.set(True)
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                _IN_TRACED_CALL.reset(mark)
-                otel_context.detach(token)
-            return self._finish(call, result, asynchronous=False)
+            return self._finish(call, run_traced(call, wrapped, args, kwargs), asynchronous=False)
 
         return wrapper
 
@@ -180,15 +234,8 @@ class MethodInstrumentor(LibraryInstrumentor):
             body.update(kwargs)
             body = self._request(method, body)
             stream = method.stream if method.stream is not None else body.get("stream") is True
-            return LLMCall(
-                settings.tracer,
-                self._client_attributes(instance, body),
-                method.endpoint,
-                body,
-                capture=settings.capture_content,
-                stream=stream,
-                parent=self._parent(settings),
-            )
+            attrs = self._client_attributes(instance, body)
+            return self._new_call(settings, attrs, method.endpoint, body, stream=stream)
         except Exception as exc:
             report_bug(f"{type(self).__name__}.start", exc)
             return None

@@ -15,17 +15,17 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
-from agentops_otel import semconv as sc
-from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, put
-from agentops_otel.instrumentation._library import LibraryInstrumentor, in_traced_call, session_patches
+from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall
+from agentops_otel.instrumentation._library import (
+    LibraryInstrumentor,
+    in_traced_call,
+    run_traced,
+    run_traced_async,
+    session_patches,
+)
 from agentops_otel.instrumentation._patching import Patch, report_bug, wrap_method
 from agentops_otel.instrumentation._settings import Settings
 from agentops_otel.instrumentation._streams import AsyncStreamProxy, RawResponseProxy, SyncStreamProxy
-
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class StainlessInstrumentor(LibraryInstrumentor):
@@ -37,7 +37,6 @@ class StainlessInstrumentor(LibraryInstrumentor):
 
     _stream_types: tuple[type, type] = ()  # type: ignore[assignment]
     _raw_types: tuple[type, ...] = ()
-    _client_cache: tuple[Any, type | None, Attributes] = (None, None, {})  # (base URL, client type, attributes)
 
     def _patch(self, patches: list[Patch]) -> None:
         self._stream_types = self._find_stream_types()
@@ -73,25 +72,14 @@ class StainlessInstrumentor(LibraryInstrumentor):
         """``gen_ai.provider.name`` of a call made by ``client``."""
         return self.provider
 
-    def _enter_call(self) -> Any:
-        """Called around the wrapped request (anthropic: turns its own span off); returns a token."""
-        return None
-
-    def _exit_call(self, token: Any) -> None:
-        return None
-
     # --- the wrappers ---------------------------------------------------------------------------
     def _client_attributes(self, client: Any) -> Attributes:
         """Span kind, provider and server of ``client``'s calls; rebuilt only when the client or its URL changes."""
         url = getattr(client, "_base_url", None) or client.base_url  # openai 3.x's property costs µs
-        cached = self._client_cache
-        if cached[0] is url and cached[1] is type(client):
-            return cached[2]
-        attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: self._provider_for(client)}
-        put(attrs, sc.SERVER_ADDRESS, url.host)
-        put(attrs, sc.SERVER_PORT, url.port or _DEFAULT_PORTS.get(url.scheme))
-        type(self)._client_cache = (url, type(client), attrs)  # one tuple: threads see old or new, never half
-        return attrs
+        cached = self._client_cache[0]
+        if cached is not None and cached[0] is url and cached[1] is type(client):
+            return self._client_cache[1]
+        return self._server_attributes((url, type(client)), url, self._provider_for(client))
 
     def _start(
         self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -118,15 +106,7 @@ class StainlessInstrumentor(LibraryInstrumentor):
                         args = (args[0], adjusted, *args[2:])
                     else:
                         kwargs = {**kwargs, "options": adjusted}
-            call = LLMCall(
-                settings.tracer,
-                self._client_attributes(instance),
-                endpoint,
-                body,
-                capture=settings.capture_content,
-                stream=stream,
-                parent=self._parent(settings),
-            )
+            call = self._new_call(settings, self._client_attributes(instance), endpoint, body, stream=stream)
         except Exception as exc:
             report_bug(f"{type(self).__name__}.start", exc)
             return None
@@ -162,31 +142,11 @@ class StainlessInstrumentor(LibraryInstrumentor):
         if started is None:
             return wrapped(*args, **kwargs)
         call, args, kwargs = started
-        token = otel_context.attach(trace.set_span_in_context(call.span))
-        native = self._enter_call()
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            self._exit_call(native)
-            otel_context.detach(token)
-        return self._finish(call, result)
+        return self._finish(call, run_traced(call, wrapped, args, kwargs))
 
     async def _wrap_async(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         started = self._start(instance, args, kwargs)
         if started is None:
             return await wrapped(*args, **kwargs)
         call, args, kwargs = started
-        token = otel_context.attach(trace.set_span_in_context(call.span))
-        native = self._enter_call()
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            self._exit_call(native)
-            otel_context.detach(token)
-        return self._finish(call, result)
+        return self._finish(call, await run_traced_async(call, wrapped, args, kwargs))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from contextvars import ContextVar, Token
 from typing import Any
 
 from agentops_otel import semconv as sc
@@ -25,10 +24,9 @@ from agentops_otel.instrumentation._call import (
     put,
     usage_attributes,
 )
+from agentops_otel.instrumentation._library import in_traced_call
 from agentops_otel.instrumentation._patching import Patch, replace_attribute
 from agentops_otel.instrumentation._stainless import StainlessInstrumentor
-
-_IN_TRACED_CALL: ContextVar[bool] = ContextVar("agentops_otel_anthropic_traced_call", default=False)
 
 _DELTA_FIELDS = ("text", "partial_json", "thinking")  # text, tool input and thinking deltas
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -220,12 +218,6 @@ class AnthropicInstrumentor(StainlessInstrumentor):
         get_native_tracer = native.fget
 
         def _tracer(client: Any) -> Any:
-            return None if _IN_TRACED_CALL.get() else get_native_tracer(client)
+            return None if in_traced_call() else get_native_tracer(client)
 
         return [replace_attribute(base_client, "_tracer", property(_tracer, doc=native.__doc__))]
-
-    def _enter_call(self) -> Token[bool]:
-        return _IN_TRACED_CALL.set(True)
-
-    def _exit_call(self, token: Token[bool]) -> None:
-        _IN_TRACED_CALL.reset(token)

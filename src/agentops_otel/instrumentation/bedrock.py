@@ -23,22 +23,19 @@ import json
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import wrapt
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import _content as content
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, StreamRecorder, put, usage_attributes
-from agentops_otel.instrumentation._library import _IN_TRACED_CALL, LibraryInstrumentor
+from agentops_otel.instrumentation._library import LibraryInstrumentor, in_traced_call, run_traced
 from agentops_otel.instrumentation._patching import Patch, report_bug, wrap_method
 from agentops_otel.instrumentation._sessions import routing_session
 from agentops_otel.instrumentation._streams import IterableStreamProxy
 
 SERVICE = "bedrock-runtime"
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 # Cross-region inference profile ids lead with a geography: us.anthropic.claude-..., global.amazon.nova-...
 _GEOGRAPHIES = {"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"}
 _BILLED_HEADERS = {
@@ -487,8 +484,6 @@ class BedrockInstrumentor(LibraryInstrumentor):
 
     _client_classes: weakref.WeakSet[type] = weakref.WeakSet()
 
-    _client_cache: tuple[Any, Attributes] = (None, {})  # (endpoint URL, attributes)
-
     def _patch(self, patches: list[Patch]) -> None:
         botocore_client = importlib.import_module("botocore.client")
         creator = botocore_client.ClientCreator
@@ -517,15 +512,7 @@ class BedrockInstrumentor(LibraryInstrumentor):
 
     def _client_attributes(self, client: Any) -> Attributes:
         endpoint_url = client.meta.endpoint_url
-        cached = self._client_cache
-        if cached[0] == endpoint_url:
-            return cached[1]
-        attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_AWS_BEDROCK}
-        url = urlsplit(endpoint_url)
-        put(attrs, sc.SERVER_ADDRESS, url.hostname)
-        put(attrs, sc.SERVER_PORT, url.port or _DEFAULT_PORTS.get(url.scheme))
-        type(self)._client_cache = (endpoint_url, attrs)  # one tuple: threads see old or new, never half
-        return attrs
+        return self._server_attributes(endpoint_url, endpoint_url)
 
     def _instrument_client_class(self, cls: type) -> None:
         """Wrap the four methods on a client's own class (botocore makes one per client)."""
@@ -546,7 +533,7 @@ class BedrockInstrumentor(LibraryInstrumentor):
     def _wrapper(self, converse: bool, finish: Callable[[LLMCall, Any], None], *, stream: bool) -> Callable[..., Any]:
         def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             settings = self._settings
-            if settings is None or _IN_TRACED_CALL.get():  # off, or inside a call another instrumentor traces
+            if settings is None or in_traced_call():  # off, or inside a call another instrumentor traces
                 return wrapped(*args, **kwargs)
             try:
                 if converse:
@@ -554,28 +541,11 @@ class BedrockInstrumentor(LibraryInstrumentor):
                 else:
                     kind = family(kwargs.get("modelId"))
                     endpoint = _INVOKE.get(kind) or _INVOKE[""]
-                call = LLMCall(
-                    settings.tracer,
-                    self._client_attributes(instance),
-                    endpoint,
-                    kwargs,
-                    capture=settings.capture_content,
-                    stream=stream,
-                    parent=self._parent(settings),
-                )
+                call = self._new_call(settings, self._client_attributes(instance), endpoint, kwargs, stream=stream)
             except Exception as exc:
                 report_bug("BedrockInstrumentor.start", exc)
                 return wrapped(*args, **kwargs)
-            token = otel_context.attach(trace.set_span_in_context(call.span))
-            mark = _IN_TRACED_CALL.set(True)
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                _IN_TRACED_CALL.reset(mark)
-                otel_context.detach(token)
+            result = run_traced(call, wrapped, args, kwargs)
             lost: BaseException | None = None
             try:
                 finish(call, result)

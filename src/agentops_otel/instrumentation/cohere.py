@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import _content as content
@@ -30,6 +29,7 @@ from agentops_otel.instrumentation._call import (
     StreamRecorder,
     field,
     put,
+    token_count,
     usage_attributes,
 )
 from agentops_otel.instrumentation._library import Method, MethodInstrumentor, session_patches
@@ -50,19 +50,12 @@ _PARAMS = {
 OP_RERANK = "rerank"
 
 
-def _count(value: Any) -> int | None:
-    """Cohere's billed counts arrive as floats (``7.0``)."""
-    if type(value) is float and value.is_integer() and value >= 0:
-        return int(value)
-    return value if type(value) is int else None
-
-
 def _billed(attrs: Attributes, billed: Any) -> None:
     if billed is not None:
         usage_attributes(
             attrs,
-            input_tokens=_count(field(billed, "input_tokens")),
-            output_tokens=_count(field(billed, "output_tokens")),
+            input_tokens=token_count(field(billed, "input_tokens")),  # floats, as Cohere sends them
+            output_tokens=token_count(field(billed, "output_tokens")),
         )
 
 
@@ -74,23 +67,7 @@ def _request(body: Mapping[str, Any]) -> Attributes:
 
 
 def _parts(message: Any) -> list[content.Part]:
-    parts = content.parts_of(field(message, "content"))
-    for call in field(message, "tool_calls") or ():
-        function = field(call, "function")
-        parts.append(content.tool_call(field(call, "id"), field(function, "name"), field(function, "arguments")))
-    return parts
-
-
-def _input(messages: Any) -> list[dict[str, Any]]:
-    result = []
-    for message in messages or ():
-        role = field(message, "role")
-        if role == "tool":
-            parts = [content.tool_response(field(message, "tool_call_id"), field(message, "content"))]
-        else:
-            parts = _parts(message)
-        result.append(content.message(role, parts))
-    return result
+    return content.parts_of(field(message, "content")) + content.tool_calls(message)
 
 
 def _finish(attrs: Attributes, reason: Any) -> None:
@@ -151,7 +128,7 @@ class Chat(Endpoint):
     def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
         attrs = _request(body)
         if capture:
-            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(_input(body.get("messages")))
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(content.chat_input(body.get("messages"), _parts))
             if body.get("tools"):
                 attrs[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(body["tools"])
         return attrs
@@ -316,7 +293,6 @@ class ChatV1(Endpoint):
 
 
 _CHAT, _CHAT_V1, _EMBED, _RERANK = Chat(), ChatV1(), Embed(), Rerank()
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 _OMIT = ...  # the library's value of an argument left out
 
 
@@ -349,8 +325,6 @@ class CohereInstrumentor(MethodInstrumentor):
         ("cohere.base_client", ("BaseCohere", "AsyncBaseCohere"), ("chat", "chat_stream", "rerank")),
     )
 
-    _client_cache: tuple[Any, Attributes] = (None, {})
-
     _responses: tuple[type, ...] = ()  # the raw clients' HttpResponse / AsyncHttpResponse
 
     def _patch(self, patches: list[Patch]) -> None:
@@ -372,15 +346,4 @@ class CohereInstrumentor(MethodInstrumentor):
 
     def _client_attributes(self, instance: Any, body: Mapping[str, Any]) -> Attributes:
         url = instance._client_wrapper.get_base_url()
-        cached = self._client_cache
-        if cached[0] == url:
-            return cached[1]
-        attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: self.provider}
-        try:
-            parts = urlsplit(url)
-            put(attrs, sc.SERVER_ADDRESS, parts.hostname)
-            put(attrs, sc.SERVER_PORT, parts.port or _DEFAULT_PORTS.get(parts.scheme))
-        except ValueError:
-            pass
-        type(self)._client_cache = (url, attrs)
-        return attrs
+        return self._server_attributes(url, url)

@@ -20,20 +20,20 @@ import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 import wrapt
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import _content as content
 from agentops_otel.instrumentation._call import Attributes, Endpoint, LLMCall, StreamRecorder, getter, put
-from agentops_otel.instrumentation._library import _IN_TRACED_CALL, LibraryInstrumentor
+from agentops_otel.instrumentation._library import (
+    LibraryInstrumentor,
+    in_traced_call,
+    run_traced,
+    run_traced_async,
+)
 from agentops_otel.instrumentation._patching import Patch, accept_session, report_bug, wrap_method
 from agentops_otel.instrumentation._streams import AsyncGeneratorProxy, AsyncStreamProxy, SyncStreamProxy
-
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def model_name(model: Any) -> Any:
@@ -434,7 +434,6 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
     extra = "gemini"
     provider = sc.PROVIDER_GCP_GEMINI  # sc.PROVIDER_GCP_VERTEX_AI for a client on Vertex AI
 
-    _client_cache: tuple[Any, Attributes] = (None, {})  # (the library's API client, its attributes)
     _interactions_hook: bool = False
 
     def _patch(self, patches: list[Patch]) -> None:
@@ -475,38 +474,23 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
 
     def _client_attributes(self, module: Any) -> Attributes:
         client = module._api_client
-        cached = self._client_cache
-        if cached[0] is client:
-            return cached[1]
+        if self._client_cache[0] is client:
+            return self._client_cache[1]
         provider = sc.PROVIDER_GCP_VERTEX_AI if client.vertexai else sc.PROVIDER_GCP_GEMINI
-        attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: provider}
         base_url = getattr(getattr(client, "_http_options", None), "base_url", None)
-        if isinstance(base_url, str):
-            url = urlsplit(base_url)
-            put(attrs, sc.SERVER_ADDRESS, url.hostname)
-            put(attrs, sc.SERVER_PORT, url.port or _DEFAULT_PORTS.get(url.scheme))
-        type(self)._client_cache = (client, attrs)  # one tuple: threads see old or new, never half
-        return attrs
+        return self._server_attributes(client, base_url if isinstance(base_url, str) else "", provider)
 
     def _start(
         self, instance: Any, endpoint: Endpoint, kwargs: dict[str, Any], stream: bool | None
     ) -> LLMCall | None:
         settings = self._settings
-        if settings is None or _IN_TRACED_CALL.get():  # inside a call another instrumentor traces
+        if settings is None or in_traced_call():  # inside a call another instrumentor traces
             return None
         try:
             if stream is None:  # interactions.create: streams when the request says so
                 request = kwargs.get("request")
                 stream = _get(_get(request, "body") if request is not None else kwargs, "stream") is True
-            return LLMCall(
-                settings.tracer,
-                self._client_attributes(instance),
-                endpoint,
-                kwargs,
-                capture=settings.capture_content,
-                stream=stream,
-                parent=self._parent(settings),
-            )
+            return self._new_call(settings, self._client_attributes(instance), endpoint, kwargs, stream=stream)
         except Exception as exc:
             report_bug(f"{type(self).__name__}.start", exc)
             return None
@@ -516,17 +500,8 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
             call = self._start(instance, endpoint, kwargs, stream)
             if call is None:
                 return wrapped(*args, **kwargs)
-            token = otel_context.attach(trace.set_span_in_context(call.span))
-            mark = _IN_TRACED_CALL.set(True)
-            try:
-                result = wrapped(*args, **kwargs)  # a stream is a generator: its request is sent on first read
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                _IN_TRACED_CALL.reset(mark)
-                otel_context.detach(token)
-            return _finish(call, result, SyncStreamProxy)
+            # a stream is a generator: its request is sent on first read
+            return _finish(call, run_traced(call, wrapped, args, kwargs), SyncStreamProxy)
 
         return wrapper
 
@@ -535,16 +510,7 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
             call = self._start(instance, endpoint, kwargs, stream)
             if call is None:
                 return await wrapped(*args, **kwargs)
-            token = otel_context.attach(trace.set_span_in_context(call.span))
-            mark = _IN_TRACED_CALL.set(True)
-            try:
-                result = await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                _IN_TRACED_CALL.reset(mark)
-                otel_context.detach(token)
+            result = await run_traced_async(call, wrapped, args, kwargs)
             return _finish(call, result, AsyncStreamProxy if endpoint is _INTERACTION else AsyncGeneratorProxy)
 
         return wrapper

@@ -28,6 +28,7 @@ from agentops_otel.instrumentation._call import (
     field,
     getter,
     put,
+    token_count,
     usage_attributes,
 )
 from agentops_otel.instrumentation._library import _IN_TRACED_CALL, Method, MethodInstrumentor
@@ -64,34 +65,25 @@ PROVIDER_NAMES = {
 _SCOPE = "litellm"  # the provider named when LiteLLM cannot route the model
 
 
-def _count(value: Any) -> int | None:
-    """A token count as an int: LiteLLM hands some providers' counts over as floats."""
-    if type(value) is int:
-        return value
-    if type(value) is float and value.is_integer() and value >= 0:
-        return int(value)
-    return None
-
-
 def _usage(usage: Any, attrs: Attributes) -> None:
     if usage is None:
         return
     get = getter(usage)
     prompt_details = get(usage, "prompt_tokens_details", None)
-    cache_read = _count(field(prompt_details, "cached_tokens")) if prompt_details is not None else None
+    cache_read = token_count(field(prompt_details, "cached_tokens")) if prompt_details is not None else None
     if not cache_read:
-        cache_read = _count(get(usage, "cache_read_input_tokens", None)) or cache_read
-    cache_creation = _count(get(usage, "cache_creation_input_tokens", None))
+        cache_read = token_count(get(usage, "cache_read_input_tokens", None)) or cache_read
+    cache_creation = token_count(get(usage, "cache_creation_input_tokens", None))
     if cache_creation is None and prompt_details is not None:
-        cache_creation = _count(field(prompt_details, "cache_creation_tokens"))
+        cache_creation = token_count(field(prompt_details, "cache_creation_tokens"))
     completion_details = get(usage, "completion_tokens_details", None)
     usage_attributes(
         attrs,
-        input_tokens=_count(get(usage, "prompt_tokens", None)),
-        output_tokens=_count(get(usage, "completion_tokens", None)),
+        input_tokens=token_count(get(usage, "prompt_tokens", None)),
+        output_tokens=token_count(get(usage, "completion_tokens", None)),
         cache_read=cache_read,
         cache_creation=cache_creation,
-        reasoning=_count(field(completion_details, "reasoning_tokens")) if completion_details is not None else None,
+        reasoning=None if completion_details is None else token_count(field(completion_details, "reasoning_tokens")),
     )
 
 
@@ -186,7 +178,7 @@ class LiteLLMEmbedding(_Routed, Embeddings):
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
         put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
-        usage_attributes(attrs, input_tokens=_count(field(field(response, "usage"), "prompt_tokens")))
+        usage_attributes(attrs, input_tokens=token_count(field(field(response, "usage"), "prompt_tokens")))
         return attrs
 
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation._call import Attributes, StreamRecorder, put
 from agentops_otel.instrumentation._library import Method, MethodInstrumentor, in_traced_call
 from agentops_otel.instrumentation._patching import Patch, replace_attribute
 from agentops_otel.instrumentation.openai import ChatCompletions, Embeddings, _ChatStream
-
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class _MistralChatStream(_ChatStream):
@@ -77,8 +74,6 @@ class MistralInstrumentor(MethodInstrumentor):
     provider = sc.PROVIDER_MISTRAL
     methods = _methods("mistralai.client")  # 3.x; 1.x and 2.x keep them under mistralai itself
 
-    _client_cache: tuple[str | None, Attributes] = (None, {})
-
     def _patch(self, patches: list[Patch]) -> None:
         try:
             importlib.import_module("mistralai.client.chat")
@@ -102,15 +97,4 @@ class MistralInstrumentor(MethodInstrumentor):
         url = body.get("server_url")
         if not isinstance(url, str):
             url = instance.sdk_configuration.get_server_details()[0]
-        cached = self._client_cache
-        if cached[0] == url:
-            return cached[1]
-        attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: self.provider}
-        try:
-            parts = urlsplit(url)
-            put(attrs, sc.SERVER_ADDRESS, parts.hostname)
-            put(attrs, sc.SERVER_PORT, parts.port or _DEFAULT_PORTS.get(parts.scheme))
-        except ValueError:
-            pass
-        type(self)._client_cache = (url, attrs)
-        return attrs
+        return self._server_attributes(url, url)

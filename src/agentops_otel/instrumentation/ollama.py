@@ -54,31 +54,11 @@ def _response(response: Any, attrs: Attributes) -> None:
     )
 
 
-def _tool_calls(message: Any) -> list[content.Part]:
-    parts = []
-    for call in field(message, "tool_calls") or ():
-        function = field(call, "function")
-        parts.append(content.tool_call(field(call, "id"), field(function, "name"), field(function, "arguments")))
-    return parts
-
-
 def _message_parts(message: Any) -> list[content.Part]:
     parts = [content.reasoning(field(message, "thinking"))] if field(message, "thinking") else []
     parts.extend(content.parts_of(field(message, "content") or None))
-    parts.extend(_tool_calls(message))
+    parts.extend(content.tool_calls(message))
     return parts
-
-
-def _input_messages(messages: Any) -> list[dict[str, Any]]:
-    result = []
-    for message in messages or ():
-        role = field(message, "role")
-        if role == "tool":
-            parts = [content.tool_response(field(message, "tool_call_id"), field(message, "content"))]
-        else:
-            parts = _message_parts(message)
-        result.append(content.message(role, parts))
-    return result
 
 
 class _Stream(StreamRecorder):
@@ -105,7 +85,7 @@ class _Stream(StreamRecorder):
             if thought:
                 self.thinking.append(thought)
             if not self.text_key:
-                self.tools.extend(_tool_calls(source))
+                self.tools.extend(content.tool_calls(source))
 
     def attributes(self) -> Attributes:
         attrs: Attributes = {}
@@ -125,7 +105,7 @@ class Chat(Endpoint):
     def request_attributes(self, body: Mapping[str, Any], capture: bool) -> Attributes:
         attrs = _request(body)
         if capture:
-            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(_input_messages(body.get("messages")))
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(content.chat_input(body.get("messages"), _message_parts))
             if body.get("tools"):
                 attrs[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(
                     [t for t in body["tools"] if not callable(t)]  # Python functions given as tools: not JSON
@@ -192,7 +172,6 @@ class Embed(Endpoint):
 
 
 _CHAT, _GENERATE, _EMBED = Chat(), Generate(), Embed()
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def _methods() -> tuple[Method, ...]:
@@ -222,17 +201,8 @@ class OllamaInstrumentor(MethodInstrumentor):
     provider = sc.PROVIDER_OLLAMA
     methods = _methods()
 
-    _client_cache: tuple[Any, Attributes] = (None, {})
-
     def _client_attributes(self, instance: Any, body: Mapping[str, Any]) -> Attributes:
         if instance is None:  # a module-level function: the default client's
             instance = getattr(sys.modules.get("ollama"), "_client", None)
         url = instance._client.base_url  # the client's httpx client
-        cached = self._client_cache
-        if cached[0] is url:
-            return cached[1]
-        attrs: Attributes = {sc.SPAN_KIND: sc.KIND_LLM, sc.GEN_AI_PROVIDER_NAME: self.provider}
-        put(attrs, sc.SERVER_ADDRESS, url.host)
-        put(attrs, sc.SERVER_PORT, url.port or _DEFAULT_PORTS.get(url.scheme))
-        type(self)._client_cache = (url, attrs)
-        return attrs
+        return self._server_attributes(url, url)

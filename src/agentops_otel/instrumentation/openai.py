@@ -115,31 +115,12 @@ def _completion_attributes(response: Any, attrs: Attributes) -> list[Any]:
 
 
 # --- chat completions ---------------------------------------------------------------------------
-def _tool_call_parts(msg: Any) -> list[content.Part]:
-    parts = []
-    for call in field(msg, "tool_calls") or ():
-        function = field(call, "function")
-        parts.append(content.tool_call(field(call, "id"), field(function, "name"), field(function, "arguments")))
-    return parts
-
-
-def _chat_input(messages: Any) -> list[dict[str, Any]]:
-    result = []
-    for msg in messages or ():
-        role = field(msg, "role")
-        if role == "tool":
-            parts = [content.tool_response(field(msg, "tool_call_id"), field(msg, "content"))]
-        else:
-            parts = content.parts_of(field(msg, "content"))
-            parts.extend(_tool_call_parts(msg))
-        result.append(content.message(role, parts))
-    return result
+def _message_parts(msg: Any) -> list[content.Part]:
+    return content.parts_of(field(msg, "content")) + content.tool_calls(msg)
 
 
 def _chat_output_message(msg: Any, finish_reason: Any) -> dict[str, Any]:
-    parts = content.parts_of(field(msg, "content"))
-    parts.extend(_tool_call_parts(msg))
-    return content.message(field(msg, "role") or "assistant", parts, finish_reason)
+    return content.message(field(msg, "role") or "assistant", _message_parts(msg), finish_reason)
 
 
 class _ChatStream(StreamRecorder):
@@ -217,7 +198,7 @@ class ChatCompletions(Endpoint):
         if kind:
             attrs[sc.GEN_AI_OUTPUT_TYPE] = "text" if kind == "text" else "json"
         if capture:
-            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(_chat_input(body.get("messages")))
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = content.to_json(content.chat_input(body.get("messages"), _message_parts))
             if body.get("tools"):
                 attrs[sc.GEN_AI_TOOL_DEFINITIONS] = content.to_json(body["tools"])
         return attrs
