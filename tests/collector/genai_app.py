@@ -64,6 +64,41 @@ def logs_to(url: str, key: str):
     return provider
 
 
+def get_weather(city: str) -> str:
+    return f"Sunny in {city}"
+
+
+def agent_run(name: str, files: list[str], server: ReplayServer) -> None:
+    """The recorded calls inside an agent invocation, then a tool call, each traced through the
+    instrumentation's own API where it has one (the official GenAI utilities, OpenInference's
+    tracer decorators); the others' apps only make the calls."""
+    if name == "official":
+        from opentelemetry.util.genai.handler import get_telemetry_handler
+
+        handler = get_telemetry_handler()
+        with handler.invoke_local_agent(agent_name="trip_planner"):
+            replay(files, server)
+            with handler.tool("get_weather") as tool:
+                tool.tool_result = get_weather("Lisbon")
+    elif name == "openinference":
+        from openinference.instrumentation import OITracer, TraceConfig
+
+        tracer = OITracer(trace.get_tracer("genai_app"), TraceConfig())
+
+        @tracer.agent(name="trip_planner")
+        def plan() -> None:
+            replay(files, server)
+            tracer.tool(name="get_weather")(get_weather)("Lisbon")
+
+        plan()
+    else:
+        replay(files, server)
+
+
+# Spans of each kind an app above sends: (llm, tool, agent)
+KINDS = {"official": (2, 1, 1), "openinference": (2, 1, 1), "openllmetry": (2, 0, 0), "openlit": (2, 0, 0)}
+
+
 def replay(files: list[str], server: ReplayServer) -> None:
     with openai.OpenAI(base_url=server.openai_base_url, api_key="test-key", max_retries=0) as client:
         for name in files:
@@ -86,7 +121,7 @@ def main() -> None:
         logs = logs_to(url, key) if name != "openlit" else None
         instrument(name, url, key)
         with ReplayServer() as server:
-            replay(files, server)
+            agent_run(name, files, server)
         out["analytics"] = ao.get_analytics()
         out["cost"] = str(session.end_session("Success"))
         out["session_id"] = session.session_id
@@ -106,7 +141,7 @@ def main() -> None:
         instrument(name, url, key)
         tracer = trace.get_tracer("genai_app")
         with tracer.start_as_current_span("agent run") as root, ReplayServer() as server:
-            replay(files, server)
+            agent_run(name, files, server)
             root.set_status(Status(StatusCode.OK))
         trace_id = format(root.get_span_context().trace_id, "032x")
         out["session_id"] = f"{trace_id[:8]}-{trace_id[8:12]}-{trace_id[12:16]}-{trace_id[16:20]}-{trace_id[20:]}"

@@ -28,7 +28,7 @@ from agentops_otel import pricing
 from agentops_otel.pricing import TokenUsage
 from agentops_otel.usage import NO_USAGE_SOURCE, span_price
 from tests.collector.conftest import KEY
-from tests.collector.genai_app import OPENLIT_PRICING
+from tests.collector.genai_app import KINDS, OPENLIT_PRICING
 from tests.support.own_venv import BUILD_TIMEOUT_S, OwnVenv, VenvUnavailable
 from tests.support.replay import FIXTURES_DIR, REPO_ROOT
 
@@ -216,6 +216,11 @@ def test_their_trace_is_a_session_with_its_llm_calls_tokens_cost_and_end(collect
     stats, spans = stored(collector, run["session_id"])
     llms = [span for span in spans if span["kind"] == "llm"]
     assert len(llms) == stats["llm_calls"] == 2, [(s["name"], s["kind"]) for s in spans]
+    kinds = [span["kind"] for span in spans]
+    assert (kinds.count("llm"), kinds.count("tool"), kinds.count("agent")) == KINDS[name], kinds
+    assert stats["tool_calls"] == KINDS[name][1]
+    export = collector.get(f"/v2/sessions/{run['session_id']}/export", KEY)[1]
+    assert (len(export["llms"]), len(export["tools"]), len(export["agents"])) == KINDS[name]
     usage = recorded_usage()
     (chat,) = [s for s in llms if s["attributes"].get("gen_ai.usage.input_tokens") == usage["prompt_tokens"]]
     (stream,) = [s for s in llms if s is not chat]
@@ -236,7 +241,6 @@ def test_their_trace_is_a_session_with_its_llm_calls_tokens_cost_and_end(collect
         assert attrs["agentops.cost.sender"] == pytest.approx(sent) and sent != pytest.approx(float(chat["cost"]))
         assert attrs["gen_ai.usage.cost"] == float(chat["cost"])
         # its events (content again, sent as logs) are kept with the span they name
-        export = collector.get(f"/v2/sessions/{run['session_id']}/export", KEY)[1]
         (event,) = next(s for s in export["spans"] if s["span_id"] == chat["span_id"])["logs"]
         assert event["name"] == "gen_ai.client.inference.operation.details"
         assert event["attributes"]["gen_ai.output.messages"][0]["parts"][0]["content"] == recorded_messages(CHAT)[1]
@@ -266,7 +270,8 @@ def test_an_sdk_session_holding_their_spans_counts_as_the_collector(collector, n
     assert analytics["LLM calls"] == stats["llm_calls"] == 2
     # OpenLIT counts the tokens of a stream without usage itself: none unpriced
     assert analytics["Unpriced LLM calls"] == stats["unpriced_llm_calls"] == (0 if name == "openlit" else 1)
-    assert analytics["Errors"] == stats["errors"] and analytics["Tool calls"] == stats["tool_calls"]
+    assert analytics["Errors"] == stats["errors"] == 0
+    assert analytics["Tool calls"] == stats["tool_calls"] == KINDS[name][1]
     assert Decimal(run["cost"]) == Decimal(stats["cost"]) > 0
     assert stats["state"] == "Success"
     assert all(span["attributes"].get("agentops.session.id") == run["session_id"] for span in spans)
