@@ -129,6 +129,15 @@ def test_the_official_instrumentations_message_events_show_with_their_span(brows
     page = browser.page
     browser.login(LIVE_KEY, f"#/sessions/{run['session_id']}")
     page.wait_for_selector("#view[data-loaded] .wf-row")
+    # its agent, tool and LLM spans (opentelemetry-util-genai's) have their kinds in the waterfall
+    for kind, count in (("llm", 2), ("tool", 1), ("agent", 1)):
+        page.click(f'.seg-btn[data-kind="{kind}"]')
+        assert page.inner_text(".wf-count").startswith(f"{count} of {len(spans)} spans"), kind
+    page.click('.seg-btn[data-kind="all"]')
+    tool = next(s for s in spans if s["kind"] == "tool")
+    page.click(f".wf-row[data-span-id='{tool['span_id']}']")
+    page.locator(f"#span-details[data-span-id='{tool['span_id']}']").wait_for()
+    assert page.locator("#span-details .panel-badges .kind").inner_text().strip().upper() == "TOOL"
     page.click(f".wf-row[data-span-id='{chat['span_id']}']")
     details = page.locator(f"#span-details[data-span-id='{chat['span_id']}']")
     details.wait_for()
