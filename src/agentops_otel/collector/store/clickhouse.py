@@ -835,6 +835,11 @@ def _contribution(kind: str | None, status_code: int, unpriced: bool) -> tuple[t
     return tuple(counts[name] for name in _COUNT_FIELDS), counts["prompt_tokens"] == 1
 
 
+def _capped(cost_text: str) -> Decimal:
+    cost = Decimal(cost_text)
+    return cost if len(cost_text) < 40 or cost < MAX_COST else MAX_COST  # short text: far below the cap
+
+
 def _span_row(project: str, r: SpanRecord) -> list:
     """A span's ``spans`` row: what meaning.py says it counts for, in columns that SQL only adds up."""
     counts, usage_counts = _contribution(r.kind, r.status_code, r.cost is None)
@@ -854,7 +859,7 @@ def _span_row(project: str, r: SpanRecord) -> list:
         list(root.tags) if root else [],
         root.video if root else None,
         (r.model or UNKNOWN_MODEL) if r.is_llm else "",
-        None if r.cost_text is None else min(Decimal(r.cost_text), MAX_COST),
+        None if r.cost_text is None else _capped(r.cost_text),
         *counts,
         *(r.usage if usage_counts else _NO_TOKENS),
         r.resource_key,
