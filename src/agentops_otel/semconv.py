@@ -138,6 +138,12 @@ OPENINFERENCE_CACHE_WRITE_TOKENS: Final = "llm.token_count.prompt_details.cache_
 OPENINFERENCE_REASONING_TOKENS: Final = "llm.token_count.completion_details.reasoning"
 OPENINFERENCE_MODEL_NAME: Final = "llm.model_name"
 OPENINFERENCE_PROVIDER: Final = "llm.provider"
+# OpenInference names the dashboard reads to show a span like ours (flattened message lists:
+# <prefix>.<i>.message.role / .content / .contents.<j>.message_content.text / .tool_calls.<j>...)
+OPENINFERENCE_SYSTEM: Final = "llm.system"
+OPENINFERENCE_TOOL_NAME: Final = "tool.name"
+OPENINFERENCE_INPUT_MESSAGES: Final = "llm.input_messages"
+OPENINFERENCE_OUTPUT_MESSAGES: Final = "llm.output_messages"
 
 # --- Other instrumentations' span kinds, read to classify their spans (meaning.py) ---------------
 OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"  # LLM, TOOL, AGENT, CHAIN, EMBEDDING, ...

@@ -220,3 +220,36 @@ def test_message_events_of_older_conventions_and_span_events_show_as_messages(br
         assert answer.locator(".msg-role").inner_text().lower().startswith(output[0])
         assert answer.locator(".msg-text").inner_text() == output[1]
     assert browser.errors == []
+
+
+def test_openinference_spans_show_their_model_provider_messages_and_tool(browser: Browser, collector):
+    """The real OpenInference instrumentation: its model (llm.model_name), provider (llm.system),
+    flattened messages (llm.input_messages.<i>.message.*) and tool name read like ours."""
+    run = other.run_app(collector, "openinference", "zero-code", key=LIVE_KEY)
+    spans = get_json(collector, f"/v2/sessions/{run['session_id']}/spans", LIVE_KEY)["spans"]
+    chat = next(s for s in spans if s["kind"] == "llm" and s["cost"] is not None)
+    tool = next(s for s in spans if s["kind"] == "tool")
+    model = chat["attributes"][sc.OPENINFERENCE_MODEL_NAME]
+    assert sc.GEN_AI_RESPONSE_MODEL not in chat["attributes"] and sc.GEN_AI_INPUT_MESSAGES not in chat["attributes"]
+
+    page = browser.page
+    browser.login(LIVE_KEY, f"#/sessions/{run['session_id']}")
+    page.wait_for_selector("#view[data-loaded] .wf-row")
+    row = page.locator(f".wf-row[data-span-id='{chat['span_id']}']")
+    assert model in row.locator(".wf-meta").inner_text(), "the model on the row"
+    row.click()
+    details = page.locator(f"#span-details[data-span-id='{chat['span_id']}']")
+    details.wait_for()
+    text = details.inner_text()
+    assert model in text and "openai" in text.lower()
+    prompts, answer = other.recorded_messages(other.CHAT)
+    inputs = details.locator("#input-messages .msg")
+    assert [inputs.nth(i).locator(".msg-text").inner_text() for i in range(inputs.count())] == prompts
+    assert inputs.nth(0).locator(".msg-role").inner_text().lower() == "system"
+    assert details.locator("#output-messages .msg .msg-text").inner_text() == answer
+    page.click(f".wf-row[data-span-id='{tool['span_id']}']")
+    panel = page.locator(f"#span-details[data-span-id='{tool['span_id']}']")
+    panel.wait_for()
+    assert "get_weather" in panel.locator(".kv").first.inner_text()
+    browser.screenshot("26-openinference-span")
+    assert browser.errors == []

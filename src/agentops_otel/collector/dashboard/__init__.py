@@ -62,6 +62,9 @@ def semconv_module() -> str:
     # agentops.cost.source values the panels explain (their home: usage.py, pricing.py)
     for name in ("NO_USAGE_SOURCE", "SENDER_SOURCE", "UNKNOWN_MODEL_SOURCE"):
         lines.append(f"export const {name} = {json.dumps(getattr(usage, name))};")
+    # where a span's model and provider are read, first found wins (usage.llm_model, llm_provider)
+    for name in ("MODEL_KEYS", "PROVIDER_KEYS"):
+        lines.append(f"export const {name} = Object.freeze({json.dumps(list(getattr(usage, name)))});")
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,11 @@ import { h } from "./dom.js";
 import * as fmt from "./format.js";
 import * as sc from "./semconv.js";
 
+/** The first of ``keys`` holding a non-empty string. */
+function firstOf(a, keys) {
+  return keys.map((key) => a[key]).find((v) => typeof v === "string" && v) ?? null;
+}
+
 function isLlm(span) {
   const a = span.attributes || {};
   return span.kind === sc.KIND_LLM || Boolean(a[sc.GEN_AI_REQUEST_MODEL] || a[sc.GEN_AI_RESPONSE_MODEL]);
@@ -18,9 +23,9 @@ function isLlm(span) {
 export function unpricedReason(span) {
   const a = span.attributes || {};
   const source = a[sc.COST_SOURCE];
-  const model = a[sc.GEN_AI_RESPONSE_MODEL] || a[sc.GEN_AI_REQUEST_MODEL] || a[sc.OPENINFERENCE_MODEL_NAME];
+  const model = firstOf(a, sc.MODEL_KEYS);
   if (source === sc.UNKNOWN_MODEL_SOURCE) return `No price known for the model ${model ? `“${model}”` : "(none named)"}.`;
-  const provider = String(a[sc.GEN_AI_PROVIDER_NAME] || a[sc.GEN_AI_SYSTEM] || "").toLowerCase();
+  const provider = String(firstOf(a, [...sc.PROVIDER_KEYS, sc.OPENINFERENCE_SYSTEM]) || "").toLowerCase();
   if (a[sc.GEN_AI_REQUEST_STREAM] === true && provider.includes(sc.PROVIDER_OPENAI)) {
     return "The stream reported no usage: set AGENTOPS_OPENAI_STREAM_USAGE=true (or pass stream_options={\"include_usage\": true}) to have OpenAI send it.";
   }
@@ -39,7 +44,7 @@ function tokenCell(value) {
 function llmSection(span) {
   const a = span.attributes || {};
   const requestModel = a[sc.GEN_AI_REQUEST_MODEL];
-  const responseModel = a[sc.GEN_AI_RESPONSE_MODEL];
+  const responseModel = a[sc.GEN_AI_RESPONSE_MODEL] || a[sc.OPENINFERENCE_MODEL_NAME];
   const model = responseModel && requestModel && responseModel !== requestModel ? `${requestModel} → ${responseModel}` : responseModel || requestModel;
   const input = a[sc.GEN_AI_USAGE_INPUT_TOKENS];
   const output = a[sc.GEN_AI_USAGE_OUTPUT_TOKENS];
@@ -70,7 +75,7 @@ function llmSection(span) {
   return section(
     "LLM call",
     keyValues([
-      ["Provider", a[sc.GEN_AI_PROVIDER_NAME] || a[sc.GEN_AI_SYSTEM] || null],
+      ["Provider", firstOf(a, [...sc.PROVIDER_KEYS, sc.OPENINFERENCE_SYSTEM])],
       ["Model", model || null],
       ["Operation", a[sc.GEN_AI_OPERATION_NAME] || null],
       ["Finish", Array.isArray(finish) ? finish.join(", ") : finish || null],
@@ -163,9 +168,48 @@ function eventMessages(span) {
   return found;
 }
 
+/**
+ * OpenInference's flattened message list (``llm.input_messages.0.message.role`` ...) as messages
+ * in the GenAI shape (role and parts), or undefined when the span has none.
+ */
+function openInferenceMessages(attributes, prefix) {
+  const byIndex = new Map();
+  for (const [key, value] of Object.entries(attributes)) {
+    const match = key.startsWith(`${prefix}.`) && key.slice(prefix.length + 1).match(/^(\d+)\.message\.(.+)$/);
+    if (!match) continue;
+    const index = Number(match[1]);
+    if (!byIndex.has(index)) byIndex.set(index, {});
+    byIndex.get(index)[match[2]] = value;
+  }
+  if (byIndex.size === 0) return undefined;
+  return [...byIndex.keys()].sort((x, y) => x - y).map((index) => {
+    const fields = byIndex.get(index);
+    const parts = [];
+    if (typeof fields.content === "string") parts.push({ type: "text", content: fields.content });
+    for (let j = 0; fields[`contents.${j}.message_content.text`] !== undefined; j++) {
+      parts.push({ type: "text", content: String(fields[`contents.${j}.message_content.text`]) });
+    }
+    for (let j = 0; fields[`tool_calls.${j}.tool_call.function.name`] !== undefined; j++) {
+      parts.push({
+        type: "tool_call",
+        name: fields[`tool_calls.${j}.tool_call.function.name`],
+        id: fields[`tool_calls.${j}.tool_call.id`],
+        arguments: fields[`tool_calls.${j}.tool_call.function.arguments`] ?? "",
+      });
+    }
+    return { role: fields.role ?? "message", parts };
+  });
+}
+
 function messagesSection(span) {
-  // The span's own content attributes win; what it lacks comes from its GenAI events.
-  const a = { ...eventMessages(span), ...(span.attributes || {}) };
+  // The span's own content attributes win; what it lacks comes from its GenAI events, or from
+  // OpenInference's flattened message lists.
+  const own = span.attributes || {};
+  const openInference = {
+    [sc.GEN_AI_INPUT_MESSAGES]: openInferenceMessages(own, sc.OPENINFERENCE_INPUT_MESSAGES),
+    [sc.GEN_AI_OUTPUT_MESSAGES]: openInferenceMessages(own, sc.OPENINFERENCE_OUTPUT_MESSAGES),
+  };
+  const a = { ...eventMessages(span), ...Object.fromEntries(Object.entries(openInference).filter(([, v]) => v)), ...own };
   const blocks = [];
   if (a[sc.GEN_AI_SYSTEM_INSTRUCTIONS] !== undefined) {
     const parsed = parseJson(a[sc.GEN_AI_SYSTEM_INSTRUCTIONS]);
@@ -253,7 +297,7 @@ export function spanPanel(span) {
       ["Span id", h("span", { class: "mono" }, span.span_id)],
       ["Parent", span.parent_span_id ? h("span", { class: "mono" }, span.parent_span_id) : null],
       ["Status", span.status_message || null],
-      ["Tool", a[sc.GEN_AI_TOOL_NAME] || null],
+      ["Tool", firstOf(a, [sc.GEN_AI_TOOL_NAME, sc.OPENINFERENCE_TOOL_NAME])],
       ["Agent", a[sc.AGENT_NAME] || a[sc.GEN_AI_AGENT_NAME] || null],
     ], "kv kv-compact"),
     exceptionSection(span),

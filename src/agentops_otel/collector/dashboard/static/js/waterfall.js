@@ -233,7 +233,7 @@ export class Waterfall {
     const meta = [];
     if (span.kind === sc.KIND_LLM) {
       const attrs = span.attributes || {};
-      const model = attrs[sc.GEN_AI_RESPONSE_MODEL] || attrs[sc.GEN_AI_REQUEST_MODEL];
+      const model = sc.MODEL_KEYS.map((key) => attrs[key]).find((v) => typeof v === "string" && v);
       if (span.cost) meta.push(fmt.money(span.cost));
       else meta.push("unpriced");
       if (model && !String(span.name).includes(model)) meta.push(model);
