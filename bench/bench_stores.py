@@ -303,7 +303,54 @@ def _timed(call, runs: int = QUERY_RUNS) -> dict[str, float]:
     return {"median_ms": statistics.median(times[1:] or times), "first_ms": times[0]}
 
 
-def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int) -> dict[str, Any]:
+class _BulkLoader:
+    """``--bulk`` (chDB): the spans between the timed rounds go in as large inserts of the rows the
+    store's own write path builds (``_span_row``), and each session's rollup is then computed by the
+    store's own rollup query, over sessions in key order. Only the loading is faster; the rows are
+    the same as the write path's."""
+
+    def __init__(self, store: Any) -> None:
+        from agentops_otel.collector.store import clickhouse
+
+        self.ch, self.store = clickhouse, store
+        self.client = store._connect()
+        self.rows: list[list] = []
+        self.resources: dict[bytes, bytes] = {}
+        self.known: set[bytes] = set()
+        self.touched: dict[str, set[bytes]] = {}
+
+    def _insert(self, table: str, rows: list, columns: tuple[str, ...]) -> None:
+        name = f"{self.store.database}.{table}"
+        self.client.insert(name, rows, column_names=list(columns), settings=self.ch.INSERT_SETTINGS)
+
+    def add(self, batch: PreparedBatch) -> None:
+        self.rows += [self.ch._span_row(batch.project_id, r) for r in batch.spans]
+        self.touched.setdefault(batch.project_id, set()).update(r.trace_id for r in batch.spans)
+        self.resources.update((k, v) for k, v in batch.resources.items() if k not in self.known)
+        if len(self.rows) >= 200_000:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.resources:
+            self._insert("resources", [[k, v] for k, v in self.resources.items()], ("key", "body"))
+            self.known.update(self.resources)
+            self.resources.clear()
+        if self.rows:
+            self._insert("spans", self.rows, self.ch.SPAN_COLUMNS)
+            self.rows.clear()
+
+    def finish(self) -> None:
+        self._flush()
+        for project, traces in self.touched.items():
+            ordered = sorted(traces)
+            for start in range(0, len(ordered), 20_000):
+                self._insert(
+                    "sessions", self.store._rollups(project, ordered[start : start + 20_000]), self.ch.SESSION_COLUMNS
+                )
+        self.touched.clear()
+
+
+def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int, bulk: bool = False) -> dict[str, Any]:
     if kind == "generate-only":  # the baseline: generation's own time and memory
         started = time.perf_counter()
         made = sum(len(b.spans) for b in generate(seed, spans, now_ns))
@@ -318,12 +365,17 @@ def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int) -> dic
 
     rounds: list[float] = []
     round_starts = sorted({0, max(0, spans // 2 - ROUND_SPANS // 2), max(0, spans - ROUND_SPANS)})
+    loader = _BulkLoader(store) if bulk and kind == "chdb" else None
+    if loader is not None:  # rounds through the write path at the start and the end only
+        round_starts = sorted({0, max(0, spans - ROUND_SPANS)})
     written = 0
     started = time.perf_counter()
     while True:
         if round_starts and written >= round_starts[0]:
             round_starts.pop(0)
             drain(0)  # the round times its own batches only
+            if loader is not None:
+                loader.finish()  # every bulk-loaded session rolled up before the write path sees more
             chunk = list(itertools.islice(batches, max(1, ROUND_SPANS // BATCH)))
             if not chunk:
                 break
@@ -339,10 +391,15 @@ def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int) -> dic
         batch = next(batches, None)
         if batch is None:
             break
-        pending.append(store.write(batch))
-        drain(IN_FLIGHT)
+        if loader is not None and written > 0:
+            loader.add(batch)
+        else:
+            pending.append(store.write(batch))
+            drain(IN_FLIGHT)
         written += len(batch.spans)
     drain(0)
+    if loader is not None:
+        loader.finish()
     load_s = time.perf_counter() - started
     project = PROJECTS[0][0]
     scope = (project,)
@@ -423,12 +480,17 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", type=Path, help="where the stores are written (default: a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the stores' files")
+    parser.add_argument(
+        "--bulk",
+        action="store_true",
+        help="chDB: load the spans between the timed rounds in large inserts of the write path's own rows",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--now-ns", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        figures = run_store(args.worker, args.spans, args.seed, args.dir, args.now_ns)
+        figures = run_store(args.worker, args.spans, args.seed, args.dir, args.now_ns, args.bulk)
         args.out.write_text(json.dumps(figures))
         return 0
     base = args.dir or Path(tempfile.mkdtemp(prefix="agentops-bench-stores-"))
@@ -445,6 +507,7 @@ def main() -> int:
                 [
                     *(sys.executable, __file__, "--worker", kind, "--spans", str(args.spans)),
                     *("--seed", str(args.seed), "--dir", str(where), "--now-ns", str(now_ns), "--out", str(out)),
+                    *(["--bulk"] if args.bulk else []),
                 ],
                 check=True,
             )
