@@ -233,3 +233,14 @@ def test_ids_ending_in_zero_bytes_are_ids_like_any_other(store):
     assert [len(x["logs"]) for x in export["llms"]] == [1]
     assert export["session"]["host_env"] == {"service.name": "test-agent"}
     assert store.overview(("p",), None, None, None)["totals"]["sessions"] == 1
+
+
+def test_a_status_code_outside_otlps_three_is_stored_as_sent(store):
+    """OTLP's status code is an open enum: a sender may write any int32 (OTLP/JSON: 7, -1)."""
+    s = SessionBuilder.new(T0, seed=80)
+    odd, negative = s.span("odd", {}), s.span("negative", {})
+    odd.status.code, negative.status.code = 7, -1
+    assert write(store, [odd, negative, s.root()]) == (3, 3)
+    export = store.export(("p",), s.trace_id)
+    assert sorted(x["status_code"] for x in export["spans"]) == ["-1", "7", "UNSET"]
+    assert export["stats"]["events"] == 2 and export["stats"]["errors"] == 0

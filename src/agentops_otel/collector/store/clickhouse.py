@@ -52,6 +52,7 @@ _COUNT_FIELDS = ("llm_calls", "tool_calls", "actions", "errors", "events", "unpr
 _TOKEN_FIELDS = meaning.TOKEN_FIELDS
 
 _COLUMN_BREAK = ",\n    "  # one column a line in the DDL (f-strings before Python 3.12 take no backslash)
+# status_code is Int32: an OTLP enum, so any int32 a sender wrote (JSON says 7, or -1).
 # Each migration: (version, what it does, statements). Applied in order, each statement idempotent
 # (IF NOT EXISTS), then recorded in schema_migrations; collectors starting together may both apply
 # one, which changes nothing. {db} is the database.
@@ -67,7 +68,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     start_ns Int64 CODEC(Delta, ZSTD(1)),
     end_ns Int64 CODEC(Delta, ZSTD(1)),
     kind LowCardinality(String),
-    status_code UInt8,
+    status_code Int32,
     root_rank UInt8,
     end_state LowCardinality(String),
     end_state_reason Nullable(String),
