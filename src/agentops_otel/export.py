@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from agentops_otel import semconv as sc
 from agentops_otel.config import Configuration
 from agentops_otel.delivery import Delivery, SpoolingExporter, Transport, target_of
+from agentops_otel.meaning import span_attributes
 from agentops_otel.recording import session_attributes
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ class SessionSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         # Our own spans carry the session id from the start; stamp other instrumentations' spans.
         session = self._lookup(span.context.trace_id) if self.enabled else None
-        if session is not None and sc.SESSION_ID not in span.attributes:  # type: ignore[operator]
+        if session is not None and sc.SESSION_ID not in span_attributes(span):
             span.set_attributes(session_attributes(session.session_id))
 
     def on_end(self, span: ReadableSpan) -> None:

@@ -88,10 +88,10 @@ CLASSIFY_KEYS: frozenset[str] = frozenset(k for k, _ in KIND_RULES) | _TOKEN_KEY
 
 
 def span_attributes(span: Any) -> Mapping[str, Any]:
-    """An ended SDK span's attributes, for reading. ``span.attributes`` is a read-only view of the
-    SDK's own mapping class, whose every read runs Python code (and raises inside for an absent
-    key); the plain dict it keeps them in is read directly when there is one (an ended span's
-    attributes no longer change)."""
+    """An SDK span's attributes, for reading (not to keep: a live span's may still change).
+    ``span.attributes`` is a read-only view of the SDK's own mapping class, whose every read runs
+    Python code (and raises inside for an absent key); the plain dict it keeps them in is read
+    directly when there is one."""
     inner = getattr(getattr(span, "_attributes", None), "_dict", None)
     if type(inner) is dict:
         return inner
