@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -168,17 +169,22 @@ def test_otel_sdk_disabled_is_a_cheap_no_op(sdk, sink, monkeypatch):
     def tool(x):
         return x * 2
 
-    started = time.thread_time()  # CPU time: what the calls cost, not how busy the machine is
-    for i in range(10_000):
+    # Cheap means no span is made at all (timing it would depend on the machine's load; its cost,
+    # ~10 µs a call, is measured by bench/bench_sdk.py).
+    spans_started = []
+    start_span = sdk_trace.Tracer.start_span
+    monkeypatch.setattr(
+        sdk_trace.Tracer, "start_span", lambda self, *a, **k: spans_started.append(a) or start_span(self, *a, **k)
+    )
+    for i in range(1_000):
         ao.record(ao.ActionEvent())
         assert tool(i) == i * 2
-    per_call = (time.thread_time() - started) / 10_000
     ao.add_tags(["x"])
     assert ao.get_analytics()["Cost"] == "0.00"
     assert ao.end_session("Success") == Decimal(0)
     assert session.end_state == "Success"
     assert sink.count() == 0
-    assert per_call < 200e-6  # generous for a noisy box; measured ~10 µs (see bench/bench_sdk.py)
+    assert spans_started == []
 
 
 # --- real child processes ---------------------------------------------------------------------
