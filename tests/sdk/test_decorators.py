@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import time
 
 import pydantic
 import pytest
@@ -415,11 +414,8 @@ def test_huge_arguments_are_cut_before_they_are_serialised(sdk):
         return len(blob) + len(rows)
 
     blob, rows = "x" * 50_000_000, [Row() for _ in range(1_000_000)]
-    start = time.thread_time()  # CPU time: a sanity bound on the work, whatever the machine's load
     assert ingest(blob, rows) == 51_000_000
-    elapsed = time.thread_time() - start
     assert reprs == 0  # the 50 MB string alone fills the limit: no row is even looked at
-    assert elapsed < 1.0  # a sanity bound only: serialising all of it takes about 0.3 s more per call
     assert ingest("", rows) == 1_000_000
     assert reprs < 5_000  # about as many rows as fit in 8 KB, not a million
     session.end_session("Success")
