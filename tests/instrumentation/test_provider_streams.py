@@ -276,3 +276,20 @@ def test_client_built_before_instrument(name: str, tracing: Any, replay_server: 
     uninstrument()
     call(client)
     assert tracing.llm_spans() == []
+
+
+def test_cohere_raw_responses(tracing: Any, replay_server: ReplayServer) -> None:
+    """``with_raw_response``: the answer's HttpResponse, and the stream as a context manager, are traced
+    like the public methods (which call them)."""
+    replay_server.load(fixture_path("cohere/chat.json"))
+    replay_server.load(fixture_path("cohere/chat_stream_tool_call.json"))
+    raw = _cohere(replay_server).with_raw_response
+    response = raw.chat(**COHERE_CHAT)
+    assert response.status_code == 200 and response.data.id
+    assert ended_once(tracing).attributes[sc.GEN_AI_RESPONSE_ID] == response.data.id
+    tracing.exporter.clear()
+    with raw.chat_stream(**COHERE_CHAT) as streamed:
+        assert tracing.llm_spans() == []
+        events = list(streamed.data)
+    assert events[0].type == "message-start"
+    check_usage(ended_once(tracing), CASES["cohere"])
