@@ -30,7 +30,8 @@ session holding one has a partial cost.
 
 **States**: a session is *ended* when its root arrived: our session root span, or, for a trace
 without one (zero-code, another instrumentation, another language), its local root (a span
-without parent; spans are sent when they end). Its end state is the root's
+without parent, or whose parent is remote: a caller that propagated its trace context, as OTLP's
+span flags say; spans are sent when they end). Its end state is the root's
 ``agentops.session.end_state``, or for a local root its status: OK → Success, ERROR → Failure,
 else Indeterminate. Not ended, a session is *Running* while a span ended within
 :data:`INACTIVE_AFTER_NS`, else *Inactive* (its process most likely died). :data:`STATES` are the
@@ -137,6 +138,21 @@ def end_state_name(value: Any) -> str:
 def end_state_of_status(status_code: int) -> str:
     """The end state a local root span's status gives its session: OK → Success, ERROR → Failure."""
     return _END_STATE_OF_STATUS.get(status_code, INDETERMINATE)
+
+
+# OTLP span flags (trace.proto): bit 8 says whether bit 9, "the parent is remote", is known.
+_PARENT_IS_REMOTE_KNOWN = 0x100
+_PARENT_IS_REMOTE = 0x200
+
+
+def has_local_parent(parent_span_id: bytes, flags: int) -> bool:
+    """True when a span's parent ran in the same process: a span without one, or whose parent is
+    remote (the sender says so in its flags), is a local root. Senders that leave the flags unset
+    (older SDKs) have every parent taken as local."""
+    if not parent_span_id:
+        return False
+    known_remote = _PARENT_IS_REMOTE_KNOWN | _PARENT_IS_REMOTE
+    return flags & known_remote != known_remote
 
 
 class RootInfo(NamedTuple):

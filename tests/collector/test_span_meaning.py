@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,49 @@ def run_app(collector, app: Path) -> dict:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("flags", "ended"),
+    [
+        (0x300, True),  # the parent is known to be remote: this span is the trace's local root here
+        (0x100, False),  # the parent is known to be local: its root has not arrived yet
+        (0x000, False),  # the sender does not say (older SDKs): the parent is taken as local
+    ],
+)
+def test_a_span_whose_parent_is_remote_is_a_local_root(collector, flags, ended):
+    session = SessionBuilder.new(start_ns=time.time_ns() - 60 * 10**9, seed=310)
+    handler = local_root(session, "POST /run", {}, status=1)
+    handler.parent_span_id = b"\x0a" * 8  # the span of a caller that propagated its context
+    handler.flags = flags
+    send(collector, [session.span("chat", OFFICIAL_CHAT), handler])
+    _, stats = collector.get(f"/v2/sessions/{session.session_id}/stats", KEY)
+    expected = ("Success", "Success", False) if ended else ("Running", None, True)
+    assert (stats["state"], stats["end_state"], stats["in_progress"]) == expected
+
+
+def test_a_server_span_of_a_propagated_trace_ends_its_session_through_the_real_exporter(collector):
+    """The OpenTelemetry SDK marks a parent extracted from traceparent as remote in the span's
+    flags; a zero-code server behind a caller that does not report here still ends its sessions."""
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    provider = TracerProvider()
+    exporter = OTLPSpanExporter(endpoint=f"{collector.url}/v1/traces", headers={"x-agentops-api-key": KEY})
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace_hex = "4bf92f3577b34da6a3ce929d0e0e4736"
+    carrier = {"traceparent": f"00-{trace_hex}-00f067aa0ba902b7-01"}
+    try:
+        tracer = provider.get_tracer("server")
+        with tracer.start_as_current_span("POST /chat", context=TraceContextTextMapPropagator().extract(carrier)):
+            with tracer.start_as_current_span("chat gpt-4o-mini", attributes=OFFICIAL_CHAT):
+                pass
+            trace.get_current_span().set_status(trace.Status(trace.StatusCode.OK))
+    finally:
+        provider.shutdown()
+    session_id = str(uuid.UUID(trace_hex))
+    _, stats = collector.get(f"/v2/sessions/{session_id}/stats", KEY)
+    assert (stats["state"], stats["end_state"], stats["llm_calls"]) == ("Success", "Success", 1)

@@ -25,6 +25,7 @@ from agentops_otel.meaning import (
     ROOT_KEYS,
     RootInfo,
     classify,
+    has_local_parent,
     money,
     root_info,
     usage_tuple,
@@ -158,7 +159,7 @@ def _record(span, trace_id: bytes, span_id: bytes, project_id: str, resource_key
         found = llm_enrichment(values)
         current = {key: value for key, value in values.items() if key not in UNTRUSTED_KEYS}
         _write(attrs, keys, found.attributes(), current)
-    parent = bool(span.parent_span_id)
+    parent = has_local_parent(span.parent_span_id, span.flags)
     root = None
     if kind == sc.KIND_SESSION or not parent:
         root_values = {key: to_python(attrs[i].value) for i, key in enumerate(keys) if key in ROOT_KEYS}

@@ -324,7 +324,7 @@ def _restored(
             body = span.SerializeToString()
         update = (kind, kind == KIND_LLM, cost_text, body)
     start, end = span.start_time_unix_nano, span.end_time_unix_nano
-    parent = bool(span.parent_span_id)
+    parent = meaning.has_local_parent(span.parent_span_id, span.flags)
     root = None
     if kind == sc.KIND_SESSION or not parent:
         root = meaning.root_info(kind, attrs, parent, span.status.code, span.status.message)
@@ -1074,7 +1074,7 @@ def _stored_record(
     """A stored span as ingest recorded it (its kind and cost as stored, not computed again)."""
     span = Span.FromString(body)
     is_llm = kind == KIND_LLM
-    parent = bool(span.parent_span_id)
+    parent = meaning.has_local_parent(span.parent_span_id, span.flags)
     usage, model, root = meaning.NO_USAGE, None, None
     if is_llm or kind == sc.KIND_SESSION or not parent:
         attrs = attributes_dict(span.attributes)
