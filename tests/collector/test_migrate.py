@@ -491,3 +491,25 @@ def test_a_store_that_cannot_be_opened_stops_the_collector_without_showing_its_p
             assert "hunter2" not in found.stdout + found.stderr
     finally:
         closed.close()
+
+
+def test_ids_ending_in_zero_bytes_are_copied_from_chdb_one_span_at_a_time(chdb_url, tmp_path):
+    """Positions are ids: ClickHouse must not lose a FixedString's trailing zero bytes in them."""
+    store = open_store(chdb_url)
+    try:
+        for n in range(3):
+            s = SessionBuilder.new(start_ns=T0 + n, seed=6000 + n)
+            s.trace_id, s.root_id = s.trace_id[:13] + bytes(3), s.root_id[:6] + bytes(2)
+            spans = [s.root(), s.llm("gpt-4o", 10, 1), s.span("t", {sc.SPAN_KIND: sc.KIND_TOOL})]
+            spans[2].span_id = spans[2].span_id[:7] + bytes(1)
+            body = otlp_request(spans)
+            store.write(prepare(ExportTraceServiceRequest.FromString(body), "project-a")).result(60)
+            store.write_logs(log_batch(_logs(s, s.root_id, 2), "project-a")).result(60)
+    finally:
+        store.close()
+    back = sqlite_url(tmp_path / "back.sqlite3")
+    code, out, err = run_cli(
+        "--from", chdb_url, "--to", back, "--checkpoint", str(tmp_path / "c.json"), "--batch-spans", "1"
+    )
+    assert code == 0 and "copied 9 spans (9 new" in out and "and 6 log records" in out, out + err
+    assert "counts match: 1 project(s)" in out
