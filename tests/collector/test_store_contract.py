@@ -100,6 +100,18 @@ def test_late_out_of_order_and_repeated_spans_give_the_rollup_of_one_clean_send(
     assert clean_overview["cost_by_model"] == messy_overview["cost_by_model"]
 
 
+def test_a_session_not_ended_has_the_host_of_its_earliest_span_whatever_arrived_first(store):
+    s = SessionBuilder.new(T0, seed=4)
+    write(store, [s.span("late worker", {sc.SPAN_KIND: sc.KIND_TOOL}, offset_ms=300)], resource={"process.pid": 3})
+    write(store, [s.span("first step", {sc.SPAN_KIND: sc.KIND_ACTION}, offset_ms=100)], resource={"process.pid": 2})
+    write(store, [s.span("later step", {sc.SPAN_KIND: sc.KIND_ACTION}, offset_ms=200)], resource={"process.pid": 4})
+    export = store.export(("p",), s.trace_id)
+    assert export["session"]["end_timestamp"] is None
+    assert export["session"]["host_env"]["process.pid"] == 2
+    write(store, [s.root()], resource={"process.pid": 1})
+    assert store.export(("p",), s.trace_id)["session"]["host_env"]["process.pid"] == 1  # ended: the root's
+
+
 def test_a_session_whose_spans_come_from_several_processes_is_one_session(store):
     s = SessionBuilder.new(T0, seed=3)
     write(store, [s.llm("gpt-4o-mini", 5, 5)], service="worker", resource={"process.pid": 2})

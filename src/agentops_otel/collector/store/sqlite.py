@@ -122,7 +122,11 @@ UPSERT_SESSION = (
     f" duration_ns = coalesce(CASE WHEN {_TAKE_ROOT} THEN excluded.end_ns ELSE end_ns END,"
     " max(last_ns, excluded.last_ns)) - min(init_ns, excluded.init_ns),"
     f" has_root = CASE WHEN {_TAKE_ROOT} THEN excluded.has_root ELSE has_root END, "
-    + ", ".join(f"{c} = CASE WHEN {_TAKE_ROOT} THEN excluded.{c} ELSE {c} END" for c in _FROM_ROOT)
+    + ", ".join(f"{c} = CASE WHEN {_TAKE_ROOT} THEN excluded.{c} ELSE {c} END" for c in _FROM_ROOT[:-1])
+    # The host of a session: its root's resource, else (not ended yet) its earliest span's.
+    + f", resource_key = CASE WHEN {_TAKE_ROOT} THEN excluded.resource_key"
+    f" WHEN has_root = {NOT_ENDED} AND excluded.init_ns < init_ns THEN excluded.resource_key"
+    " ELSE resource_key END"
     + ", "
     + ", ".join(f"{c} = min({c} + excluded.{c}, {MAX_COUNT})" for c in _SUMMED)  # saturate, never overflow
     + ", cost = add_money(cost, excluded.cost), cost_sort = CAST(add_money(cost, excluded.cost) AS REAL),"
@@ -245,6 +249,8 @@ class _Rollup:
         self.models: dict[str, list] = {}  # model -> [calls, cost, prompt tokens, completion tokens]
 
     def add(self, r: SpanRecord) -> None:
+        if self.root is None and r.start_ns < self.init_ns:
+            self.resource_key = r.resource_key  # not ended yet: the earliest span's host
         self.init_ns = min(self.init_ns, r.start_ns)
         self.last_ns = max(self.last_ns, r.end_ns)
         root = r.root
@@ -980,9 +986,8 @@ class SQLiteStore:
         return StoredCounts(spans=spans, sessions=sessions, logs=logs)
 
     def read_spans(self, after: str | None, max_spans: int) -> Iterator[tuple[PreparedBatch, str]]:
-        """Sessions in key order (project, trace id), each one's spans in the order they were stored (so
-        that what the first batch of a session sets, as its resource before its root arrives, is the
-        same in the copy); a position is the last span given, as ``[pid, trace id, span rowid]``."""
+        """Sessions in key order (project, trace id), each one's spans in the order they were stored; a
+        position is the last span given, as ``[pid, trace id, span rowid]``."""
         conn = self._reader()
         names = dict(conn.execute("SELECT pid, name FROM projects"))
         pid, trace_id, rowid = _position(after, 1, rowid=True) if after else (-1, b"", None)
