@@ -50,7 +50,9 @@ def setup(mode: str, endpoint: str, schedule_ms: int | None) -> tuple[Callable[[
         options = {} if schedule_ms is None else {"export_interval": schedule_ms}
         agentops_otel.init(api_key="bench", endpoint=endpoint, **options)
         client = agentops_otel.get_client()
-        return lambda: client.flush_all(), lambda: agentops_otel.end_session("Success")
+        # A generous bound: under valgrind a flush may take longer than max_wait_time (what it had
+        # not sent by then would go to the spool and be delivered during the next phase).
+        return lambda: client.flush_all(600), lambda: agentops_otel.end_session("Success")
     provider = sdk_provider(endpoint, schedule_ms)
     if mode == "official":
         # openai: the OpenTelemetry project's instrumentation; anthropic: the spans the anthropic
