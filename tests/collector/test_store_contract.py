@@ -256,3 +256,20 @@ def test_a_status_code_outside_otlps_three_is_stored_as_sent(store):
     export = store.export(("p",), s.trace_id)
     assert sorted(x["status_code"] for x in export["spans"]) == ["-1", "7", "UNSET"]
     assert export["stats"]["events"] == 2 and export["stats"]["errors"] == 0
+
+
+def test_sessions_whose_early_spans_came_last_are_listed_by_their_current_rollup(store):
+    # Each session's first rollup starts 1000 s late; an earlier span then moves its start back. On
+    # ClickHouse the older rollups may still be unmerged rows, all of them at the head of "newest
+    # first" (more of them than a page's first read takes): the list must follow the current ones.
+    sessions = [SessionBuilder.new(T0 + i * MS, seed=1000 + i) for i in range(300)]
+    write(store, [s.span("late", {sc.SPAN_KIND: sc.KIND_ACTION}, offset_ms=1_000_000) for s in sessions])
+    write(store, [s.span("early", {sc.SPAN_KIND: sc.KIND_TOOL}, offset_ms=0) for s in sessions])
+    newest = [s.session_id for s in reversed(sessions)]
+    page = store.list_sessions(("p",), ListQuery(limit=5))
+    assert [x["session_id"] for x in page["sessions"]] == newest[:5]
+    assert all(x["tool_calls"] == 1 and x["actions"] == 1 for x in page["sessions"])
+    page = store.list_sessions(("p",), ListQuery(limit=5, cursor=page["next_cursor"]))
+    assert [x["session_id"] for x in page["sessions"]] == newest[5:10]
+    top = store.overview(("p",), None, None, None)["top_sessions"]
+    assert len(top) == 10 and len({x["session_id"] for x in top}) == 10
