@@ -417,8 +417,12 @@ def test_a_process_whose_collector_hangs_waits_max_wait_time_once_not_again_at_e
         "ao.end_session('Success')\n"
         "print('ended', flush=True)\n"
     )
+    # Each send outlasts max_wait_time (the exporters' default, 10 s, does not when the batch went
+    # out a few seconds before end_session on a loaded machine: the send then times out first, its
+    # spans are spooled and end_session's flush never times out).
+    env = child_env(OTEL_EXPORTER_OTLP_TIMEOUT="120000")
     child = subprocess.Popen(
-        [sys.executable, "-c", code], env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert child.stdout.readline().strip() == "ended"
