@@ -487,7 +487,9 @@ def test_a_process_whose_collector_is_down_spools_at_end_session_and_exits_witho
 
 
 def test_a_hung_collector_drops_nothing_everything_waits_in_the_spool(sdk, blackhole, exporters, caplog, spool_dir):
-    session = ao.init(endpoint=blackhole, tracer_provider=TracerProvider(), exit_handlers=False, max_wait_time=500)
+    # end_session waits 5 s: time enough, on a loaded machine too, for the worker to serialize all
+    # 2,000 spans while the first request hangs (with less, what it had not reached is not spooled yet).
+    session = ao.init(endpoint=blackhole, tracer_provider=TracerProvider(), exit_handlers=False, max_wait_time=5000)
     with caplog.at_level(logging.WARNING):
         for _ in range(2_000):  # the first request hangs; the worker goes on serializing the rest
             ao.record(ao.ActionEvent())
