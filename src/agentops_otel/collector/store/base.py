@@ -7,7 +7,8 @@ talks to; what a span counts as and a session's state are :mod:`agentops_otel.me
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -91,3 +92,31 @@ class Store(Protocol):
         """Every stored log record, as :meth:`read_spans` does spans."""
 
     def close(self) -> None: ...
+
+
+STOP_WRITER = object()  # put on a store's queue to end its writer thread
+GROUP_SPANS = 50_000  # a group commit takes queued batches up to about this many spans
+
+
+def run_group_writer(pending: queue.Queue, commit: Callable[[list], None]) -> None:
+    """A store's writer thread: commit the queued ``(batch, future)`` items in groups (whatever else
+    is already waiting joins the first, up to :data:`GROUP_SPANS`), until :data:`STOP_WRITER`."""
+    while True:
+        item = pending.get()
+        if item is STOP_WRITER:
+            return
+        items, stop = [item], False
+        spans = len(getattr(item[0], "spans", ()))
+        while spans < GROUP_SPANS:
+            try:
+                more = pending.get_nowait()
+            except queue.Empty:
+                break
+            if more is STOP_WRITER:
+                stop = True
+                break
+            items.append(more)
+            spans += len(getattr(more[0], "spans", ()))
+        commit(items)
+        if stop:
+            return

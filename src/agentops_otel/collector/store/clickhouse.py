@@ -32,7 +32,7 @@ from agentops_otel.collector.format import iso, session_uuid
 from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict
 from agentops_otel.collector.span_logs import LogBatch, log_json
-from agentops_otel.collector.store.base import ListQuery, ProjectScope, WriteResult
+from agentops_otel.collector.store.base import STOP_WRITER, ListQuery, ProjectScope, WriteResult, run_group_writer
 from agentops_otel.collector.store.clickhouse_copy import ClickHouseCopy
 from agentops_otel.collector.store.sqlite import BUCKETS_NS, UNKNOWN_MODEL, decode_cursor, encode_cursor, span_json
 from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, SUMMED_FIELDS, SessionTotals, money
@@ -275,7 +275,6 @@ ROLLUP_QUERY = (
 # parallel parsing for a handful of rows. Hostile start times may span many months: no limit on
 # the partitions one insert touches.
 INSERT_SETTINGS = {"max_threads": 1, "max_insert_threads": 1, "max_partitions_per_insert_block": 0}
-_STOP = object()
 BYTES = {"body": "bytes"}
 
 
@@ -410,25 +409,7 @@ class ClickHouseStore(ClickHouseCopy):
         return future
 
     def _run_writer(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            items, stop = [item], False
-            spans = len(getattr(item[0], "spans", ()))
-            while spans < 50_000:  # group commit: take whatever else is already waiting
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                    break
-                items.append(more)
-                spans += len(getattr(more[0], "spans", ()))
-            self._commit(items)
-            if stop:
-                return
+        run_group_writer(self._queue, self._commit)
 
     def _commit(self, items: list) -> None:
         try:
@@ -555,7 +536,7 @@ class ClickHouseStore(ClickHouseCopy):
         return WriteResult(accepted=len(rows), new=len(fresh))
 
     def close(self) -> None:
-        self._queue.put(_STOP)
+        self._queue.put(STOP_WRITER)
         self._writer.join(timeout=60)
         with self._clients_lock:
             for client in self._clients:

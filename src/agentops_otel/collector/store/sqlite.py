@@ -40,7 +40,14 @@ from agentops_otel.collector.format import MONEY_CONTEXT, add_money, iso, money,
 from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict, id_hex, set_any_value
 from agentops_otel.collector.span_logs import LogBatch, SpanLog, log_json
-from agentops_otel.collector.store.base import ListQuery, ProjectScope, StoredCounts, WriteResult
+from agentops_otel.collector.store.base import (
+    STOP_WRITER,
+    ListQuery,
+    ProjectScope,
+    StoredCounts,
+    WriteResult,
+    run_group_writer,
+)
 from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, usage_tuple
 from agentops_otel.usage import MAX_COUNT, llm_model, normalised_usage
 
@@ -159,7 +166,6 @@ BUCKETS_NS = {"hour": HOUR_NS, "day": 24 * HOUR_NS}
 UNKNOWN_MODEL = "(unknown)"
 SPAN_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
-_STOP = object()
 
 
 class _MoneySum:
@@ -523,26 +529,7 @@ class SQLiteStore:
         return future
 
     def _run_writer(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            items = [item]
-            spans = len(getattr(item[0], "spans", ()))
-            stop = False
-            while spans < 50_000:  # group commit: take whatever else is already waiting
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                    break
-                items.append(more)
-                spans += len(getattr(more[0], "spans", ()))
-            self._commit(items)
-            if stop:
-                return
+        run_group_writer(self._queue, self._commit)
 
     def _run_checkpointer(self) -> None:
         conn = _connect(self.path, self._synchronous)
@@ -703,7 +690,7 @@ class SQLiteStore:
             conn.executemany("INSERT OR IGNORE INTO session_tags (pid, tag, init_ns, trace_id) VALUES (?,?,?,?)", tags)
 
     def close(self) -> None:
-        self._queue.put(_STOP)
+        self._queue.put(STOP_WRITER)
         self._writer.join(timeout=30)
         self._closing.set()
         self._checkpointer.join(timeout=30)
