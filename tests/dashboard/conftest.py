@@ -88,20 +88,14 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
 
 @pytest.fixture(scope="session")
 def demo_sender(collector: CollectorProcess) -> Iterator[OtlpSessions]:
-    sender = OtlpSessions(collector.url, DEMO_KEY)
-    try:
+    with OtlpSessions(collector.url, DEMO_KEY) as sender:
         yield sender
-    finally:
-        sender.close()
 
 
 @pytest.fixture(scope="session")
 def live_sender(collector: CollectorProcess) -> Iterator[OtlpSessions]:
-    sender = OtlpSessions(collector.url, LIVE_KEY)
-    try:
+    with OtlpSessions(collector.url, LIVE_KEY) as sender:
         yield sender
-    finally:
-        sender.close()
 
 
 @pytest.fixture(scope="session")
@@ -124,12 +118,9 @@ def store_showcase(collector: CollectorProcess, sender: OtlpSessions, key: str, 
 def showcase_at(request: pytest.FixtureRequest, collector: CollectorProcess) -> tuple[Showcase, str]:
     """The showcase placed before a fixed instant, in a project of its own: (data, API key)."""
     key = CLOCK_PROJECTS[request.param]
-    sender = OtlpSessions(collector.url, key)
-    try:
-        now_ns = int(datetime.fromisoformat(request.param).timestamp()) * 1_000_000_000
+    now_ns = int(datetime.fromisoformat(request.param).timestamp()) * 1_000_000_000
+    with OtlpSessions(collector.url, key) as sender:
         return store_showcase(collector, sender, key, now_ns), key
-    finally:
-        sender.close()
 
 
 @dataclass
@@ -141,11 +132,8 @@ class Bulk:
 @pytest.fixture(scope="session")
 def bulk(collector: CollectorProcess) -> Bulk:
     """10,000 sessions, one of them with 5,000 spans, in their own project."""
-    sender = OtlpSessions(collector.url, BULK_KEY)
-    try:
+    with OtlpSessions(collector.url, BULK_KEY) as sender:
         big = send_bulk(sender, time.time_ns(), sessions=BULK_SESSIONS, big_spans=BIG_SESSION_SPANS)
-    finally:
-        sender.close()
     wait_for(
         lambda: get_json(collector, "/v2/overview", BULK_KEY)["totals"]["sessions"] >= BULK_SESSIONS,
         120,

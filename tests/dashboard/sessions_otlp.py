@@ -273,6 +273,12 @@ class OtlpSessions:
         self.exporter.shutdown()
         self.provider.shutdown()
 
+    def __enter__(self) -> OtlpSessions:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 # --- the data sets ---------------------------------------------------------------------------
 

@@ -40,20 +40,14 @@ def collector(chdb_dir, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ob
 
 @pytest.fixture(scope="module")
 def demo_sender(collector) -> Iterator[OtlpSessions]:
-    sender = OtlpSessions(collector.url, DEMO_KEY)
-    try:
+    with OtlpSessions(collector.url, DEMO_KEY) as sender:
         yield sender
-    finally:
-        sender.close()
 
 
 @pytest.fixture(scope="module")
 def live_sender(collector) -> Iterator[OtlpSessions]:
-    sender = OtlpSessions(collector.url, LIVE_KEY)
-    try:
+    with OtlpSessions(collector.url, LIVE_KEY) as sender:
         yield sender
-    finally:
-        sender.close()
 
 
 @pytest.fixture(scope="module")
