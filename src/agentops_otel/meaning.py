@@ -386,3 +386,82 @@ def export_json(
         if kind == KIND_ERROR or (span["status_code"] == "ERROR" and kind != KIND_SESSION):
             grouped["errors"].append(span)
     return {"session": session, "stats": stats, **grouped, "spans": every}
+
+
+# --- the overview ----------------------------------------------------------------------------------
+
+HOUR_NS = 3600 * 10**9
+BUCKETS_NS = {"hour": HOUR_NS, "day": 24 * HOUR_NS}  # the overview's bucket widths
+
+
+class OverviewTotals(NamedTuple):
+    """The overview's sums over the sessions started in its window (a store's one query)."""
+
+    sessions: int
+    llm_calls: int
+    errors: int  # error spans
+    cost: str | None  # an exact decimal in any spelling; None (no sessions) is 0
+    prompt_tokens: int
+    completion_tokens: int
+    failed_sessions: int  # ended Failure or holding an error span
+    first_init_ns: int | None
+    last_init_ns: int | None
+
+
+def overview_bucket(asked: str | None, totals: OverviewTotals) -> str:
+    """The bucket asked for, else hours for up to two days of data, else days."""
+    if asked is not None:
+        return asked
+    span_ns = (totals.last_init_ns - totals.first_init_ns) if totals.sessions else 0
+    return "hour" if span_ns <= 2 * BUCKETS_NS["day"] else "day"
+
+
+def overview_json(
+    totals: OverviewTotals,
+    bucket: str,
+    buckets: Iterable[Sequence[Any]],
+    by_model: Iterable[Sequence[Any]],
+    top_sessions: list[dict[str, Any]],
+    iso,
+) -> dict[str, Any]:
+    """REST's ``/v2/overview``: totals, buckets of sessions by start, cost by model, top sessions.
+
+    ``buckets`` rows are (start ns, sessions, cost, prompt tokens, completion tokens, error spans,
+    failed sessions), in time order; ``by_model`` rows (model, calls, cost, prompt tokens,
+    completion tokens) are over the same sessions, so their costs add up to the total; costs are
+    exact decimals in any spelling; ``top_sessions`` are :func:`summary_json` dicts.
+    """
+    models = [
+        {"model": model, "calls": calls, "cost": money(cost), "prompt_tokens": prompt, "completion_tokens": completion}
+        for model, calls, cost, prompt, completion in by_model
+    ]
+    models.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
+    sessions = totals.sessions
+    return {
+        "totals": {
+            "sessions": sessions,
+            "llm_calls": totals.llm_calls,
+            "errors": totals.errors,
+            "cost": money(totals.cost) if sessions else "0",
+            "prompt_tokens": totals.prompt_tokens,
+            "completion_tokens": totals.completion_tokens,
+            "failed_sessions": totals.failed_sessions,
+        },
+        "error_rate": totals.failed_sessions / sessions if sessions else 0.0,
+        "bucket": bucket,
+        "buckets": [
+            {
+                "start": iso(start),
+                "sessions": count,
+                "cost": money(cost),
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "errors": errors,  # error spans
+                "failed_sessions": failed,
+                "error_rate": failed / count,  # as the headline error_rate, for this bucket's sessions
+            }
+            for start, count, cost, prompt, completion, errors, failed in buckets
+        ],
+        "cost_by_model": models,
+        "top_sessions": top_sessions,
+    }

@@ -34,7 +34,7 @@ from agentops_otel.collector.otlp import attributes_dict
 from agentops_otel.collector.span_logs import LogBatch, log_json
 from agentops_otel.collector.store.base import STOP_WRITER, ListQuery, ProjectScope, WriteResult, run_group_writer
 from agentops_otel.collector.store.clickhouse_copy import ClickHouseCopy
-from agentops_otel.collector.store.sqlite import BUCKETS_NS, UNKNOWN_MODEL, decode_cursor, encode_cursor, span_json
+from agentops_otel.collector.store.sqlite import UNKNOWN_MODEL, decode_cursor, encode_cursor, span_json
 from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, SUMMED_FIELDS, SessionTotals, money
 from agentops_otel.usage import MAX_COUNT
 
@@ -696,73 +696,36 @@ class ClickHouseStore(ClickHouseCopy):
             where += " AND init_ns < {before:Int64}"
             params["before"] = start_before_ns
         sat = lambda name: _SUM.format(name, MAX_COUNT)  # noqa: E731 - sums saturate like the columns
-        totals = self._query(
-            f"SELECT count(), {sat('llm_calls')}, {sat('errors')}, toString(sum(cost)), {sat('prompt_tokens')},"
-            f" {sat('completion_tokens')}, sum(failed), min(init_ns), max(init_ns)"
-            f" FROM {{db}}.sessions FINAL WHERE {where}",
+        totals = meaning.OverviewTotals(
+            *self._query(
+                f"SELECT count(), {sat('llm_calls')}, {sat('errors')}, toString(sum(cost)), {sat('prompt_tokens')},"
+                f" {sat('completion_tokens')}, sum(failed), min(init_ns), max(init_ns)"
+                f" FROM {{db}}.sessions FINAL WHERE {where}",
+                **params,
+            )[0]
+        )
+        bucket = meaning.overview_bucket(bucket, totals)
+        width = meaning.BUCKETS_NS[bucket]
+        buckets = self._query(
+            f"SELECT intDiv(init_ns, {width}) * {width} AS b, count(), toString(sum(cost)), {sat('prompt_tokens')},"
+            f" {sat('completion_tokens')}, {sat('errors')}, sum(failed) FROM {{db}}.sessions FINAL WHERE {where}"
+            " GROUP BY b ORDER BY b",
             **params,
-        )[0]
-        sessions = totals[0]
-        if bucket is None:  # hours for up to two days of data, else days
-            span_ns = (totals[8] - totals[7]) if sessions else 0
-            bucket = "hour" if span_ns <= 2 * BUCKETS_NS["day"] else "day"
-        width = BUCKETS_NS[bucket]
-        buckets = [
-            {
-                "start": iso(start),
-                "sessions": count,
-                "cost": money(Decimal(cost)),
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "errors": errors,  # error spans
-                "failed_sessions": failed,
-                "error_rate": failed / count,  # as the headline error_rate, for this bucket's sessions
-            }
-            for start, count, cost, prompt, completion, errors, failed in self._query(
-                f"SELECT intDiv(init_ns, {width}) * {width} AS b, count(), toString(sum(cost)), {sat('prompt_tokens')},"
-                f" {sat('completion_tokens')}, {sat('errors')}, sum(failed) FROM {{db}}.sessions FINAL WHERE {where}"
-                " GROUP BY b ORDER BY b",
-                **params,
-            )
-        ]
+        )
         # the LLM calls of the same sessions (by session start), so the costs add up to the total
-        by_model = [
-            {
-                "model": model,
-                "calls": calls,
-                "cost": money(Decimal(cost)),
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-            }
-            for model, calls, cost, prompt, completion in self._query(
-                f"SELECT m, {sat('c')}, toString(sum(mc)), {sat('p')}, {sat('o')} FROM {{db}}.sessions FINAL"
-                " ARRAY JOIN model_names AS m, model_calls AS c, model_costs AS mc,"
-                f" model_prompt_tokens AS p, model_completion_tokens AS o WHERE {where} GROUP BY m",
-                **params,
-            )
-        ]
-        by_model.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
+        by_model = self._query(
+            f"SELECT m, {sat('c')}, toString(sum(mc)), {sat('p')}, {sat('o')} FROM {{db}}.sessions FINAL"
+            " ARRAY JOIN model_names AS m, model_calls AS c, model_costs AS mc,"
+            f" model_prompt_tokens AS p, model_completion_tokens AS o WHERE {where} GROUP BY m",
+            **params,
+        )
         top_rows = self._query(
             f"SELECT {SUMMARY_COLUMNS} FROM {{db}}.sessions FINAL WHERE {where}"
             f" ORDER BY cost_sort DESC, trace_id DESC, {PROJECT_KEY} DESC LIMIT 10",
             **params,
         )
-        return {
-            "totals": {
-                "sessions": sessions,
-                "llm_calls": totals[1],
-                "errors": totals[2],
-                "cost": money(Decimal(totals[3])) if sessions else "0",
-                "prompt_tokens": totals[4],
-                "completion_tokens": totals[5],
-                "failed_sessions": totals[6],
-            },
-            "error_rate": totals[6] / sessions if sessions else 0.0,
-            "bucket": bucket,
-            "buckets": buckets,
-            "cost_by_model": by_model,
-            "top_sessions": [self._summary(r) for r in top_rows],
-        }
+        top = [self._summary(r) for r in top_rows]
+        return meaning.overview_json(totals, bucket, buckets, by_model, top, iso)
 
 
 def client_options(url: str, options: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:

@@ -48,7 +48,7 @@ from agentops_otel.collector.store.base import (
     WriteResult,
     run_group_writer,
 )
-from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, usage_tuple
+from agentops_otel.meaning import BUCKETS_NS, INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, usage_tuple
 from agentops_otel.usage import MAX_COUNT, llm_model, normalised_usage
 
 logger = logging.getLogger(__name__)
@@ -160,9 +160,7 @@ SORT_COLUMNS = {
     "tokens": "total_tokens",
     "errors": "errors",
 }
-HOUR_NS = 3600 * 10**9
 FAILED = "(end_state = 'Failure' OR errors > 0)"  # a failed session, for the error rates
-BUCKETS_NS = {"hour": HOUR_NS, "day": 24 * HOUR_NS}
 UNKNOWN_MODEL = "(unknown)"
 SPAN_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
@@ -321,7 +319,6 @@ def _restored(
     cost_text = old_cost if found is not None and found.cost is not None and old_cost is not None else None
     if found is not None and cost_text is None and found.cost is not None:
         cost_text = money(found.cost)
-    cost = Decimal(cost_text) if cost_text is not None else None
     update = None
     if kind != old_kind or (kind == KIND_LLM) != bool(old_llm) or cost_text != old_cost:
         if found is not None and cost_text != old_cost:  # the cost attributes of today's rule
@@ -335,28 +332,9 @@ def _restored(
                 set_any_value(kv.value, value)
             body = span.SerializeToString()
         update = (kind, kind == KIND_LLM, cost_text, body)
-    start, end = span.start_time_unix_nano, span.end_time_unix_nano
-    parent = meaning.has_local_parent(span.parent_span_id, span.flags)
-    root = None
-    if kind == sc.KIND_SESSION or not parent:
-        root = meaning.root_info(kind, attrs, parent, span.status.code, span.status.message)
-    record = SpanRecord(
-        trace_id,
-        span_id,
-        kind,
-        start,
-        max(end, start),
-        span.status.code,
-        resource_key,
-        body,
-        kind == KIND_LLM,
-        cost,
-        cost_text,
-        llm_model(sent) if found is not None else None,
-        usage_tuple(found.usage) if found is not None else meaning.NO_USAGE,
-        root,
-    )
-    return record, update
+    model = llm_model(sent) if found is not None else None
+    usage = usage_tuple(found.usage) if found is not None else meaning.NO_USAGE
+    return _record(trace_id, span_id, span, kind, cost_text, resource_key, body, model, usage, attrs), update
 
 
 class SQLiteStore:
@@ -889,69 +867,38 @@ class SQLiteStore:
         if start_before_ns is not None:
             where += " AND s.init_ns < ?"
             params.append(start_before_ns)
-        totals = conn.execute(
-            "SELECT count(*), coalesce(sum_count(llm_calls), 0), coalesce(sum_count(errors), 0),"
-            " coalesce(sum_money(cost), '0'), coalesce(sum_count(prompt_tokens), 0),"
-            " coalesce(sum_count(completion_tokens), 0),"
-            f" coalesce(sum({FAILED}), 0), min(init_ns), max(init_ns)"
-            f" FROM sessions s WHERE {where}",
-            params,
-        ).fetchone()
-        sessions = totals[0]
-        if bucket is None:  # hours for up to two days of data, else days
-            span_ns = (totals[8] - totals[7]) if sessions else 0
-            bucket = "hour" if span_ns <= 2 * BUCKETS_NS["day"] else "day"
+        totals = meaning.OverviewTotals(
+            *conn.execute(
+                "SELECT count(*), coalesce(sum_count(llm_calls), 0), coalesce(sum_count(errors), 0),"
+                " sum_money(cost), coalesce(sum_count(prompt_tokens), 0),"
+                " coalesce(sum_count(completion_tokens), 0),"
+                f" coalesce(sum({FAILED}), 0), min(init_ns), max(init_ns)"
+                f" FROM sessions s WHERE {where}",
+                params,
+            ).fetchone()
+        )
+        bucket = meaning.overview_bucket(bucket, totals)
         width = BUCKETS_NS[bucket]
-        buckets = [
-            {
-                "start": iso(start),
-                "sessions": count,
-                "cost": cost,
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "errors": errors,  # error spans
-                "failed_sessions": failed,
-                "error_rate": failed / count,  # as the headline error_rate, for this bucket's sessions
-            }
-            for start, count, cost, prompt, completion, errors, failed in conn.execute(
-                f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum_count(prompt_tokens),"
-                f" sum_count(completion_tokens), sum_count(errors), sum({FAILED}) FROM sessions s WHERE {where}"
-                " GROUP BY b ORDER BY b",
-                params,
-            )
-        ]
+        buckets = conn.execute(
+            f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum_count(prompt_tokens),"
+            f" sum_count(completion_tokens), sum_count(errors), sum({FAILED}) FROM sessions s WHERE {where}"
+            " GROUP BY b ORDER BY b",
+            params,
+        )
         # the LLM calls of the same sessions (by session start), so the costs add up to the total
-        by_model = [
-            {"model": model, "calls": calls, "cost": cost, "prompt_tokens": prompt, "completion_tokens": completion}
-            for model, calls, cost, prompt, completion in conn.execute(
-                "SELECT m.model, sum_count(m.calls), sum_money(m.cost), sum_count(m.prompt_tokens),"
-                " sum_count(m.completion_tokens)"
-                f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
-                params,
-            )
-        ]
-        by_model.sort(key=lambda m: (-Decimal(m["cost"]), m["model"]))
+        by_model = conn.execute(
+            "SELECT m.model, sum_count(m.calls), sum_money(m.cost), sum_count(m.prompt_tokens),"
+            " sum_count(m.completion_tokens)"
+            f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
+            params,
+        )
         top_rows = conn.execute(
             f"SELECT {SUMMARY_COLUMNS}, pid FROM sessions s WHERE {where}"
             " ORDER BY cost_sort DESC, trace_id DESC, pid DESC LIMIT 10",
             params,
         ).fetchall()
-        return {
-            "totals": {
-                "sessions": sessions,
-                "llm_calls": totals[1],
-                "errors": totals[2],
-                "cost": totals[3],
-                "prompt_tokens": totals[4],
-                "completion_tokens": totals[5],
-                "failed_sessions": totals[6],
-            },
-            "error_rate": totals[6] / sessions if sessions else 0.0,
-            "bucket": bucket,
-            "buckets": buckets,
-            "cost_by_model": by_model,
-            "top_sessions": [self._summary(r, scope[r["pid"]]) for r in top_rows],
-        }
+        top = [self._summary(r, scope[r["pid"]]) for r in top_rows]
+        return meaning.overview_json(totals, bucket, buckets, by_model, top, iso)
 
     # --- reading everything back (agentops-otel migrate) -----------------------------------
 
@@ -1065,14 +1012,32 @@ def _stored_record(
 ) -> SpanRecord:
     """A stored span as ingest recorded it (its kind and cost as stored, not computed again)."""
     span = Span.FromString(body)
-    is_llm = kind == KIND_LLM
-    parent = meaning.has_local_parent(span.parent_span_id, span.flags)
-    usage, model, root = meaning.NO_USAGE, None, None
-    if is_llm or kind == sc.KIND_SESSION or not parent:
+    usage, model, attrs = meaning.NO_USAGE, None, None
+    if kind == KIND_LLM:
         attrs = attributes_dict(span.attributes)
-        if is_llm:
-            sent = {key: value for key, value in attrs.items() if key not in UNTRUSTED_KEYS}
-            usage, model = usage_tuple(normalised_usage(sent)), llm_model(sent)
+        sent = {key: value for key, value in attrs.items() if key not in UNTRUSTED_KEYS}
+        usage, model = usage_tuple(normalised_usage(sent)), llm_model(sent)
+    return _record(trace_id, span_id, span, kind, cost_text, resource_key, body, model, usage, attrs)
+
+
+def _record(
+    trace_id: bytes,
+    span_id: bytes,
+    span: Span,
+    kind: str | None,
+    cost_text: str | None,
+    resource_key: bytes,
+    body: bytes,
+    model: str | None,
+    usage: tuple[int, int, int, int, int],
+    attrs: dict[str, Any] | None,
+) -> SpanRecord:
+    """A stored span's record: its times, status and what it says as its session's root read from
+    ``span`` (``attrs``: its attributes, read here if needed when None), the rest as given."""
+    parent = meaning.has_local_parent(span.parent_span_id, span.flags)
+    root = None
+    if kind == sc.KIND_SESSION or not parent:
+        attrs = attrs if attrs is not None else attributes_dict(span.attributes)
         root = meaning.root_info(kind, attrs, parent, span.status.code, span.status.message)
     start, end = span.start_time_unix_nano, span.end_time_unix_nano
     return SpanRecord(
@@ -1084,7 +1049,7 @@ def _stored_record(
         span.status.code,
         resource_key,
         body,
-        is_llm,
+        kind == KIND_LLM,
         Decimal(cost_text) if cost_text is not None else None,
         cost_text,
         model,
