@@ -63,6 +63,7 @@ from genai_prices.types import StartDateConstraint as _StartDate
 from agentops_otel import meaning, usage
 from agentops_otel import semconv as sc
 from agentops_otel.pricing import (
+    BEDROCK_ARN_PREFIX,
     LOCAL_PROVIDERS,
     LOCAL_SOURCE,
     PRICE_SOURCE,
@@ -343,6 +344,8 @@ def _model_statements() -> list[str]:
     out += [
         f"set({_cache(_REF)}, {_cache(_MODEL)}) where {_cache(_MODEL)} != nil",
         f"replace_pattern({_cache(_REF)}, {_str('^[^/]*/')}, {_str('')}) where {prefixed}",
+        f"replace_pattern({_cache(_REF)}, {_str('(?i)' + BEDROCK_ARN_PREFIX)}, {_str('')})"
+        f" where {_cache(_REF)} != nil and IsMatch({_cache(_REF)}, {_str('(?i)' + BEDROCK_ARN_PREFIX)})",
         f"set({_cache(_PKEY)}, {_cache(_PROVIDER)}) where {_cache(_PROVIDER)} != nil",
         f"set({_cache(_PKEY)}, Split({_cache(_MODEL)}, {_str('/')})[0]) where {_cache(_PKEY)} == nil and {prefixed}",
         f"set({_cache(_PKEY)}, ConvertCase({_cache(_PKEY)}, {_str('lower')})) where {_cache(_PKEY)} != nil",
@@ -957,6 +960,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from agentops_otel.cli import SUBCOMMANDS
+
     parser = argparse.ArgumentParser(
         prog="agentops-otel collector-config",
         description=SUBCOMMANDS["collector-config"][1],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -113,8 +114,6 @@ class Cost:
         return self.input + self.output
 
 
-
-
 def provider_id(provider: str | None) -> str | None:
     """Map a ``gen_ai.provider.name`` value to a genai-prices provider id (None if unknown)."""
     if not provider:
@@ -122,8 +121,17 @@ def provider_id(provider: str | None) -> str | None:
     return _PROVIDER_IDS.get(provider.lower(), provider.lower())
 
 
+# A Bedrock ARN naming a foundation model or a system inference profile (any partition, region and
+# account): priced as the id after the slash. An application inference profile's id is opaque: unpriced.
+BEDROCK_ARN_PREFIX = r"^arn:aws(?:-[a-z]+)*:bedrock:[a-z0-9-]*:[0-9]*:(?:inference-profile|foundation-model)/"
+_BEDROCK_ARN = re.compile(BEDROCK_ARN_PREFIX, re.IGNORECASE)
+
+
 def split_model_ref(model: str, provider: str | None = None) -> tuple[str, str | None]:
-    """Strip a provider prefix such as ``openai/gpt-4o``; the prefix becomes the provider."""
+    """Strip a provider prefix such as ``openai/gpt-4o`` (the prefix becomes the provider), or the ARN
+    around a Bedrock model id."""
+    if model[:4].lower() == "arn:":
+        return _BEDROCK_ARN.sub("", model, count=1), provider
     prefix, sep, rest = model.partition("/")
     if sep and rest and prefix.lower() in _PROVIDER_IDS:
         return rest, provider or prefix

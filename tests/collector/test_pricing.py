@@ -80,3 +80,23 @@ def test_a_genai_prices_without_the_internals_trimmed_still_prices(monkeypatch: 
         monkeypatch.setattr(pricing, "_get_snapshot", snapshot)
         assert pricing.rates_for(f"invented-{uuid.uuid4()}") is None
         assert pricing.rates_for("gpt-4o-mini", f"provider-{uuid.uuid4()}") is not None
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0",
+        "arn:aws:bedrock:eu-west-3::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0",
+        "ARN:AWS-US-GOV:BEDROCK:us-gov-west-1:123456789012:inference-profile/us-gov.anthropic.claude-sonnet-4-20250514-v1:0",
+    ],
+)
+def test_a_bedrock_arn_is_priced_as_the_model_id_it_names(arn: str) -> None:
+    model_id = arn.rsplit("/", 1)[1]
+    rates = pricing.rates_for(arn, "aws.bedrock")
+    assert rates is not None and rates == pricing.rates_for(model_id, "aws.bedrock")
+    assert rates.provider == "aws"
+
+
+def test_an_application_inference_profile_arn_is_not_priced() -> None:
+    opaque = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+    assert pricing.rates_for(opaque, "aws.bedrock") is None

@@ -261,7 +261,7 @@ NON_LLM_CASES: dict[str, dict[str, Any]] = {
 
 
 def _model_and_provider(attrs: dict[str, Any]) -> str:
-    return f"{attrs[sc.GEN_AI_REQUEST_MODEL]} with {attrs[sc.GEN_AI_PROVIDER_NAME]!r}"
+    return f"{attrs[sc.GEN_AI_REQUEST_MODEL]} with {attrs.get(sc.GEN_AI_PROVIDER_NAME)!r}"
 
 
 def _check(
@@ -320,6 +320,43 @@ def test_a_provider_name_genai_prices_does_not_know_is_priced_as_the_python_coll
     assert {("gpt-4o", "litellm"), ("gpt-4o", "my-proxy"), ("claude-opus-4-5", "ibm.watsonx.ai")} <= priced
     send_spans(otelcol.http_endpoint, list(cases.items()))
     _check(otelcol, cases, expected, _model_and_provider)
+
+
+def bedrock_arns(model_id: str) -> list[str]:
+    return [
+        f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{model_id}",
+        f"ARN:AWS:BEDROCK:eu-west-3::foundation-model/{model_id}",
+        f"arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:inference-profile/{model_id}",
+    ]
+
+
+def test_bedrock_arns_cost_what_the_python_collector_says_with_every_provider_name(otelcol: Otelcol) -> None:
+    """A Bedrock model or inference profile named by its ARN is priced as its id; an application
+    inference profile (an opaque id) is unpriced on both sides."""
+    rng = random.Random(7)
+    ids = [name for home, name in CURATED_MODELS if home == "aws.bedrock"]
+    arns = [arn for model_id in ids for arn in bedrock_arns(model_id)]
+    arns.append("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6")
+    cases = {}
+    for arn in arns:
+        for provider in [None, *known_provider_names()]:
+            attrs = {sc.GEN_AI_REQUEST_MODEL: arn, **({sc.GEN_AI_PROVIDER_NAME: provider} if provider else {})}
+            cases[f"arn-{len(cases)}"] = {**attrs, **_usage(rng, rng.randint(1, 300_000))}
+    expected = {name: enrich_attributes(attrs) for name, attrs in cases.items()}
+    priced = {
+        (attrs[sc.GEN_AI_REQUEST_MODEL], attrs.get(sc.GEN_AI_PROVIDER_NAME))
+        for name, attrs in cases.items()
+        if expected[name][sc.COST_SOURCE] == PRICE_SOURCE
+    }
+    assert {(arn, "aws.bedrock") for arn in arns[:-1]} <= priced  # every ARN of a curated id: not vacuous
+    assert not any(model == arns[-1] for model, _ in priced)
+    send_spans(otelcol.http_endpoint, list(cases.items()))
+    _check(
+        otelcol,
+        cases,
+        expected,
+        lambda attrs: f"{attrs[sc.GEN_AI_REQUEST_MODEL]} with {attrs.get(sc.GEN_AI_PROVIDER_NAME)!r}",
+    )
 
 
 def test_tokens_are_normalised_and_priced_like_the_python_collector(otelcol: Otelcol) -> None:
