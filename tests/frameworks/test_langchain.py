@@ -21,6 +21,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
@@ -411,3 +412,28 @@ def test_agentops_03_handler_while_instrumented_counts_once(sdk: Any, replay_ser
 
     tree = Tree(sdk.spans())
     assert len(tree.kind(sc.KIND_LLM)) == 1 and len(tree.named("RunnableSequence")) == 1, tree.render()
+
+
+def test_runs_langchain_never_ends_are_ended_past_the_open_limit(sdk: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A run whose end LangChain never reports is not kept forever: past MAX_OPEN_RUNS open runs the
+    oldest span ends (said once), the others stay open, and the session goes on."""
+    from langchain_core.callbacks import CallbackManager
+
+    from agentops_otel.instrumentation._framework import MAX_OPEN_RUNS
+
+    session = sdk.init(instrument_llm_calls=True)
+    manager = CallbackManager.configure()  # with our handler, through LangChain's configure hook
+    token = otel_context.attach(otel_context.get_current())  # each start makes its run's span current
+    try:
+        runs = [manager.on_chain_start({"name": f"never-ends-{i}"}, {"q": i}) for i in range(MAX_OPEN_RUNS + 1)]
+    finally:
+        otel_context.detach(token)
+    ended = [s.name for s in sdk.spans() if s.name.startswith("never-ends")]
+    assert ended == ["never-ends-0"]
+    assert sum("never ended" in r.getMessage() for r in caplog.records) == 1
+    for run in runs[1:]:  # cleanup: the handler outlives this test
+        run.on_chain_end({})
+    assert len([s for s in sdk.spans() if s.name.startswith("never-ends")]) == MAX_OPEN_RUNS + 1
+    session.end_session("Success")
+    root = next(s for s in sdk.spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_SESSION)
+    assert root.attributes[sc.SESSION_END_STATE] == "Success"

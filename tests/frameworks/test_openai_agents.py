@@ -354,3 +354,27 @@ def test_custom_model_gets_its_llm_span_from_the_generation_span(sdk: Any, run_c
     assert llm.name == "chat local-llm" and tree.parent(llm) is tree.one("invoke_agent Local")
     assert (llm.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS], llm.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (17, 5)
     assert llm.attributes[sc.FRAMEWORK] == sc.FRAMEWORK_OPENAI_AGENTS
+
+
+def test_traces_the_sdk_never_finishes_end_their_sessions_past_the_open_limit(
+    sdk: Any, run_config: RunConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past MAX_OPEN_RUNS traces started and never finished, the oldest one's session ends as a
+    Failure saying why (said once in the log); the newer ones stay open."""
+    from agentops_otel.instrumentation._framework import ABANDONED, MAX_OPEN_RUNS
+
+    sdk.init(instrument_llm_calls=True, auto_start_session=False)
+    traces = [agents.trace(f"never-finished-{i}") for i in range(MAX_OPEN_RUNS + 1)]
+    for started in traces:
+        started.start()
+    roots = [s for s in sdk.spans() if s.attributes.get(sc.SPAN_KIND) == sc.KIND_SESSION]
+    assert len(roots) == 1
+    assert roots[0].attributes[sc.SESSION_END_STATE] == "Failure"
+    assert roots[0].attributes[sc.SESSION_END_STATE_REASON] == ABANDONED
+    assert sum("never ended" in r.getMessage() for r in caplog.records) == 1
+    from agentops_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+    assert len(OpenAIAgentsInstrumentor._processor._traces) == MAX_OPEN_RUNS  # the newer ones still open
+    for started in traces[1:]:  # cleanup: the processor outlives this test
+        started.finish()
+    assert len(OpenAIAgentsInstrumentor._processor._traces) == 0

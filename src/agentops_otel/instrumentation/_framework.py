@@ -10,9 +10,11 @@ provider library's instrumentor records them, nested under the step current when
 from __future__ import annotations
 
 import functools
+import threading
 from abc import abstractmethod
+from collections.abc import Callable, Hashable
 from types import ModuleType
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -90,6 +92,57 @@ def close_run(target: RunTarget, error: RunError, framework: str) -> None:
         target.end(error)
     except Exception as exc:
         report_bug(f"{framework}.close_run", exc)
+
+
+# Runs a framework started and has not ended, kept per framework hook: a framework that never
+# reports an end (a run dropped by its caller) must not grow them without bound.
+MAX_OPEN_RUNS = 10_000
+ABANDONED = f"the run never ended (agentops-otel keeps at most {MAX_OPEN_RUNS:,} runs open)"
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+class OpenRuns(Generic[_K, _V]):
+    """A thread-safe table of open runs by the framework's id, at most ``limit`` of them: past that
+    the oldest is given up, ``abandon(run)`` ending what it started (said once per framework)."""
+
+    def __init__(self, framework: str, abandon: Callable[[_V], None], limit: int = MAX_OPEN_RUNS) -> None:
+        self._framework = framework
+        self._abandon = abandon
+        self._limit = limit
+        self._runs: dict[_K, _V] = {}  # in start order: the first is the oldest
+        self._lock = threading.Lock()
+
+    def add(self, key: _K, run: _V) -> None:
+        given_up = []
+        with self._lock:
+            self._runs[key] = run
+            while len(self._runs) > self._limit:
+                oldest = next(iter(self._runs))
+                given_up.append(self._runs.pop(oldest))
+        for old in given_up:
+            warn_once(
+                f"abandoned:{self._framework}",
+                "agentops-otel: more than %d %s runs are open; the oldest never ended and is ended now "
+                "(its span ends; a session opened for it ends as Failure)",
+                self._limit,
+                self._framework,
+            )
+            try:
+                self._abandon(old)
+            except Exception as exc:
+                report_bug(f"{self._framework}.abandon", exc)
+
+    def get(self, key: _K) -> _V | None:
+        with self._lock:
+            return self._runs.get(key)
+
+    def pop(self, key: _K) -> _V | None:
+        with self._lock:
+            return self._runs.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._runs)
 
 
 # --- steps as event spans ----------------------------------------------------------------------

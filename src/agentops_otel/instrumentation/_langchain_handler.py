@@ -11,7 +11,6 @@ its LLM span from the run's result.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,9 @@ from opentelemetry.trace import Span, SpanKind
 from agentops_otel import semconv as sc
 from agentops_otel.instrumentation._call import LLM_CALLS_KEY, Attributes, put, usage_attributes
 from agentops_otel.instrumentation._framework import (
+    ABANDONED,
     Attached,
+    OpenRuns,
     action_event,
     agent_event,
     close_run,
@@ -67,6 +68,14 @@ class _Run:
     request: Attributes | None = None
 
 
+def _abandon(run: _Run) -> None:
+    """A run LangChain never ended (see OpenRuns): its span and the session opened for it end."""
+    if run.span is not None:
+        end_step(run.span)
+    if run.target is not None:
+        close_run(run.target, ABANDONED, FRAMEWORK)
+
+
 def _name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
     name = kwargs.get("name")
     if isinstance(name, str) and name:
@@ -97,8 +106,7 @@ class AgentOpsCallbackHandler(BaseCallbackHandler):
     def __init__(self, instrumentor: Any) -> None:
         super().__init__()
         self._instrumentor = instrumentor
-        self._runs: dict[UUID, _Run] = {}
-        self._lock = threading.Lock()
+        self._runs: OpenRuns[UUID, _Run] = OpenRuns(FRAMEWORK, _abandon)
 
     # --- bookkeeping ------------------------------------------------------------------------------
     def _settings(self) -> Settings | None:
@@ -107,8 +115,7 @@ class AgentOpsCallbackHandler(BaseCallbackHandler):
     def _parent(self, settings: Settings, parent_run_id: UUID | None) -> tuple[Context | None, RunTarget | None]:
         """The context a new run's span goes under, and the run target when it is the outermost run."""
         if parent_run_id is not None:
-            with self._lock:
-                parent = self._runs.get(parent_run_id)
+            parent = self._runs.get(parent_run_id)
             if parent is not None:
                 return parent.context, None
         target = open_run(settings, FRAMEWORK)
@@ -130,14 +137,12 @@ class AgentOpsCallbackHandler(BaseCallbackHandler):
             span = None if hidden else make_span(settings, parent)
             context = in_context(span, parent) if span is not None else parent
             attached = Attached(context) if span is not None else None
-            with self._lock:
-                self._runs[run_id] = _Run(span, context, attached, target)
+            self._runs.add(run_id, _Run(span, context, attached, target))
         except Exception as exc:
             report_bug("langchain.start", exc)
 
     def _finish(self, run_id: UUID, returns: Any = None, error: RunError = None) -> None:
-        with self._lock:
-            run = self._runs.pop(run_id, None)
+        run = self._runs.pop(run_id)
         if run is None:
             return
         try:
@@ -276,8 +281,7 @@ class AgentOpsCallbackHandler(BaseCallbackHandler):
             context = otel_context.set_value(LLM_CALLS_KEY, calls, base)
             run = _Run(None, parent, Attached(context), target, calls, parent, time.time_ns())
             run.request = _request_attributes(metadata or {}, kwargs.get("invocation_params") or {}, operation)
-            with self._lock:
-                self._runs[run_id] = run
+            self._runs.add(run_id, run)
         except Exception as exc:
             report_bug("langchain.model_start", exc)
 
@@ -288,8 +292,7 @@ class AgentOpsCallbackHandler(BaseCallbackHandler):
         self._model_end(run_id, None, error)
 
     def _model_end(self, run_id: UUID, response: Any, error: BaseException | None) -> None:
-        with self._lock:
-            run = self._runs.pop(run_id, None)
+        run = self._runs.pop(run_id)
         if run is None:
             return
         try:

@@ -15,7 +15,6 @@ the run raised, or when one of its agents ended with an error.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -29,8 +28,10 @@ from agentops_otel import semconv as sc
 from agentops_otel.events import text_value
 from agentops_otel.instrumentation._call import LLM_CALLS_KEY, put, usage_attributes
 from agentops_otel.instrumentation._framework import (
+    ABANDONED,
     Attached,
     FrameworkInstrumentor,
+    OpenRuns,
     action_event,
     agent_event,
     close_run,
@@ -77,14 +78,23 @@ def _error_text(error: Any) -> str | None:
     return str(error)
 
 
+def _abandon_trace(state: _Trace) -> None:
+    """A trace the SDK never ended (see OpenRuns): the session opened for it ends."""
+    close_run(state.target, ABANDONED, FRAMEWORK)
+
+
+def _abandon_step(step: _Step) -> None:
+    if step.span is not None:
+        end_step(step.span)
+
+
 class AgentsProcessor:
     """The ``TracingProcessor`` registered with the Agents SDK (duck-typed: its interface is six methods)."""
 
     def __init__(self, instrumentor: OpenAIAgentsInstrumentor) -> None:
         self._instrumentor = instrumentor
-        self._traces: dict[str, _Trace] = {}
-        self._steps: dict[str, _Step] = {}
-        self._lock = threading.Lock()
+        self._traces: OpenRuns[str, _Trace] = OpenRuns(FRAMEWORK, _abandon_trace)
+        self._steps: OpenRuns[str, _Step] = OpenRuns(FRAMEWORK, _abandon_step)
 
     # --- traces: one per run (or per ``with trace(...)`` around several) ---------------------------
     def on_trace_start(self, trace: Any) -> None:
@@ -96,8 +106,7 @@ class AgentsProcessor:
             parent = target.parent
             attached = Attached(parent) if parent is not None else None
             state = _Trace(target, parent if parent is not None else otel_context.get_current(), attached)
-            with self._lock:
-                self._traces[trace.trace_id] = state
+            self._traces.add(trace.trace_id, state)
         except Exception as exc:
             report_bug("AgentsProcessor.on_trace_start", exc)
 
@@ -105,8 +114,7 @@ class AgentsProcessor:
         # A run that raises ends its trace while the exception propagates (the SDK's context
         # manager exits): that exception is the run's error; else the first error of its agents.
         raised = sys.exc_info()[1]
-        with self._lock:
-            state = self._traces.pop(trace.trace_id, None)
+        state = self._traces.pop(trace.trace_id)
         if state is None:
             return
         try:
@@ -123,9 +131,8 @@ class AgentsProcessor:
         if settings is None:
             return
         try:
-            with self._lock:
-                parent_step = self._steps.get(span.parent_id) if span.parent_id else None
-                trace_state = self._traces.get(span.trace_id)
+            parent_step = self._steps.get(span.parent_id) if span.parent_id else None
+            trace_state = self._traces.get(span.trace_id)
             if parent_step is not None:
                 parent = parent_step.context
             elif trace_state is not None:
@@ -142,14 +149,12 @@ class AgentsProcessor:
             # The SDK makes its spans current while they run: so is ours, so that model calls nest.
             attached = Attached(context) if context is not None else None
             step = _Step(otel_span, context, attached, trace_state, calls, parent, time.time_ns())
-            with self._lock:
-                self._steps[span.span_id] = step
+            self._steps.add(span.span_id, step)
         except Exception as exc:
             report_bug("AgentsProcessor.on_span_start", exc)
 
     def on_span_end(self, span: Any) -> None:
-        with self._lock:
-            step = self._steps.pop(span.span_id, None)
+        step = self._steps.pop(span.span_id)
         if step is None:
             return
         try:
