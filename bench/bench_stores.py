@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench_stores.py                      # 10,000,000 spans in 1,000,000 sessions
     .venv/bin/python bench/bench_stores.py --spans 200000       # a quick run
     .venv/bin/python bench/bench_stores.py --stores chdb        # one store only
+    .venv/bin/python bench/bench_stores.py --dir D --keep       # keep the stores, then:
+    .venv/bin/python bench/bench_stores.py --dir D --reuse      # time the queries again on them
 
 Each store runs in a process of its own (chDB opens one path per process; peak RSS is the store's
 alone), one after the other, on the same generated data (same seed):
@@ -24,6 +26,11 @@ alone), one after the other, on the same generated data (same seed):
 - Bytes per stored span: the store's files on disk after it is closed, divided by the spans.
 - Peak RSS: VmHWM of the store's process (generation included; a baseline process that only
   generates the data is reported too).
+
+``--reuse`` loads nothing: it opens the stores an earlier ``--keep`` run left in ``--dir`` (with
+that run's clock, so the same sessions are in the last 30 days) and times the queries again; the
+time to open is reported (an older collector's database is upgraded then). So code before and after
+a change can be compared on the same data: run ``--reuse`` with each.
 """
 
 from __future__ import annotations
@@ -401,16 +408,27 @@ def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int, bulk: 
     if loader is not None:
         loader.finish()
     load_s = time.perf_counter() - started
+    figures = {"spans": written, "load_s": load_s, "ingest_rounds": rounds}
+    figures["ingest_spans_per_s"] = statistics.median(rounds) if rounds else None
+    return _queried(store, path, now_ns, figures)
+
+
+def reuse_store(kind: str, where: Path, now_ns: int) -> dict[str, Any]:
+    """The queries' figures on a store an earlier ``--keep`` run left in ``where``."""
+    started = time.perf_counter()
+    store, path = _open(kind, where)
+    figures = {"open_s": time.perf_counter() - started}
+    return _queried(store, path, now_ns, figures)
+
+
+def _queried(store: Any, path: Path, now_ns: int, figures: dict[str, Any]) -> dict[str, Any]:
+    """``figures`` with the queries' times, the sessions and the store's size; closes the store."""
     project = PROJECTS[0][0]
     scope = (project,)
     newest = store.list_sessions(scope, ListQuery(limit=QUERY_RUNS))["sessions"]
     ids = [bytes.fromhex(s["session_id"].replace("-", "")) for s in newest]
     month_ago = now_ns - 30 * DAY_NS
-    figures = {
-        "spans": written,
-        "load_s": load_s,
-        "ingest_rounds": rounds,
-        "ingest_spans_per_s": statistics.median(rounds) if rounds else None,
+    figures |= {
         "list50": _timed(lambda n: store.list_sessions(scope, ListQuery(limit=50))),
         "list50_by_cost": _timed(lambda n: store.list_sessions(scope, ListQuery(limit=50, sort="cost"))),
         "stats": _timed(lambda n: store.session(scope, ids[n % len(ids)])),
@@ -420,9 +438,10 @@ def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int, bulk: 
     counts = store.counts(project)
     figures["sessions_large_project"] = counts.sessions
     figures["sessions"] = sum(store.counts(p).sessions for p, _ in PROJECTS)
+    figures.setdefault("spans", sum(store.counts(p).spans for p, _ in PROJECTS))
     store.close()
     figures["disk_bytes"] = _disk_bytes(path)
-    figures["bytes_per_span"] = figures["disk_bytes"] / max(written, 1)
+    figures["bytes_per_span"] = figures["disk_bytes"] / max(figures["spans"], 1)
     figures["peak_rss_mib"] = _peak_rss_mib()
     return figures
 
@@ -434,10 +453,10 @@ def _row(name: str, values: list[str]) -> str:
     return f"| {name} | " + " | ".join(values) + " |"
 
 
-def report(results: dict[str, dict[str, Any]], spans: int) -> str:
+def report(results: dict[str, dict[str, Any]]) -> str:
     stores = [k for k in results if k != "generate-only"]
     lines = [
-        f"spans: {spans:,}, sessions: {results[stores[0]]['sessions']:,}"
+        f"spans: {results[stores[0]]['spans']:,}, sessions: {results[stores[0]]['sessions']:,}"
         f" (largest project: {results[stores[0]]['sessions_large_project']:,})",
         "",
         _row("what", stores),
@@ -451,8 +470,11 @@ def report(results: dict[str, dict[str, Any]], spans: int) -> str:
         rounds = " / ".join(f"{r:,.0f}" for r in results[s]["ingest_rounds"])
         return f"{results[s]['ingest_spans_per_s']:,.0f} ({rounds})"
 
-    lines.append(_row("ingest, spans/s (median of rounds)", [ingest(s) for s in stores]))
-    lines.append(_row("whole load, s (generation included)", [f"{results[s]['load_s']:.0f}" for s in stores]))
+    if all("open_s" in results[s] for s in stores):  # --reuse: nothing loaded
+        lines.append(_row("opening the store, s", [f"{results[s]['open_s']:.1f}" for s in stores]))
+    else:
+        lines.append(_row("ingest, spans/s (median of rounds)", [ingest(s) for s in stores]))
+        lines.append(_row("whole load, s (generation included)", [f"{results[s]['load_s']:.0f}" for s in stores]))
     lines.append(_row("list 50 sessions", ms("list50")))
     lines.append(_row("list 50 sessions by cost", ms("list50_by_cost")))
     lines.append(_row("one session's stats", ms("stats")))
@@ -480,6 +502,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", type=Path, help="where the stores are written (default: a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the stores' files")
+    parser.add_argument("--reuse", action="store_true", help="time the queries on the stores --keep left in --dir")
     parser.add_argument(
         "--bulk",
         action="store_true",
@@ -490,14 +513,25 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        figures = run_store(args.worker, args.spans, args.seed, args.dir, args.now_ns, args.bulk)
+        if args.reuse:
+            figures = reuse_store(args.worker, args.dir, args.now_ns)
+        else:
+            figures = run_store(args.worker, args.spans, args.seed, args.dir, args.now_ns, args.bulk)
         args.out.write_text(json.dumps(figures))
         return 0
+    if args.reuse and args.dir is None:
+        parser.error("--reuse needs the --dir of a --keep run")
     base = args.dir or Path(tempfile.mkdtemp(prefix="agentops-bench-stores-"))
-    now_ns = time.time_ns()
+    clock = base / "now_ns"  # a kept run's clock, for --reuse
+    now_ns = int(clock.read_text()) if args.reuse else time.time_ns()
+    if args.keep:
+        base.mkdir(parents=True, exist_ok=True)
+        clock.write_text(str(now_ns))
     results: dict[str, dict[str, Any]] = {}
+    keep = args.keep or args.reuse
     try:
-        for kind in [*([] if args.no_baseline else ["generate-only"]), *args.stores.split(",")]:
+        kinds = args.stores.split(",")
+        for kind in kinds if args.reuse else [*([] if args.no_baseline else ["generate-only"]), *kinds]:
             where = base / kind
             where.mkdir(parents=True, exist_ok=True)
             out = base / f"{kind}.json"
@@ -508,17 +542,18 @@ def main() -> int:
                     *(sys.executable, __file__, "--worker", kind, "--spans", str(args.spans)),
                     *("--seed", str(args.seed), "--dir", str(where), "--now-ns", str(now_ns), "--out", str(out)),
                     *(["--bulk"] if args.bulk else []),
+                    *(["--reuse"] if args.reuse else []),
                 ],
                 check=True,
             )
             results[kind] = json.loads(out.read_text())
             print(f"{kind}: done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-            if not args.keep and kind != "generate-only":
+            if not keep and kind != "generate-only":
                 shutil.rmtree(where, ignore_errors=True)
     finally:
-        if not args.keep and args.dir is None:
+        if not keep and args.dir is None:
             shutil.rmtree(base, ignore_errors=True)
-    print(report(results, args.spans))
+    print(report(results))
     print(json.dumps(results), file=sys.stderr)
     return 0
 

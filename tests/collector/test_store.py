@@ -185,3 +185,90 @@ def test_a_database_from_before_span_meaning_is_upgraded_from_its_spans(tmp_path
         assert stats["state"] == "Success" and stats["llm_calls"] == 2 and stats["tool_calls"] == 1
         assert stats["unpriced_llm_calls"] == 1 == expected[ours.trace_id]["stats"]["unpriced_llm_calls"]
         assert overview["totals"]["llm_calls"] == 4 and sum(m["calls"] for m in overview["cost_by_model"]) == 4
+
+
+def costly_sessions() -> list:
+    """Sessions a day apart whose costs SQL sums as integer units (our prices, a sender's 0.1 USD),
+    and two it cannot: a sender's absurd 1e300 USD, and 2.5e-17 USD (finer than the units)."""
+    spans = []
+    for n, sender_cost in enumerate([None, 0.1, 1e300, None, 2.5e-17, None]):
+        session = SessionBuilder.new(start_ns=1_700_000_000_000_000_000 + n * 86_400 * 10**9, seed=200 + n)
+        spans += [session.llm("gpt-4o", 1000 + n, 7 * n), session.llm("gpt-4o-mini", 3, 1)]
+        if sender_cost is not None:
+            spans.append(session.llm("no-such-model-anywhere", 10, 1, **{"gen_ai.usage.cost": sender_cost}))
+        spans.append(session.root(end_state="Failure" if n == 3 else "Success"))
+    return spans
+
+
+def assert_costs_add_up(store: SQLiteStore) -> dict:
+    """Every sum of the overview (totals, buckets, by model) is exactly the sum of the sessions' costs."""
+    listed = store.list_sessions(("project-a",), ListQuery(limit=100))["sessions"]
+    exact = sum((Decimal(s["cost"]) for s in listed), Decimal(0))
+    for bucket in ("hour", "day", None):
+        overview = store.overview(("project-a",), None, None, bucket)
+        assert Decimal(overview["totals"]["cost"]) == exact and overview["totals"]["sessions"] == len(listed)
+        assert sum(Decimal(b["cost"]) for b in overview["buckets"]) == exact
+        assert sum(Decimal(m["cost"]) for m in overview["cost_by_model"]) == exact
+        assert sum(b["sessions"] for b in overview["buckets"]) == len(listed)
+    return overview
+
+
+def test_costs_with_and_without_integer_units_add_up_exactly(store):
+    request = ExportTraceServiceRequest.FromString(otlp_request(costly_sessions()))
+    store.write(prepare(request, "project-a")).result(timeout=30)
+    overview = assert_costs_add_up(store)
+    assert overview["bucket"] == "day" and len(overview["buckets"]) == 6
+    assert overview["totals"]["failed_sessions"] == 1
+    without_units = store._conn.execute("SELECT count(*) FROM sessions WHERE cost_units IS NULL").fetchone()[0]
+    assert without_units == 2  # the 1e300 and 2.5e-17 USD senders'
+    by_cost = store.list_sessions(("project-a",), ListQuery(sort="cost"))["sessions"]
+    assert [Decimal(s["cost"]) for s in by_cost] == sorted((Decimal(s["cost"]) for s in by_cost), reverse=True)
+
+
+def test_a_database_of_schema_1_is_upgraded_to_cost_units_with_the_same_answers(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    store = SQLiteStore(path)
+    try:
+        request = ExportTraceServiceRequest.FromString(otlp_request(costly_sessions()))
+        store.write(prepare(request, "project-a")).result(timeout=30)
+        before = store.overview(("project-a",), None, None, None)
+        listed = store.list_sessions(("project-a",), ListQuery(sort="cost"))
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:  # as a collector of schema 1 left it
+        for name in ("sessions_cost_units", "session_models_cost_units"):
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("DROP INDEX sessions_by_init")
+        db.execute("DROP INDEX sessions_by_cost")
+        db.execute("ALTER TABLE sessions DROP COLUMN cost_units")
+        db.execute("ALTER TABLE session_models DROP COLUMN cost_units")
+        db.execute("CREATE INDEX sessions_by_init ON sessions (pid, init_ns, trace_id)")
+        db.execute("PRAGMA user_version = 1")
+    for _ in range(2):  # and once more, nothing left to upgrade
+        store = SQLiteStore(path)
+        try:
+            assert store.overview(("project-a",), None, None, None) == before
+            assert store.list_sessions(("project-a",), ListQuery(sort="cost")) == listed
+            assert_costs_add_up(store)
+            units = store._conn.execute("SELECT count(*) FROM sessions WHERE cost_units IS NOT NULL").fetchone()[0]
+            assert units == 4  # all but the 1e300 and 2.5e-17 USD senders'
+        finally:
+            store.close()
+
+
+def test_a_cost_an_older_collector_updates_is_summed_from_its_text(tmp_path):
+    """A collector of schema 1 writing to this database changes cost and not cost_units: the stale
+    units are dropped (a trigger), and the sums read that session's text."""
+    path = tmp_path / "shared.sqlite3"
+    session = SessionBuilder.new(seed=210)
+    before = stored_overview(path, [session.llm("gpt-4o", 1000, 100), session.root()])
+    with sqlite3.connect(path) as db:  # the older collector's upserts, which know no cost_units
+        db.execute("UPDATE sessions SET cost = '12.5', cost_sort = 12.5")
+        db.execute("UPDATE session_models SET cost = '12.5'")
+    store = SQLiteStore(path)
+    try:
+        after = store.overview(("project-a",), None, None, None)
+    finally:
+        store.close()
+    assert before["totals"]["cost"] != "12.5"
+    assert after["totals"]["cost"] == "12.5" == after["cost_by_model"][0]["cost"] == after["buckets"][0]["cost"]

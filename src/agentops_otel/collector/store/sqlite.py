@@ -73,10 +73,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     cache_read_tokens INTEGER NOT NULL, cache_creation_tokens INTEGER NOT NULL,
     reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,
     cost TEXT NOT NULL, cost_sort REAL NOT NULL, models TEXT NOT NULL,
-    unpriced_llm_calls INTEGER NOT NULL DEFAULT 0,
+    unpriced_llm_calls INTEGER NOT NULL DEFAULT 0, cost_units INTEGER,
     PRIMARY KEY (pid, trace_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sessions_by_init ON sessions (pid, init_ns, trace_id);
 CREATE TABLE IF NOT EXISTS session_tags (
     pid INTEGER NOT NULL, tag TEXT NOT NULL, init_ns INTEGER NOT NULL, trace_id BLOB NOT NULL,
     PRIMARY KEY (pid, tag, init_ns, trace_id)
@@ -89,8 +88,28 @@ CREATE TABLE IF NOT EXISTS span_logs (
 CREATE TABLE IF NOT EXISTS session_models (
     seq INTEGER NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
     cost TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    cost_units INTEGER,
     PRIMARY KEY (seq, model)
 ) WITHOUT ROWID;
+"""
+# Created once the database has every column (an older one is upgraded first). sessions_by_init
+# covers the overview (every column it sums, so a period is read from the index alone, in start
+# order); an index of an older collector by that name is replaced on upgrade, and an older
+# collector does not create it again. sessions_by_cost walks the sessions by cost.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS sessions_by_init ON sessions (
+    pid, init_ns, trace_id, seq, llm_calls, errors, end_state, prompt_tokens, completion_tokens,
+    cost_units, cost_sort, cost
+);
+CREATE INDEX IF NOT EXISTS sessions_by_cost ON sessions (pid, cost_sort, trace_id);
+-- An older collector writing to this database updates cost, not cost_units: its sums then come
+-- from the text (NULL units) rather than a stale number. This collector updates both together.
+CREATE TRIGGER IF NOT EXISTS sessions_cost_units AFTER UPDATE OF cost ON sessions
+WHEN new.cost_units IS NOT NULL AND new.cost_units IS old.cost_units AND new.cost IS NOT old.cost
+BEGIN UPDATE sessions SET cost_units = NULL WHERE pid = new.pid AND trace_id = new.trace_id; END;
+CREATE TRIGGER IF NOT EXISTS session_models_cost_units AFTER UPDATE OF cost ON session_models
+WHEN new.cost_units IS NOT NULL AND new.cost_units IS old.cost_units AND new.cost IS NOT old.cost
+BEGIN UPDATE session_models SET cost_units = NULL WHERE seq = new.seq AND model = new.model; END;
 """
 
 INSERT_SPAN = (
@@ -98,8 +117,14 @@ INSERT_SPAN = (
     " VALUES (?,?,?,?,?,?,?,?,?)"
 )
 # Version 1: spans of other instrumentations classified (meaning.classify), unpriced LLM calls
-# counted, a trace's local root ends its session (has_root 2). Older databases are upgraded on open.
-SCHEMA_VERSION = 1
+# counted, a trace's local root ends its session (has_root 2). Version 2: costs also as integer
+# units (cost_units), the overview's covering index, the index by cost. Older databases are upgraded
+# on open.
+SCHEMA_VERSION = 2
+# Money is exact decimal TEXT; cost_units holds the same cost in units of 1e-12 USD (per-token prices
+# have at most a dozen decimals) when that is exact and fits in 64 bits, else NULL, so that SQL sums
+# most costs natively and only the rest (NULL units) through Decimal.
+UNITS_PER_USD = 10**12
 # sessions.has_root: how the session ended, if it did
 NOT_ENDED, OUR_ROOT, LOCAL_ROOT = 0, 1, 2
 _SUMMED = (*meaning.SUMMED_FIELDS, "total_tokens")
@@ -118,6 +143,12 @@ _SESSION_COLUMNS = (
     "cost",
     "cost_sort",
     "models",
+    "cost_units",
+)
+# Units add up while both are known and the sum fits in 64 bits; else NULL (the sum is in the text).
+_ADD_UNITS = (
+    "CASE WHEN cost_units >= 0 AND excluded.cost_units >= 0"
+    f" AND cost_units <= {MAX_COUNT} - excluded.cost_units THEN cost_units + excluded.cost_units END"
 )
 # Our session root always wins; a trace's local root counts only where ours has not arrived.
 _TAKE_ROOT = f"(excluded.has_root = {OUR_ROOT} OR (excluded.has_root = {LOCAL_ROOT} AND has_root != {OUR_ROOT}))"
@@ -137,14 +168,14 @@ UPSERT_SESSION = (
     + ", "
     + ", ".join(f"{c} = min({c} + excluded.{c}, {MAX_COUNT})" for c in _SUMMED)  # saturate, never overflow
     + ", cost = add_money(cost, excluded.cost), cost_sort = CAST(add_money(cost, excluded.cost) AS REAL),"
-    " models = merge_models(models, excluded.models)"
+    f" cost_units = {_ADD_UNITS}, models = merge_models(models, excluded.models)"
 )
 # Per session and model (keyed by the session's seq: appended, like spans), so that cost by model
 # is over the same sessions, by their start, as every other overview figure.
 UPSERT_MODEL = (
-    "INSERT INTO session_models (seq, model, calls, cost, prompt_tokens, completion_tokens)"
-    " VALUES (?,?,?,?,?,?) ON CONFLICT (seq, model) DO UPDATE SET calls = calls + excluded.calls,"
-    " cost = add_money(cost, excluded.cost),"
+    "INSERT INTO session_models (seq, model, calls, cost, prompt_tokens, completion_tokens, cost_units)"
+    " VALUES (?,?,?,?,?,?,?) ON CONFLICT (seq, model) DO UPDATE SET calls = calls + excluded.calls,"
+    f" cost = add_money(cost, excluded.cost), cost_units = {_ADD_UNITS},"
     f" prompt_tokens = min(prompt_tokens + excluded.prompt_tokens, {MAX_COUNT}),"
     f" completion_tokens = min(completion_tokens + excluded.completion_tokens, {MAX_COUNT})"
 )
@@ -211,6 +242,7 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.create_function("add_money", 2, add_money, deterministic=True)
     conn.create_function("merge_models", 2, merge_models, deterministic=True)
+    conn.create_function("cost_units", 1, cost_units, deterministic=True)
     conn.create_aggregate("sum_money", 1, _MoneySum)
     conn.create_aggregate("sum_count", 1, _CountSum)
     return conn
@@ -300,7 +332,24 @@ class _Rollup:
             cost,
             float(cost),
             json.dumps(sorted(self.models)),
+            cost_units(cost),
         )
+
+
+def _model_row(seq: int, model: str, counts: list) -> tuple:
+    """UPSERT_MODEL's values for a session's [calls, cost, prompt tokens, completion tokens] of a model."""
+    calls, cost, prompt, completion = counts
+    text = money(cost)
+    return (seq, model, calls, text, min(prompt, MAX_COUNT), min(completion, MAX_COUNT), cost_units(text))
+
+
+def cost_units(cost: str) -> int | None:
+    """A cost (exact decimal text) in :data:`UNITS_PER_USD`, or None when it is not a whole number of
+    them or does not fit in 0 ... 2**63 - 1."""
+    units = MONEY_CONTEXT.multiply(Decimal(cost), UNITS_PER_USD)
+    if not 0 <= units <= MAX_COUNT or units != units.to_integral_value():
+        return None
+    return int(units)
 
 
 _COST_KEYS = (sc.GEN_AI_USAGE_COST, sc.COST_INPUT, sc.COST_OUTPUT, sc.COST_SOURCE)
@@ -347,10 +396,12 @@ class SQLiteStore:
         self._synchronous = synchronous.upper()
         self._conn = _connect(self.path, self._synchronous)
         self._conn.executescript(SCHEMA)
-        if self._conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            self._upgrade()
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            self._upgrade(version)
         elif self._table_exists("model_usage"):  # an older collector wrote to the database since
             self._rebuild_session_models()
+        self._conn.executescript(INDEXES)
         self._pids: dict[str, int] = dict(
             (name, pid) for pid, name in self._conn.execute("SELECT pid, name FROM projects")
         )
@@ -387,10 +438,7 @@ class SQLiteStore:
         def flush() -> None:  # the upsert adds up: a session's spans may be flushed in several goes
             conn.executemany(
                 UPSERT_MODEL,
-                [
-                    (seq, model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
-                    for (seq, model), (c, cost, p, o) in usage.items()
-                ],
+                [_model_row(seq, model, counts) for (seq, model), counts in usage.items()],
             )
             usage.clear()
 
@@ -416,28 +464,40 @@ class SQLiteStore:
             time.monotonic() - started,
         )
 
-    def _upgrade(self) -> None:
+    def _upgrade(self, version: int) -> None:
         """Bring a database of an older collector to :data:`SCHEMA_VERSION`, in one transaction
         (interrupted, it runs again at the next start).
 
-        Each stored span is classified again from its attributes (other instrumentations' LLM, tool
-        and agent spans had no kind; an LLM call without usage was priced 0 or not counted), a span
-        that became an LLM call gets the cost attributes of one, and every session's rollup and cost
-        by model is computed again from its spans. Costs already stored are kept (not re-priced).
+        From version 0, each stored span is classified again from its attributes (other
+        instrumentations' LLM, tool and agent spans had no kind; an LLM call without usage was priced
+        0 or not counted), a span that became an LLM call gets the cost attributes of one, and every
+        session's rollup and cost by model is computed again from its spans. Costs already stored are
+        kept (not re-priced). From version 1, the stored costs are also written as units, and the
+        index of sessions by start is replaced by the covering one (:data:`INDEXES`).
         """
         started = time.monotonic()
         conn = self._conn
         with conn:
             conn.execute("BEGIN IMMEDIATE")
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
-            if "unpriced_llm_calls" not in columns:
-                conn.execute("ALTER TABLE sessions ADD COLUMN unpriced_llm_calls INTEGER NOT NULL DEFAULT 0")
-            conn.execute("DELETE FROM session_models")
+            for table, column, kind in (
+                ("sessions", "unpriced_llm_calls", "INTEGER NOT NULL DEFAULT 0"),
+                ("sessions", "cost_units", "INTEGER"),
+                ("session_models", "cost_units", "INTEGER"),
+            ):
+                if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            conn.execute("DROP INDEX IF EXISTS sessions_by_init")  # INDEXES creates it again, covering
             sessions = conn.execute("SELECT pid, trace_id, seq FROM sessions ORDER BY seq").fetchall()
-            for pid, trace_id, seq in sessions:
-                self._upgrade_session(pid, trace_id, seq)
-            conn.execute("DROP TABLE IF EXISTS model_usage")
+            if version < 1:
+                conn.execute("DELETE FROM session_models")
+                for pid, trace_id, seq in sessions:
+                    self._upgrade_session(pid, trace_id, seq)
+                conn.execute("DROP TABLE IF EXISTS model_usage")
+            else:
+                conn.execute("UPDATE sessions SET cost_units = cost_units(cost)")
+                conn.execute("UPDATE session_models SET cost_units = cost_units(cost)")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.executescript(INDEXES)  # after the commit: interrupted, the next start creates them
         if sessions:
             logger.info(
                 "agentops-otel collector: %d stored sessions upgraded to schema %d in %.1f s",
@@ -473,10 +533,7 @@ class SQLiteStore:
         )
         conn.executemany(
             UPSERT_MODEL,
-            [
-                (seq, model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
-                for model, (c, cost, p, o) in rollup.models.items()
-            ],
+            [_model_row(seq, model, counts) for model, counts in rollup.models.items()],
         )
 
     # --- writing ---------------------------------------------------------------------------
@@ -651,9 +708,9 @@ class SQLiteStore:
         conn = self._conn
         conn.executemany(UPSERT_SESSION, [r.session_row(pid, t, seqs[t]) for t, r in rollups.items()])
         usage = [
-            (seqs[trace_id], model, c, money(cost), min(p, MAX_COUNT), min(o, MAX_COUNT))
+            _model_row(seqs[trace_id], model, counts)
             for trace_id, rollup in rollups.items()
-            for model, (c, cost, p, o) in rollup.models.items()
+            for model, counts in rollup.models.items()
         ]
         if usage:
             conn.executemany(UPSERT_MODEL, usage)
@@ -867,34 +924,18 @@ class SQLiteStore:
         if start_before_ns is not None:
             where += " AND s.init_ns < ?"
             params.append(start_before_ns)
-        totals = meaning.OverviewTotals(
-            *conn.execute(
-                "SELECT count(*), coalesce(sum_count(llm_calls), 0), coalesce(sum_count(errors), 0),"
-                " sum_money(cost), coalesce(sum_count(prompt_tokens), 0),"
-                " coalesce(sum_count(completion_tokens), 0),"
-                f" coalesce(sum({FAILED}), 0), min(init_ns), max(init_ns)"
-                f" FROM sessions s WHERE {where}",
-                params,
-            ).fetchone()
-        )
-        bucket = meaning.overview_bucket(bucket, totals)
-        width = BUCKETS_NS[bucket]
-        buckets = conn.execute(
-            f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum_count(prompt_tokens),"
-            f" sum_count(completion_tokens), sum_count(errors), sum({FAILED}) FROM sessions s WHERE {where}"
-            " GROUP BY b ORDER BY b",
-            params,
-        )
-        # the LLM calls of the same sessions (by session start), so the costs add up to the total
-        by_model = conn.execute(
-            "SELECT m.model, sum_count(m.calls), sum_money(m.cost), sum_count(m.prompt_tokens),"
-            " sum_count(m.completion_tokens)"
-            f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
-            params,
-        )
-        top_rows = conn.execute(
-            f"SELECT {SUMMARY_COLUMNS}, pid FROM sessions s WHERE {where}"
-            " ORDER BY cost_sort DESC, trace_id DESC, pid DESC LIMIT 10",
+        try:
+            totals, bucket, buckets, by_model = _overview_sums(conn, where, params, bucket)
+        except sqlite3.OperationalError as exc:  # a native sum past 64 bits: the saturating, exact one
+            if "overflow" not in str(exc):
+                raise
+            totals, bucket, buckets, by_model = _overview_sums_exact(conn, where, params, bucket)
+        order = "ORDER BY cost_sort DESC, trace_id DESC, pid DESC"
+        columns = ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
+        top_rows = conn.execute(  # the ten picked from the covering index, then only they are read
+            f"SELECT {columns}, s.pid AS pid FROM (SELECT pid, trace_id FROM sessions s WHERE {where} {order} LIMIT 10)"
+            f" AS top CROSS JOIN sessions s ON s.pid = top.pid AND s.trace_id = top.trace_id"
+            " ORDER BY s.cost_sort DESC, s.trace_id DESC, s.pid DESC",
             params,
         ).fetchall()
         top = [self._summary(r, scope[r["pid"]]) for r in top_rows]
@@ -991,6 +1032,110 @@ class SQLiteStore:
                     key = rows[end - 1][:4]
                     yield batch, json.dumps([key[0], *(part.hex() for part in key[1:])])
                     start = end
+
+
+def _overview_sums(conn: sqlite3.Connection, where: str, params: list, bucket: str | None) -> tuple:
+    """The overview's totals, bucket, bucket rows and model rows (:func:`meaning.overview_json`) in
+    two reads of the covering index: SQL sums each hour's sessions natively (costs as units, the
+    few without units as text), Python adds the hours up into the totals and the buckets. Raises
+    ``sqlite3.OperationalError`` (integer overflow) when an hour's sum passes 64 bits."""
+    hours = conn.execute(
+        f"SELECT s.init_ns / {meaning.HOUR_NS}, count(*), sum(llm_calls), sum(errors), sum(cost_units),"
+        " sum_money(cost) FILTER (WHERE cost_units IS NULL), sum(prompt_tokens), sum(completion_tokens),"
+        f" sum({FAILED}), min(init_ns), max(init_ns) FROM sessions s WHERE {where} GROUP BY 1 ORDER BY 1",
+        params,
+    ).fetchall()
+    # sessions, llm calls, errors, cost units, cost text, prompt, completion, failed
+    sums = [sum(row[i] or 0 for row in hours) for i in (1, 2, 3, 4)]
+    text = _money_sum(row[5] for row in hours)
+    sums += [text, *(sum(row[i] or 0 for row in hours) for i in (6, 7, 8))]
+    totals = meaning.OverviewTotals(
+        sums[0],
+        _saturated(sums[1]),
+        _saturated(sums[2]),
+        _money_of(sums[3], sums[4]),
+        _saturated(sums[5]),
+        _saturated(sums[6]),
+        sums[7],
+        min((row[9] for row in hours), default=None),
+        max((row[10] for row in hours), default=None),
+    )
+    bucket = meaning.overview_bucket(bucket, totals)
+    per = BUCKETS_NS[bucket] // meaning.HOUR_NS
+    grouped: dict[int, list] = {}
+    for hour, count, _, errors, units, text, prompt, completion, failed, _, _ in hours:
+        key = int(hour / per) if hour < 0 else hour // per  # SQL's integer division truncates
+        found = grouped.setdefault(key, [0, 0, Decimal(0), 0, 0, 0, 0])
+        found[0] += count
+        found[1] += units or 0
+        found[2] = MONEY_CONTEXT.add(found[2], Decimal(text or 0))
+        found[3] += prompt or 0
+        found[4] += completion or 0
+        found[5] += errors or 0
+        found[6] += failed
+    width = BUCKETS_NS[bucket]
+    buckets = [
+        (key * width, n, _money_of(units, text), _saturated(p), _saturated(c), _saturated(e), failed)
+        for key, (n, units, text, p, c, e, failed) in sorted(grouped.items())
+    ]
+    # the LLM calls of the same sessions (by session start), so the costs add up to the total
+    by_model = [
+        (model, _saturated(calls), _money_of(units or 0, Decimal(text or 0)), _saturated(p), _saturated(c))
+        for model, calls, units, text, p, c in conn.execute(
+            "SELECT m.model, sum(m.calls), sum(m.cost_units), sum_money(m.cost) FILTER (WHERE m.cost_units IS NULL),"
+            " sum(m.prompt_tokens), sum(m.completion_tokens)"
+            f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
+            params,
+        )
+    ]
+    return totals, bucket, buckets, by_model
+
+
+def _overview_sums_exact(conn: sqlite3.Connection, where: str, params: list, bucket: str | None) -> tuple:
+    """What :func:`_overview_sums` gives, summed row by row in Python: slower, never overflows."""
+    totals = meaning.OverviewTotals(
+        *conn.execute(
+            "SELECT count(*), coalesce(sum_count(llm_calls), 0), coalesce(sum_count(errors), 0),"
+            " sum_money(cost), coalesce(sum_count(prompt_tokens), 0),"
+            " coalesce(sum_count(completion_tokens), 0),"
+            f" coalesce(sum({FAILED}), 0), min(init_ns), max(init_ns)"
+            f" FROM sessions s WHERE {where}",
+            params,
+        ).fetchone()
+    )
+    bucket = meaning.overview_bucket(bucket, totals)
+    width = BUCKETS_NS[bucket]
+    buckets = conn.execute(
+        f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum_count(prompt_tokens),"
+        f" sum_count(completion_tokens), sum_count(errors), sum({FAILED}) FROM sessions s WHERE {where}"
+        " GROUP BY b ORDER BY b",
+        params,
+    ).fetchall()
+    by_model = conn.execute(
+        "SELECT m.model, sum_count(m.calls), sum_money(m.cost), sum_count(m.prompt_tokens),"
+        " sum_count(m.completion_tokens)"
+        f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
+        params,
+    ).fetchall()
+    return totals, bucket, buckets, by_model
+
+
+def _money_sum(texts) -> Decimal:
+    total = Decimal(0)
+    for text in texts:
+        if text:
+            total = MONEY_CONTEXT.add(total, Decimal(text))
+    return total
+
+
+def _money_of(units: int, rest: Decimal) -> Decimal:
+    """A sum of costs: ``units`` of 1/UNITS_PER_USD plus the sum of those without units."""
+    return MONEY_CONTEXT.add(MONEY_CONTEXT.divide(Decimal(units), UNITS_PER_USD), rest)
+
+
+def _saturated(count: int) -> int:
+    """A sum of counts clamped as :class:`_CountSum` clamps it."""
+    return max(min(count, MAX_COUNT), -MAX_COUNT - 1)
 
 
 def _position(text: str, hex_parts: int, rowid: bool = False) -> tuple:
