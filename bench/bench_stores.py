@@ -21,8 +21,9 @@ alone), one after the other, on the same generated data (same seed):
   100,000 spans generated first, then written and timed to the last commit, at the start, the
   middle and the end of the load; the figure is their median (and the rounds).
 - Queries on the largest project (55 % of the sessions), each run 7 times, median (and the first,
-  cold, run): list 50 sessions (newest first; and by cost), one session's stats (a different
-  session each run), one session's export (its spans), the overview of the last 30 days.
+  cold, run; and the median CPU time of the store's process): list 50 sessions (newest first; and
+  by cost), one session's stats (a different session each run), one session's export (its spans),
+  the overview of the last 30 days.
 - Bytes per stored span: the store's files on disk after it is closed, divided by the spans.
 - Peak RSS: VmHWM of the store's process (generation included; a baseline process that only
   generates the data is reported too).
@@ -302,12 +303,16 @@ def _open(kind: str, where: Path):
 
 
 def _timed(call, runs: int = QUERY_RUNS) -> dict[str, float]:
-    times = []
+    """Wall time (median of the runs after the first, and the first), and the CPU time of this
+    process (the store's reads run on the calling thread) over the same runs."""
+    times, cpu = [], []
     for n in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         call(n)
         times.append((time.perf_counter() - started) * 1000)
-    return {"median_ms": statistics.median(times[1:] or times), "first_ms": times[0]}
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    median = statistics.median
+    return {"median_ms": median(times[1:] or times), "first_ms": times[0], "cpu_ms": median(cpu[1:] or cpu)}
 
 
 class _BulkLoader:
@@ -464,7 +469,11 @@ def report(results: dict[str, dict[str, Any]]) -> str:
     ]
 
     def ms(key: str) -> list[str]:
-        return [f"{results[s][key]['median_ms']:.2f} ms (cold {results[s][key]['first_ms']:.2f})" for s in stores]
+        return [
+            f"{results[s][key]['median_ms']:.2f} ms (cold {results[s][key]['first_ms']:.2f},"
+            f" CPU {results[s][key].get('cpu_ms', float('nan')):.2f})"
+            for s in stores
+        ]
 
     def ingest(s: str) -> str:
         rounds = " / ".join(f"{r:,.0f}" for r in results[s]["ingest_rounds"])
