@@ -225,7 +225,7 @@ def test_costs_with_and_without_integer_units_add_up_exactly(store):
     assert [Decimal(s["cost"]) for s in by_cost] == sorted((Decimal(s["cost"]) for s in by_cost), reverse=True)
 
 
-def test_a_database_of_schema_1_is_upgraded_to_cost_units_with_the_same_answers(tmp_path):
+def test_a_database_of_schema_1_is_upgraded_with_the_same_answers(tmp_path):
     path = tmp_path / "v1.sqlite3"
     store = SQLiteStore(path)
     try:
@@ -236,12 +236,13 @@ def test_a_database_of_schema_1_is_upgraded_to_cost_units_with_the_same_answers(
     finally:
         store.close()
     with sqlite3.connect(path) as db:  # as a collector of schema 1 left it
-        for name in ("sessions_cost_units", "session_models_cost_units"):
+        for name in ("sessions_cost_units", "session_models_cost_units", "session_models_init"):
             db.execute(f"DROP TRIGGER {name}")
-        db.execute("DROP INDEX sessions_by_init")
-        db.execute("DROP INDEX sessions_by_cost")
+        for name in ("sessions_by_init", "sessions_by_cost", "session_models_by_model"):
+            db.execute(f"DROP INDEX {name}")
         db.execute("ALTER TABLE sessions DROP COLUMN cost_units")
-        db.execute("ALTER TABLE session_models DROP COLUMN cost_units")
+        for column in ("cost_units", "pid", "init_ns"):
+            db.execute(f"ALTER TABLE session_models DROP COLUMN {column}")
         db.execute("CREATE INDEX sessions_by_init ON sessions (pid, init_ns, trace_id)")
         db.execute("PRAGMA user_version = 1")
     for _ in range(2):  # and once more, nothing left to upgrade
@@ -272,3 +273,29 @@ def test_a_cost_an_older_collector_updates_is_summed_from_its_text(tmp_path):
         store.close()
     assert before["totals"]["cost"] != "12.5"
     assert after["totals"]["cost"] == "12.5" == after["cost_by_model"][0]["cost"] == after["buckets"][0]["cost"]
+
+
+def test_cost_by_model_follows_its_session_to_an_earlier_start(store):
+    """The root (sent last) starts before the LLM calls: the session's start moves back, and its cost
+    by model with it, so a period holding only that start counts the calls too."""
+    session = SessionBuilder.new(seed=211)
+    for spans in ([session.llm("gpt-4o", 1000, 100)], [session.root()]):  # the call starts 1 ms in
+        store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(30)
+    start = session.start_ns
+    overview = store.overview(("project-a",), start, start + 1000, None)
+    assert overview["totals"]["sessions"] == 1 and overview["totals"]["llm_calls"] == 1
+    (model,) = overview["cost_by_model"]
+    assert model["calls"] == 1 and model["cost"] == overview["totals"]["cost"] != "0"
+
+
+def test_cost_by_model_an_older_collector_wrote_is_placed_when_the_store_opens(tmp_path):
+    path = tmp_path / "shared.sqlite3"
+    before = stored_overview(path, costly_sessions())
+    with sqlite3.connect(path) as db:  # rows of a collector of schema 2 or older: no project, no start
+        db.execute("UPDATE session_models SET pid = NULL, init_ns = NULL")
+    store = SQLiteStore(path)
+    try:
+        assert store.overview(("project-a",), None, None, None) == before
+        assert_costs_add_up(store)
+    finally:
+        store.close()

@@ -88,7 +88,7 @@ CREATE TABLE IF NOT EXISTS span_logs (
 CREATE TABLE IF NOT EXISTS session_models (
     seq INTEGER NOT NULL, model TEXT NOT NULL, calls INTEGER NOT NULL,
     cost TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-    cost_units INTEGER,
+    cost_units INTEGER, pid INTEGER, init_ns INTEGER,
     PRIMARY KEY (seq, model)
 ) WITHOUT ROWID;
 """
@@ -96,6 +96,8 @@ CREATE TABLE IF NOT EXISTS session_models (
 # covers the overview (every column it sums, so a period is read from the index alone, in start
 # order); an index of an older collector by that name is replaced on upgrade, and an older
 # collector does not create it again. sessions_by_cost walks the sessions by cost.
+# session_models_by_model covers the cost by model of a period: each model's rows of a project in
+# start order (session_models.pid and init_ns are its session's, init_ns kept so by a trigger).
 INDEXES = """
 CREATE INDEX IF NOT EXISTS sessions_by_init ON sessions (
     pid, init_ns, trace_id, seq, llm_calls, errors, end_state, prompt_tokens, completion_tokens,
@@ -110,6 +112,12 @@ BEGIN UPDATE sessions SET cost_units = NULL WHERE pid = new.pid AND trace_id = n
 CREATE TRIGGER IF NOT EXISTS session_models_cost_units AFTER UPDATE OF cost ON session_models
 WHEN new.cost_units IS NOT NULL AND new.cost_units IS old.cost_units AND new.cost IS NOT old.cost
 BEGIN UPDATE session_models SET cost_units = NULL WHERE seq = new.seq AND model = new.model; END;
+CREATE INDEX IF NOT EXISTS session_models_by_model ON session_models (
+    pid, model, init_ns, calls, cost_units, prompt_tokens, completion_tokens, cost
+);
+CREATE TRIGGER IF NOT EXISTS session_models_init AFTER UPDATE OF init_ns ON sessions
+WHEN new.init_ns IS NOT old.init_ns
+BEGIN UPDATE session_models SET init_ns = new.init_ns WHERE seq = new.seq; END;
 """
 
 INSERT_SPAN = (
@@ -118,9 +126,9 @@ INSERT_SPAN = (
 )
 # Version 1: spans of other instrumentations classified (meaning.classify), unpriced LLM calls
 # counted, a trace's local root ends its session (has_root 2). Version 2: costs also as integer
-# units (cost_units), the overview's covering index, the index by cost. Older databases are upgraded
-# on open.
-SCHEMA_VERSION = 2
+# units (cost_units), the overview's covering index, the index by cost. Version 3: session_models
+# rows carry their session's pid and init_ns. Older databases are upgraded on open.
+SCHEMA_VERSION = 3
 # Money is exact decimal TEXT; cost_units holds the same cost in units of 1e-12 USD (per-token prices
 # have at most a dozen decimals) when that is exact and fits in 64 bits, else NULL, so that SQL sums
 # most costs natively and only the rest (NULL units) through Decimal.
@@ -172,9 +180,12 @@ UPSERT_SESSION = (
 )
 # Per session and model (keyed by the session's seq: appended, like spans), so that cost by model
 # is over the same sessions, by their start, as every other overview figure.
+# A new row takes its session's start as stored (after the session's upsert); a None pid leaves
+# the row to be placed later (_place_session_models).
 UPSERT_MODEL = (
-    "INSERT INTO session_models (seq, model, calls, cost, prompt_tokens, completion_tokens, cost_units)"
-    " VALUES (?,?,?,?,?,?,?) ON CONFLICT (seq, model) DO UPDATE SET calls = calls + excluded.calls,"
+    "INSERT INTO session_models (seq, model, calls, cost, prompt_tokens, completion_tokens, cost_units, pid, init_ns)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT init_ns FROM sessions WHERE pid = ?8 AND trace_id = ?9))"
+    " ON CONFLICT (seq, model) DO UPDATE SET calls = calls + excluded.calls,"
     f" cost = add_money(cost, excluded.cost), cost_units = {_ADD_UNITS},"
     f" prompt_tokens = min(prompt_tokens + excluded.prompt_tokens, {MAX_COUNT}),"
     f" completion_tokens = min(completion_tokens + excluded.completion_tokens, {MAX_COUNT})"
@@ -336,11 +347,26 @@ class _Rollup:
         )
 
 
-def _model_row(seq: int, model: str, counts: list) -> tuple:
+_UNPLACED = "SELECT 1 FROM session_models WHERE pid IS NULL LIMIT 1"  # found in session_models_by_model
+
+
+def _place_session_models(conn: sqlite3.Connection) -> None:
+    """Give the rows of cost by model without a project (an older collector's, or all of them on
+    upgrade) their session's project and start: one pass over the sessions."""
+    if conn.execute(_UNPLACED).fetchone() is None:
+        return
+    sessions = conn.execute("SELECT pid, init_ns, seq FROM sessions").fetchall()
+    conn.executemany("UPDATE session_models SET pid = ?, init_ns = ? WHERE seq = ? AND pid IS NULL", sessions)
+
+
+def _model_row(seq: int, model: str, counts: list, pid: int | None, trace_id: bytes | None) -> tuple:
     """UPSERT_MODEL's values for a session's [calls, cost, prompt tokens, completion tokens] of a model."""
     calls, cost, prompt, completion = counts
     text = money(cost)
-    return (seq, model, calls, text, min(prompt, MAX_COUNT), min(completion, MAX_COUNT), cost_units(text))
+    return (
+        *(seq, model, calls, text, min(prompt, MAX_COUNT), min(completion, MAX_COUNT), cost_units(text)),
+        *(pid, trace_id),
+    )
 
 
 def cost_units(cost: str) -> int | None:
@@ -402,6 +428,10 @@ class SQLiteStore:
         elif self._table_exists("model_usage"):  # an older collector wrote to the database since
             self._rebuild_session_models()
         self._conn.executescript(INDEXES)
+        if self._conn.execute(_UNPLACED).fetchone():  # rows an older collector wrote since
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                _place_session_models(self._conn)
         self._pids: dict[str, int] = dict(
             (name, pid) for pid, name in self._conn.execute("SELECT pid, name FROM projects")
         )
@@ -438,7 +468,7 @@ class SQLiteStore:
         def flush() -> None:  # the upsert adds up: a session's spans may be flushed in several goes
             conn.executemany(
                 UPSERT_MODEL,
-                [_model_row(seq, model, counts) for (seq, model), counts in usage.items()],
+                [_model_row(seq, model, counts, None, None) for (seq, model), counts in usage.items()],
             )
             usage.clear()
 
@@ -456,6 +486,7 @@ class SQLiteStore:
                 if len(usage) >= 10_000:  # memory bounded, however many sessions are stored
                     flush()
             flush()
+            _place_session_models(conn)
             conn.execute("DROP TABLE model_usage")
             sessions = conn.execute("SELECT count(DISTINCT seq) FROM session_models").fetchone()[0]
         logger.info(
@@ -473,7 +504,8 @@ class SQLiteStore:
         0 or not counted), a span that became an LLM call gets the cost attributes of one, and every
         session's rollup and cost by model is computed again from its spans. Costs already stored are
         kept (not re-priced). From version 1, the stored costs are also written as units, and the
-        index of sessions by start is replaced by the covering one (:data:`INDEXES`).
+        index of sessions by start is replaced by the covering one (:data:`INDEXES`). From version
+        2, each session's rows of cost by model get its project and start.
         """
         started = time.monotonic()
         conn = self._conn
@@ -483,19 +515,23 @@ class SQLiteStore:
                 ("sessions", "unpriced_llm_calls", "INTEGER NOT NULL DEFAULT 0"),
                 ("sessions", "cost_units", "INTEGER"),
                 ("session_models", "cost_units", "INTEGER"),
+                ("session_models", "pid", "INTEGER"),
+                ("session_models", "init_ns", "INTEGER"),
             ):
                 if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            conn.execute("DROP INDEX IF EXISTS sessions_by_init")  # INDEXES creates it again, covering
+            if version < 2:
+                conn.execute("DROP INDEX IF EXISTS sessions_by_init")  # INDEXES creates it again, covering
             sessions = conn.execute("SELECT pid, trace_id, seq FROM sessions ORDER BY seq").fetchall()
             if version < 1:
                 conn.execute("DELETE FROM session_models")
                 for pid, trace_id, seq in sessions:
                     self._upgrade_session(pid, trace_id, seq)
                 conn.execute("DROP TABLE IF EXISTS model_usage")
-            else:
+            elif version < 2:
                 conn.execute("UPDATE sessions SET cost_units = cost_units(cost)")
                 conn.execute("UPDATE session_models SET cost_units = cost_units(cost)")
+            _place_session_models(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.executescript(INDEXES)  # after the commit: interrupted, the next start creates them
         if sessions:
@@ -533,7 +569,7 @@ class SQLiteStore:
         )
         conn.executemany(
             UPSERT_MODEL,
-            [_model_row(seq, model, counts) for model, counts in rollup.models.items()],
+            [_model_row(seq, model, counts, pid, trace_id) for model, counts in rollup.models.items()],
         )
 
     # --- writing ---------------------------------------------------------------------------
@@ -708,7 +744,7 @@ class SQLiteStore:
         conn = self._conn
         conn.executemany(UPSERT_SESSION, [r.session_row(pid, t, seqs[t]) for t, r in rollups.items()])
         usage = [
-            _model_row(seqs[trace_id], model, counts)
+            _model_row(seqs[trace_id], model, counts, pid, trace_id)
             for trace_id, rollup in rollups.items()
             for model, counts in rollup.models.items()
         ]
@@ -925,7 +961,7 @@ class SQLiteStore:
             where += " AND s.init_ns < ?"
             params.append(start_before_ns)
         try:
-            totals, bucket, buckets, by_model = _overview_sums(conn, where, params, bucket)
+            totals, bucket, buckets, by_model = _overview_sums(conn, pids, where, params, bucket)
         except sqlite3.OperationalError as exc:  # a native sum past 64 bits: the saturating, exact one
             if "overflow" not in str(exc):
                 raise
@@ -1034,11 +1070,12 @@ class SQLiteStore:
                     start = end
 
 
-def _overview_sums(conn: sqlite3.Connection, where: str, params: list, bucket: str | None) -> tuple:
-    """The overview's totals, bucket, bucket rows and model rows (:func:`meaning.overview_json`) in
-    two reads of the covering index: SQL sums each hour's sessions natively (costs as units, the
-    few without units as text), Python adds the hours up into the totals and the buckets. Raises
-    ``sqlite3.OperationalError`` (integer overflow) when an hour's sum passes 64 bits."""
+def _overview_sums(conn: sqlite3.Connection, pids: list, where: str, params: list, bucket: str | None) -> tuple:
+    """The overview's totals, bucket, bucket rows and model rows (:func:`meaning.overview_json`)
+    from covering indexes: SQL sums each hour's sessions natively (costs as units, the few without
+    units as text), Python adds the hours up into the totals and the buckets; then each model's
+    rows of the period. Raises ``sqlite3.OperationalError`` (integer overflow) when a sum passes
+    64 bits. ``where`` (on ``s.pid`` and ``s.init_ns``) reads the same on session_models."""
     hours = conn.execute(
         f"SELECT s.init_ns / {meaning.HOUR_NS}, count(*), sum(llm_calls), sum(errors), sum(cost_units),"
         " sum_money(cost) FILTER (WHERE cost_units IS NULL), sum(prompt_tokens), sum(completion_tokens),"
@@ -1078,17 +1115,32 @@ def _overview_sums(conn: sqlite3.Connection, where: str, params: list, bucket: s
         (key * width, n, _money_of(units, text), _saturated(p), _saturated(c), _saturated(e), failed)
         for key, (n, units, text, p, c, e, failed) in sorted(grouped.items())
     ]
-    # the LLM calls of the same sessions (by session start), so the costs add up to the total
-    by_model = [
-        (model, _saturated(calls), _money_of(units or 0, Decimal(text or 0)), _saturated(p), _saturated(c))
-        for model, calls, units, text, p, c in conn.execute(
-            "SELECT m.model, sum(m.calls), sum(m.cost_units), sum_money(m.cost) FILTER (WHERE m.cost_units IS NULL),"
-            " sum(m.prompt_tokens), sum(m.completion_tokens)"
-            f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
-            params,
-        )
-    ]
+    # the LLM calls of the same sessions (by session start), so the costs add up to the total; one
+    # range of session_models_by_model per model (a GROUP BY would sort every row of the period)
+    by_model = []
+    for model in _models(conn, pids):
+        n, calls, units, text, p, c = conn.execute(
+            "SELECT count(*), sum(calls), sum(cost_units), sum_money(cost) FILTER (WHERE cost_units IS NULL),"
+            f" sum(prompt_tokens), sum(completion_tokens) FROM session_models s WHERE s.model = ? AND {where}",
+            (model, *params),
+        ).fetchone()
+        if n:
+            by_model.append(
+                (model, _saturated(calls), _money_of(units or 0, Decimal(text or 0)), _saturated(p), _saturated(c))
+            )
     return totals, bucket, buckets, by_model
+
+
+def _models(conn: sqlite3.Connection, pids: list) -> list[str]:
+    """The models the projects' sessions called, each found by one step along session_models_by_model."""
+    found: set[str] = set()
+    step = "SELECT min(model) FROM session_models WHERE pid = ? AND model > ?"
+    for pid in pids:
+        model = conn.execute("SELECT min(model) FROM session_models WHERE pid = ?", (pid,)).fetchone()[0]
+        while model is not None:
+            found.add(model)
+            model = conn.execute(step, (pid, model)).fetchone()[0]
+    return sorted(found)
 
 
 def _overview_sums_exact(conn: sqlite3.Connection, where: str, params: list, bucket: str | None) -> tuple:
