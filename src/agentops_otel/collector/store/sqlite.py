@@ -5,12 +5,15 @@ one transaction, one WAL sync for many requests); a request's future resolves on
 commit, so an acknowledged span survives ``kill -9``. WAL checkpoints (copying pages back into the
 database file, with an fsync) run in a checkpointer thread so they never hold up a commit.
 Reads use one connection per reader thread (WAL lets them run beside the writer). Money is stored
-as exact decimal TEXT and summed with Decimal functions registered on each connection;
-``cost_sort`` (REAL) only orders sessions.
+as exact decimal TEXT, and beside it as integer units of 1e-12 USD where that is exact
+(``cost_units``), which SQL sums natively; the rest is summed with Decimal functions registered on
+each connection. ``cost_sort`` (REAL) only orders sessions.
 
 Indexes are chosen for the write path: every random-keyed index costs a page write per session
-per commit, so sessions have one secondary index (start time); sorting by cost, duration, tokens
-or errors scans the project's sessions.
+per commit. Sessions have an index by start that covers the overview's sums (its entries of
+recent sessions sit on the last pages), and one by cost (random-keyed: the page writes it costs
+buy the list by cost); sorting by duration, tokens or errors scans the project's sessions. Cost by
+model has an index by (project, model, start), appended per model.
 """
 
 from __future__ import annotations
