@@ -16,6 +16,7 @@ route) and ``from litellm import completion`` copies once it has run.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +27,6 @@ from agentops_otel.instrumentation._call import (
     LLMCall,
     StreamRecorder,
     field,
-    getter,
     put,
     token_count,
     usage_attributes,
@@ -65,25 +65,46 @@ PROVIDER_NAMES = {
 _SCOPE = "litellm"  # the provider named when LiteLLM cannot route the model
 
 
+def _read(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)`` for LiteLLM's objects, without a failed attribute lookup.
+
+    They are pydantic models keeping what they do not declare (a ``ModelResponse``'s ``usage``, Anthropic's
+    cache counts in a ``Usage``) as extras, which an attribute lookup reaches only after failing: an
+    ``AttributeError`` raised and caught inside pydantic, about 12 K instructions a read.
+    """
+    extras = getattr(obj, "__pydantic_extra__", None)
+    if extras is None:  # a dict, or a model that keeps no extras
+        return field(obj, name)
+    if name in extras:
+        return extras[name]
+    if name in obj.__dict__ or _on_class(type(obj), name):  # a declared field, or a property: found at once
+        return getattr(obj, name, None)
+    return None  # neither given nor declared
+
+
+@functools.lru_cache(maxsize=256)
+def _on_class(cls: type, name: str) -> bool:
+    return any(name in vars(base) for base in cls.__mro__)
+
+
 def _usage(usage: Any, attrs: Attributes) -> None:
     if usage is None:
         return
-    get = getter(usage)
-    prompt_details = get(usage, "prompt_tokens_details", None)
-    cache_read = token_count(field(prompt_details, "cached_tokens")) if prompt_details is not None else None
+    prompt_details = _read(usage, "prompt_tokens_details")
+    cache_read = token_count(_read(prompt_details, "cached_tokens")) if prompt_details is not None else None
     if not cache_read:
-        cache_read = token_count(get(usage, "cache_read_input_tokens", None)) or cache_read
-    cache_creation = token_count(get(usage, "cache_creation_input_tokens", None))
+        cache_read = token_count(_read(usage, "cache_read_input_tokens")) or cache_read
+    cache_creation = token_count(_read(usage, "cache_creation_input_tokens"))
     if cache_creation is None and prompt_details is not None:
-        cache_creation = token_count(field(prompt_details, "cache_creation_tokens"))
-    completion_details = get(usage, "completion_tokens_details", None)
+        cache_creation = token_count(_read(prompt_details, "cache_creation_tokens"))
+    completion_details = _read(usage, "completion_tokens_details")
     usage_attributes(
         attrs,
-        input_tokens=token_count(get(usage, "prompt_tokens", None)),
-        output_tokens=token_count(get(usage, "completion_tokens", None)),
+        input_tokens=token_count(_read(usage, "prompt_tokens")),
+        output_tokens=token_count(_read(usage, "completion_tokens")),
         cache_read=cache_read,
         cache_creation=cache_creation,
-        reasoning=None if completion_details is None else token_count(field(completion_details, "reasoning_tokens")),
+        reasoning=None if completion_details is None else token_count(_read(completion_details, "reasoning_tokens")),
     )
 
 
@@ -155,11 +176,8 @@ class _LiteLLMChatStream(_ChatStream):
 class _ProviderUsage:
     """A completion's usage read the LiteLLM way (counts as ints, cache and reasoning details)."""
 
-    def response_attributes(self, response: Any, capture: bool) -> Attributes:
-        usage = field(response, "usage")
-        attrs = super().response_attributes(_without_usage(response), capture)  # type: ignore[misc]
-        _usage(usage, attrs)
-        return attrs
+    def usage_attributes(self, response: Any, attrs: Attributes) -> None:
+        _usage(_read(response, "usage"), attrs)
 
     def stream_recorder(self, capture: bool) -> StreamRecorder:
         return _LiteLLMChatStream(capture)
@@ -178,7 +196,8 @@ class LiteLLMEmbedding(_Routed, Embeddings):
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
         put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
-        usage_attributes(attrs, input_tokens=token_count(field(field(response, "usage"), "prompt_tokens")))
+        usage = _read(response, "usage")
+        usage_attributes(attrs, input_tokens=None if usage is None else token_count(_read(usage, "prompt_tokens")))
         return attrs
 
 
@@ -205,22 +224,6 @@ class _ReadInCallAsync(AsyncGeneratorProxy):
             return await super().__anext__()
         finally:
             _IN_TRACED_CALL.reset(mark)
-
-
-class _NoUsage:
-    """A response seen without its usage (read here instead, with LiteLLM's extra fields)."""
-
-    __slots__ = ("_response",)
-
-    def __init__(self, response: Any) -> None:
-        self._response = response
-
-    def __getattr__(self, name: str) -> Any:
-        return None if name == "usage" else getattr(self._response, name)
-
-
-def _without_usage(response: Any) -> Any:
-    return {k: v for k, v in response.items() if k != "usage"} if isinstance(response, dict) else _NoUsage(response)
 
 
 _COMPLETION, _TEXT_COMPLETION = LiteLLMCompletion(), LiteLLMTextCompletion()

@@ -97,7 +97,7 @@ def _identity(get: Callable[[Any, str, Any], Any], response: Any, attrs: Attribu
 
 
 def _completion_attributes(response: Any, attrs: Attributes) -> list[Any]:
-    """Identity, finish reasons and usage of a chat or legacy completion; returns its choices."""
+    """Identity and finish reasons of a chat or legacy completion; returns its choices."""
     get = getter(response)
     _identity(get, response, attrs)
     choices = get(response, "choices", None) or []
@@ -110,8 +110,12 @@ def _completion_attributes(response: Any, attrs: Attributes) -> list[Any]:
     else:
         if reasons:
             attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-    _usage(get(response, "usage", None), _COMPLETION_USAGE, attrs)
     return choices
+
+
+def _completion_usage(endpoint: Endpoint, response: Any, attrs: Attributes) -> None:
+    """Token counts of a chat or legacy completion (the endpoints' ``usage_attributes``)."""
+    _usage(field(response, "usage"), _COMPLETION_USAGE, attrs)
 
 
 # --- chat completions ---------------------------------------------------------------------------
@@ -206,10 +210,13 @@ class ChatCompletions(Endpoint):
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
         choices = _completion_attributes(response, attrs)
+        self.usage_attributes(response, attrs)
         if capture:
             messages = [_chat_output_message(field(c, "message"), field(c, "finish_reason")) for c in choices]
             attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(messages)
         return attrs
+
+    usage_attributes = _completion_usage  # a library reaching other providers through this endpoint reads its own
 
     def stream_recorder(self, capture: bool) -> StreamRecorder:
         return _ChatStream(capture)
@@ -232,6 +239,7 @@ class LegacyCompletions(Endpoint):
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
         choices = _completion_attributes(response, attrs)
+        self.usage_attributes(response, attrs)
         if capture:
             messages = [
                 content.message("assistant", [content.text(field(c, "text"))], field(c, "finish_reason"))
@@ -239,6 +247,8 @@ class LegacyCompletions(Endpoint):
             ]
             attrs[sc.GEN_AI_OUTPUT_MESSAGES] = content.to_json(messages)
         return attrs
+
+    usage_attributes = _completion_usage
 
     def stream_recorder(self, capture: bool) -> StreamRecorder:
         return _ChatStream(capture)  # completion chunks carry id, model, choices[].text/finish_reason, usage
