@@ -27,6 +27,7 @@ from agentops_otel.instrumentation._call import (
     LLMCall,
     StreamRecorder,
     field,
+    getter,
     put,
     token_count,
     usage_attributes,
@@ -88,23 +89,25 @@ def _on_class(cls: type, name: str) -> bool:
 
 
 def _usage(usage: Any, attrs: Attributes) -> None:
+    """OpenAI's usage fields, declared by LiteLLM's ``Usage``; the others may be extras (:func:`_read`)."""
     if usage is None:
         return
-    prompt_details = _read(usage, "prompt_tokens_details")
-    cache_read = token_count(_read(prompt_details, "cached_tokens")) if prompt_details is not None else None
+    get = getter(usage)
+    prompt_details = get(usage, "prompt_tokens_details", None)
+    cache_read = token_count(field(prompt_details, "cached_tokens")) if prompt_details is not None else None
     if not cache_read:
         cache_read = token_count(_read(usage, "cache_read_input_tokens")) or cache_read
     cache_creation = token_count(_read(usage, "cache_creation_input_tokens"))
     if cache_creation is None and prompt_details is not None:
         cache_creation = token_count(_read(prompt_details, "cache_creation_tokens"))
-    completion_details = _read(usage, "completion_tokens_details")
+    completion_details = get(usage, "completion_tokens_details", None)
     usage_attributes(
         attrs,
-        input_tokens=token_count(_read(usage, "prompt_tokens")),
-        output_tokens=token_count(_read(usage, "completion_tokens")),
+        input_tokens=token_count(get(usage, "prompt_tokens", None)),
+        output_tokens=token_count(get(usage, "completion_tokens", None)),
         cache_read=cache_read,
         cache_creation=cache_creation,
-        reasoning=None if completion_details is None else token_count(_read(completion_details, "reasoning_tokens")),
+        reasoning=None if completion_details is None else token_count(field(completion_details, "reasoning_tokens")),
     )
 
 
@@ -196,8 +199,7 @@ class LiteLLMEmbedding(_Routed, Embeddings):
     def response_attributes(self, response: Any, capture: bool) -> Attributes:
         attrs: Attributes = {}
         put(attrs, sc.GEN_AI_RESPONSE_MODEL, field(response, "model"))
-        usage = _read(response, "usage")
-        usage_attributes(attrs, input_tokens=None if usage is None else token_count(_read(usage, "prompt_tokens")))
+        usage_attributes(attrs, input_tokens=token_count(field(_read(response, "usage"), "prompt_tokens")))
         return attrs
 
 
