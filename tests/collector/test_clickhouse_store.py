@@ -136,6 +136,31 @@ def test_two_collectors_on_one_database_count_a_span_sent_to_both_once(chdb_dir,
         b.close()
 
 
+def test_a_session_rolled_up_again_while_a_page_is_read_stays_on_it(chdb_dir, database, monkeypatch):
+    # A list reads the first rows of every version, then which of them are current: a rollup landing
+    # between the two (here: the dearest session gets another call) must not drop its session.
+    store = open_store(chdb_dir, database)
+    try:
+        sessions = [SessionBuilder.new(T0 + i * 10**9, seed=50 + i) for i in range(8)]
+        for i, s in enumerate(sessions):
+            write(store, [s.llm("gpt-4o", 1000 * (i + 1), 10), s.root()])
+        dearest = sessions[-1]
+        read_current = store._current_versions
+        pending = [dearest.llm("gpt-4o", 5000, 10)]
+
+        def written_meanwhile(*args):
+            if pending:
+                write(store, [pending.pop()])
+            return read_current(*args)
+
+        monkeypatch.setattr(store, "_current_versions", written_meanwhile)
+        page = store.list_sessions(("p",), ListQuery(limit=3, sort="cost"))["sessions"]
+        assert [s["session_id"] for s in page] == [x.session_id for x in reversed(sessions[-3:])]
+        assert page[0]["llm_calls"] == 2
+    finally:
+        store.close()
+
+
 def test_times_at_the_ends_of_the_range_are_stored(chdb_dir, database):
     store = open_store(chdb_dir, database)
     try:
