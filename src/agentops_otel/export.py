@@ -66,8 +66,12 @@ def run_bounded(fn: Callable[[], object], timeout_s: float, what: str) -> bool:
     threading.Thread(target=target, name=f"agentops-{what}", daemon=True).start()
     finished = done.wait(max(timeout_s, 0.0))
     if not finished:
-        logger.warning("agentops-otel: %s did not finish within %.1f s; continuing without waiting", what, timeout_s)
+        _warn_late(what, timeout_s)
     return finished
+
+
+def _warn_late(what: str, timeout_s: float) -> None:
+    logger.warning("agentops-otel: %s did not finish within %.1f s; continuing without waiting", what, timeout_s)
 
 
 def make_exporter(config: Configuration, delivery: Delivery) -> SpoolingExporter:
@@ -169,17 +173,26 @@ class Pipelines:
         with self._lock:
             spooling = [self._spooling[p] for p in pipelines if p in self._spooling]
 
+        late: list[SpoolingExporter] = []  # still sending at the deadline
+
         def flush() -> None:
             for pipeline in pipelines:
                 pipeline.force_flush()  # hands the queued spans to the exporters: local work
             for exporter in spooling:
-                if not deliver or not exporter.wait_sent(deadline - time.monotonic()):
-                    exporter.spill()
+                if deliver and exporter.wait_sent(deadline - time.monotonic()):
+                    continue
+                if deliver:
+                    late.append(exporter)
+                exporter.spill()
 
-        flushed = run_bounded(flush, timeout_s, f"flush to {targets}")
+        what = f"flush to {targets}"
+        flushed = run_bounded(flush, timeout_s, what)
         if not flushed:
             for exporter in spooling:
                 exporter.spill()
+        elif late:  # the wait for delivery ran out inside the bound: as much a timeout
+            _warn_late(what, timeout_s)
+            flushed = False
         self.last_flush_timed_out = not flushed
         return flushed
 
