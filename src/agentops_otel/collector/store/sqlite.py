@@ -526,6 +526,13 @@ class SQLiteStore:
             if version < 2:
                 conn.execute("DROP INDEX IF EXISTS sessions_by_init")  # INDEXES creates it again, covering
             sessions = conn.execute("SELECT pid, trace_id, seq FROM sessions ORDER BY seq").fetchall()
+            if sessions:  # a million sessions take minutes: say so before, not only after
+                logger.info(
+                    "agentops-otel collector: upgrading %d stored sessions from schema %d to %d ...",
+                    len(sessions),
+                    version,
+                    SCHEMA_VERSION,
+                )
             if version < 1:
                 conn.execute("DELETE FROM session_models")
                 for pid, trace_id, seq in sessions:
