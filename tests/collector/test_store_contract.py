@@ -273,3 +273,14 @@ def test_sessions_whose_early_spans_came_last_are_listed_by_their_current_rollup
     assert [x["session_id"] for x in page["sessions"]] == newest[5:10]
     top = store.overview(("p",), None, None, None)["top_sessions"]
     assert len(top) == 10 and len({x["session_id"] for x in top}) == 10
+
+
+def test_a_batch_of_twenty_thousand_spans_is_stored_whole_and_once(store):
+    # ClickHouse: the spans of a write group are looked up by id in one query; its text must not
+    # outgrow the server's max_query_size (256 KiB by default: about 15,000 span ids).
+    sessions = [SessionBuilder.new(T0 + i * MS, seed=2000 + i) for i in range(2000)]
+    spans = [x for s in sessions for x in (*(s.span(f"step {n}", {}, offset_ms=n) for n in range(9)), s.root())]
+    assert write(store, spans) == (20_000, 20_000)
+    assert write(store, spans[::2]) == (10_000, 0)
+    assert store.overview(("p",), None, None, None)["totals"]["sessions"] == 2000
+    assert store.session(("p",), sessions[-1].trace_id)["events"] == 9

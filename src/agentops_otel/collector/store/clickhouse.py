@@ -273,12 +273,18 @@ ROLLUP_QUERY = (
     # per model of its LLM calls: calls, cost, prompt and completion tokens (one query, one pass)
     " sumMapIf([model], [toInt64(1)], [coalesce(cost, 0)], [toInt128(prompt_tokens)], [toInt128(completion_tokens)],"
     " model != '')"
-    " FROM {db}.spans FINAL WHERE project = {project:String} AND trace_id {traces} GROUP BY trace_id"
+    # PREWHERE: the rows of the sessions' keys are picked before FINAL merges them (a key's rows all
+    # share its project and trace id, so the merge is the same) instead of merging every column of
+    # every granule the keys fall in: ~4x less CPU per write group.
+    " FROM {db}.spans FINAL PREWHERE project = {project:String} AND trace_id {traces} GROUP BY trace_id"
 )  # {traces}: _in(the sessions' trace ids)
 # One part per insert, written by one thread: chDB otherwise spends ~100 ms per insert starting
 # parallel parsing for a handful of rows. Hostile start times may span many months: no limit on
 # the partitions one insert touches.
 INSERT_SETTINGS = {"max_threads": 1, "max_insert_threads": 1, "max_partitions_per_insert_block": 0}
+# The writer's lookups name a group's ids in the query's text (:func:`_in`): up to GROUP_SPANS span
+# ids, or more in one large batch, where the server's default limit (256 KiB) takes about 15,000.
+LOOKUP_SETTINGS = {"max_query_size": 64 * 2**20}
 BYTES = {"body": "bytes"}
 # A list reads at most this many rows of every version (ClickHouseStore._first_sessions) before it
 # reads the current ones through FINAL.
@@ -458,6 +464,7 @@ class ClickHouseStore(ClickHouseCopy):
                     f" AND trace_id {_in(traces[start : start + 5000], 16)} AND span_id {spans}"
                 ),
                 parameters={"project": project},
+                settings=LOOKUP_SETTINGS,
             ).result_rows
             found.update((t, s) for t, s in rows)
         return found
@@ -505,7 +512,7 @@ class ClickHouseStore(ClickHouseCopy):
         rows = []
         for start in range(0, len(traces), 5000):
             sql = self._sql(ROLLUP_QUERY).replace("{traces}", _in(traces[start : start + 5000], 16))
-            rows += self._client.query(sql, parameters={"project": project}).result_rows
+            rows += self._client.query(sql, parameters={"project": project}, settings=LOOKUP_SETTINGS).result_rows
         return [_session_row(project, row) for row in rows]
 
     def _write_logs(self, batch: LogBatch) -> WriteResult:
@@ -530,6 +537,7 @@ class ClickHouseStore(ClickHouseCopy):
                     f" AND trace_id {_in({r[1] for r in rows}, 16)} AND digest {_in({r[3] for r in rows}, 16)}"
                 ),
                 parameters={"project": batch.project_id},
+                settings=LOOKUP_SETTINGS,
             ).result_rows
         }
         fresh = []
