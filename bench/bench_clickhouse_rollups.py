@@ -35,7 +35,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from agentops_otel.collector.ingest import prepare
 from agentops_otel.collector.store.base import ListQuery
-from agentops_otel.collector.store.clickhouse import INSERT_SETTINGS, SPAN_COLUMNS, ClickHouseStore, _span_row
+from agentops_otel.collector.store.clickhouse import INSERT_SETTINGS, SPAN_COLUMNS, ClickHouseStore, span_columns
 from agentops_otel.meaning import SUMMED_FIELDS
 from bench_collector import _request, session_spans
 
@@ -127,14 +127,27 @@ def main() -> None:
         for db in ("mv", "qt"):
             started = time.perf_counter()
             for first in range(0, len(batches), args.window):  # one insert per group, as the store does
-                rows = [_span_row(PROJECT, r) for b in batches[first : first + args.window] for r in b.spans]
-                client.insert(f"{db}.spans", rows, column_names=list(SPAN_COLUMNS), settings=INSERT_SETTINGS)
+                window = [(PROJECT, b.spans) for b in batches[first : first + args.window]]
+                columns = span_columns(window)
+                client.insert(
+                    f"{db}.spans",
+                    columns,
+                    column_names=list(SPAN_COLUMNS),
+                    column_oriented=True,
+                    settings=INSERT_SETTINGS,
+                )
             ingest[db] = time.perf_counter() - started
         for batch in again:
             store.write(batch).result(timeout=600)
-            rows = [_span_row(PROJECT, r) for r in batch.spans]
+            columns = span_columns([(PROJECT, batch.spans)])
             for db in ("mv", "qt"):
-                client.insert(f"{db}.spans", rows, column_names=list(SPAN_COLUMNS), settings=INSERT_SETTINGS)
+                client.insert(
+                    f"{db}.spans",
+                    columns,
+                    column_names=list(SPAN_COLUMNS),
+                    column_oriented=True,
+                    settings=INSERT_SETTINGS,
+                )
 
         trace = batches[len(batches) // 2].spans[0].trace_id
         one = f"AND trace_id = unhex('{trace.hex()}')"

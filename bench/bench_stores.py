@@ -19,7 +19,8 @@ alone), one after the other, on the same generated data (same seed):
 - Ingest: batches of 512 spans (an SDK exporter's batch) through the store's ``write`` (the
   collector's write path: futures resolve once committed), up to 64 batches queued. Timed rounds:
   100,000 spans generated first, then written and timed to the last commit, at the start, the
-  middle and the end of the load; the figure is their median (and the rounds).
+  middle and the end of the load; the figure is their median (and the rounds), with the CPU time
+  of the store's process per span in each round (all its threads: the engine's too).
 - Queries on the largest project (55 % of the sessions), each run 7 times, median (and the first,
   cold, run; and the median CPU time of the store's process): list 50 sessions (newest first; and
   by cost), one session's stats (a different session each run), one session's export (its spans),
@@ -317,7 +318,7 @@ def _timed(call, runs: int = QUERY_RUNS) -> dict[str, float]:
 
 class _BulkLoader:
     """``--bulk`` (chDB): the spans between the timed rounds go in as large inserts of the rows the
-    store's own write path builds (``_span_row``), and each session's rollup is then computed by the
+    store's own write path builds (``span_columns``), and each session's rollup is then computed by the
     store's own rollup query, over sessions in key order. Only the loading is faster; the rows are
     the same as the write path's."""
 
@@ -325,38 +326,37 @@ class _BulkLoader:
         from agentops_otel.collector.store import clickhouse
 
         self.ch, self.store = clickhouse, store
-        self.client = store._connect()
-        self.rows: list[list] = []
+        self.spans: list[tuple[str, list[SpanRecord]]] = []
+        self.size = 0
         self.resources: dict[bytes, bytes] = {}
         self.known: set[bytes] = set()
         self.touched: dict[str, set[bytes]] = {}
 
-    def _insert(self, table: str, rows: list, columns: tuple[str, ...]) -> None:
-        name = f"{self.store.database}.{table}"
-        self.client.insert(name, rows, column_names=list(columns), settings=self.ch.INSERT_SETTINGS)
-
     def add(self, batch: PreparedBatch) -> None:
-        self.rows += [self.ch._span_row(batch.project_id, r) for r in batch.spans]
+        self.spans.append((batch.project_id, batch.spans))
+        self.size += len(batch.spans)
         self.touched.setdefault(batch.project_id, set()).update(r.trace_id for r in batch.spans)
         self.resources.update((k, v) for k, v in batch.resources.items() if k not in self.known)
-        if len(self.rows) >= 200_000:
+        if self.size >= 200_000:
             self._flush()
 
     def _flush(self) -> None:
         if self.resources:
-            self._insert("resources", [[k, v] for k, v in self.resources.items()], ("key", "body"))
+            self.store._insert("resources", [[k, v] for k, v in self.resources.items()], ("key", "body"))
             self.known.update(self.resources)
             self.resources.clear()
-        if self.rows:
-            self._insert("spans", self.rows, self.ch.SPAN_COLUMNS)
-            self.rows.clear()
+        if self.spans:
+            columns = self.ch.span_columns(self.spans)
+            self.store._insert("spans", columns, self.ch.SPAN_COLUMNS, column_oriented=True)
+            self.spans.clear()
+            self.size = 0
 
     def finish(self) -> None:
         self._flush()
         for project, traces in self.touched.items():
             ordered = sorted(traces)
             for start in range(0, len(ordered), 20_000):
-                self._insert(
+                self.store._insert(
                     "sessions", self.store._rollups(project, ordered[start : start + 20_000]), self.ch.SESSION_COLUMNS
                 )
         self.touched.clear()
@@ -376,6 +376,7 @@ def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int, bulk: 
             pending.popleft().result()
 
     rounds: list[float] = []
+    round_cpu_us: list[float] = []  # process CPU per span, each round
     round_starts = sorted({0, max(0, spans // 2 - ROUND_SPANS // 2), max(0, spans - ROUND_SPANS)})
     loader = _BulkLoader(store) if bulk and kind == "chdb" else None
     if loader is not None:  # rounds through the write path at the start and the end only
@@ -392,12 +393,13 @@ def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int, bulk: 
             if not chunk:
                 break
             size = sum(len(b.spans) for b in chunk)
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             for batch in chunk:
                 pending.append(store.write(batch))
                 drain(IN_FLIGHT)
             drain(0)
             rounds.append(size / (time.perf_counter() - t))
+            round_cpu_us.append((time.process_time() - cpu) * 1e6 / size)
             written += size
             continue
         batch = next(batches, None)
@@ -413,7 +415,7 @@ def run_store(kind: str, spans: int, seed: int, where: Path, now_ns: int, bulk: 
     if loader is not None:
         loader.finish()
     load_s = time.perf_counter() - started
-    figures = {"spans": written, "load_s": load_s, "ingest_rounds": rounds}
+    figures = {"spans": written, "load_s": load_s, "ingest_rounds": rounds, "ingest_cpu_us_per_span": round_cpu_us}
     figures["ingest_spans_per_s"] = statistics.median(rounds) if rounds else None
     return _queried(store, path, now_ns, figures)
 
@@ -483,6 +485,8 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         lines.append(_row("opening the store, s", [f"{results[s]['open_s']:.1f}" for s in stores]))
     else:
         lines.append(_row("ingest, spans/s (median of rounds)", [ingest(s) for s in stores]))
+        cpu = [" / ".join(f"{c:.0f}" for c in results[s].get("ingest_cpu_us_per_span", [])) for s in stores]
+        lines.append(_row("ingest, process CPU µs per span (rounds)", cpu))
         lines.append(_row("whole load, s (generation included)", [f"{results[s]['load_s']:.0f}" for s in stores]))
     lines.append(_row("list 50 sessions", ms("list50")))
     lines.append(_row("list 50 sessions by cost", ms("list50_by_cost")))
