@@ -9,8 +9,11 @@ per call here, depending on how each writes its request, which makes the added m
 Instrumented and plain calls alternate call by call (the patches switched on and off, the tracer
 warm); spans go to a real SDK TracerProvider with a BatchSpanProcessor and a dropping exporter.
 Per library: p50 per call plain and instrumented, the added p50, and the median of paired differences;
-the median over ``--rounds`` rounds. For LiteLLM, its own overhead is reported beside ours: the same
-OpenAI-compatible call made with the ``openai`` client directly, against ``litellm.completion``.
+the median over ``--rounds`` rounds. For LiteLLM two more figures: the "same span" row, a third mode
+alternating with the other two, is a bare SDK span with the attributes our instrumentor gives the call
+(built ahead of time) around ``litellm.completion``, what the OpenTelemetry SDK alone charges at that
+place, and our share over it; and LiteLLM's own overhead: the same OpenAI-compatible call made with
+the ``openai`` client directly, against ``litellm.completion``.
 
 Run: ``.venv/bin/python bench/bench_providers.py [--calls N] [--rounds N] [--only NAME ...]``.
 """
@@ -26,14 +29,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.sdk.trace import TracerProvider
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM would fetch prices at import
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_instrumentation import ServerProcess, Switch, make_provider, pct
+from bench.bench_instrumentation import BareSpan, ServerProcess, Switch, make_provider, pct
 from tests.support.replay import FIXTURES_DIR, load_interactions
 
+from agentops_otel import semconv as sc
 from agentops_otel.instrumentation import instrument, instrumentors
 from agentops_otel.instrumentation._library import LibraryInstrumentor
+from agentops_otel.instrumentation._patching import wrap_method
 
 FIXTURES = {
     "groq": "groq/chat.json",
@@ -51,6 +58,7 @@ PACKAGES = {
     "litellm": "litellm",
     "openai": "openai",
 }
+LITELLM_REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Summarise the plan."}]}
 
 
 def local_transport(module: Any, name: str) -> Any:
@@ -96,7 +104,7 @@ def make_call(name: str, base: str, local: bool = False) -> Callable[[], Any]:
     if name == "litellm":
         import litellm
 
-        request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Summarise the plan."}]}
+        request = dict(LITELLM_REQUEST)
         if local:  # LiteLLM calls OpenAI through the openai library: hand it a client on the local transport
             import openai
 
@@ -113,36 +121,77 @@ def make_call(name: str, base: str, local: bool = False) -> Callable[[], Any]:
     raise ValueError(name)
 
 
-def paired(
-    call_a: Callable[[], Any],
-    before_a: Callable[[], None],
-    call_b: Callable[[], Any],
-    before_b: Callable[[], None],
-    calls: int,
-) -> tuple[list[float], list[float], list[float], list[float]]:
-    """Per-call seconds of ``call_a`` and ``call_b``, alternating call by call: wall clock, then this
-    thread's CPU time (the same work without the time other processes of a busy machine take)."""
-    a: list[float] = []
-    b: list[float] = []
-    a_cpu: list[float] = []
-    b_cpu: list[float] = []
+Mode = tuple[Callable[[], None], Callable[[], Any]]  # (switch the patches for it, the call)
+
+
+def alternating(modes: list[Mode], calls: int) -> list[tuple[list[float], list[float]]]:
+    """Per-call seconds of each mode's call, the modes alternating call by call, for each mode: wall
+    clock, then this thread's CPU time (the same work without the time other processes of a busy
+    machine take)."""
+    times: list[tuple[list[float], list[float]]] = [([], []) for _ in modes]
     clock, cpu = time.perf_counter, time.thread_time
+    for index in range(calls):  # which goes first rotates: the later ones of a turn find warmer caches
+        for turn in range(len(modes)):
+            position = (index + turn) % len(modes)
+            before, call = modes[position]
+            wall, used = times[position]
+            before()
+            start, start_cpu = clock(), cpu()
+            call()
+            wall.append(clock() - start)
+            used.append(cpu() - start_cpu)
+    return times
 
-    def timed(before: Callable[[], None], call: Callable[[], Any], wall: list[float], used: list[float]) -> None:
-        before()
-        start, start_cpu = clock(), cpu()
-        call()
-        wall.append(clock() - start)
-        used.append(cpu() - start_cpu)
 
-    for index in range(calls):  # which goes first alternates: the second of a pair finds warmer caches
-        if index % 2:
-            timed(before_b, call_b, b, b_cpu)
-            timed(before_a, call_a, a, a_cpu)
-        else:
-            timed(before_a, call_a, a, a_cpu)
-            timed(before_b, call_b, b, b_cpu)
-    return a, b, a_cpu, b_cpu
+def added(plain: tuple[list[float], list[float]], other: tuple[list[float], list[float]]) -> tuple[float, ...]:
+    """p50 of the plain calls, of the others, the added p50 and the median of paired differences; the
+    same in CPU time."""
+    (wall, used), (other_wall, other_used) = plain, other
+    diffs = [o - p for p, o in zip(wall, other_wall, strict=True)]
+    cpu_diffs = [o - p for p, o in zip(used, other_used, strict=True)]
+    return (
+        pct(wall, 0.5),
+        pct(other_wall, 0.5),
+        pct(other_wall, 0.5) - pct(wall, 0.5),
+        pct(diffs, 0.5),
+        pct(used, 0.5),
+        pct(other_used, 0.5) - pct(used, 0.5),
+        pct(cpu_diffs, 0.5),
+    )
+
+
+def litellm_same_span(provider: TracerProvider, request: dict[str, Any], response: Any) -> BareSpan:
+    """A span with the attributes the LiteLLM instrumentor gives this call, built ahead of time, around
+    ``litellm.completion``: what the OpenTelemetry SDK alone charges for them at that place."""
+    from agentops_otel.instrumentation.litellm import _COMPLETION, LiteLLMInstrumentor
+
+    request_attrs = {
+        **LiteLLMInstrumentor()._client_attributes(None, request),
+        sc.GEN_AI_OPERATION_NAME: _COMPLETION.operation,
+        **_COMPLETION.request_attributes(request, False),
+    }
+    return BareSpan(provider, (request_attrs, _COMPLETION.response_attributes(response, False)))
+
+
+def only(on: Switch | None, *off: Switch) -> Callable[[], None]:
+    """A mode's switch: ``off`` off, then ``on`` on (two patches of one function: the order matters)."""
+
+    def switch() -> None:
+        for other in off:
+            other.off()
+        if on is not None:
+            on.on()
+
+    return switch
+
+
+def row(label: str, rows: list[tuple[float, ...]]) -> None:
+    figures = [statistics.median(r[i] for r in rows) * 1e6 for i in range(7)]
+    print(
+        f"{label:10} {figures[0]:10.1f} {figures[1]:11.1f} {figures[2]:10.1f} {figures[3]:8.1f}"
+        f" {figures[4]:10.1f} {figures[5]:10.1f} {figures[6]:10.1f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -153,7 +202,8 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="over HTTP to the replay server, not in-process")
     args = parser.parse_args()
 
-    instrument(tracer_provider=make_provider())
+    provider = make_provider()
+    instrument(tracer_provider=provider)
     where = "over HTTP" if args.http else "in-process transport"
     print(f"{args.calls} calls per mode per round, {args.rounds} rounds, {where}; median over rounds (µs)")
     print(
@@ -179,39 +229,28 @@ def main() -> None:
             # a client made while the patches are off, for the plain calls: cohere's client binds its
             # chat method when it is constructed, so switching the class's patch alone would not do
             plain_call = make_call(name, base, local=not args.http)
-            plain_call()
+            response = plain_call()
+            modes: list[Mode] = [(switch.off, plain_call), (switch.on, call)]
+            if name == "litellm":  # and the SDK's share: the same span alone, in the same place
+                import litellm
+
+                body = {**LITELLM_REQUEST, "api_base": f"{base}/v1", "api_key": "k"}
+                wrapper = litellm_same_span(provider, body, response)._wrapper
+                same = Switch([wrap_method(litellm, "completion", wrapper, sessions=False)])  # type: ignore[arg-type]
+                modes = [(only(None, same, switch), plain_call), (only(switch, same), call), (only(same, switch), call)]
             switch.on()
-            rows = []
-            for _ in range(args.rounds):
-                plain, traced, plain_cpu, traced_cpu = paired(plain_call, switch.off, call, switch.on, args.calls)
-                diffs = [t - p for p, t in zip(plain, traced, strict=True)]
-                cpu_diffs = [t - p for p, t in zip(plain_cpu, traced_cpu, strict=True)]
-                rows.append(
-                    (
-                        pct(plain, 0.5),
-                        pct(traced, 0.5),
-                        pct(traced, 0.5) - pct(plain, 0.5),
-                        pct(diffs, 0.5),
-                        pct(plain_cpu, 0.5),
-                        pct(traced_cpu, 0.5) - pct(plain_cpu, 0.5),
-                        pct(cpu_diffs, 0.5),
-                    )
-                )
-            row = [statistics.median(r[i] for r in rows) * 1e6 for i in range(7)]
-            print(
-                f"{name:10} {row[0]:10.1f} {row[1]:11.1f} {row[2]:10.1f} {row[3]:8.1f}"
-                f" {row[4]:10.1f} {row[5]:10.1f} {row[6]:10.1f}",
-                flush=True,
-            )
+            rounds = [alternating(modes, args.calls) for _ in range(args.rounds)]
+            row(name, [added(r[0], r[1]) for r in rounds])
             if name == "litellm":
+                row("same span", [added(r[0], r[2]) for r in rounds])
+                ours = statistics.median(added(r[2], r[1])[3] for r in rounds) * 1e6
+                print(f"  ours over the same span alone (paired): {ours:.1f} µs")
+                same.off()
                 switch.off()
                 direct = make_call("openai-direct", base, local=not args.http)
                 direct()
-                rows = []
-                for _ in range(args.rounds):
-                    openai_times, litellm_times, _, _ = paired(direct, _nothing, call, _nothing, args.calls)
-                    rows.append((pct(openai_times, 0.5), pct(litellm_times, 0.5)))
-                openai_p50, litellm_p50 = (statistics.median(r[i] for r in rows) * 1e6 for i in range(2))
+                rounds = [alternating([(_nothing, direct), (_nothing, call)], args.calls) for _ in range(args.rounds)]
+                openai_p50, litellm_p50 = (statistics.median(pct(r[i][0], 0.5) for r in rounds) * 1e6 for i in range(2))
                 print(
                     f"LiteLLM's own overhead (uninstrumented): openai client {openai_p50:.1f} µs p50, "
                     f"litellm.completion {litellm_p50:.1f} µs p50, +{litellm_p50 - openai_p50:.1f} µs per call"
