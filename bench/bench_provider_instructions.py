@@ -7,13 +7,15 @@ in-process by an ``httpx.MockTransport`` with the project's fixture) runs in a l
 BatchSpanProcessor and a dropping exporter, as in ``bench_providers.py``), each with ``--short`` and
 ``--long`` calls. The difference of the two totals over the difference of the calls is one call's cost
 (start-up, imports and shutdown cancel out); instrumented minus plain is what the instrumentor adds.
-All threads are counted (the batch processor's included).
+All threads are counted (the batch processor's included). Counting starts after the imports and the
+warm-up calls (a client request to callgrind from a small C shim built here with ``cc``): LiteLLM's
+import alone takes tens of minutes when counted, a minute when not.
 
 To read instructions as time, the same loops run without valgrind, plain, and their CPU time per call
 over their instructions per call gives this machine's rate for this code (printed; it moves with the
 load, the instruction counts do not).
 
-Run (needs ``valgrind``; minutes per library)::
+Run (needs ``valgrind`` with its headers and a C compiler; minutes per library)::
 
     .venv/bin/python bench/bench_provider_instructions.py [--only groq cohere] [--short 20] [--long 60]
 """
@@ -21,6 +23,7 @@ Run (needs ``valgrind``; minutes per library)::
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import re
 import shutil
@@ -34,6 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.MULTILINE)
 LIBRARIES = ("groq", "mistral", "cohere", "ollama", "litellm", "openai")
 WARM_UP = 5
+SHIM_ENV = "BENCH_CALLGRIND_SHIM"  # the shared library whose start() turns callgrind's instrumentation on
+SHIM_SOURCE = "#include <valgrind/callgrind.h>\nvoid start(void) { CALLGRIND_START_INSTRUMENTATION; }\n"
 
 
 def workload(name: str, mode: str, calls: int) -> None:
@@ -51,6 +56,8 @@ def workload(name: str, mode: str, calls: int) -> None:
     call = make_call(name, "http://127.0.0.1:9", local=True)  # in-process transport: nothing listens there
     for _ in range(WARM_UP):
         call()
+    if SHIM_ENV in os.environ:  # under callgrind, started with its instrumentation off
+        ctypes.CDLL(os.environ[SHIM_ENV]).start()
     start = time.process_time()
     for _ in range(calls):
         call()
@@ -59,12 +66,20 @@ def workload(name: str, mode: str, calls: int) -> None:
     print(f"cpu-per-call {elapsed / calls!r}")
 
 
-def callgrind(name: str, mode: str, calls: int, workdir: Path) -> int:
-    """Instructions of all threads of one run."""
+def build_shim(workdir: Path) -> Path:
+    source, shim = workdir / "shim.c", workdir / "shim.so"
+    source.write_text(SHIM_SOURCE)
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(shim), str(source)], check=True)
+    return shim
+
+
+def callgrind(name: str, mode: str, calls: int, workdir: Path, shim: Path) -> int:
+    """Instructions of all threads of one run, from the end of its warm-up."""
     out = workdir / f"{name}-{mode}-{calls}.out"
     command = [
         "valgrind",
         "--tool=callgrind",
+        "--instr-atstart=no",
         "--separate-threads=yes",
         f"--callgrind-out-file={out}",
         sys.executable,
@@ -74,7 +89,7 @@ def callgrind(name: str, mode: str, calls: int, workdir: Path) -> int:
         mode,
         str(calls),
     ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", SHIM_ENV: str(shim)}
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{name} {mode} under callgrind failed:\n{result.stderr[-3000:]}")
@@ -103,12 +118,13 @@ def main() -> None:
     print(f"instructions per call, slope of {opts.short} vs {opts.long} calls under callgrind (all threads)")
     print(f"{'library':10} {'plain':>10} {'traced':>10} {'added':>10} {'rate':>12} {'added ≈':>10}")
     with tempfile.TemporaryDirectory(prefix="bench-provider-instr-") as tmp:
+        shim = build_shim(Path(tmp))
         for name in opts.only:
             per_call = {}
             for mode in ("plain", "traced"):
                 workdir = Path(tmp) / f"{name}-{mode}"
                 workdir.mkdir()
-                short, long = (callgrind(name, mode, n, workdir) for n in (opts.short, opts.long))
+                short, long = (callgrind(name, mode, n, workdir, shim) for n in (opts.short, opts.long))
                 per_call[mode] = (long - short) / extra
             # instructions per µs of this code here: the plain loop's CPU time (best of three) over its count
             cpu = min(cpu_per_call(name, "plain", opts.timing_calls) for _ in range(3))
