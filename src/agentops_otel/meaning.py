@@ -4,7 +4,8 @@ One pure module (no I/O, no OpenTelemetry SDK or protobuf types: plain attribute
 small records) shared by the SDK's analytics, the collector's ingest and rollups, the REST shapes
 and every store, so that a span counts the same wherever it is counted. A new store (ClickHouse,
 ...) keeps per session the columns of :class:`SessionRow`, adds spans with :class:`SessionTotals`
-(or the same sums in SQL), and answers REST with :func:`summary_json` and :func:`export_json`.
+(or the same sums in SQL), and answers REST with :func:`summary_json`, :func:`export_json` and
+:func:`overview_json` (its bucket by :func:`overview_bucket`).
 
 **Kinds** (:func:`classify`), first rule that applies:
 
