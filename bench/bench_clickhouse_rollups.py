@@ -117,6 +117,11 @@ def main() -> None:
         client.command(MV_TABLE.replace("{db}", "mv"))
         client.command(MV_VIEW.replace("{db}", "mv"))
 
+        def insert_spans(db: str, columns: list) -> None:  # one insert per group, as the store does
+            client.insert(
+                f"{db}.spans", columns, column_names=list(SPAN_COLUMNS), column_oriented=True, settings=INSERT_SETTINGS
+            )
+
         ingest = {}
         started = time.perf_counter()
         for first in range(0, len(batches), args.window):  # requests in flight together, as under load
@@ -126,28 +131,14 @@ def main() -> None:
         ingest["recompute"] = time.perf_counter() - started
         for db in ("mv", "qt"):
             started = time.perf_counter()
-            for first in range(0, len(batches), args.window):  # one insert per group, as the store does
-                window = [(PROJECT, b.spans) for b in batches[first : first + args.window]]
-                columns = span_columns(window)
-                client.insert(
-                    f"{db}.spans",
-                    columns,
-                    column_names=list(SPAN_COLUMNS),
-                    column_oriented=True,
-                    settings=INSERT_SETTINGS,
-                )
+            for first in range(0, len(batches), args.window):
+                insert_spans(db, span_columns([(PROJECT, b.spans) for b in batches[first : first + args.window]]))
             ingest[db] = time.perf_counter() - started
         for batch in again:
             store.write(batch).result(timeout=600)
             columns = span_columns([(PROJECT, batch.spans)])
             for db in ("mv", "qt"):
-                client.insert(
-                    f"{db}.spans",
-                    columns,
-                    column_names=list(SPAN_COLUMNS),
-                    column_oriented=True,
-                    settings=INSERT_SETTINGS,
-                )
+                insert_spans(db, columns)
 
         trace = batches[len(batches) // 2].spans[0].trace_id
         one = f"AND trace_id = unhex('{trace.hex()}')"
