@@ -5,7 +5,7 @@ small records) shared by the SDK's analytics, the collector's ingest and rollups
 and every store, so that a span counts the same wherever it is counted. A new store (ClickHouse,
 ...) keeps per session the columns of :class:`SessionRow`, adds spans with :class:`SessionTotals`
 (or the same sums in SQL), and answers REST with :func:`summary_json`, :func:`export_json` and
-:func:`overview_json` (its bucket by :func:`overview_bucket`).
+:func:`overview_json` (its totals and buckets added up from hourly sums by :func:`overview_sums`).
 
 **Kinds** (:func:`classify`), first rule that applies:
 
@@ -42,7 +42,8 @@ words REST's ``state`` field, its ``end_state`` filter and the dashboard use.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Context, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from functools import reduce
 from typing import Any, NamedTuple
 
 from agentops_otel import semconv as sc
@@ -396,12 +397,12 @@ BUCKETS_NS = {"hour": HOUR_NS, "day": 24 * HOUR_NS}  # the overview's bucket wid
 
 
 class OverviewTotals(NamedTuple):
-    """The overview's sums over the sessions started in its window (a store's one query)."""
+    """The overview's sums over the sessions started in its window (:func:`overview_sums`)."""
 
     sessions: int
     llm_calls: int
     errors: int  # error spans
-    cost: str | None  # an exact decimal in any spelling; None (no sessions) is 0
+    cost: Decimal | str | None  # an exact decimal in any spelling; None (no sessions) is 0
     prompt_tokens: int
     completion_tokens: int
     failed_sessions: int  # ended Failure or holding an error span
@@ -415,6 +416,71 @@ def overview_bucket(asked: str | None, totals: OverviewTotals) -> str:
         return asked
     span_ns = (totals.last_init_ns - totals.first_init_ns) if totals.sessions else 0
     return "hour" if span_ns <= 2 * BUCKETS_NS["day"] else "day"
+
+
+# The sums over the overview's sessions that started in one hour (a store's query, by hour): the
+# hour's start (init_ns truncated toward zero, as SQL's integer division does), sessions, cost (an
+# exact Decimal, never rounded: as EXACT adds), LLM calls, error spans, prompt tokens, completion
+# tokens, failed sessions, first and last init_ns. A plain tuple: stores make one per hour.
+OverviewHour = tuple[int, int, Decimal, int, int, int, int, int, int, int]
+
+
+def saturated(count: int) -> int:
+    """A sum of counts clamped to int64, as the per-session columns it adds up saturate."""
+    return max(min(count, MAX_COUNT), -MAX_COUNT - 1)
+
+
+# Adds costs without rounding: the overview's costs are exact sums rounded once (to _WIDE), whatever
+# the order of their hours and wherever each hour's cost came from (integer units or decimal text).
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def _bucket_start(hour_start_ns: int, width: int) -> int:
+    """The start of the bucket of ``width`` holding an hour, as SQL's ``init_ns / width * width``
+    says: rounded toward zero (an hour before 1970 belongs to the bucket nearer 1970)."""
+    whole = abs(hour_start_ns) // width
+    return (whole if hour_start_ns >= 0 else -whole) * width
+
+
+def overview_sums(hours: Sequence[OverviewHour], bucket: str | None) -> tuple[OverviewTotals, str, list[tuple]]:
+    """The overview's totals, its bucket (:func:`overview_bucket`, ``bucket`` when one is asked) and
+    bucket rows (as :func:`overview_json` reads them) from its hours: costs add up exactly, counts
+    saturate like the columns they add up, each bucket holds the hours its start truncates to."""
+    if not hours:
+        totals = OverviewTotals(0, 0, 0, Decimal(0), 0, 0, 0, None, None)
+        return totals, overview_bucket(bucket, totals), []
+    _, sessions, costs, calls, error_spans, prompts, completions, failures, firsts, lasts = zip(*hours, strict=True)
+    totals = OverviewTotals(
+        sum(sessions),
+        saturated(sum(calls)),
+        saturated(sum(error_spans)),
+        _WIDE.plus(reduce(EXACT.add, costs)),
+        saturated(sum(prompts)),
+        saturated(sum(completions)),
+        sum(failures),
+        min(firsts),
+        max(lasts),
+    )
+    bucket = overview_bucket(bucket, totals)
+    width = BUCKETS_NS[bucket]
+    by_start: dict[int, list] = {}  # start -> [sessions, cost, prompt, completion, error spans, failed]
+    for start_ns, n, cost, _, errors, prompt, completion, failed, _, _ in hours:
+        start = _bucket_start(start_ns, width)
+        sums = by_start.get(start)
+        if sums is None:
+            by_start[start] = [n, cost, prompt, completion, errors, failed]
+        else:
+            sums[0] += n
+            sums[1] = EXACT.add(sums[1], cost)
+            sums[2] += prompt
+            sums[3] += completion
+            sums[4] += errors
+            sums[5] += failed
+    rows = [
+        (start, n, _WIDE.plus(cost), saturated(prompt), saturated(completion), saturated(errors), failed)
+        for start, (n, cost, prompt, completion, errors, failed) in sorted(by_start.items())
+    ]
+    return totals, bucket, rows
 
 
 def overview_json(

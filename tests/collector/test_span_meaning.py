@@ -19,7 +19,7 @@ import pytest
 from agentops_otel import meaning, pricing
 from agentops_otel import semconv as sc
 from agentops_otel.pricing import TokenUsage
-from agentops_otel.usage import NO_USAGE_SOURCE, SENDER_SOURCE
+from agentops_otel.usage import MAX_COUNT, NO_USAGE_SOURCE, SENDER_SOURCE
 from tests.collector.conftest import KEY, SessionBuilder, send
 from tests.support.replay import REPO_ROOT
 
@@ -97,6 +97,64 @@ def test_session_state_rule():
     assert meaning.session_state(False, None, now - meaning.INACTIVE_AFTER_NS - 1, now) == "Inactive"
     assert meaning.session_state(True, "Failure", T0, now) == "Failure"
     assert [meaning.end_state_of_status(code) for code in (0, 1, 2)] == ["Indeterminate", "Success", "Failure"]
+
+
+HOUR, DAY = meaning.BUCKETS_NS["hour"], meaning.BUCKETS_NS["day"]
+
+
+def hour_sums(start_ns: int, cost: str, sessions: int = 1, **counts: int) -> meaning.OverviewHour:
+    """An hour's sums as a store's query gives them; its sessions start within it, truncated toward zero."""
+    fields = {"llm_calls": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "failed_sessions": 0, **counts}
+    inside = start_ns + 5 if start_ns >= 0 else start_ns - 5
+    return (start_ns, sessions, Decimal(cost), *fields.values(), inside, inside)
+
+
+def test_overview_sums_add_hours_into_buckets_truncating_toward_zero_exactly_and_saturating():
+    hours = [
+        hour_sums(-25 * HOUR, "0.1", prompt_tokens=5),  # day -1
+        # an hour before 1970 in day 0, truncated toward zero as SQL does (flooring would give day -1)
+        hour_sums(-HOUR, "0.2", sessions=2, errors=3, failed_sessions=1, prompt_tokens=MAX_COUNT),
+        hour_sums(0, "1e-30", llm_calls=2),
+        hour_sums(23 * HOUR, "0.3", prompt_tokens=MAX_COUNT),
+        hour_sums(24 * HOUR, "12345678901234567890.000000000001", prompt_tokens=MAX_COUNT, completion_tokens=7),
+        hour_sums(47 * HOUR, "0"),
+    ]
+    totals, bucket, rows = meaning.overview_sums(hours, None)
+    assert bucket == "day"  # three days of data
+    assert totals == meaning.OverviewTotals(
+        7,
+        2,
+        3,
+        Decimal("12345678901234567890.600000000001000000000000000001"),
+        MAX_COUNT,
+        7,
+        1,
+        -25 * HOUR - 5,
+        47 * HOUR + 5,
+    )
+    assert [(start, n, meaning.money(cost), *rest) for start, n, cost, *rest in rows] == [
+        (-DAY, 1, "0.1", 5, 0, 0, 0),
+        (0, 4, "0.500000000000000000000000000001", MAX_COUNT, 0, 3, 1),
+        (DAY, 2, "12345678901234567890.000000000001", MAX_COUNT, 7, 0, 0),
+    ]
+    _, bucket, rows = meaning.overview_sums(hours, "hour")
+    assert bucket == "hour" and [row[:3] for row in rows] == [hour[:3] for hour in hours]
+    assert meaning.overview_sums(hours[1:4], None)[1] == "hour"  # up to two days of data
+
+
+def test_overview_sums_round_a_cost_past_80_digits_once():
+    """1e79 USD and two 0.4 USD in other hours: their sum rounded once (1e79 + 1), not hour by hour (1e79)."""
+    totals, _, rows = meaning.overview_sums(
+        [hour_sums(0, "1e79"), *(hour_sums(n * HOUR, "0.4") for n in (1, 2))], "day"
+    )
+    assert meaning.money(totals.cost) == meaning.money(rows[0][2]) == "1" + "0" * 78 + "1"
+
+
+def test_overview_sums_of_an_empty_period():
+    totals, bucket, rows = meaning.overview_sums([], None)
+    assert totals == meaning.OverviewTotals(0, 0, 0, Decimal(0), 0, 0, 0, None, None)
+    assert bucket == "hour" and rows == []
+    assert meaning.overview_json(totals, bucket, rows, [], [], str)["totals"]["cost"] == "0"
 
 
 def test_other_instrumentations_spans_get_their_kind_in_rest_and_count(collector):

@@ -225,6 +225,23 @@ def test_costs_with_and_without_integer_units_add_up_exactly(store):
     assert [Decimal(s["cost"]) for s in by_cost] == sorted((Decimal(s["cost"]) for s in by_cost), reverse=True)
 
 
+def test_a_cost_past_80_digits_is_rounded_once_over_the_period(store):
+    """A sender's 1e79 USD (text) and 0.4 USD (units) in one hour, 0.4 USD in the next: the period's
+    cost is their sum rounded once to 80 digits (1e79 + 1), not each hour's rounded sum (1e79)."""
+    day = 1_700_000_000_000_000_000 - 1_700_000_000_000_000_000 % (86_400 * 10**9)
+    spans = []
+    for n, (offset_h, sender_cost) in enumerate([(0, 1e79), (0, 0.4), (1, 0.4)]):
+        session = SessionBuilder.new(start_ns=day + offset_h * 3600 * 10**9 + n, seed=220 + n)
+        spans += [session.llm("no-such-model-anywhere", 1, 1, **{"gen_ai.usage.cost": sender_cost}), session.root()]
+    store.write(prepare(ExportTraceServiceRequest.FromString(otlp_request(spans)), "project-a")).result(timeout=30)
+    rounded_once = "1" + "0" * 78 + "1"
+    hours = store.overview(("project-a",), None, None, "hour")
+    assert hours["totals"]["cost"] == rounded_once
+    assert [b["cost"] for b in hours["buckets"]] == ["1" + "0" * 79, "0.4"]  # 1e79 + 0.4, rounded
+    days = store.overview(("project-a",), None, None, "day")
+    assert days["totals"]["cost"] == rounded_once and [b["cost"] for b in days["buckets"]] == [rounded_once]
+
+
 def test_a_database_of_schema_1_is_upgraded_with_the_same_answers(tmp_path):
     path = tmp_path / "v1.sqlite3"
     store = SQLiteStore(path)

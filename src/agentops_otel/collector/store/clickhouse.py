@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from agentops_otel import meaning
-from agentops_otel.collector.format import MONEY_CONTEXT, iso, session_uuid
+from agentops_otel.collector.format import iso, session_uuid
 from agentops_otel.collector.ingest import PreparedBatch, SpanRecord
 from agentops_otel.collector.otlp import attributes_dict
 from agentops_otel.collector.span_logs import LogBatch, log_json
@@ -790,25 +790,16 @@ class ClickHouseStore(ClickHouseCopy):
             where += " AND init_ns < {before:Int64}"
             params["before"] = start_before_ns
         # One pass over the sessions, by hour of start: the totals and the buckets (whole hours) are
-        # added up here, exactly, and saturate like the columns they add up.
-        hours = self._query(
+        # added up from these hours by meaning.overview_sums.
+        rows = self._query(
             f"SELECT intDiv(init_ns, {meaning.HOUR_NS}) * {meaning.HOUR_NS} AS h, count(), toString(sum(cost)),"
             " sum(toInt128(llm_calls)), sum(toInt128(errors)), sum(toInt128(prompt_tokens)),"
             " sum(toInt128(completion_tokens)), sum(failed), min(init_ns), max(init_ns)"
             f" FROM {{db}}.sessions FINAL WHERE {where} GROUP BY h ORDER BY h",
             **params,
         )
-        everything = _HourSums()
-        for row in hours:
-            everything.add(row)
-        totals = everything.totals(
-            min((row[8] for row in hours), default=None), max((row[9] for row in hours), default=None)
-        )
-        bucket = meaning.overview_bucket(bucket, totals)
-        by_bucket: dict[int, _HourSums] = {}
-        for row in hours:
-            by_bucket.setdefault(_bucket_start(row[0], meaning.BUCKETS_NS[bucket]), _HourSums()).add(row)
-        buckets = [(start, *sums.bucket_row()) for start, sums in sorted(by_bucket.items())]
+        hours = [(h, n, Decimal(cost), *sums) for h, n, cost, *sums in rows]
+        totals, bucket, buckets = meaning.overview_sums(hours, bucket)
         sat = lambda name: _SUM.format(name, MAX_COUNT)  # noqa: E731 - sums saturate like the columns
         # the LLM calls of the same sessions (by session start), so the costs add up to the total
         by_model = self._query(
@@ -821,42 +812,6 @@ class ClickHouseStore(ClickHouseCopy):
         rows = self._rows_by_key(params["projects"], [key[:2] for key in first], SUMMARY_COLUMNS)
         top = [self._summary(rows[key[:2]]) for key in first if key[:2] in rows]
         return meaning.overview_json(totals, bucket, buckets, by_model, top, iso)
-
-
-class _HourSums:
-    """What the overview adds up over the hours of its query: sessions, cost (exact), counts (LLM
-    calls, error spans, prompt and completion tokens; saturated when read) and failed sessions."""
-
-    def __init__(self) -> None:
-        self.sessions, self.cost, self.counts, self.failed = 0, Decimal(0), [0, 0, 0, 0], 0
-
-    def add(self, row: tuple) -> None:
-        _, sessions, cost, *counts = row[:7]
-        self.sessions += sessions
-        self.cost = MONEY_CONTEXT.add(self.cost, Decimal(cost))
-        self.counts = [a + b for a, b in zip(self.counts, counts, strict=True)]
-        self.failed += row[7]
-
-    def _saturated(self) -> list[int]:
-        return [min(count, MAX_COUNT) for count in self.counts]
-
-    def totals(self, first_init_ns: int | None, last_init_ns: int | None) -> meaning.OverviewTotals:
-        llm_calls, errors, prompt, completion = self._saturated()
-        cost = str(self.cost)
-        return meaning.OverviewTotals(
-            self.sessions, llm_calls, errors, cost, prompt, completion, self.failed, first_init_ns, last_init_ns
-        )
-
-    def bucket_row(self) -> tuple:
-        """(sessions, cost, prompt tokens, completion tokens, error spans, failed sessions)."""
-        _, errors, prompt, completion = self._saturated()
-        return self.sessions, str(self.cost), prompt, completion, errors, self.failed
-
-
-def _bucket_start(hour_ns: int, width: int) -> int:
-    """The start of the bucket of ``width`` that holds the hour starting at ``hour_ns``, as
-    ClickHouse's ``intDiv(init_ns, width) * width`` says (rounded toward zero)."""
-    return (hour_ns // width if hour_ns >= 0 else -(-hour_ns // width)) * width
 
 
 def client_options(url: str, options: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:

@@ -51,7 +51,7 @@ from agentops_otel.collector.store.base import (
     WriteResult,
     run_group_writer,
 )
-from agentops_otel.meaning import BUCKETS_NS, INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, usage_tuple
+from agentops_otel.meaning import INACTIVE_AFTER_NS, INDETERMINATE, KIND_LLM, SessionTotals, saturated, usage_tuple
 from agentops_otel.usage import MAX_COUNT, llm_model, normalised_usage
 
 logger = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ class _CountSum:
             self.total += value
 
     def finalize(self) -> int:
-        return max(min(self.total, MAX_COUNT), -MAX_COUNT - 1)
+        return saturated(self.total)
 
 
 def merge_models(old: str, new: str) -> str:
@@ -971,11 +971,12 @@ class SQLiteStore:
             where += " AND s.init_ns < ?"
             params.append(start_before_ns)
         try:
-            totals, bucket, buckets, by_model = _overview_sums(conn, pids, where, params, bucket)
+            hours, by_model = _overview_sums(conn, pids, where, params)
         except sqlite3.OperationalError as exc:  # a native sum past 64 bits: the saturating, exact one
             if "overflow" not in str(exc):
                 raise
-            totals, bucket, buckets, by_model = _overview_sums_exact(conn, where, params, bucket)
+            hours, by_model = _overview_sums_exact(conn, where, params)
+        totals, bucket, buckets = meaning.overview_sums(hours, bucket)
         order = "ORDER BY cost_sort DESC, trace_id DESC, pid DESC"
         columns = ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
         top_rows = conn.execute(  # the ten picked from the covering index, then only they are read
@@ -1080,51 +1081,13 @@ class SQLiteStore:
                     start = end
 
 
-def _overview_sums(conn: sqlite3.Connection, pids: list, where: str, params: list, bucket: str | None) -> tuple:
-    """The overview's totals, bucket, bucket rows and model rows (:func:`meaning.overview_json`)
-    from covering indexes: SQL sums each hour's sessions natively (costs as units, the few without
-    units as text), Python adds the hours up into the totals and the buckets; then each model's
-    rows of the period. Raises ``sqlite3.OperationalError`` (integer overflow) when a sum passes
-    64 bits. ``where`` (on ``s.pid`` and ``s.init_ns``) reads the same on session_models."""
-    hours = conn.execute(
-        f"SELECT s.init_ns / {meaning.HOUR_NS}, count(*), sum(llm_calls), sum(errors), sum(cost_units),"
-        " sum_money(cost) FILTER (WHERE cost_units IS NULL), sum(prompt_tokens), sum(completion_tokens),"
-        f" sum({FAILED}), min(init_ns), max(init_ns) FROM sessions s WHERE {where} GROUP BY 1 ORDER BY 1",
-        params,
-    ).fetchall()
-    # sessions, llm calls, errors, cost units, cost text, prompt, completion, failed
-    sums = [sum(row[i] or 0 for row in hours) for i in (1, 2, 3, 4)]
-    text = _money_sum(row[5] for row in hours)
-    sums += [text, *(sum(row[i] or 0 for row in hours) for i in (6, 7, 8))]
-    totals = meaning.OverviewTotals(
-        sums[0],
-        _saturated(sums[1]),
-        _saturated(sums[2]),
-        _money_of(sums[3], sums[4]),
-        _saturated(sums[5]),
-        _saturated(sums[6]),
-        sums[7],
-        min((row[9] for row in hours), default=None),
-        max((row[10] for row in hours), default=None),
-    )
-    bucket = meaning.overview_bucket(bucket, totals)
-    per = BUCKETS_NS[bucket] // meaning.HOUR_NS
-    grouped: dict[int, list] = {}
-    for hour, count, _, errors, units, text, prompt, completion, failed, _, _ in hours:
-        key = int(hour / per) if hour < 0 else hour // per  # SQL's integer division truncates
-        found = grouped.setdefault(key, [0, 0, Decimal(0), 0, 0, 0, 0])
-        found[0] += count
-        found[1] += units or 0
-        found[2] = MONEY_CONTEXT.add(found[2], Decimal(text or 0))
-        found[3] += prompt or 0
-        found[4] += completion or 0
-        found[5] += errors or 0
-        found[6] += failed
-    width = BUCKETS_NS[bucket]
-    buckets = [
-        (key * width, n, _money_of(units, text), _saturated(p), _saturated(c), _saturated(e), failed)
-        for key, (n, units, text, p, c, e, failed) in sorted(grouped.items())
-    ]
+def _overview_sums(conn: sqlite3.Connection, pids: list, where: str, params: list) -> tuple[list, list]:
+    """The overview's hours (:func:`meaning.overview_sums` adds them up) and model rows
+    (:func:`meaning.overview_json`) from covering indexes: SQL sums each hour's sessions natively
+    (costs as units, the few without units as text), then each model's rows of the period. Raises
+    ``sqlite3.OperationalError`` (integer overflow) when a sum passes 64 bits. ``where`` (on
+    ``s.pid`` and ``s.init_ns``) reads the same on session_models."""
+    hours = _overview_hours(conn, where, params, saturating=False)
     # the LLM calls of the same sessions (by session start), so the costs add up to the total; one
     # range of session_models_by_model per model (a GROUP BY would sort every row of the period)
     by_model = []
@@ -1135,10 +1098,27 @@ def _overview_sums(conn: sqlite3.Connection, pids: list, where: str, params: lis
             (model, *params),
         ).fetchone()
         if n:
-            by_model.append(
-                (model, _saturated(calls), _money_of(units or 0, Decimal(text or 0)), _saturated(p), _saturated(c))
-            )
-    return totals, bucket, buckets, by_model
+            by_model.append((model, saturated(calls), _money_of(units or 0, text), saturated(p), saturated(c)))
+    return hours, by_model
+
+
+def _overview_hours(conn: sqlite3.Connection, where: str, params: list, saturating: bool) -> list[tuple]:
+    """Each hour's sums over the sessions that started in it (:data:`meaning.OverviewHour`):
+    natively (costs as units, the few without units as text; raises on a sum past 64 bits), or
+    ``saturating``: in Python, counts saturating and every cost summed from its text."""
+    if saturating:
+        sum_count, cost_units_and_text = "sum_count", "0, sum_money(cost)"
+    else:
+        sum_count, cost_units_and_text = "sum", "sum(cost_units), sum_money(cost) FILTER (WHERE cost_units IS NULL)"
+    rows = conn.execute(
+        f"SELECT s.init_ns / {meaning.HOUR_NS}, count(*), {cost_units_and_text}, {sum_count}(llm_calls),"
+        f" {sum_count}(errors), {sum_count}(prompt_tokens), {sum_count}(completion_tokens), sum({FAILED}),"
+        f" min(init_ns), max(init_ns) FROM sessions s WHERE {where} GROUP BY 1 ORDER BY 1",
+        params,
+    )
+    # SQL's hour, init_ns / HOUR_NS, is truncated toward zero; the columns after the cost are an hour's
+    hour_ns = meaning.HOUR_NS
+    return [(h * hour_ns, n, _money_of(units or 0, text, rounded=False), *sums) for h, n, units, text, *sums in rows]
 
 
 def _models(conn: sqlite3.Connection, pids: list) -> list[str]:
@@ -1153,51 +1133,26 @@ def _models(conn: sqlite3.Connection, pids: list) -> list[str]:
     return sorted(found)
 
 
-def _overview_sums_exact(conn: sqlite3.Connection, where: str, params: list, bucket: str | None) -> tuple:
+def _overview_sums_exact(conn: sqlite3.Connection, where: str, params: list) -> tuple[list, list]:
     """What :func:`_overview_sums` gives, summed row by row in Python: slower, never overflows."""
-    totals = meaning.OverviewTotals(
-        *conn.execute(
-            "SELECT count(*), coalesce(sum_count(llm_calls), 0), coalesce(sum_count(errors), 0),"
-            " sum_money(cost), coalesce(sum_count(prompt_tokens), 0),"
-            " coalesce(sum_count(completion_tokens), 0),"
-            f" coalesce(sum({FAILED}), 0), min(init_ns), max(init_ns)"
-            f" FROM sessions s WHERE {where}",
-            params,
-        ).fetchone()
-    )
-    bucket = meaning.overview_bucket(bucket, totals)
-    width = BUCKETS_NS[bucket]
-    buckets = conn.execute(
-        f"SELECT (s.init_ns / {width}) * {width} AS b, count(*), sum_money(cost), sum_count(prompt_tokens),"
-        f" sum_count(completion_tokens), sum_count(errors), sum({FAILED}) FROM sessions s WHERE {where}"
-        " GROUP BY b ORDER BY b",
-        params,
-    ).fetchall()
+    hours = _overview_hours(conn, where, params, saturating=True)
     by_model = conn.execute(
         "SELECT m.model, sum_count(m.calls), sum_money(m.cost), sum_count(m.prompt_tokens),"
         " sum_count(m.completion_tokens)"
         f" FROM sessions s JOIN session_models m ON m.seq = s.seq WHERE {where} GROUP BY m.model",
         params,
     ).fetchall()
-    return totals, bucket, buckets, by_model
+    return hours, by_model
 
 
-def _money_sum(texts) -> Decimal:
-    total = Decimal(0)
-    for text in texts:
-        if text:
-            total = MONEY_CONTEXT.add(total, Decimal(text))
-    return total
-
-
-def _money_of(units: int, rest: Decimal) -> Decimal:
-    """A sum of costs: ``units`` of 1/UNITS_PER_USD plus the sum of those without units."""
-    return MONEY_CONTEXT.add(MONEY_CONTEXT.divide(Decimal(units), UNITS_PER_USD), rest)
-
-
-def _saturated(count: int) -> int:
-    """A sum of counts clamped as :class:`_CountSum` clamps it."""
-    return max(min(count, MAX_COUNT), -MAX_COUNT - 1)
+def _money_of(units: int, rest: str | None, rounded: bool = True) -> Decimal:
+    """A sum of costs: ``units`` of 1/UNITS_PER_USD plus the sum of those without units (decimal
+    text, None for none), rounded to MONEY_CONTEXT; exact when not ``rounded`` (an hour's cost, which
+    :func:`meaning.overview_sums` adds up and rounds once)."""
+    in_units = MONEY_CONTEXT.divide(Decimal(units), UNITS_PER_USD)  # exact: at most 19 digits
+    if not rest:
+        return in_units
+    return (MONEY_CONTEXT if rounded else meaning.EXACT).add(in_units, Decimal(rest))
 
 
 def _position(text: str, hex_parts: int, rowid: bool = False) -> tuple:
