@@ -21,7 +21,7 @@ from agentops_otel.collector.auth import key_from_headers
 from agentops_otel.collector.core import Collector
 from agentops_otel.collector.format import parse_iso, parse_session_id
 from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS, ListQuery, ProjectScope
-from agentops_otel.meaning import END_STATE_NAMES
+from agentops_otel.meaning import BUCKETS_NS, END_STATE_NAMES
 
 MAX_LIMIT = 500
 MAX_TAGS = 20  # tags a list may filter by (all of them); each is one more index lookup per row
@@ -166,7 +166,7 @@ def routes(collector: Collector) -> list[Route]:
         return await _json_or_404(lambda: store.export(caller.scope, trace_id), session_spans)
 
     async def overview(request: Request, caller: Caller) -> Response:
-        bucket = _choice(request, "bucket", ("hour", "day"), None)
+        bucket = _choice(request, "bucket", tuple(BUCKETS_NS), None)
         found = await run_in_threadpool(
             store.overview, caller.scope, _time(request, "start_after"), _time(request, "start_before"), bucket
         )

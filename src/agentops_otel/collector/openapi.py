@@ -13,6 +13,7 @@ from agentops_otel import __name__ as _package
 from agentops_otel.collector.api import FIRST_YEAR, LAST_YEAR, LEAN_OMITS, MAX_LIMIT, MAX_TAGS
 from agentops_otel.collector.store.base import END_STATE_FILTERS, SORT_KEYS
 from agentops_otel.host import sdk_version
+from agentops_otel.meaning import BUCKETS_NS
 
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
@@ -173,7 +174,7 @@ OVERVIEW = _obj(
             }
         ),
         "error_rate": {"type": "number", "description": "failed_sessions / sessions"},
-        "bucket": {"type": "string", "enum": ["hour", "day"]},
+        "bucket": {"type": "string", "enum": list(BUCKETS_NS)},
         "buckets": {
             "type": "array",
             "items": _obj(
@@ -386,7 +387,7 @@ def document(version: str | None = None) -> dict[str, Any]:
                     "summary": "Totals, cost and tokens over time, cost by model, top sessions",
                     "parameters": [
                         *_RANGE,
-                        _param("bucket", "query", "hour or day (default by range)", {"enum": ["hour", "day"]}),
+                        _param("bucket", "query", "hour or day (default by range)", {"enum": list(BUCKETS_NS)}),
                     ],
                     "responses": _responses(_ref("Overview"), "the overview", 400, 401),
                 }
