@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.support.replay import REPO_ROOT
 
-PROBE = '''
+PROBE = """
 import os, subprocess, sys
 
 def test_probe():
@@ -25,7 +25,7 @@ def test_probe():
         capture_output=True, text=True, check=True,
     )
     assert child.stdout.split() == ["None", os.environ["HOME"]]
-'''
+"""
 
 
 def test_the_callers_settings_and_home_reach_no_test_nor_its_processes(tmp_path: Path) -> None:

@@ -375,9 +375,7 @@ def test_a_session_with_nan_and_infinite_doubles_opens_and_shows_them_as_the_api
         with session.span("judge", sc.KIND_ACTION, **odd):
             pass
     live_sender.flush()
-    wait_for(
-        lambda: collector.get(f"/v2/sessions/{session.session_id}/stats", LIVE_KEY)[0] == 200, 30, "the session"
-    )
+    wait_for(lambda: collector.get(f"/v2/sessions/{session.session_id}/stats", LIVE_KEY)[0] == 200, 30, "the session")
     served = get_json(collector, f"/v2/sessions/{session.session_id}/spans", LIVE_KEY)
     (judge,) = [s for s in served["spans"] if s["name"] == "judge"]
     shown_as = {"eval.score": "NaN", "eval.max": "Infinity", "eval.min": "-Infinity"}
@@ -389,8 +387,8 @@ def test_a_session_with_nan_and_infinite_doubles_opens_and_shows_them_as_the_api
     open_span(browser, "judge")
     rows = dict(
         page.eval_on_selector_all(
-            "#span-details .attr-table tr", "rows => rows.map(r => [r.querySelector('th').textContent,"
-            " r.querySelector('td').textContent])"
+            "#span-details .attr-table tr",
+            "rows => rows.map(r => [r.querySelector('th').textContent, r.querySelector('td').textContent])",
         )
     )
     assert {k: rows[k] for k in odd} == shown_as

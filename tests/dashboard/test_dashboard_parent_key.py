@@ -22,9 +22,7 @@ ROWS = "#sessions-table tbody tr.row-link"
 
 @pytest.fixture(scope="module")
 def family(tmp_path_factory) -> Iterator[tuple[CollectorProcess, dict[str, str]]]:
-    keys = (
-        f"team-a:{KEY_A} parent=sha256:{key_hash(ORG)},team-b:{KEY_B} parent=sha256:{key_hash(ORG)},team-c:{KEY_C}"
-    )
+    keys = f"team-a:{KEY_A} parent=sha256:{key_hash(ORG)},team-b:{KEY_B} parent=sha256:{key_hash(ORG)},team-c:{KEY_C}"
     env = {"AGENTOPS_COLLECTOR_KEYS": keys, "AGENTOPS_COLLECTOR_FORWARD": ""}
     with collector_process(tmp_path_factory.mktemp("family"), env=env, args=["--no-grpc"]) as collector:
         sessions = {}

@@ -60,9 +60,11 @@ def test_a_foreign_session_has_llm_filters_badges_and_a_partial_cost(browser: Br
     trace_hex, ids = send_foreign_session(live_sender, time.time_ns() - 120_000 * MS)
     session_id = f"{trace_hex[:8]}-{trace_hex[8:12]}-{trace_hex[12:16]}-{trace_hex[16:20]}-{trace_hex[20:]}"
     stats = wait_for(
-        lambda: collector.get(f"/v2/sessions/{session_id}/stats", LIVE_KEY)[1] if collector.get(
-            f"/v2/sessions/{session_id}/stats", LIVE_KEY
-        )[0] == 200 else None,
+        lambda: (
+            collector.get(f"/v2/sessions/{session_id}/stats", LIVE_KEY)[1]
+            if collector.get(f"/v2/sessions/{session_id}/stats", LIVE_KEY)[0] == 200
+            else None
+        ),
         30,
         "the foreign session",
     )

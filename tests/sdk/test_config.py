@@ -75,7 +75,10 @@ def test_environment_variables():
             "http://t:1/v1/traces",
         ),
         ({"AGENTOPS_API_ENDPOINT": "http://old:3"}, "http://old:3/v1/traces"),  # AgentOps 0.3's name
-        ({"AGENTOPS_API_ENDPOINT": "http://old:3", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:2"}, "http://c:2/v1/traces"),
+        (
+            {"AGENTOPS_API_ENDPOINT": "http://old:3", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:2"},
+            "http://c:2/v1/traces",
+        ),
         ({"AGENTOPS_API_ENDPOINT": "http://old:3", "AGENTOPS_EXPORTER_ENDPOINT": "http://a:1"}, "http://a:1/v1/traces"),
     ],
 )

@@ -497,5 +497,3 @@ def test_a_hung_collector_drops_nothing_everything_waits_in_the_spool(sdk, black
     assert not any("Queue full" in r.getMessage() for r in caplog.records)
     assert spooled_spans(spool_dir) == 2_001  # the request in flight too: at worst it is sent twice
     assert "cannot deliver spans to" in caplog.text and "(no answer in time)" in caplog.text
-
-

@@ -475,7 +475,6 @@ def test_a_session_may_add_env_data_the_client_opted_out_of(sdk):
     assert _host_keys(roots[with_env.trace_id].attributes) and with_env.host_env is not None
 
 
-
 def test_another_instrumentations_span_in_a_session_is_stamped_with_its_id(sdk):
     """A span the SDK did not make (another tracer) in a session's trace gets the session id at its start."""
     session = sdk.init()

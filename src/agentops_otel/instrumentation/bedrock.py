@@ -416,14 +416,16 @@ class _InvokeModelStream(StreamRecorder):
         if self.kind == "anthropic":
             self._add_anthropic(data)
             return
-        reason = data.get("completionReason") or data.get("stop_reason") or (data.get("messageStop") or {}).get(
-            "stopReason"
+        reason = (
+            data.get("completionReason") or data.get("stop_reason") or (data.get("messageStop") or {}).get("stopReason")
         )
         if reason:
             self.reason = reason
         if self.capture:
-            text = data.get("outputText") or data.get("generation") or (
-                ((data.get("contentBlockDelta") or {}).get("delta") or {}).get("text")
+            text = (
+                data.get("outputText")
+                or data.get("generation")
+                or (((data.get("contentBlockDelta") or {}).get("delta") or {}).get("text"))
             )
             if text:
                 self.pieces.append(text)

@@ -480,9 +480,7 @@ class GoogleGenAIInstrumentor(LibraryInstrumentor):
         base_url = getattr(getattr(client, "_http_options", None), "base_url", None)
         return self._server_attributes(client, base_url if isinstance(base_url, str) else "", provider)
 
-    def _start(
-        self, instance: Any, endpoint: Endpoint, kwargs: dict[str, Any], stream: bool | None
-    ) -> LLMCall | None:
+    def _start(self, instance: Any, endpoint: Endpoint, kwargs: dict[str, Any], stream: bool | None) -> LLMCall | None:
         settings = self._settings
         if settings is None or in_traced_call():  # inside a call another instrumentor traces
             return None

@@ -77,9 +77,7 @@ def scheme_of(url: str) -> str:
     return scheme
 
 
-def open_store(
-    url: str, *, synchronous: str = "NORMAL", retention_days: int | None = None, **options: Any
-) -> Store:
+def open_store(url: str, *, synchronous: str = "NORMAL", retention_days: int | None = None, **options: Any) -> Store:
     """Open the store ``url`` names. ``synchronous`` applies to SQLite, ``retention_days`` (a TTL:
     sessions older than that are dropped; None keeps them) and ``options`` to ClickHouse.
 
