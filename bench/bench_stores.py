@@ -353,12 +353,7 @@ class _BulkLoader:
 
     def finish(self) -> None:
         self._flush()
-        for project, traces in self.touched.items():
-            ordered = sorted(traces)
-            for start in range(0, len(ordered), 20_000):
-                self.store._insert(
-                    "sessions", self.store._rollups(project, ordered[start : start + 20_000]), self.ch.SESSION_COLUMNS
-                )
+        self.store.roll_up(self.touched)
         self.touched.clear()
 
 

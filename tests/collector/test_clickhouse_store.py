@@ -124,7 +124,7 @@ def test_two_collectors_on_one_database_count_a_span_sent_to_both_once(chdb_dir,
         assert write(a, [llm, root]) == 2
         assert write(b, [llm, tool]) == 1  # the other collector sees what the first stored
         # both take the span for new (they check at the same moment): stored twice, read once
-        monkeypatch.setattr(b, "_existing_spans", lambda project, records: set())
+        monkeypatch.setattr(b, "_existing_spans", lambda by_project: set())
         assert write(b, [llm, tool, root]) == 3
         for store in (a, b):
             stats = store.session(("p",), s.trace_id)

@@ -257,6 +257,10 @@ _ROOT_ORDER = "(root_rank, end_ns, span_id)"
 _SUM = "least(sum(toInt128({0})), {1})"
 
 
+def _chunks(items: list, size: int) -> Iterable[list]:
+    return (items[start : start + size] for start in range(0, len(items), size))
+
+
 def _in(ids, width: int) -> str:
     """``IN`` these binary ids of ``width`` bytes, written into the query as one hex literal (hex
     digits and commas need no escaping; bound as parameters one by one they cost more than the
@@ -265,20 +269,42 @@ def _in(ids, width: int) -> str:
     return f"IN (SELECT toFixedString(unhex(arrayJoin(splitByChar(',', '{listed}'))), {int(width)}))"
 
 
-ROLLUP_QUERY = (
-    "SELECT trace_id, count() AS spans, min(start_ns), max(end_ns), max(root_rank),"
-    f" argMax(end_ns, {_ROOT_ORDER}), argMax(end_state, {_ROOT_ORDER}), argMax(end_state_reason, {_ROOT_ORDER}),"
-    f" argMax(tags, {_ROOT_ORDER}), argMax(video, {_ROOT_ORDER}), argMax(resource_key, (root_rank, -start_ns)), "
-    + ", ".join(_SUM.format(name, MAX_COUNT) for name in SUMMED_FIELDS)
-    + ", toString(coalesce(sum(cost), 0)),"
+# A session's rollup from its stored spans, computed and written to ``sessions`` in the engine (the
+# spans' rows never come back to Python): the summed columns add up what meaning.py said each span
+# counts for; a session is ended once a span ended it (root_rank), else Indeterminate with its
+# last span's end.
+_ROLLUP_SPANS = (
+    "SELECT project, trace_id, count() AS spans, min(start_ns) AS first_start, max(end_ns) AS last_end,"
+    " max(root_rank) != 0 AS is_ended,"
+    f" argMax(end_ns, {_ROOT_ORDER}) AS root_end, argMax(end_state, {_ROOT_ORDER}) AS root_state,"
+    f" argMax(end_state_reason, {_ROOT_ORDER}) AS root_reason, argMax(tags, {_ROOT_ORDER}) AS root_tags,"
+    f" argMax(video, {_ROOT_ORDER}) AS root_video, argMax(resource_key, (root_rank, -start_ns)) AS first_resource, "
+    + ", ".join(f"{_SUM.format(name, MAX_COUNT)} AS sum_{name}" for name in SUMMED_FIELDS)
+    + ", coalesce(sum(cost), 0) AS sum_cost,"
     # per model of its LLM calls: calls, cost, prompt and completion tokens (one query, one pass)
     " sumMapIf([model], [toInt64(1)], [coalesce(cost, 0)], [toInt128(prompt_tokens)], [toInt128(completion_tokens)],"
-    " model != '')"
+    " model != '') AS by_model"
     # PREWHERE: the rows of the sessions' keys are picked before FINAL merges them (a key's rows all
     # share its project and trace id, so the merge is the same) instead of merging every column of
     # every granule the keys fall in: ~4x less CPU per write group.
-    " FROM {db}.spans FINAL PREWHERE project = {project:String} AND trace_id {traces} GROUP BY trace_id"
+    " FROM {db}.spans FINAL PREWHERE project IN {projects:Array(String)} AND trace_id {traces}"
+    " GROUP BY project, trace_id"
 )  # {traces}: _in(the sessions' trace ids)
+_CAPPED_TOKENS = f"arrayMap(tokens -> toInt64(least(tokens, {MAX_COUNT})), by_model.{{0}})"
+ROLLUP_INSERT = (
+    f"INSERT INTO {{db}}.sessions ({', '.join(SESSION_COLUMNS)})"
+    " SELECT project, trace_id, spans, first_start, last_end, if(is_ended, root_end, NULL),"
+    " if(is_ended, root_end, last_end) - first_start, is_ended,"
+    " if(is_ended, root_state, {indeterminate:String}) AS state, if(is_ended, root_reason, NULL),"
+    " if(is_ended, root_tags, []), if(is_ended, root_video, NULL), first_resource, "
+    + ", ".join(f"sum_{name}" for name in SUMMED_FIELDS)
+    + f", least(sum_prompt_tokens + sum_completion_tokens, {MAX_COUNT}), sum_cost, toFloat64(sum_cost),"
+    " state = {failure:String} OR sum_errors > 0,"  # a failed session, for the error rates
+    f" by_model.1, by_model.2, by_model.3, {_CAPPED_TOKENS.format(4)}, {_CAPPED_TOKENS.format(5)}"
+    f" FROM ({_ROLLUP_SPANS})"
+    # settings in the text, not the call's: the client would set and reset each one around it
+    " SETTINGS max_insert_threads = 1"
+)  # {traces}: as in _ROLLUP_SPANS
 # One part per insert, written by one thread: chDB otherwise spends ~100 ms per insert starting
 # parallel parsing for a handful of rows. Hostile start times may span many months: no limit on
 # the partitions one insert touches.
@@ -455,35 +481,57 @@ class ClickHouseStore(ClickHouseCopy):
             results[i] = self._write_logs(batch)
         return results  # type: ignore[return-value]
 
-    def _existing_spans(self, project: str, records: list[SpanRecord]) -> set[tuple[bytes, bytes]]:
-        found: set[tuple[bytes, bytes]] = set()
-        traces = sorted({r.trace_id for r in records})
-        spans = _in({r.span_id for r in records}, 8)
-        for start in range(0, len(traces), 5000):
+    def _existing_spans(self, by_project: dict[str, list[SpanRecord]]) -> set[tuple[str, bytes, bytes]]:
+        """(project, trace id, span id) of these spans that are stored already. Only sessions with a
+        rollup can have stored spans (the writer rolls up every session it stores spans of), so the
+        spans are looked for in those sessions only: ``sessions`` is a tenth of ``spans``, and a new
+        session's spans, most of a write group's, need no lookup. A batch retried after a failure
+        between its spans' insert and their rollup is stored again: ``FINAL`` reads each span once."""
+        projects = list(by_project)
+        traces = {r.trace_id for records in by_project.values() for r in records}
+        rolled_up: set[tuple[str, bytes]] = set()
+        for chunk in _chunks(sorted(traces), 5000):
             rows = self._client.query(
                 self._sql(
-                    "SELECT trace_id, span_id FROM {db}.spans WHERE project = {project:String}"
-                    f" AND trace_id {_in(traces[start : start + 5000], 16)} AND span_id {spans}"
+                    "SELECT DISTINCT project, trace_id FROM {db}.sessions"
+                    f" PREWHERE project IN {{projects:Array(String)}} AND trace_id {_in(chunk, 16)}"
                 ),
-                parameters={"project": project},
+                parameters={"projects": projects},
+            ).result_rows
+            rolled_up.update(rows)
+        candidates = [
+            r for project, records in by_project.items() for r in records if (project, r.trace_id) in rolled_up
+        ]
+        found: set[tuple[str, bytes, bytes]] = set()
+        if not candidates:
+            return found
+        spans = _in({r.span_id for r in candidates}, 8)
+        for chunk in _chunks(sorted({r.trace_id for r in candidates}), 5000):
+            rows = self._client.query(
+                self._sql(
+                    "SELECT project, trace_id, span_id FROM {db}.spans"
+                    f" PREWHERE project IN {{projects:Array(String)}} AND trace_id {_in(chunk, 16)}"
+                    f" WHERE span_id {spans}"
+                ),
+                parameters={"projects": projects},
                 settings=LOOKUP_SETTINGS,
             ).result_rows
-            found.update((t, s) for t, s in rows)
+            found.update(rows)
         return found
 
     def _write_spans(self, batches: list[PreparedBatch]) -> list[WriteResult]:
         by_project: dict[str, list[SpanRecord]] = {}
         for batch in batches:
             by_project.setdefault(batch.project_id, []).extend(batch.spans)
-        seen = {project: self._existing_spans(project, records) for project, records in by_project.items() if records}
+        known = self._existing_spans({project: records for project, records in by_project.items() if records})
         fresh: dict[str, list[SpanRecord]] = {}
         results, touched = [], {}
         for batch in batches:
-            known = seen.get(batch.project_id, set())
-            kept = fresh.setdefault(batch.project_id, [])
+            project = batch.project_id
+            kept = fresh.setdefault(project, [])
             before = len(kept)
             for record in batch.spans:
-                key = (record.trace_id, record.span_id)
+                key = (project, record.trace_id, record.span_id)
                 if key not in known:
                     known.add(key)
                     kept.append(record)
@@ -499,11 +547,8 @@ class ClickHouseStore(ClickHouseCopy):
         self._known_resources.update(resources)
         if len(self._known_resources) > 100_000:
             self._known_resources.clear()
-        sessions = []
-        for project, traces in touched.items():
-            sessions += self._rollups(project, sorted(traces))
-        if sessions:
-            self._insert("sessions", sessions, SESSION_COLUMNS)
+        if touched:
+            self.roll_up(touched)
         return results
 
     def _insert(self, table: str, data: list, columns: tuple[str, ...], *, column_oriented: bool = False) -> None:
@@ -522,13 +567,16 @@ class ClickHouseStore(ClickHouseCopy):
             settings=INSERT_SETTINGS,
         )
 
-    def _rollups(self, project: str, traces: list[bytes]) -> list[list]:
-        """The ``sessions`` rows of ``traces``, from all of their stored spans."""
-        rows = []
-        for start in range(0, len(traces), 5000):
-            sql = self._sql(ROLLUP_QUERY).replace("{traces}", _in(traces[start : start + 5000], 16))
-            rows += self._client.query(sql, parameters={"project": project}, settings=LOOKUP_SETTINGS).result_rows
-        return [_session_row(project, row) for row in rows]
+    def roll_up(self, touched: dict[str, set[bytes]]) -> None:
+        """Write the rollups of these sessions (trace ids by project) to ``sessions``, each from all of
+        its stored spans. One query for all projects: a trace id that is also another project's
+        session (never, but for a sender's choice) rolls that one up again too, to the same rollup."""
+        projects = list(touched)
+        for chunk in _chunks(sorted(set().union(*touched.values())), 5000):
+            self._client.command(
+                self._sql(ROLLUP_INSERT).replace("{traces}", _in(chunk, 16)),
+                parameters={"projects": projects, "indeterminate": INDETERMINATE, "failure": meaning.FAILURE},
+            )
 
     def _write_logs(self, batch: LogBatch) -> WriteResult:
         rows = [
@@ -912,41 +960,4 @@ def span_columns(groups: Iterable[tuple[str, list[SpanRecord]]]) -> list[list]:
         *usage,
         [r.resource_key for r in records],
         [r.body for r in records],
-    ]
-
-
-def _session_row(project: str, row: tuple) -> list:
-    """A ``sessions`` row from the rollup query's row."""
-    trace_id, spans, init_ns, last_ns, rank, root_end, end_state, reason, tags, video, resource_key = row[:11]
-    n = len(SUMMED_FIELDS)
-    counts = dict(zip(SUMMED_FIELDS, row[11 : 11 + n], strict=True))
-    cost = Decimal(row[11 + n])
-    names, calls, costs, prompt, completion = row[12 + n]
-    ended = rank != NOT_ROOT
-    end_ns = root_end if ended else None
-    end_state = end_state if ended else INDETERMINATE
-    return [
-        project,
-        trace_id,
-        spans,
-        init_ns,
-        last_ns,
-        end_ns,
-        (end_ns if ended else last_ns) - init_ns,
-        int(ended),
-        end_state,
-        reason if ended else None,
-        list(tags) if ended else [],
-        video if ended else None,
-        resource_key,
-        *(counts[name] for name in SUMMED_FIELDS),
-        min(counts["prompt_tokens"] + counts["completion_tokens"], MAX_COUNT),
-        cost,
-        float(cost),
-        int(end_state == meaning.FAILURE or counts["errors"] > 0),  # a failed session, for the error rates
-        names,
-        calls,
-        costs,
-        [min(tokens, MAX_COUNT) for tokens in prompt],
-        [min(tokens, MAX_COUNT) for tokens in completion],
     ]
