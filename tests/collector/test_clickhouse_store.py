@@ -136,6 +136,35 @@ def test_two_collectors_on_one_database_count_a_span_sent_to_both_once(chdb_dir,
         b.close()
 
 
+def test_a_batch_retried_after_its_rollup_failed_is_stored_once_with_its_rollup(chdb_dir, database, monkeypatch):
+    # Stored spans are looked for only in sessions that have a rollup: a batch whose spans went in
+    # but whose rollup failed is inserted again on its retry, and FINAL still reads each span once.
+    store = open_store(chdb_dir, database)
+    try:
+        s = SessionBuilder.new(T0, seed=11)
+        spans = [s.llm("gpt-4o", 100, 10), s.span("t", {"agentops.span.kind": "tool"}), s.root()]
+        roll_up = store.roll_up
+
+        def fail(touched):
+            raise RuntimeError("the engine went away")
+
+        monkeypatch.setattr(store, "roll_up", fail)
+        with pytest.raises(RuntimeError):
+            write(store, spans)
+        assert store.session(("p",), s.trace_id) is None  # spans stored, no rollup yet
+        monkeypatch.setattr(store, "roll_up", roll_up)
+        assert write(store, spans) == 3  # no rollup: taken for new, inserted again
+        assert query(store, "SELECT count() FROM {db}.spans")[0][0] == 6
+        stats = store.session(("p",), s.trace_id)
+        assert (stats["events"], stats["llm_calls"], stats["tool_calls"], stats["prompt_tokens"]) == (2, 1, 1, 100)
+        assert len(store.export(("p",), s.trace_id)["spans"]) == 3
+        assert write(store, spans) == 0  # rolled up now: its stored spans are found
+        assert write(store, [*spans, s.llm("gpt-4o", 7, 1)]) == 1
+        assert store.session(("p",), s.trace_id)["prompt_tokens"] == 107
+    finally:
+        store.close()
+
+
 def test_a_session_rolled_up_again_while_a_page_is_read_stays_on_it(chdb_dir, database, monkeypatch):
     # A list reads the first rows of every version, then which of them are current: a rollup landing
     # between the two (here: the dearest session gets another call) must not drop its session.
