@@ -9,20 +9,18 @@ calls, actions, errors, whatever instrumentation made them) and :func:`agentops_
 from __future__ import annotations
 
 import threading
-from decimal import Context, Decimal
+from decimal import Decimal
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from agentops_otel.meaning import KIND_LLM, SessionTotals, classify, span_attributes, usage_tuple
+from agentops_otel.meaning import KIND_LLM, MONEY_CONTEXT, SessionTotals, classify, span_attributes, usage_tuple
 from agentops_otel.usage import normalised_usage, span_price
-
-_WIDE = Context(prec=80)  # wide enough that normalising a sum of per-token prices never rounds it
 
 
 def clean_cost(cost: Decimal) -> Decimal:
     """``Decimal('0')`` for any zero (not ``0E-9``), else without trailing zeros: the number the
     collector's ``cost`` string spells."""
-    return Decimal(0) if cost.is_zero() else cost.normalize(_WIDE)
+    return Decimal(0) if cost.is_zero() else cost.normalize(MONEY_CONTEXT)
 
 
 class SessionStats:

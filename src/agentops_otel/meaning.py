@@ -202,7 +202,7 @@ def session_state(ended: bool, end_state: str | None, last_ns: int, now_ns: int)
 
 # --- totals --------------------------------------------------------------------------------------
 
-_WIDE = Context(prec=80)  # wide enough that sums of per-token prices are never rounded
+MONEY_CONTEXT = Context(prec=80)  # wide enough that sums of per-token prices are never rounded
 COUNTED_KINDS = {KIND_LLM: "llm_calls", KIND_TOOL: "tool_calls", KIND_ACTION: "actions"}
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
 # gen_ai.usage.* names in TOKEN_FIELDS' order: a span's usage as a tuple
@@ -231,7 +231,7 @@ def money(value: Decimal | str | None) -> str:
     number = value if isinstance(value, Decimal) else Decimal(value)
     if number.is_zero():
         return "0"
-    return format(number.normalize(_WIDE), "f")
+    return format(number.normalize(MONEY_CONTEXT), "f")
 
 
 class SessionTotals:
@@ -286,7 +286,7 @@ class SessionTotals:
         if cost is None:
             self.unpriced_llm_calls += 1
         else:
-            self.cost = _WIDE.add(self.cost, cost)
+            self.cost = MONEY_CONTEXT.add(self.cost, cost)
 
     def add(self, kind: str | None, status_code: int, usage: Sequence[int] = NO_USAGE, cost: Decimal | None = None):
         self.count(kind, status_code)
@@ -430,7 +430,7 @@ def saturated(count: int) -> int:
     return max(min(count, MAX_COUNT), -MAX_COUNT - 1)
 
 
-# Adds costs without rounding: the overview's costs are exact sums rounded once (to _WIDE), whatever
+# Adds costs without rounding: the overview's costs are exact sums rounded once (to MONEY_CONTEXT), whatever
 # the order of their hours and wherever each hour's cost came from (integer units or decimal text).
 EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
@@ -454,7 +454,7 @@ def overview_sums(hours: Sequence[OverviewHour], bucket: str | None) -> tuple[Ov
         sum(sessions),
         saturated(sum(calls)),
         saturated(sum(error_spans)),
-        _WIDE.plus(reduce(EXACT.add, costs)),
+        MONEY_CONTEXT.plus(reduce(EXACT.add, costs)),
         saturated(sum(prompts)),
         saturated(sum(completions)),
         sum(failures),
@@ -477,7 +477,7 @@ def overview_sums(hours: Sequence[OverviewHour], bucket: str | None) -> tuple[Ov
             sums[4] += errors
             sums[5] += failed
     rows = [
-        (start, n, _WIDE.plus(cost), saturated(prompt), saturated(completion), saturated(errors), failed)
+        (start, n, MONEY_CONTEXT.plus(cost), saturated(prompt), saturated(completion), saturated(errors), failed)
         for start, (n, cost, prompt, completion, errors, failed) in sorted(by_start.items())
     ]
     return totals, bucket, rows

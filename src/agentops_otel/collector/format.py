@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from decimal import Context, Decimal
+from decimal import Decimal
 
-from agentops_otel.meaning import money
+from agentops_otel.meaning import MONEY_CONTEXT, money
 
-# Wide enough that sums of per-token prices are never rounded.
-MONEY_CONTEXT = Context(prec=80)
 __all__ = ["MONEY_CONTEXT", "add_money", "iso", "money", "parse_iso", "parse_session_id", "session_uuid"]
 
 
