@@ -2,12 +2,15 @@
 
     .venv/bin/python bench/bench_collector.py            # full run (100,000 sessions)
     .venv/bin/python bench/bench_collector.py --quick    # smaller, for a smoke check
+    .venv/bin/python bench/bench_collector.py --store chdb   # the same against ClickHouse in-process
 
 - Ingest: a separate loader process POSTs pre-built OTLP/HTTP protobuf requests of 512 spans
   (30% LLM spans with token usage, sessions of 5 spans: root, LLM calls, tools, actions) over
   keep-alive connections; each round is timed from the first request to the last acknowledgement
-  (acknowledged = committed to SQLite). After all rounds the stored span count is checked equal to
-  the number sent. Baseline, same run: the same loader against a null receiver (uvicorn +
+  (acknowledged = committed to the store). After all rounds the stored span count is checked equal to
+  the number sent (counted in the store once the collector has stopped). ``--store chdb``: the
+  collector stores in chDB (``--store chdb://...``, the clickhouse extra) instead of SQLite.
+  Baseline, same run: the same loader against a null receiver (uvicorn +
   protobuf decode, no enrichment, no storage): the transport ceiling; and the same rounds against a
   collector that prepares every request in its receiving process (``--ingest-workers 0``).
 - Stats: ``GET /v2/sessions/{id}/stats`` of a 10,000-span session; list: ``GET /v2/sessions?limit=50``
@@ -282,14 +285,33 @@ def _ingest_rounds(collector: CollectorProcess, args: argparse.Namespace, per_ro
     return rates, sent, cpu_per_span
 
 
+def _collector_args(args: argparse.Namespace, data_dir: str) -> list[str]:
+    store = ["--store", f"chdb://{data_dir}/chdb"] if args.store == "chdb" else []
+    return ["--sync", args.sync, "--no-grpc", "--log-level", "warning", *store]
+
+
+def _stored(args: argparse.Namespace, collector: CollectorProcess, data_dir: str) -> tuple[int, int]:
+    """(spans, sessions) in the store of the stopped ``collector``."""
+    if args.store == "chdb":
+        import clickhouse_connect
+
+        client = clickhouse_connect.get_client(interface="chdb", path=f"{data_dir}/chdb")
+        try:
+            return tuple(
+                client.query(f"SELECT count() FROM agentops.{table} FINAL").result_rows[0][0]
+                for table in ("spans", "sessions")
+            )
+        finally:
+            client.close()
+    with sqlite3.connect(collector.db_path) as db:
+        return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("spans", "sessions"))
+
+
 def _ingest_only(args: argparse.Namespace, per_round: int, now_ns: int, workers: int) -> float:
     """Median spans/s of the same rounds with ``--ingest-workers workers`` (a fresh database)."""
     print(f"with --ingest-workers {workers}:")
     with tempfile.TemporaryDirectory(prefix="agentops-bench-") as data_dir:
-        collector = start_collector(
-            data_dir,
-            args=["--sync", args.sync, "--no-grpc", "--log-level", "warning", "--ingest-workers", str(workers)],
-        )
+        collector = start_collector(data_dir, args=[*_collector_args(args, data_dir), "--ingest-workers", str(workers)])
         try:
             rates, _, _ = _ingest_rounds(collector, args, per_round, now_ns)
         finally:
@@ -305,6 +327,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--sync", default="normal", choices=("normal", "full"))
+    parser.add_argument("--store", default="sqlite", choices=("sqlite", "chdb"), help="the collector's store")
     parser.add_argument("--loader", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--null-receiver", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -322,7 +345,8 @@ def main() -> None:
     per_round = args.sessions // args.rounds
     print(
         f"collector benchmark: {args.sessions} sessions x {args.spans_per_session} spans, {args.rounds} rounds, "
-        f"batches of {BATCH}, {args.connections} connections, sync={args.sync}, {os.cpu_count()} CPUs"
+        f"batches of {BATCH}, {args.connections} connections, store {args.store}, sync={args.sync},"
+        f" {os.cpu_count()} CPUs"
     )
 
     null = subprocess.Popen([sys.executable, __file__, "--null-receiver"], stdout=subprocess.PIPE, text=True)
@@ -338,19 +362,14 @@ def main() -> None:
 
     in_process = _ingest_only(args, per_round, now_ns, workers=0)
     with tempfile.TemporaryDirectory(prefix="agentops-bench-") as data_dir:
-        collector = start_collector(data_dir, args=["--sync", args.sync, "--no-grpc", "--log-level", "warning"])
+        collector = start_collector(data_dir, args=_collector_args(args, data_dir))
         print("with the default ingest workers:")
         try:
             rates, sent, cpu_per_span = _ingest_rounds(collector, args, per_round, now_ns)
-            with sqlite3.connect(collector.db_path) as db:
-                stored = db.execute("SELECT count(*) FROM spans").fetchone()[0]
-                sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
-            assert stored == sent, f"stored {stored} spans, sent {sent}"
             ingest = statistics.median(rates)
             print(
-                f"ingest (OTLP/HTTP protobuf, durable in SQLite): median {ingest:,.0f} spans/s "
-                f"(rounds: {', '.join(f'{x:,.0f}' for x in rates)}); stored {stored:,} = sent {sent:,} spans, "
-                f"{sessions:,} sessions"
+                f"ingest (OTLP/HTTP protobuf, acknowledged once stored in {args.store}): median {ingest:,.0f} spans/s"
+                f" (rounds: {', '.join(f'{x:,.0f}' for x in rates)}); sent {sent:,} spans"
             )
             cpu = statistics.median(cpu_per_span)
             print(
@@ -394,7 +413,7 @@ def main() -> None:
             later = _latencies(collector.http_port, f"/v2/sessions?limit=50&cursor={page['next_cursor']}", 50)
             by_cost = _latencies(collector.http_port, "/v2/sessions?limit=50&sort=cost", 50)
             tagged = _latencies(collector.http_port, "/v2/sessions?limit=50&tags=beta", 20)
-            print(f"list 50 of {sessions:,} sessions: first page {_ms(first)}")
+            print(f"list 50 sessions: first page {_ms(first)}")
             print(f"  page 22 by cursor {_ms(later)}; sorted by cost {_ms(by_cost)}; tag filter {_ms(tagged)}")
             print(f"  baseline GET /health: {_ms(health)}")
             workers = _processes(collector)[1:]
@@ -405,6 +424,13 @@ def main() -> None:
             )
         finally:
             collector.stop()
+        stored, sessions = _stored(args, collector, data_dir)
+        big_session = 9_999
+        assert stored == sent + big_session, f"stored {stored} spans, sent {sent + big_session}"
+        print(
+            f"stored {stored:,} = sent {sent + big_session:,} spans (the 10,000-span session's included),"
+            f" {sessions:,} sessions"
+        )
 
 
 if __name__ == "__main__":
