@@ -425,7 +425,7 @@ def main() -> None:
         finally:
             collector.stop()
         stored, sessions = _stored(args, collector, data_dir)
-        big_session = 9_999
+        big_session = 10_000  # its root and 9,999 children
         assert stored == sent + big_session, f"stored {stored} spans, sent {sent + big_session}"
         print(
             f"stored {stored:,} = sent {sent + big_session:,} spans (the 10,000-span session's included),"
